@@ -1,0 +1,86 @@
+# htier: tiered memory for virtual machines.
+#
+#   make demo         boot a tiered VM and show hballoon + hplace at work
+#   make check        build everything and run every bounded test suite
+#   make check-full   the same plus long stress and soak runs
+#
+# Upstream sources (Linux 6.12.y, QEMU 10.0.2) come from Debian's archive at
+# build time; nothing upstream is committed here. See README.md.
+
+SHELL := /bin/bash
+.DELETE_ON_ERROR:
+.DEFAULT_GOAL := all
+
+B := build
+LOCK = flock $(B)/.$(1).lock
+
+# Inputs that change what each artefact contains. Listed through git so that
+# stray editor files do not trigger rebuilds; outside a checkout, find them.
+lsfiles = $(or $(shell git ls-files --cached --others --exclude-standard -- $(1) 2>/dev/null),\
+	       $(shell find $(1) -type f 2>/dev/null))
+KERNEL_IN := $(filter-out guest-mm/tools/%,$(call lsfiles,guest-mm hballoon)) \
+	     scripts/build-kernel.sh scripts/prepare-tree.sh
+QEMU_IN   := $(call lsfiles,qemu-hballoon hballoon/include) \
+	     scripts/build-qemu.sh scripts/prepare-tree.sh scripts/fetch-qemu.sh \
+	     $(wildcard scripts/qemu-std-headers.sh)
+GUEST_IN  := $(call lsfiles,tests/guest bench/workloads) scripts/build-initramfs.sh
+
+.PHONY: all deps linux-tree qemu-tree kernel qemu initramfs host-agent demo \
+	check check-full bench patches clean help
+
+all: kernel qemu initramfs host-agent
+
+help:
+	@sed -n 's/^#   //p' Makefile
+	@echo "Other targets: deps kernel qemu initramfs host-agent bench patches clean"
+
+# Installs the Debian packages everything below needs (root; idempotent).
+deps:
+	@scripts/deps.sh | grep -v '^deps: all present$$' || true; test $${PIPESTATUS[0]} -eq 0
+
+$(B):
+	@mkdir -p $(B)
+
+# Unpacked, patched and overlaid upstream trees (for editing hook patches).
+linux-tree: | deps $(B)
+	@$(call LOCK,kernel) scripts/prepare-tree.sh linux /usr/src/linux-source-6.12.tar.xz 1 \
+		guest-mm/patches/series guest-mm hballoon
+qemu-tree: | deps $(B)
+	@scripts/fetch-qemu.sh
+	@$(call LOCK,qemu) scripts/prepare-tree.sh qemu $(B)/dl/qemu_10.0.2+ds.orig.tar.xz 1 \
+		qemu-hballoon/patches/series qemu-hballoon
+
+kernel: $(B)/bzImage
+$(B)/bzImage: $(KERNEL_IN) | deps $(B)
+	@$(call LOCK,kernel) scripts/build-kernel.sh
+
+qemu: $(B)/qemu-system-x86_64
+$(B)/qemu-system-x86_64: $(QEMU_IN) | deps $(B)
+	@$(call LOCK,qemu) scripts/build-qemu.sh
+
+initramfs: $(B)/initramfs.cpio.gz
+$(B)/initramfs.cpio.gz: $(GUEST_IN) | deps $(B)
+	@scripts/build-initramfs.sh
+
+host-agent: | deps $(B)
+	@if [ -f host-agent/Makefile ]; then $(MAKE) -s -C host-agent O=$(CURDIR)/$(B); fi
+
+demo: all
+	@scripts/demo.py
+
+check: all
+	@tests/run
+
+check-full: all
+	@HTIER_FULL=1 tests/run
+
+bench: all
+	@bench/run
+
+patches: | deps $(B)
+	@$(call LOCK,kernel) $(call LOCK,qemu) scripts/export-patches.sh
+
+clean:
+	rm -rf $(B)/obj $(B)/bzImage $(B)/qemu-system-x86_64 $(B)/initramfs* $(B)/patches \
+		$(B)/src $(B)/vm
+	@if [ -f host-agent/Makefile ]; then $(MAKE) -s -C host-agent O=$(CURDIR)/$(B) clean; fi

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Build QEMU 10.0.2 with the hballoon device: build/qemu-system-x86_64.
+# Extra ninja targets (qtests) can be named as arguments.
+set -euo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+tree=$top/build/src/qemu
+obj=$top/build/obj/qemu
+die() { echo "build-qemu: error: $*" >&2; exit 1; }
+
+"$top/scripts/fetch-qemu.sh"
+"$top/scripts/prepare-tree.sh" qemu "$top/build/dl/qemu_10.0.2+ds.orig.tar.xz" 1 \
+	"$top/qemu-hballoon/patches/series" "$top/qemu-hballoon"
+# The device ABI has one source, the Linux uapi header under hballoon/.
+if [ -x "$top/scripts/qemu-std-headers.sh" ]; then
+	"$top/scripts/qemu-std-headers.sh" "$tree"
+fi
+
+# Firmware comes from Debian's seabios and qemu-system-data packages.
+conf=(--target-list=x86_64-softmmu --without-default-features
+	--enable-tcg --enable-kvm --enable-plugins --disable-docs --disable-rust
+	--disable-install-blobs --disable-werror --python=/usr/bin/python3
+	--prefix=/usr --firmwarepath=/usr/share/seabios:/usr/share/qemu)
+csum=$(echo "${conf[*]} $(cat "$tree/.htier-series")" | sha256sum | cut -d' ' -f1)
+export CCACHE_DIR=${CCACHE_DIR:-$top/build/ccache} CCACHE_BASEDIR=$top CCACHE_MAXSIZE=5G
+if [ ! -f "$obj/build.ninja" ] || [ "$(cat "$obj/.htier-config" 2>/dev/null)" != "$csum" ]; then
+	echo "  CONFIGURE qemu"
+	mkdir -p "$obj"
+	(cd "$obj" && "$tree/configure" "${conf[@]}") >"$obj/configure.log" 2>&1 ||
+		die "configure failed:
+$(tail -20 "$obj/configure.log")"
+	echo "$csum" > "$obj/.htier-config"
+fi
+echo "  NINJA   qemu-system-x86_64 $*"
+ninja -C "$obj" -j"$(nproc)" qemu-system-x86_64 "$@" >"$obj/ninja.log" 2>&1 ||
+	die "QEMU build failed:
+$(grep -E 'error|Error' -m20 "$obj/ninja.log" || tail -20 "$obj/ninja.log")"
+cp -p "$obj/qemu-system-x86_64" "$top/build/qemu-system-x86_64"

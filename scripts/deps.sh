@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# Install everything htier's build and tests need on Debian 12 (bookworm).
+# Idempotent: a second run with everything present only checks and exits.
+set -euo pipefail
+
+die() { echo "deps: error: $*" >&2; exit 1; }
+
+[ "$(id -u)" -eq 0 ] || die "must run as root (apt-get install); try: sudo make deps"
+[ -r /etc/debian_version ] || die "htier builds on Debian 12 (bookworm); /etc/debian_version is missing"
+
+. /etc/os-release
+[ "${VERSION_CODENAME:-}" = bookworm ] ||
+	echo "deps: warning: tested on Debian 12 bookworm, this is ${PRETTY_NAME:-unknown}" >&2
+
+# bookworm-backports carries linux-source-6.12, QEMU 10.0 sources, libvirt 11.3
+# and meson >= 1.5; deb-src lets `apt-get source` fetch QEMU's .orig tarball.
+SRC=/etc/apt/sources.list.d/htier.sources
+want_src=$(cat <<'SOURCES'
+Types: deb deb-src
+URIs: http://deb.debian.org/debian
+Suites: bookworm-backports
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+
+Types: deb-src
+URIs: http://deb.debian.org/debian
+Suites: bookworm bookworm-updates
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+SOURCES
+)
+
+PKGS=(
+	# kernel
+	build-essential bc bison flex libelf-dev libssl-dev dwarves cpio kmod
+	ccache rsync xz-utils python3 perl git
+	linux-source-6.12/bookworm-backports
+	# qemu
+	ninja-build pkg-config libglib2.0-dev zlib1g-dev libpixman-1-dev
+	meson/bookworm-backports dpkg-dev
+	seabios qemu-system-data ipxe-qemu
+	# guest userspace and host agent
+	busybox-static libjson-c-dev
+	# tests and bench
+	python3-matplotlib
+)
+
+pkg_name() { echo "${1%%/*}"; }
+
+missing=()
+for p in "${PKGS[@]}"; do
+	n=$(pkg_name "$p")
+	dpkg-query -W -f='${Status}' "$n" 2>/dev/null | grep -q 'ok installed' || missing+=("$p")
+done
+
+if [ -f "$SRC" ] && [ "$(cat "$SRC")" = "$want_src" ] && [ ${#missing[@]} -eq 0 ]; then
+	echo "deps: all present"
+	exit 0
+fi
+
+if [ ! -f "$SRC" ] || [ "$(cat "$SRC")" != "$want_src" ]; then
+	echo "deps: adding bookworm-backports and deb-src to $SRC"
+	printf '%s\n' "$want_src" > "$SRC"
+	rm -f /var/lib/htier-apt-updated
+fi
+
+if [ ! -f /var/lib/htier-apt-updated ] || [ ${#missing[@]} -ne 0 ]; then
+	echo "deps: apt-get update"
+	apt-get update -q >/tmp/htier-apt-update.log 2>&1 ||
+		die "apt-get update failed: is the Debian archive reachable? (log: /tmp/htier-apt-update.log)
+$(tail -5 /tmp/htier-apt-update.log)"
+	grep -qE '^(Err|W: Failed)' /tmp/htier-apt-update.log &&
+		die "the Debian archive could not be reached:
+$(grep -E '^(Err|W: Failed)' /tmp/htier-apt-update.log | head -5)"
+	touch /var/lib/htier-apt-updated
+fi
+
+if [ ${#missing[@]} -ne 0 ]; then
+	echo "deps: installing ${missing[*]}"
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
+		"${missing[@]}" || die "apt-get install failed (see above)"
+fi
+echo "deps: all present"

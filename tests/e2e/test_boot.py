@@ -1,0 +1,90 @@
+"""The build-boot-test loop itself: the tiered VM, the harness protocol, and
+the failure paths (boot timeout, QEMU dying, guest panic, command timeout)."""
+
+import re
+import time
+
+from htiervm import VM, BootTimeout, CommandTimeout, VMExited, MiB, Node
+
+
+def test_default_vm_has_two_tiers():
+    with VM(name="tiers") as vm:
+        tiers = vm.memory_tiers()
+        tier_of = {n: t for t, nodes in tiers.items() for n in nodes}
+        assert 0 in tier_of and 1 in tier_of, f"nodes missing from memory tiers: {tiers}"
+        # A higher memory_tier id is a slower tier (larger abstract distance).
+        assert tier_of[1] > tier_of[0], f"node 1 not in a lower tier than node 0: {tiers}"
+        for node, size in ((0, 512 * MiB), (1, 1536 * MiB)):
+            total = vm.node_meminfo(node)["MemTotal"]
+            # The kernel reserves some memory (memmap, firmware); node 0 the most.
+            assert 0.85 * size <= total <= size, f"node {node} MemTotal {total} vs {size}"
+        assert vm.sh("cat /sys/devices/system/node/node1/cpulist").strip() == ""
+        assert vm.sh("cat /sys/devices/system/node/node0/cpulist").strip() == "0-1"
+
+
+def test_command_protocol_round_trips():
+    with VM(name="proto", nodes=[Node(256 * MiB, cpus=True)]) as vm:
+        assert vm.run("exit 3") == (3, "")
+        assert vm.run("echo a; echo b >&2; false") == (1, "a\nb")
+        tricky = "it's \"quoted\" $HOME `x` \\ ; | & * ~ é"
+        assert vm.sh("printf '%s' " + "'" + tricky.replace("'", "'\\''") + "'") == tricky
+        # Large outputs arrive whole and in order.
+        out = vm.sh("seq 1 20000")
+        assert out.split("\n") == [str(i) for i in range(1, 20001)]
+        # No trailing newline and an empty output both survive.
+        assert vm.sh("printf x") == "x"
+        assert vm.sh("true") == ""
+        # Commands run in sequence; state on the guest filesystem persists.
+        vm.sh("echo kept > /tmp/f")
+        assert vm.sh("cat /tmp/f") == "kept"
+
+
+def test_boot_timeout_reports_serial_tail():
+    t0 = time.monotonic()
+    vm = VM(name="boot-timeout", nodes=[Node(256 * MiB, cpus=True)],
+            append="htier.noagent", boot_timeout=20)
+    try:
+        vm.boot()
+        raise AssertionError("boot succeeded although the agent was off")
+    except BootTimeout as e:
+        msg = str(e)
+        assert "not ready within 20s" in msg, msg
+        assert "serial log tail" in msg and re.search(r"\[\s*\d+\.\d+\]", msg), msg
+    finally:
+        vm.close()
+    assert time.monotonic() - t0 < 60
+
+
+def test_qemu_error_is_reported():
+    vm = VM(name="bad-qemu", nodes=[Node(256 * MiB, cpus=True)],
+            devices=["no-such-device-htier"], boot_timeout=60)
+    try:
+        vm.boot()
+        raise AssertionError("QEMU accepted a bogus device")
+    except VMExited as e:
+        assert "no-such-device-htier" in str(e), str(e)  # QEMU's own stderr
+    finally:
+        vm.close()
+
+
+def test_guest_panic_is_reported():
+    vm = VM(name="panic", nodes=[Node(256 * MiB, cpus=True)],
+            append="rdinit=/no-such-init root=/dev/nonexistent", boot_timeout=120)
+    try:
+        vm.boot()
+        raise AssertionError("booted without an init")
+    except VMExited as e:
+        assert "Kernel panic" in str(e), str(e)
+    finally:
+        vm.close()
+
+
+def test_command_timeout():
+    with VM(name="cmd-timeout", nodes=[Node(256 * MiB, cpus=True)]) as vm:
+        t0 = time.monotonic()
+        try:
+            vm.run("sleep 60", timeout=3)
+            raise AssertionError("sleep 60 finished within 3s")
+        except CommandTimeout as e:
+            assert "sleep 60" in str(e)
+        assert time.monotonic() - t0 < 10
