@@ -1,0 +1,349 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""A fake QEMU QMP server with a simulated virtio-hballoon device.
+
+Speaks the QMP handshake and the hballoon contract of shared/DESIGN.md:
+  hballoon-set {"node", "size"}, query-hballoon, event HBALLOON_CHANGE.
+A "guest" thread moves each node's actual size towards its target at
+--rate bytes per --tick-ms and emits HBALLOON_CHANGE, down to a per-node
+--floor it cannot go below (to test shortfalls).
+
+--scenario picks a misbehaviour to test the client's error paths:
+  normal          well-behaved
+  interleave      before every reply: unrelated events, an HBALLOON_CHANGE
+                  and a stale reply with a wrong id
+  split           every message is written one byte at a time
+  never-greet     accept, then say nothing
+  not-qmp         greet like an HMP monitor (plain text)
+  bad-greeting    greet with a JSON object that is not a QMP greeting
+  close-at-greet  close right after accepting
+  close-after-greeting  greet, then close when the client speaks
+  caps-error      refuse qmp_capabilities
+  never-answer    handshake fine, then never answer a command
+  close-on-command  handshake fine, close when a command arrives
+  close-mid-reply send half of the reply, then close
+  garbage-reply   answer commands with invalid JSON
+  no-hballoon     CommandNotFound for the hballoon commands
+  bad-reply       query-hballoon returns nodes without "actual"
+  extras          extra per-node and top-level fields, discard inhibited
+  shutdown        after --emit events, send SHUTDOWN and close
+
+Serves connections one after another (state persists) until killed.
+Every command received is appended as a JSON line to --log if given.
+"""
+import argparse
+import json
+import os
+import socket
+import sys
+import threading
+import time
+
+PAGE = 4096
+
+
+def parse_size(s):
+    mult = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
+    if s[-1].upper() in mult:
+        return int(s[:-1]) * mult[s[-1].upper()]
+    return int(s)
+
+
+class Device:
+    def __init__(self, nodes, floors, rate, extras):
+        self.lock = threading.Lock()
+        self.nodes = {}
+        for n, ram in nodes:
+            self.nodes[n] = {"ram": ram, "target": ram, "actual": ram}
+        self.floors = floors
+        self.rate = rate
+        self.extras = extras
+
+    def query(self):
+        with self.lock:
+            out = []
+            for n in sorted(self.nodes):
+                d = self.nodes[n]
+                o = {"node": n, "ram": d["ram"], "target": d["target"],
+                     "actual": d["actual"]}
+                if self.extras:
+                    o["discarded"] = d["ram"] - d["actual"]
+                    o["memdev"] = "ram-node%d" % n
+                out.append(o)
+            ret = {"nodes": out}
+            if self.extras:
+                ret["discard-inhibited"] = True
+                ret["discard-inhibit-reason"] = "vfio"
+                ret["invalid-pfns"] = 3
+            else:
+                ret["discard-inhibited"] = False
+            return ret
+
+    def set(self, args):
+        if not isinstance(args, dict):
+            return "GenericError", "Invalid parameter type, expected: object"
+        if "node" not in args:
+            return "GenericError", "Parameter 'node' is missing"
+        if "size" not in args:
+            return "GenericError", "Parameter 'size' is missing"
+        n, size = args["node"], args["size"]
+        if not isinstance(n, int) or not isinstance(size, int) or size < 0:
+            return "GenericError", "Invalid parameter type"
+        with self.lock:
+            if n not in self.nodes:
+                return ("GenericError",
+                        "hballoon: node %d has no memory managed by hballoon" % n)
+            if size % PAGE:
+                return ("GenericError",
+                        "hballoon: size %d is not a multiple of 4096" % size)
+            if size > self.nodes[n]["ram"]:
+                return ("GenericError",
+                        "hballoon: size %d is larger than node %d's RAM (%d)"
+                        % (size, n, self.nodes[n]["ram"]))
+            self.nodes[n]["target"] = size
+        return None
+
+    def step(self):
+        """Move every node one step; return [(node, actual)] that changed."""
+        changed = []
+        with self.lock:
+            for n, d in self.nodes.items():
+                floor = self.floors.get(n, 0)
+                a, t = d["actual"], d["target"]
+                if a > t:
+                    na = max(t, a - self.rate, min(a, floor))
+                elif a < t:
+                    na = min(t, a + self.rate)
+                else:
+                    continue
+                if na != a:
+                    d["actual"] = na
+                    changed.append((n, na))
+        return changed
+
+
+def event(name, data=None):
+    now = time.time()
+    ev = {"event": name, "timestamp": {"seconds": int(now),
+          "microseconds": int((now % 1) * 1e6)}}
+    if data is not None:
+        ev["data"] = data
+    return ev
+
+
+class Conn:
+    def __init__(self, sock, opts):
+        self.sock = sock
+        self.opts = opts
+        self.wlock = threading.Lock()
+        self.alive = True
+
+    def send_raw(self, data):
+        with self.wlock:
+            try:
+                if self.opts.scenario == "split":
+                    for i in range(len(data)):
+                        self.sock.sendall(data[i:i + 1])
+                else:
+                    self.sock.sendall(data)
+            except OSError:
+                self.alive = False
+
+    def send(self, obj):
+        self.send_raw((json.dumps(obj) + "\r\n").encode())
+
+
+def serve(conn, dev, opts, log):
+    sc = opts.scenario
+    sock = conn.sock
+    if sc == "close-at-greet":
+        return
+    if sc == "never-greet":
+        while sock.recv(4096):
+            pass
+        return
+    if sc == "not-qmp":
+        conn.send_raw(b"QEMU 10.0.2 monitor - type 'help' for more information\r\n(qemu) ")
+        while sock.recv(4096):
+            pass
+        return
+    if sc == "bad-greeting":
+        conn.send({"hello": "world"})
+        while sock.recv(4096):
+            pass
+        return
+    conn.send({"QMP": {"version": {"qemu": {"micro": 2, "minor": 0, "major": 10},
+                                   "package": "fake"}, "capabilities": ["oob"]}})
+    dec = json.JSONDecoder()
+    buf = ""
+    negotiated = False
+    emitted = False
+    while True:
+        try:
+            data = sock.recv(65536)
+        except OSError:
+            return
+        if not data:
+            return
+        if sc == "close-after-greeting":
+            return
+        buf += data.decode()
+        while True:
+            buf = buf.lstrip()
+            if not buf:
+                break
+            try:
+                msg, end = dec.raw_decode(buf)
+            except ValueError:
+                break
+            buf = buf[end:]
+            if log:
+                with open(log, "a") as f:
+                    f.write(json.dumps(msg) + "\n")
+            cmd = msg.get("execute")
+            mid = msg.get("id")
+
+            def reply(obj):
+                if mid is not None:
+                    obj["id"] = mid
+                if sc == "interleave":
+                    conn.send(event("RTC_CHANGE", {"offset": 0}))
+                    conn.send(event("HBALLOON_CHANGE", {"node": 0, "actual": 1 << 30}))
+                    conn.send({"return": {"stale": True}, "id": 987654})
+                    conn.send({"error": {"class": "GenericError",
+                                         "desc": "stale error"}, "id": 987655})
+                conn.send(obj)
+
+            def error(cls, desc):
+                reply({"error": {"class": cls, "desc": desc}})
+
+            if not negotiated:
+                if cmd != "qmp_capabilities":
+                    error("CommandNotFound",
+                          "Expecting capabilities negotiation with 'qmp_capabilities'")
+                    continue
+                if sc == "caps-error":
+                    error("GenericError", "capabilities negotiation refused by test")
+                    continue
+                negotiated = True
+                reply({"return": {}})
+                if opts.emit and not emitted:
+                    emitted = True
+                    threading.Thread(target=emit_events, args=(conn, opts),
+                                     daemon=True).start()
+                continue
+            if sc == "never-answer":
+                continue
+            if sc == "close-on-command":
+                return
+            if sc == "close-mid-reply":
+                conn.send_raw(b'{"return": {"nodes": [{"node": 0, "ram": ')
+                time.sleep(0.05)
+                return
+            if sc == "garbage-reply":
+                conn.send_raw(b"{this is not json}\r\n")
+                continue
+            if sc == "no-hballoon" and cmd in ("hballoon-set", "query-hballoon"):
+                error("CommandNotFound", "The command %s has not been found" % cmd)
+                continue
+            if cmd == "query-hballoon":
+                ret = dev.query()
+                if sc == "bad-reply":
+                    for n in ret["nodes"]:
+                        del n["actual"]
+                reply({"return": ret})
+            elif cmd == "hballoon-set":
+                e = dev.set(msg.get("arguments", {}))
+                if e:
+                    error(*e)
+                else:
+                    reply({"return": {}})
+            elif cmd == "query-status":
+                reply({"return": {"status": "running", "running": True}})
+            elif cmd == "query-version":
+                reply({"return": {"qemu": {"major": 10, "minor": 0, "micro": 2},
+                                  "package": "fake"}})
+            else:
+                error("CommandNotFound", "The command %s has not been found" % cmd)
+
+
+def emit_events(conn, opts):
+    for i in range(opts.emit):
+        time.sleep(opts.emit_interval / 1000.0)
+        node = i % 2
+        conn.send(event("HBALLOON_CHANGE",
+                        {"node": node, "actual": (1 << 30) - i * (1 << 20)}))
+        if opts.emit_malformed and i == 0:
+            conn.send(event("HBALLOON_CHANGE", {"node": "x"}))
+    if opts.scenario == "shutdown":
+        time.sleep(0.05)
+        conn.send(event("SHUTDOWN", {"guest": True, "reason": "guest-shutdown"}))
+        time.sleep(0.05)
+        try:
+            conn.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+
+def guest(dev, conns, opts):
+    while True:
+        time.sleep(opts.tick_ms / 1000.0)
+        for n, a in dev.step():
+            for c in list(conns):
+                if c.alive:
+                    c.send(event("HBALLOON_CHANGE", {"node": n, "actual": a}))
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--socket", required=True)
+    ap.add_argument("--scenario", default="normal")
+    ap.add_argument("--nodes", default="0:2G,1:2G",
+                    help="NODE:RAM,... (RAM with K/M/G)")
+    ap.add_argument("--floor", default="",
+                    help="NODE:SIZE,...: the guest cannot shrink below SIZE")
+    ap.add_argument("--rate", default="64M", help="bytes per tick")
+    ap.add_argument("--tick-ms", type=float, default=20)
+    ap.add_argument("--emit", type=int, default=0,
+                    help="send N HBALLOON_CHANGE events after negotiation")
+    ap.add_argument("--emit-interval", type=float, default=20, help="ms")
+    ap.add_argument("--emit-malformed", action="store_true")
+    ap.add_argument("--log")
+    opts = ap.parse_args()
+
+    nodes = [(int(n), parse_size(r)) for n, r in
+             (x.split(":") for x in opts.nodes.split(",") if x)]
+    floors = {int(n): parse_size(r) for n, r in
+              (x.split(":") for x in opts.floor.split(",") if x)}
+    dev = Device(nodes, floors, parse_size(opts.rate), opts.scenario == "extras")
+    conns = []
+
+    if os.path.exists(opts.socket):
+        os.unlink(opts.socket)
+    srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    srv.bind(opts.socket + ".tmp")
+    srv.listen(4)
+    os.rename(opts.socket + ".tmp", opts.socket)   # appears when ready
+    threading.Thread(target=guest, args=(dev, conns, opts), daemon=True).start()
+    while True:
+        s, _ = srv.accept()
+        c = Conn(s, opts)
+        conns.append(c)
+        try:
+            serve(c, dev, opts, opts.log)
+        except (OSError, UnicodeDecodeError):
+            pass
+        c.alive = False
+        conns.remove(c)
+        try:
+            s.close()
+        except OSError:
+            pass
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    except KeyboardInterrupt:
+        sys.exit(0)
