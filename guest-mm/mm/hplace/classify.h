@@ -1,0 +1,80 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * hplace classification: decide which ranges belong in the fast tier.
+ *
+ * Ranges (from every tracked process) are ranked by access density; the
+ * threshold is the lowest density at which all ranges at or above it fit
+ * in the fast tier's capacity minus headroom.  Ranges with equal score are
+ * taken or left together, so the hot set is exactly "score >= threshold".
+ *
+ * Hysteresis is an incumbency bonus: a range that was hot competes with its
+ * density raised by hysteresis_permille.  A hot range therefore stays hot
+ * until its density drops below about threshold * (1 - h), and two ranges
+ * of nearly equal density do not swap places every epoch when only one
+ * fits.  The capacity is never exceeded.
+ *
+ * Pure and not locked: the caller owns the item array.
+ */
+#ifndef _MM_HPLACE_CLASSIFY_H
+#define _MM_HPLACE_CLASSIFY_H
+
+#include "hplace_internal.h"
+
+/**
+ * struct hplace_class_item - one range to classify
+ * @density: input: accesses per page, any fixed-point scale (all items the
+ *	same); values above 2^52 are clamped
+ * @pages: input: size in base pages
+ * @key: input: unique tie-breaker (e.g. range start); equal scores are
+ *	ordered by ascending key so results are deterministic
+ * @priv: input: caller's pointer back to its range, untouched
+ * @was_hot: input: the range was hot after the previous classification
+ * @hot: output: the range belongs in the fast tier
+ * @score: output: @density plus the incumbency bonus if @was_hot
+ */
+struct hplace_class_item {
+	u64 density;
+	u64 pages;
+	u64 key;
+	void *priv;
+	bool was_hot;
+	bool hot;
+	u64 score;
+};
+
+/**
+ * struct hplace_class_params - classification inputs
+ * @capacity_pages: fast-tier pages available to hot ranges (usable fast
+ *	memory minus headroom)
+ * @hysteresis_permille: incumbency bonus, 0..1000 (e.g. 100 = 10%)
+ * @min_density: ranges with a lower density are never hot, however much
+ *	room there is (0 is treated as 1: untouched ranges are not promoted)
+ */
+struct hplace_class_params {
+	u64 capacity_pages;
+	unsigned int hysteresis_permille;
+	u64 min_density;
+};
+
+/**
+ * struct hplace_class_result - classification summary for stats/
+ * @threshold: lowest score that is hot; U64_MAX if no range is hot
+ * @hot_pages: pages in hot ranges (<= capacity_pages)
+ * @nr_hot: number of hot ranges
+ * @nr_kept: hot ranges that are hot only thanks to the incumbency bonus
+ * @demand_pages: pages in ranges at or above min_density (what would be
+ *	hot with unlimited capacity)
+ */
+struct hplace_class_result {
+	u64 threshold;
+	u64 hot_pages;
+	unsigned int nr_hot;
+	unsigned int nr_kept;
+	u64 demand_pages;
+};
+
+int hplace_classify(struct hplace_class_item *items, unsigned int nr,
+		    const struct hplace_class_params *p,
+		    struct hplace_class_result *res);
+
+#endif /* _MM_HPLACE_CLASSIFY_H */

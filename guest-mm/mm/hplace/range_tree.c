@@ -1,0 +1,618 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * hplace range tree: adaptive, bounded segment tree over a process's
+ * virtual address space.  See range_tree.h for the model.
+ */
+
+#include "hplace_internal.h"
+#include "range_tree.h"
+#include "classify.h"
+
+#define HPLACE_RT_ONE		(1U << HPLACE_RT_COUNT_SHIFT)
+#define HPLACE_RT_HUGE_SIZE	(1UL << HPLACE_HUGE_SHIFT)
+
+/**
+ * hplace_rtree_default_params() - sensible tuning
+ * @p: filled in
+ *
+ * 4096 ranges per process, 64 KiB smallest split, 2 MiB ranges around
+ * untracked samples, DAMON's 10% merge tolerance, halving per epoch.
+ */
+void hplace_rtree_default_params(struct hplace_rtree_params *p)
+{
+	p->max_ranges = 4096;
+	p->min_pages = 16;
+	p->new_pages = HPLACE_RT_HUGE_SIZE >> PAGE_SHIFT;
+	p->merge_permille = 100;
+	p->split_permille = 500;
+	p->split_min_count = 8 * HPLACE_RT_ONE;
+	p->cold_count = HPLACE_RT_ONE;
+	p->decay_permille = 500;
+}
+
+/**
+ * hplace_rtree_pool_init() - set up the bound shared by all trees
+ * @pool: the pool
+ * @max_ranges: most ranges all trees together may hold
+ */
+void hplace_rtree_pool_init(struct hplace_rtree_pool *pool,
+			    unsigned long max_ranges)
+{
+	pool->nr_ranges = 0;
+	pool->max_ranges = max_ranges;
+}
+
+/**
+ * hplace_rtree_init() - set up an empty tree
+ * @t: the tree
+ * @pool: shared bound, must outlive the tree
+ * @p: tuning, copied
+ *
+ * Return: 0, or -EINVAL for out-of-range parameters.
+ */
+int hplace_rtree_init(struct hplace_rtree *t, struct hplace_rtree_pool *pool,
+		      const struct hplace_rtree_params *p)
+{
+	if (!p->max_ranges || !p->min_pages || !p->new_pages ||
+	    !is_power_of_2(p->new_pages))
+		return -EINVAL;
+	if (p->merge_permille > 1000 || p->split_permille > 1000 ||
+	    p->decay_permille > 1000)
+		return -EINVAL;
+
+	memset(t, 0, sizeof(*t));
+	t->root = RB_ROOT;
+	t->pool = pool;
+	t->p = *p;
+	return 0;
+}
+
+static u32 hplace_rt_add(u32 a, u64 b)
+{
+	u64 s = a + b;
+
+	return s > U32_MAX ? U32_MAX : s;
+}
+
+/* Room for @n more ranges in this tree and in the pool? */
+static bool hplace_rt_room(const struct hplace_rtree *t, unsigned long n)
+{
+	return t->nr_ranges + n <= t->p.max_ranges &&
+	       t->pool->nr_ranges + n <= t->pool->max_ranges;
+}
+
+static unsigned long hplace_rt_room_left(const struct hplace_rtree *t)
+{
+	unsigned long a = t->p.max_ranges - t->nr_ranges;
+	unsigned long b = t->pool->max_ranges - t->pool->nr_ranges;
+
+	if (t->nr_ranges > t->p.max_ranges ||
+	    t->pool->nr_ranges > t->pool->max_ranges)
+		return 0;
+	return min(a, b);
+}
+
+static struct hplace_range *hplace_rt_alloc(struct hplace_rtree *t)
+{
+	struct hplace_range *r = kzalloc(sizeof(*r), GFP_KERNEL);
+
+	if (!r)
+		t->stats.nomem++;
+	return r;
+}
+
+static void hplace_rt_insert(struct hplace_rtree *t, struct hplace_range *r)
+{
+	struct rb_node **link = &t->root.rb_node, *parent = NULL;
+
+	while (*link) {
+		struct hplace_range *x = rb_entry(*link, struct hplace_range, node);
+
+		parent = *link;
+		link = r->start < x->start ? &parent->rb_left : &parent->rb_right;
+	}
+	rb_link_node(&r->node, parent, link);
+	rb_insert_color(&r->node, &t->root);
+	t->nr_ranges++;
+	t->pool->nr_ranges++;
+}
+
+static void hplace_rt_erase(struct hplace_rtree *t, struct hplace_range *r)
+{
+	if (t->last == r)
+		t->last = NULL;
+	rb_erase(&r->node, &t->root);
+	t->nr_ranges--;
+	t->pool->nr_ranges--;
+	kfree(r);
+}
+
+/*
+ * The range holding @addr, or NULL; then *@prev is the closest range below
+ * @addr and *@next the closest above (either may be NULL).
+ */
+static struct hplace_range *hplace_rt_find(struct hplace_rtree *t,
+					   unsigned long addr,
+					   struct hplace_range **prev,
+					   struct hplace_range **next)
+{
+	struct rb_node *n = t->root.rb_node;
+
+	*prev = NULL;
+	*next = NULL;
+	while (n) {
+		struct hplace_range *r = rb_entry(n, struct hplace_range, node);
+
+		if (addr < r->start) {
+			*next = r;
+			n = n->rb_left;
+		} else if (addr >= r->end) {
+			*prev = r;
+			n = n->rb_right;
+		} else {
+			return r;
+		}
+	}
+	return NULL;
+}
+
+/**
+ * hplace_rtree_lookup() - the range holding an address
+ * @t: the tree
+ * @addr: user virtual address
+ *
+ * Return: the range, or NULL if @addr is not tracked.  O(log n).
+ */
+struct hplace_range *hplace_rtree_lookup(struct hplace_rtree *t,
+					 unsigned long addr)
+{
+	struct hplace_range *prev, *next;
+
+	return hplace_rt_find(t, addr, &prev, &next);
+}
+
+/* Create and insert [start, end); the caller checked the bounds. */
+static struct hplace_range *hplace_rt_new(struct hplace_rtree *t,
+					  unsigned long start,
+					  unsigned long end)
+{
+	struct hplace_range *r = hplace_rt_alloc(t);
+
+	if (!r)
+		return NULL;
+	r->start = start;
+	r->end = end;
+	hplace_rt_insert(t, r);
+	t->stats.created++;
+	return r;
+}
+
+/**
+ * hplace_rtree_add() - track an address range (e.g. a new VMA)
+ * @t: the tree
+ * @start: first address, rounded down to a page
+ * @end: end address, rounded up to a page
+ *
+ * Creates one range per untracked gap in [@start, @end); parts already
+ * tracked are left alone.
+ *
+ * Return: the number of ranges created, -EINVAL for an empty range,
+ * -ENOSPC if a bound stopped it (what was created stays), -ENOMEM.
+ */
+int hplace_rtree_add(struct hplace_rtree *t, unsigned long start,
+		     unsigned long end)
+{
+	struct hplace_range *r, *prev, *next;
+	unsigned long cur, gap_end;
+	int created = 0;
+
+	start = round_down(start, PAGE_SIZE);
+	end = round_up(end, PAGE_SIZE);
+	if (start >= end)
+		return -EINVAL;
+
+	for (cur = start; cur < end; cur = gap_end) {
+		r = hplace_rt_find(t, cur, &prev, &next);
+		if (r) {
+			gap_end = r->end;
+			continue;
+		}
+		gap_end = next ? min(next->start, end) : end;
+		if (!hplace_rt_room(t, 1)) {
+			t->stats.refused++;
+			return -ENOSPC;
+		}
+		if (!hplace_rt_new(t, cur, gap_end))
+			return -ENOMEM;
+		created++;
+	}
+	return created;
+}
+
+/* Scale a count to the part of a range that remains. */
+static u32 hplace_rt_scale(u32 count, unsigned long part, unsigned long whole)
+{
+	return mul_u64_u64_div_u64(count, part, whole);
+}
+
+/**
+ * hplace_rtree_remove() - stop tracking an address range (munmap)
+ * @t: the tree
+ * @start: first address, rounded down to a page
+ * @end: end address, rounded up to a page
+ *
+ * Ranges inside are freed, ranges straddling an end are trimmed (their
+ * count scaled to what remains).  Punching a hole in one range needs one
+ * more range; if a bound or memory forbids it, only the larger side of the
+ * hole stays tracked.
+ *
+ * Return: 0, or -EINVAL for an empty range.
+ */
+int hplace_rtree_remove(struct hplace_rtree *t, unsigned long start,
+			unsigned long end)
+{
+	struct hplace_range *r, *prev, *next, *n;
+	unsigned long len;
+
+	start = round_down(start, PAGE_SIZE);
+	end = round_up(end, PAGE_SIZE);
+	if (start >= end)
+		return -EINVAL;
+
+	t->last = NULL;
+	r = hplace_rt_find(t, start, &prev, &next);
+	if (!r)
+		r = next;
+	while (r && r->start < end) {
+		next = hplace_rtree_next(r);
+		len = r->end - r->start;
+		if (r->start >= start && r->end <= end) {
+			hplace_rt_erase(t, r);
+		} else if (r->start < start && r->end > end) {
+			n = NULL;
+			if (hplace_rt_room(t, 1))
+				n = hplace_rt_alloc(t);
+			else
+				t->stats.refused++;
+			if (n) {
+				n->start = end;
+				n->end = r->end;
+				n->hot = r->hot;
+				n->count = hplace_rt_scale(r->count, r->end - end, len);
+				hplace_rt_insert(t, n);
+				t->stats.created++;
+			} else if (r->end - end > start - r->start) {
+				/* Keep the larger side; start moves, order holds. */
+				r->count = hplace_rt_scale(r->count, r->end - end, len);
+				r->start = end;
+				memset(r->sub, 0, sizeof(r->sub));
+				break;
+			}
+			r->count = hplace_rt_scale(r->count, start - r->start, len);
+			r->end = start;
+			memset(r->sub, 0, sizeof(r->sub));
+		} else if (r->start < start) {
+			r->count = hplace_rt_scale(r->count, start - r->start, len);
+			r->end = start;
+			memset(r->sub, 0, sizeof(r->sub));
+		} else {
+			r->count = hplace_rt_scale(r->count, r->end - end, len);
+			r->start = end;
+			memset(r->sub, 0, sizeof(r->sub));
+		}
+		r = next;
+	}
+	return 0;
+}
+
+/* Range for a sample outside every range: aligned chunk clipped by neighbours. */
+static struct hplace_range *hplace_rt_create_for(struct hplace_rtree *t,
+						 unsigned long addr,
+						 struct hplace_range *prev,
+						 struct hplace_range *next)
+{
+	unsigned long size = t->p.new_pages << PAGE_SHIFT;
+	unsigned long start = round_down(addr, size);
+	unsigned long end = start + size;
+
+	if (end < start)	/* top of the address space */
+		end = PAGE_MASK;
+	if (prev && prev->end > start)
+		start = prev->end;
+	if (next && next->start < end)
+		end = next->start;
+	if (!hplace_rt_room(t, 1)) {
+		t->stats.refused++;
+		return NULL;
+	}
+	return hplace_rt_new(t, start, end);
+}
+
+/**
+ * hplace_rtree_record() - account samples at an address
+ * @t: the tree
+ * @addr: user virtual address of the access
+ * @nr: number of samples (weight) to add
+ * @create: if @addr is untracked, create a range around it
+ *
+ * O(log n); O(1) when @addr falls in the range of the previous call.
+ *
+ * Return: 0; -ENOENT if @addr is untracked and @create is false; -ENOSPC
+ * or -ENOMEM if a range could not be created.  Failures count as unmatched.
+ */
+int hplace_rtree_record(struct hplace_rtree *t, unsigned long addr,
+			unsigned int nr, bool create)
+{
+	struct hplace_range *r = t->last, *prev, *next;
+	unsigned int idx;
+
+	if (!r || addr < r->start || addr >= r->end) {
+		r = hplace_rt_find(t, addr, &prev, &next);
+		if (!r) {
+			if (!create) {
+				t->stats.unmatched += nr;
+				return -ENOENT;
+			}
+			r = hplace_rt_create_for(t, addr, prev, next);
+			if (!r) {
+				t->stats.unmatched += nr;
+				return hplace_rt_room(t, 1) ? -ENOMEM : -ENOSPC;
+			}
+		}
+		t->last = r;
+	}
+
+	idx = div64_u64((u64)(addr - r->start) * HPLACE_RT_NR_SUB,
+			r->end - r->start);
+	r->count = hplace_rt_add(r->count, (u64)nr << HPLACE_RT_COUNT_SHIFT);
+	r->sub[idx] = hplace_rt_add(r->sub[idx], (u64)nr << HPLACE_RT_COUNT_SHIFT);
+	t->stats.samples += nr;
+	return 0;
+}
+
+/*
+ * Do two neighbouring eighths differ enough to cut between them?  Both a
+ * relative jump (split_permille) and a statistically meaningful one: the
+ * difference must exceed two standard deviations of Poisson noise,
+ * (hi - lo)^2 > 4 * (hi + lo) in samples.
+ */
+static bool hplace_rt_uneven(const struct hplace_rtree *t, u32 a, u32 b)
+{
+	u64 hi = max(a, b), lo = min(a, b), d = hi - lo;
+
+	if (d * 1000 <= hi * t->p.split_permille)
+		return false;
+	d = min_t(u64, d, 1ULL << 31);
+	return d * d > 4 * (hi + lo) * HPLACE_RT_ONE;
+}
+
+/* Split @r at the cut points its eighths show; see range_tree.h. */
+static void hplace_rt_split(struct hplace_rtree *t, struct hplace_range *r)
+{
+	unsigned long cuts[HPLACE_RT_NR_SUB], gap[HPLACE_RT_NR_SUB];
+	struct hplace_range *pieces[HPLACE_RT_NR_SUB];
+	unsigned long len = r->end - r->start, min_len, align, c, prev, end;
+	u64 part[HPLACE_RT_NR_SUB] = { 0 }, total = 0;
+	unsigned int i, k, nr = 0, room, best;
+	u32 count = r->count;
+
+	min_len = t->p.min_pages << PAGE_SHIFT;
+	align = len / HPLACE_RT_NR_SUB >= HPLACE_RT_HUGE_SIZE ?
+		HPLACE_RT_HUGE_SIZE : PAGE_SIZE;
+
+	prev = r->start;
+	for (i = 1; i < HPLACE_RT_NR_SUB; i++) {
+		if (!hplace_rt_uneven(t, r->sub[i - 1], r->sub[i]))
+			continue;
+		c = r->start + (unsigned long)div64_u64((u64)len * i,
+							 HPLACE_RT_NR_SUB);
+		c = round_down(c, align);
+		if (c < prev + min_len || c + min_len > r->end)
+			continue;
+		cuts[nr] = c;
+		gap[nr] = max(r->sub[i - 1], r->sub[i]) -
+			  min(r->sub[i - 1], r->sub[i]);
+		nr++;
+		prev = c;
+	}
+	if (!nr)
+		return;
+
+	room = hplace_rt_room_left(t);
+	if (room < nr) {
+		t->stats.refused++;
+		if (!room)
+			return;
+		/* Room for fewer pieces: keep the sharpest cut only. */
+		for (best = 0, i = 1; i < nr; i++)
+			if (gap[i] > gap[best])
+				best = i;
+		cuts[0] = cuts[best];
+		nr = 1;
+	}
+
+	for (i = 0; i < nr; i++) {
+		pieces[i] = hplace_rt_alloc(t);
+		if (!pieces[i]) {
+			while (i--)
+				kfree(pieces[i]);
+			return;
+		}
+	}
+
+	/* Share the decayed count by where the recent samples fell. */
+	for (k = 0; k < HPLACE_RT_NR_SUB; k++) {
+		c = r->start + (unsigned long)div64_u64((u64)len * (2 * k + 1),
+							 2 * HPLACE_RT_NR_SUB);
+		for (i = 0; i < nr && cuts[i] <= c; i++)
+			;
+		part[i] += r->sub[k];
+		total += r->sub[k];
+	}
+
+	end = r->end;
+	r->end = cuts[0];
+	r->count = total ? mul_u64_u64_div_u64(count, part[0], total) : 0;
+	memset(r->sub, 0, sizeof(r->sub));
+	for (i = 0; i < nr; i++) {
+		struct hplace_range *n = pieces[i];
+
+		n->start = cuts[i];
+		n->end = i + 1 < nr ? cuts[i + 1] : end;
+		n->hot = r->hot;
+		n->count = total ? mul_u64_u64_div_u64(count, part[i + 1], total) : 0;
+		hplace_rt_insert(t, n);
+	}
+	t->stats.splits++;
+}
+
+static u32 hplace_rt_decay(const struct hplace_rtree *t, u32 v)
+{
+	return div_u64((u64)v * t->p.decay_permille, 1000);
+}
+
+/* Are neighbours @a and @b alike enough to be one range? */
+static bool hplace_rt_alike(const struct hplace_rtree *t,
+			    const struct hplace_range *a,
+			    const struct hplace_range *b, unsigned int tol)
+{
+	u64 da, db, hi, lo;
+
+	if (a->count < t->p.cold_count && b->count < t->p.cold_count)
+		return true;
+	da = hplace_range_density(a);
+	db = hplace_range_density(b);
+	hi = max(da, db);
+	lo = min(da, db);
+	/* Densities are below 2^44, so the products cannot overflow. */
+	return (hi - lo) * 1000 <= hi * tol;
+}
+
+static void hplace_rt_merge_pass(struct hplace_rtree *t, unsigned int tol,
+				 bool same_hot)
+{
+	struct hplace_range *prev = hplace_rtree_first(t), *cur;
+
+	while (prev && (cur = hplace_rtree_next(prev))) {
+		if (prev->end != cur->start ||
+		    (same_hot && prev->hot != cur->hot) ||
+		    !hplace_rt_alike(t, prev, cur, tol)) {
+			prev = cur;
+			continue;
+		}
+		prev->end = cur->end;
+		prev->count = hplace_rt_add(prev->count, cur->count);
+		prev->hot = prev->hot || cur->hot;
+		memset(prev->sub, 0, sizeof(prev->sub));
+		hplace_rt_erase(t, cur);
+		t->stats.merges++;
+	}
+}
+
+/* Above 7/8 of a bound: merge harder so splits find room again. */
+static bool hplace_rt_crowded(const struct hplace_rtree *t)
+{
+	return t->nr_ranges > t->p.max_ranges - t->p.max_ranges / 8 ||
+	       t->pool->nr_ranges > t->pool->max_ranges - t->pool->max_ranges / 8;
+}
+
+/**
+ * hplace_rtree_epoch() - end an aggregation epoch
+ * @t: the tree
+ *
+ * Splits uneven hot ranges, decays all counts, merges alike neighbours
+ * (harder while the tree or the pool is crowded).  O(n) in the number of
+ * ranges plus O(log n) per split piece.
+ */
+void hplace_rtree_epoch(struct hplace_rtree *t)
+{
+	struct hplace_range *r, *next;
+	unsigned int tol, i;
+
+	for (r = hplace_rtree_first(t); r; r = next) {
+		/* Pieces go after r: taking next first skips them. */
+		next = hplace_rtree_next(r);
+		if (r->count >= t->p.split_min_count &&
+		    hplace_range_pages(r) >= 2 * t->p.min_pages)
+			hplace_rt_split(t, r);
+	}
+
+	hplace_rtree_for_each(t, r) {
+		r->count = hplace_rt_decay(t, r->count);
+		for (i = 0; i < HPLACE_RT_NR_SUB; i++)
+			r->sub[i] = hplace_rt_decay(t, r->sub[i]);
+	}
+
+	tol = t->p.merge_permille;
+	hplace_rt_merge_pass(t, tol, true);
+	while (hplace_rt_crowded(t) && tol < 1000) {
+		tol = min(max(2 * tol, 1U), 1000U);
+		hplace_rt_merge_pass(t, tol, true);
+	}
+	if (hplace_rt_crowded(t))
+		hplace_rt_merge_pass(t, 1000, false);
+	t->last = NULL;
+}
+
+/**
+ * hplace_rtree_destroy() - free all ranges
+ * @t: the tree; empty and reusable afterwards
+ */
+void hplace_rtree_destroy(struct hplace_rtree *t)
+{
+	struct hplace_range *r, *n;
+
+	rbtree_postorder_for_each_entry_safe(r, n, &t->root, node)
+		kfree(r);
+	t->pool->nr_ranges -= t->nr_ranges;
+	t->nr_ranges = 0;
+	t->root = RB_ROOT;
+	t->last = NULL;
+}
+
+/**
+ * hplace_rtree_export() - describe the ranges for hplace_classify()
+ * @t: the tree
+ * @items: filled with one item per range, in address order
+ * @max: room in @items
+ *
+ * Items point back to their range (@priv) and carry its density, size
+ * and current hot state.  The tree must not change until
+ * hplace_rtree_import() ran on the items.
+ *
+ * Return: the number of items filled.
+ */
+unsigned int hplace_rtree_export(struct hplace_rtree *t,
+				 struct hplace_class_item *items,
+				 unsigned int max)
+{
+	struct hplace_range *r;
+	unsigned int n = 0;
+
+	hplace_rtree_for_each(t, r) {
+		if (n == max)
+			break;
+		items[n].density = hplace_range_density(r);
+		items[n].pages = hplace_range_pages(r);
+		items[n].key = r->start;
+		items[n].priv = r;
+		items[n].was_hot = r->hot;
+		items[n].hot = false;
+		items[n].score = 0;
+		n++;
+	}
+	return n;
+}
+
+/**
+ * hplace_rtree_import() - store classification results in the ranges
+ * @items: items filled by hplace_rtree_export() and classified
+ * @nr: number of items
+ */
+void hplace_rtree_import(struct hplace_class_item *items, unsigned int nr)
+{
+	unsigned int i;
+
+	for (i = 0; i < nr; i++)
+		((struct hplace_range *)items[i].priv)->hot = items[i].hot;
+}

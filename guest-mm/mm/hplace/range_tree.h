@@ -1,0 +1,231 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * hplace range tree: per-process segment tree over virtual address ranges
+ * with decayed access counts.
+ *
+ * A tree holds disjoint, page-aligned ranges [start, end) of one process's
+ * address space in an rbtree keyed by start, so finding the range of a
+ * sample is O(log n) (O(1) when samples hit the range of the previous one).
+ * Each range keeps a decayed sample count (its density is count per page)
+ * and the same count per eighth of the range, which tells whether the
+ * accesses inside the range are even.
+ *
+ * Once per epoch hplace_rtree_epoch():
+ *  - splits hot ranges whose eighths are uneven at the boundaries where the
+ *    counts jump (up to 8 pieces at once, so a 1 GiB range narrows down to
+ *    2 MiB pieces in three epochs), aligning cuts to huge pages when the
+ *    pieces are large enough;
+ *  - decays all counts (halving by default);
+ *  - merges adjacent neighbours that are both cold or whose densities
+ *    differ by less than merge_permille (DAMON's 10%), and merges harder
+ *    (doubling the tolerance) while the tree is above 7/8 of its bound.
+ *
+ * Bounds: a tree never holds more than max_ranges ranges, and all trees
+ * sharing a struct hplace_rtree_pool never hold more than its max_ranges;
+ * a split or a new range that would exceed a bound is refused and counted,
+ * so adversarial samples cannot grow the tree.
+ *
+ * Locking: none.  All trees and their pool are used by one thread (the
+ * engine) or under one lock held by the caller.  Nodes are allocated with
+ * GFP_KERNEL: call from process context.
+ */
+#ifndef _MM_HPLACE_RANGE_TREE_H
+#define _MM_HPLACE_RANGE_TREE_H
+
+#include "hplace_internal.h"
+
+struct hplace_class_item;
+
+/* Number of sub-range counters per range. */
+#define HPLACE_RT_NR_SUB	8
+/* One sample adds 1 << HPLACE_RT_COUNT_SHIFT, so decay keeps fractions. */
+#define HPLACE_RT_COUNT_SHIFT	8
+/* Density = count << HPLACE_RT_DENSITY_SHIFT / pages. */
+#define HPLACE_RT_DENSITY_SHIFT	12
+
+/**
+ * struct hplace_range - one tracked address range
+ * @node: rbtree linkage, keyed by @start
+ * @start: first address (page aligned)
+ * @end: first address past the range (page aligned)
+ * @count: decayed sample count, in 1 << HPLACE_RT_COUNT_SHIFT per sample
+ * @sub: decayed sample count per eighth of the range since the range was
+ *	created, split, merged or trimmed
+ * @hot: classification state, owned by the caller (split pieces inherit
+ *	it; only ranges with the same state merge)
+ */
+struct hplace_range {
+	struct rb_node node;
+	unsigned long start;
+	unsigned long end;
+	u32 count;
+	u32 sub[HPLACE_RT_NR_SUB];
+	bool hot;
+};
+
+/**
+ * struct hplace_rtree_pool - bound and accounting shared by all trees
+ * @nr_ranges: ranges in all trees
+ * @max_ranges: bound on @nr_ranges
+ */
+struct hplace_rtree_pool {
+	unsigned long nr_ranges;
+	unsigned long max_ranges;
+};
+
+/**
+ * struct hplace_rtree_params - tree tuning
+ * @max_ranges: bound on this tree's ranges (>= 1)
+ * @min_pages: smallest range a split creates, in pages (>= 1)
+ * @new_pages: size of the range created around a sample that falls
+ *	outside every range, in pages; a power of two, the range is aligned
+ *	to it and clipped by its neighbours
+ * @merge_permille: neighbours whose densities differ by less than this
+ *	(relative to the larger) merge; 100 = 10%
+ * @split_permille: neighbouring eighths whose counts differ by more than
+ *	this (relative to the larger) are cut apart; 500 = one is at most half
+ *	the other
+ * @split_min_count: a range splits only with at least this count (in
+ *	1 << HPLACE_RT_COUNT_SHIFT per sample), so sparse noise does not split
+ * @cold_count: ranges below this count are cold; cold neighbours merge
+ * @decay_permille: share of each count kept at each epoch; 500 = halving
+ */
+struct hplace_rtree_params {
+	unsigned int max_ranges;
+	unsigned long min_pages;
+	unsigned long new_pages;
+	unsigned int merge_permille;
+	unsigned int split_permille;
+	u32 split_min_count;
+	u32 cold_count;
+	unsigned int decay_permille;
+};
+
+/**
+ * struct hplace_rtree_stats - cumulative counters of one tree
+ * @samples: samples recorded into a range
+ * @unmatched: samples dropped: no range and none could be created
+ * @created: ranges created (by hplace_rtree_add() or for a sample)
+ * @splits: ranges split (each split counts once, whatever the pieces)
+ * @merges: pairs of ranges merged
+ * @refused: splits or creations refused because a bound was reached
+ * @nomem: allocation failures
+ */
+struct hplace_rtree_stats {
+	u64 samples;
+	u64 unmatched;
+	u64 created;
+	u64 splits;
+	u64 merges;
+	u64 refused;
+	u64 nomem;
+};
+
+/**
+ * struct hplace_rtree - the ranges of one process
+ * @root: rbtree of struct hplace_range by start
+ * @pool: shared bound and accounting
+ * @p: tuning
+ * @nr_ranges: ranges in this tree
+ * @last: range of the previous sample (lookup cache), may be NULL
+ * @stats: cumulative counters
+ */
+struct hplace_rtree {
+	struct rb_root root;
+	struct hplace_rtree_pool *pool;
+	struct hplace_rtree_params p;
+	unsigned int nr_ranges;
+	struct hplace_range *last;
+	struct hplace_rtree_stats stats;
+};
+
+void hplace_rtree_default_params(struct hplace_rtree_params *p);
+void hplace_rtree_pool_init(struct hplace_rtree_pool *pool,
+			    unsigned long max_ranges);
+int hplace_rtree_init(struct hplace_rtree *t, struct hplace_rtree_pool *pool,
+		      const struct hplace_rtree_params *p);
+void hplace_rtree_destroy(struct hplace_rtree *t);
+
+int hplace_rtree_add(struct hplace_rtree *t, unsigned long start,
+		     unsigned long end);
+int hplace_rtree_remove(struct hplace_rtree *t, unsigned long start,
+			unsigned long end);
+int hplace_rtree_record(struct hplace_rtree *t, unsigned long addr,
+			unsigned int nr, bool create);
+struct hplace_range *hplace_rtree_lookup(struct hplace_rtree *t,
+					 unsigned long addr);
+void hplace_rtree_epoch(struct hplace_rtree *t);
+
+unsigned int hplace_rtree_export(struct hplace_rtree *t,
+				 struct hplace_class_item *items,
+				 unsigned int max);
+void hplace_rtree_import(struct hplace_class_item *items, unsigned int nr);
+
+/**
+ * hplace_range_pages() - size of a range in base pages
+ * @r: the range
+ *
+ * Return: (end - start) / PAGE_SIZE.
+ */
+static inline unsigned long hplace_range_pages(const struct hplace_range *r)
+{
+	return (r->end - r->start) >> PAGE_SHIFT;
+}
+
+/**
+ * hplace_range_density() - access density of a range
+ * @r: the range
+ *
+ * Return: (count << HPLACE_RT_DENSITY_SHIFT) / pages, i.e. decayed samples
+ * per page in fixed point with HPLACE_RT_COUNT_SHIFT +
+ * HPLACE_RT_DENSITY_SHIFT fractional bits.  Comparable across trees.
+ */
+static inline u64 hplace_range_density(const struct hplace_range *r)
+{
+	return div64_ul((u64)r->count << HPLACE_RT_DENSITY_SHIFT,
+			hplace_range_pages(r));
+}
+
+/**
+ * hplace_rtree_first() - lowest range of a tree
+ * @t: the tree
+ *
+ * Return: the range with the lowest start, or NULL if the tree is empty.
+ */
+static inline struct hplace_range *hplace_rtree_first(struct hplace_rtree *t)
+{
+	struct rb_node *n = rb_first(&t->root);
+
+	return n ? rb_entry(n, struct hplace_range, node) : NULL;
+}
+
+/**
+ * hplace_rtree_next() - next range in address order
+ * @r: a range in a tree
+ *
+ * Return: the range after @r, or NULL.
+ */
+static inline struct hplace_range *hplace_rtree_next(struct hplace_range *r)
+{
+	struct rb_node *n = rb_next(&r->node);
+
+	return n ? rb_entry(n, struct hplace_range, node) : NULL;
+}
+
+/* Iterate over the ranges of @t in address order; do not modify the tree. */
+#define hplace_rtree_for_each(t, r)					\
+	for ((r) = hplace_rtree_first(t); (r); (r) = hplace_rtree_next(r))
+
+/**
+ * hplace_rtree_pool_bytes() - memory used by all ranges of a pool
+ * @pool: the pool
+ *
+ * Return: bytes of range nodes (what stats/ reports as tree memory).
+ */
+static inline unsigned long
+hplace_rtree_pool_bytes(const struct hplace_rtree_pool *pool)
+{
+	return pool->nr_ranges * sizeof(struct hplace_range);
+}
+
+#endif /* _MM_HPLACE_RANGE_TREE_H */
