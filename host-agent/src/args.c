@@ -40,9 +40,10 @@ int parse_node(const char *s, int64_t *out, char *err, size_t errlen)
 
 int parse_count(const char *s, int64_t *out, char *err, size_t errlen)
 {
-	int r = parse_digits(s, INT32_MAX, out);
+	int64_t v = 0;
+	int r = parse_digits(s, INT32_MAX, &v);
 
-	if (r == -2 || (!r && *out == 0)) {
+	if (r == -2 || (!r && v == 0)) {
 		snprintf(err, errlen, "count '%s' must be between 1 and %d",
 			 s, INT32_MAX);
 		return -1;
@@ -51,6 +52,7 @@ int parse_count(const char *s, int64_t *out, char *err, size_t errlen)
 		snprintf(err, errlen, "count '%s' is not a positive whole number", s);
 		return -1;
 	}
+	*out = v;
 	return 0;
 }
 

@@ -385,14 +385,13 @@ static int read_message(struct qmp *q, int64_t deadline,
 		if (n < 0) {
 			if (errno == EINTR || errno == EAGAIN)
 				continue;
-			if (errno == ECONNRESET) {
-				set_err(err, QMP_ERR_CLOSED,
-					"%s reset the connection", q->name);
-				return QMP_ERR_CLOSED;
+			if (errno != ECONNRESET) {
+				set_err(err, QMP_ERR_IO, "reading from %s: %s",
+					q->name, strerror(errno));
+				return QMP_ERR_IO;
 			}
-			set_err(err, QMP_ERR_IO, "reading from %s: %s",
-				q->name, strerror(errno));
-			return QMP_ERR_IO;
+			/* QEMU went away with our last bytes unread: a close */
+			n = 0;
 		}
 		if (n == 0) {
 			if (q->msg_started)
@@ -469,6 +468,7 @@ int qmp_execute(struct qmp *q, const char *cmd, struct json_object *args,
 	int64_t id = q->next_id++;
 	struct json_object *req, *msg, *v;
 	const char *s;
+	char *line;
 	int r;
 
 	if (ret)
@@ -479,9 +479,15 @@ int qmp_execute(struct qmp *q, const char *cmd, struct json_object *args,
 		json_object_object_add(req, "arguments", json_object_get(args));
 	json_object_object_add(req, "id", json_object_new_int64(id));
 	s = json_object_to_json_string_ext(req, JSON_C_TO_STRING_PLAIN);
-	r = write_all(q, s, strlen(s), err);
-	if (r == QMP_OK)
-		r = write_all(q, "\r\n", 2, err);
+	line = malloc(strlen(s) + 3);
+	if (!line) {
+		json_object_put(req);
+		set_err(err, QMP_ERR_IO, "out of memory");
+		return QMP_ERR_IO;
+	}
+	/* one write: a peer that reads one message and exits sees all of it */
+	r = write_all(q, line, (size_t)sprintf(line, "%s\r\n", s), err);
+	free(line);
 	json_object_put(req);
 	if (r != QMP_OK)
 		return r;

@@ -27,6 +27,7 @@ A "guest" thread moves each node's actual size towards its target at
   bad-reply       query-hballoon returns nodes without "actual"
   extras          extra per-node and top-level fields, discard inhibited
   shutdown        after --emit events, send SHUTDOWN and close
+  hangup          after --emit events, close without SHUTDOWN
 
 Serves connections one after another (state persists) until killed.
 Every command received is appended as a JSON line to --log if given.
@@ -275,9 +276,10 @@ def emit_events(conn, opts):
                         {"node": node, "actual": (1 << 30) - i * (1 << 20)}))
         if opts.emit_malformed and i == 0:
             conn.send(event("HBALLOON_CHANGE", {"node": "x"}))
-    if opts.scenario == "shutdown":
+    if opts.scenario in ("shutdown", "hangup"):
         time.sleep(0.05)
-        conn.send(event("SHUTDOWN", {"guest": True, "reason": "guest-shutdown"}))
+        if opts.scenario == "shutdown":
+            conn.send(event("SHUTDOWN", {"guest": True, "reason": "guest-shutdown"}))
         time.sleep(0.05)
         try:
             conn.sock.shutdown(socket.SHUT_RDWR)

@@ -1,0 +1,562 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""host-agent test suite: `make -C host-agent check`.
+
+Runs the C unit tests (sanitizer builds) and then drives the real
+hballoonctl binary against tests/fake_qmp.py, a fake QEMU on a unix socket
+in a temporary directory, through every success and error path: output and
+exit code of each.  Prints one TAP-like line per check, numbered across the
+whole suite, then `1..N` and `N passed, N failed`; exits 1 on any failure.
+"""
+import argparse
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+TOP = os.path.dirname(HERE)
+FAKE = os.path.join(HERE, "fake_qmp.py")
+GiB = 1 << 30
+MiB = 1 << 20
+
+
+class Tap:
+    def __init__(self):
+        self.n = 0
+        self.failed = 0
+        self.skipped = 0
+
+    def ok(self, cond, name, why=""):
+        self.n += 1
+        if cond:
+            print("ok %d - %s" % (self.n, name), flush=True)
+        else:
+            self.failed += 1
+            print("not ok %d - %s # %s" % (self.n, name, why or "failed"), flush=True)
+        return cond
+
+    def skip(self, name, why):
+        self.n += 1
+        self.skipped += 1
+        print("ok %d - %s # SKIP %s" % (self.n, name, why), flush=True)
+
+    def diag(self, text):
+        for line in str(text).splitlines()[:20]:
+            print("#   " + line, flush=True)
+
+
+T = Tap()
+
+
+def run_unit(path):
+    name = os.path.basename(path)
+    try:
+        p = subprocess.run([path], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                           text=True, timeout=120)
+    except subprocess.TimeoutExpired:
+        T.ok(False, name, "timed out after 120 s")
+        return
+    reported_fail = False
+    for line in p.stdout.splitlines():
+        if line.startswith("ok ") or line.startswith("not ok "):
+            good = line.startswith("ok ")
+            text = line.split(" - ", 1)[1] if " - " in line else line
+            T.ok(good, "%s: %s" % (name, text), "see diagnostics")
+            reported_fail |= not good
+        elif line.startswith("#") and not line.startswith("1.."):
+            print(line, flush=True)
+        elif not line.startswith("1.."):
+            print("#   " + line, flush=True)   # sanitizer reports etc.
+    if p.returncode != 0 and not reported_fail:
+        T.ok(False, "%s: exit status" % name, "exited %d" % p.returncode)
+
+
+class Fake:
+    """A fake QEMU: `with Fake(tmp, "normal", "--floor", "1:1G") as f:`."""
+
+    def __init__(self, tmp, scenario="normal", *args):
+        self.tmp = tmp
+        self.sock = os.path.join(tmp, "qmp-%d.sock" % time.monotonic_ns())
+        self.log = self.sock + ".log"
+        self.cmd = [sys.executable, FAKE, "--socket", self.sock, "--scenario",
+                    scenario, "--log", self.log] + list(args)
+
+    def __enter__(self):
+        self.proc = subprocess.Popen(self.cmd, stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 10
+        while not os.path.exists(self.sock):
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("fake QMP server did not start: %s"
+                                   % self.proc.stderr.read())
+            time.sleep(0.01)
+        return self
+
+    def __exit__(self, *exc):
+        self.proc.kill()
+        self.proc.wait()
+        self.proc.stderr.close()
+
+    def commands(self):
+        if not os.path.exists(self.log):
+            return []
+        return [json.loads(line) for line in open(self.log)]
+
+
+class Result:
+    def __init__(self, rc, out, err, secs):
+        self.rc, self.out, self.err, self.secs = rc, out, err, secs
+
+    def __repr__(self):
+        return "rc=%s after %.2fs\nstdout: %s\nstderr: %s" % (
+            self.rc, self.secs, self.out.strip(), self.err.strip())
+
+
+BIN = None
+
+
+def ctl(*args, env=None, timeout=30, wrap=()):
+    e = dict(os.environ)
+    e.pop("HBALLOONCTL_QMP", None)
+    if env:
+        e.update(env)
+    t0 = time.monotonic()
+    try:
+        p = subprocess.run(list(wrap) + [BIN] + list(args), stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, text=True, timeout=timeout, env=e)
+    except subprocess.TimeoutExpired as ex:
+        return Result(None, ex.stdout or "", ex.stderr or "", time.monotonic() - t0)
+    return Result(p.returncode, p.stdout, p.stderr, time.monotonic() - t0)
+
+
+def check(name, r, rc, out=(), err=(), max_secs=None, no_out=False):
+    """rc must match; every string of out/err must appear in stdout/stderr."""
+    why = []
+    if r.rc != rc:
+        why.append("exit %s, want %s" % (r.rc, rc))
+    for s in ([out] if isinstance(out, str) else out):
+        if s not in r.out:
+            why.append("stdout lacks %r" % s)
+    for s in ([err] if isinstance(err, str) else err):
+        if s not in r.err:
+            why.append("stderr lacks %r" % s)
+    if no_out and r.out.strip():
+        why.append("unexpected stdout")
+    if max_secs is not None and r.secs > max_secs:
+        why.append("took %.1fs > %.1fs" % (r.secs, max_secs))
+    if not T.ok(not why, name, "; ".join(why)):
+        T.diag(r)
+    return not why
+
+
+def jlines(text):
+    out = []
+    for line in text.splitlines():
+        try:
+            out.append(json.loads(line))
+        except ValueError:
+            out.append(None)
+    return out
+
+
+# --------------------------------------------------------------------------
+
+def test_cli_basics(tmp):
+    r = ctl("--help")
+    check("--help: usage, commands and every exit code", r, 0,
+          ["Usage:", "status", "set NODE SIZE", "watch", "exec",
+           "Exit status:", "  0  ", "  1  ", "  2  ", "  3  ", "  4  ",
+           "--no-wait", "--count", "HBALLOONCTL_QMP"])
+    check("-h is --help", ctl("-h"), 0, "Usage:")
+    check("--version", ctl("--version"), 0, "hballoonctl 0.1.0")
+    check("-V is --version", ctl("-V"), 0, "hballoonctl ")
+    check("no arguments -> usage error", ctl(), 2, err=["no command given", "--help"])
+    check("unknown command -> 2", ctl("--qmp", "x", "resize"), 2,
+          err="unknown command 'resize'")
+    check("unknown long option -> 2", ctl("--qmp", "x", "--frobnicate", "status"), 2,
+          err="unknown option '--frobnicate'")
+    check("unknown short option -> 2", ctl("--qmp", "x", "-z", "status"), 2,
+          err="unknown option '-z'")
+    check("option without value -> 2", ctl("status", "--qmp"), 2,
+          err="'--qmp' needs a value")
+    check("flag given a value -> 2", ctl("--qmp", "x", "--json=yes", "status"), 2,
+          err="takes no value")
+    check("no socket given -> 2", ctl("status"), 2, err="no QMP socket")
+
+    nosock = os.path.join(tmp, "nothing-here")
+    bad_sizes = [
+        ("-512M", "negative"), ("1MB", "ambiguous"), ("4097", "not a multiple of 4096"),
+        ("abc", "not a number"), ("99999999999T", "too large"), ("1.3G", "whole number"),
+        ("0x1000", "hexadecimal"), ("12Q", "unknown unit"),
+    ]
+    for size, needle in bad_sizes:
+        check("set 1 %s -> usage error before connecting" % size,
+              ctl("--qmp", nosock, "set", "1", size), 2, err=needle)
+    check("set with a bad node -> 2", ctl("--qmp", nosock, "set", "one", "1G"), 2,
+          err="not a NUMA node number")
+    check("set with a negative node -> 2", ctl("--qmp", nosock, "set", "-1", "1G"), 2,
+          err="not a NUMA node number")
+    check("set without SIZE -> 2", ctl("--qmp", nosock, "set", "1"), 2,
+          err="set needs NODE and SIZE")
+    check("set with extra argument -> 2", ctl("--qmp", nosock, "set", "1", "1G", "2G"), 2)
+    check("status with a bad node -> 2", ctl("--qmp", nosock, "status", "x"), 2)
+    check("watch with an argument -> 2", ctl("--qmp", nosock, "watch", "1"), 2,
+          err="--node")
+    check("--count with status -> 2", ctl("--qmp", nosock, "--count", "2", "status"), 2,
+          err="only valid with 'watch'")
+    check("--stall with watch -> 2", ctl("--qmp", nosock, "--stall", "2", "watch"), 2,
+          err="only valid with 'set'")
+    check("--timeout with status -> 2", ctl("--qmp", nosock, "--timeout", "2", "status"), 2,
+          err="--qmp-timeout")
+    check("--wait and --no-wait -> 2",
+          ctl("--qmp", nosock, "--wait", "--no-wait", "set", "1", "1G"), 2,
+          err="contradict")
+    check("--no-wait with --timeout -> 2",
+          ctl("--qmp", nosock, "--no-wait", "--timeout", "5", "set", "1", "1G"), 2,
+          err="only apply with --wait")
+    check("--timeout garbage -> 2",
+          ctl("--qmp", nosock, "--timeout", "soon", "watch"), 2, err="not a number of seconds")
+    check("--qmp-timeout 0 -> 2", ctl("--qmp", nosock, "--qmp-timeout", "0", "status"), 2,
+          err="greater than zero")
+    check("--count 0 -> 2", ctl("--qmp", nosock, "--count", "0", "watch"), 2)
+    check("exec with non-object arguments -> 2",
+          ctl("--qmp", nosock, "exec", "query-status", "[1]"), 2, err="not a JSON object")
+    check("exec with broken JSON -> 2",
+          ctl("--qmp", nosock, "exec", "query-status", "{"), 2, err="not a JSON object")
+    check("exec without command -> 2", ctl("--qmp", nosock, "exec"), 2)
+
+
+def test_connection_errors(tmp):
+    nosock = os.path.join(tmp, "nothing-here")
+    check("missing socket -> 3 with a hint", ctl("--qmp", nosock, "status"), 3,
+          err=["no such file", "-qmp unix:"])
+
+    stale = os.path.join(tmp, "stale.sock")
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.bind(stale)
+    s.close()
+    check("socket nobody listens on -> 3", ctl("--qmp", stale, "status"), 3,
+          err="connection refused")
+    reg = os.path.join(tmp, "regular-file")
+    open(reg, "w").close()
+    check("regular file -> 3", ctl("--qmp", reg, "status"), 3, err="cannot connect")
+    check("path too long -> 3", ctl("--qmp", "/tmp/" + "x" * 200, "status"), 3,
+          err="too long")
+
+    cases = [
+        ("never-greet", "no greeting -> 3 after --qmp-timeout",
+         ["no QMP greeting", "within 0.4 s", "one client at a time"]),
+        ("not-qmp", "HMP socket -> 3", ["does not speak QMP", "-qmp socket"]),
+        ("bad-greeting", "non-QMP greeting -> 3", ["not a QMP greeting"]),
+        ("close-at-greet", "closed before greeting -> 3", ["before its QMP greeting"]),
+        ("close-after-greeting", "closed during negotiation -> 3", ["closed the connection"]),
+        ("caps-error", "qmp_capabilities refused -> 3", ["QMP negotiation", "refused by test"]),
+        ("never-answer", "no reply to a command -> 3 after --qmp-timeout",
+         ["no reply to 'query-hballoon'", "within 0.4 s"]),
+        ("close-on-command", "closed instead of a reply -> 3", ["closed the connection"]),
+        ("close-mid-reply", "closed in the middle of a reply -> 3",
+         ["in the middle of a message"]),
+        ("garbage-reply", "invalid JSON reply -> 3", ["invalid JSON"]),
+    ]
+    for scenario, name, needles in cases:
+        with Fake(tmp, scenario) as f:
+            r = ctl("--qmp", f.sock, "--qmp-timeout", "0.4", "status")
+            check("status: " + name, r, 3, err=needles, max_secs=5, no_out=True)
+    with Fake(tmp, "never-answer") as f:
+        r = ctl("--qmp", f.sock, "--qmp-timeout", "0.4", "set", "1", "1G")
+        check("set: no reply to hballoon-set -> 3", r, 3,
+              err="no reply to 'hballoon-set'", max_secs=5)
+    with Fake(tmp, "close-on-command") as f:
+        r = ctl("--qmp", f.sock, "set", "1", "1G")
+        check("set: closed instead of a reply -> 3", r, 3, err="closed the connection")
+    with Fake(tmp, "close-mid-reply") as f:
+        r = ctl("--qmp", f.sock, "exec", "query-status")
+        check("exec: closed mid-reply -> 3", r, 3, err="middle of a message")
+
+    # QEMU serves one client per QMP socket: a second one waits for a greeting.
+    with Fake(tmp, "normal") as f:
+        holder = subprocess.Popen([BIN, "--qmp", f.sock, "watch"],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            time.sleep(0.3)
+            r = ctl("--qmp", f.sock, "--qmp-timeout", "0.5", "status")
+            check("second client while one is connected -> 3 with a hint", r, 3,
+                  err="is another client", max_secs=5)
+        finally:
+            holder.terminate()
+            holder.wait()
+
+
+def test_command_errors(tmp):
+    with Fake(tmp, "no-hballoon") as f:
+        check("status on a QEMU without hballoon -> 1",
+              ctl("--qmp", f.sock, "status"), 1,
+              err=["has not been found", "without hballoon support"], no_out=True)
+        check("set on a QEMU without hballoon -> 1",
+              ctl("--qmp", f.sock, "set", "0", "1G"), 1,
+              err=["cannot set node 0 to 1 GiB", "without hballoon support"])
+    with Fake(tmp, "normal") as f:
+        check("set on a missing node -> 1 with QEMU's message",
+              ctl("--qmp", f.sock, "set", "7", "1G"), 1,
+              err="cannot set node 7 to 1 GiB: hballoon: node 7 has no memory")
+        check("set beyond the node's RAM -> 1 with QEMU's message",
+              ctl("--qmp", f.sock, "set", "1", "3G"), 1, err="larger than node 1's RAM")
+        check("set max on a missing node -> 1",
+              ctl("--qmp", f.sock, "set", "9", "max"), 1, err="node 9 has no hballoon memory")
+        check("status of a missing node -> 1",
+              ctl("--qmp", f.sock, "status", "5"), 1, err="node 5 has no hballoon memory")
+        check("exec of an unknown command -> 1",
+              ctl("--qmp", f.sock, "exec", "no-such-cmd"), 1,
+              err="no-such-cmd: The command no-such-cmd has not been found")
+        sent = [c for c in f.commands() if c.get("execute") == "hballoon-set"]
+        T.ok(len(sent) == 2 and sent[0]["arguments"] == {"node": 7, "size": GiB},
+             "hballoon-set carried node and size in bytes", repr(sent))
+    with Fake(tmp, "bad-reply") as f:
+        check("reply breaking the contract -> 1",
+              ctl("--qmp", f.sock, "status"), 1, err="has no \"actual\"")
+        check("set: reply breaking the contract while waiting -> 1",
+              ctl("--qmp", f.sock, "set", "1", "1G"), 1, err="has no \"actual\"")
+
+
+def test_success(tmp):
+    with Fake(tmp, "normal") as f:
+        r = ctl("--qmp", f.sock, "status")
+        check("status table", r, 0,
+              ["NODE", "RAM", "TARGET", "ACTUAL", "DELTA", "discard: active"])
+        rows = [l.split() for l in r.out.splitlines() if l.strip()[:1].isdigit()]
+        T.ok(len(rows) == 2 and rows[0][:3] == ["0", "2", "GiB"],
+             "status: one row per node", repr(rows))
+        r = ctl("--qmp", "unix:" + f.sock, "status")
+        check("--qmp accepts a unix: prefix", r, 0, "NODE")
+        r = ctl("status", env={"HBALLOONCTL_QMP": f.sock})
+        check("HBALLOONCTL_QMP names the socket", r, 0, "NODE")
+
+        r = ctl("--qmp", f.sock, "set", "1", "1G")
+        check("set 1 1G waits until reached", r, 0,
+              ["node 1: target 1 GiB (1073741824 bytes)", "node 1: reached 1 GiB"])
+        r = ctl("--qmp", f.sock, "status")
+        row1 = [l.split() for l in r.out.splitlines() if l.strip().startswith("1 ")]
+        T.ok(row1 and row1[0] == ["1", "2", "GiB", "1", "GiB", "1", "GiB", "0", "B"],
+             "status after set: target = actual = 1 GiB, delta 0 B", repr(row1))
+        r = ctl("--qmp", f.sock, "--json", "status")
+        st = jlines(r.out)
+        ok = (r.rc == 0 and len(st) == 1 and st[0] and
+              st[0]["nodes"][1] == {"node": 1, "ram": 2 * GiB, "target": GiB, "actual": GiB}
+              and st[0]["discard-inhibited"] is False)
+        T.ok(ok, "status --json is query-hballoon's return value", repr(r))
+        r = ctl("--qmp", f.sock, "--json", "status", "1")
+        st = jlines(r.out)
+        T.ok(r.rc == 0 and st[0] and len(st[0]["nodes"]) == 1 and
+             st[0]["nodes"][0]["node"] == 1 and "discard-inhibited" in st[0],
+             "status NODE --json keeps the shape with one node", repr(r))
+        r = ctl("--qmp", f.sock, "status", "0")
+        T.ok(r.rc == 0 and "\n   1 " not in r.out and "   0 " in r.out,
+             "status NODE shows only that node", repr(r))
+
+        r = ctl("--qmp", f.sock, "set", "1", "1.5GiB")
+        check("set 1 1.5GiB deflates back", r, 0, "reached 1.50 GiB")
+        r = ctl("--qmp", f.sock, "set", "1", "max")
+        check("set 1 max deflates fully", r, 0, ["target 2 GiB", "reached 2 GiB"])
+        r = ctl("--qmp", f.sock, "--json", "set", "0", "512M")
+        res = jlines(r.out)
+        T.ok(r.rc == 0 and len(res) == 1 and res[0] and res[0]["result"] == "reached"
+             and res[0]["actual"] == res[0]["target"] == 512 * MiB and res[0]["node"] == 0,
+             "set --json prints one result object", repr(r))
+        r = ctl("--qmp", f.sock, "--no-wait", "set", "0", "256M")
+        check("set --no-wait returns at once", r, 0, "target set to 256 MiB", max_secs=5)
+        r = ctl("--qmp", f.sock, "--no-wait", "--json", "set", "0", "2G")
+        res = jlines(r.out)
+        T.ok(r.rc == 0 and res and res[0] and res[0]["result"] == "set" and
+             res[0]["target"] == 2 * GiB, "set --no-wait --json", repr(r))
+        r = ctl("--qmp", f.sock, "set", "0", "2G", "--timeout", "5", "--stall", "2", "--wait")
+        check("options after the command, explicit --wait", r, 0, "reached 2 GiB")
+        r = ctl("--qmp", f.sock, "exec", "query-status")
+        check("exec query-status prints the return value", r, 0, '"running"')
+        r = ctl("--qmp", f.sock, "--json", "exec", "hballoon-set", '{"node": 1, "size": 4096}')
+        check("exec passes arguments through", r, 0, "{}")
+        sent = [c for c in f.commands() if c.get("execute") == "hballoon-set"]
+        T.ok(sent and sent[-1]["arguments"] == {"node": 1, "size": 4096},
+             "exec arguments arrived unchanged", repr(sent[-1:]))
+        T.ok(all(c.get("id") is not None for c in f.commands()),
+             "every request carries an id")
+
+    with Fake(tmp, "normal", "--rate", "2M", "--tick-ms", "10") as f:
+        r = ctl("--qmp", f.sock, "set", "1", "1792M")
+        lines = [l for l in r.out.splitlines() if "to inflate" in l]
+        T.ok(r.rc == 0 and len(lines) >= 1 and "reached 1.75 GiB" in r.out,
+             "set prints progress while the guest works", repr(r))
+
+    for scenario in ("split", "interleave"):
+        with Fake(tmp, scenario) as f:
+            r = ctl("--qmp", f.sock, "set", "1", "1G")
+            check("%s: set succeeds" % scenario, r, 0, "reached 1 GiB")
+            r = ctl("--qmp", f.sock, "--json", "status")
+            st = jlines(r.out)
+            T.ok(r.rc == 0 and st and st[0] and st[0]["nodes"][1]["actual"] == GiB,
+                 "%s: status --json correct" % scenario, repr(r))
+
+    with Fake(tmp, "extras") as f:
+        r = ctl("--qmp", f.sock, "status")
+        check("unknown fields are shown, not rejected", r, 0,
+              ["OTHER", "memdev=ram-node0", "discarded=0",
+               "discard: INHIBITED (vfio)", "invalid-pfns: 3"])
+        r = ctl("--qmp", f.sock, "--json", "status")
+        st = jlines(r.out)
+        T.ok(st and st[0] and st[0]["nodes"][0].get("memdev") == "ram-node0" and
+             st[0].get("invalid-pfns") == 3, "--json passes unknown fields through", repr(r))
+
+
+def test_shortfall(tmp):
+    with Fake(tmp, "normal", "--floor", "1:1G") as f:
+        r = ctl("--qmp", f.sock, "set", "1", "512M", "--stall", "0.5")
+        check("guest stops short -> 4 with the shortfall", r, 4,
+              out="to inflate",
+              err=["stopped at 1 GiB", "512 MiB above the 512 MiB target",
+                   "no progress for 0.5 s", "target stays set"], max_secs=10)
+        r = ctl("--qmp", f.sock, "--json", "status")
+        st = jlines(r.out)
+        T.ok(st and st[0] and st[0]["nodes"][1]["target"] == 512 * MiB and
+             st[0]["nodes"][1]["actual"] == GiB,
+             "the shortfall is visible in status", repr(r))
+        r = ctl("--qmp", f.sock, "--json", "set", "1", "256M", "--stall", "0.3")
+        res = jlines(r.out)
+        T.ok(r.rc == 4 and res and res[0] and res[0]["result"] == "stalled" and
+             res[0]["actual"] == GiB, "set --json reports stalled", repr(r))
+    with Fake(tmp, "normal", "--rate", "1M", "--tick-ms", "50") as f:
+        r = ctl("--qmp", f.sock, "set", "1", "1G", "--timeout", "0.6")
+        check("guest too slow -> 4 after --timeout", r, 4,
+              err=["timed out after 0.6 s", "above the 1 GiB target"], max_secs=5)
+        r = ctl("--qmp", f.sock, "--json", "set", "1", "1G", "--timeout", "0.3")
+        res = jlines(r.out)
+        T.ok(r.rc == 4 and res and res[0] and res[0]["result"] == "timeout",
+             "set --json reports timeout", repr(r))
+
+
+def test_watch(tmp):
+    with Fake(tmp, "normal", "--emit", "6") as f:
+        r = ctl("--qmp", f.sock, "watch", "--count", "3")
+        lines = r.out.splitlines()
+        T.ok(r.rc == 0 and len(lines) == 3 and
+             all(" node " in l and " actual " in l and l[:4].isdigit() and "Z node" in l
+                 for l in lines), "watch --count 3 prints 3 timestamped events", repr(r))
+    with Fake(tmp, "normal", "--emit", "4") as f:
+        r = ctl("--qmp", f.sock, "--json", "watch", "--count", "2")
+        ev = jlines(r.out)
+        T.ok(r.rc == 0 and len(ev) == 2 and all(
+            e and e["event"] == "HBALLOON_CHANGE" and "node" in e["data"] for e in ev),
+            "watch --json prints one event object per line", repr(r))
+    with Fake(tmp, "normal", "--emit", "6") as f:
+        r = ctl("--qmp", f.sock, "watch", "--node", "1", "--count", "2")
+        lines = r.out.splitlines()
+        T.ok(r.rc == 0 and len(lines) == 2 and all("node 1 " in l for l in lines),
+             "watch --node filters", repr(r))
+    with Fake(tmp, "normal", "--emit", "2") as f:
+        r = ctl("--qmp", f.sock, "watch", "--count", "10", "--timeout", "0.5")
+        check("watch --count not reached before --timeout -> 4", r, 4,
+              err="2 of 10", max_secs=5)
+    with Fake(tmp, "normal") as f:
+        r = ctl("--qmp", f.sock, "watch", "--timeout", "0.3")
+        check("watch --timeout without events -> 0", r, 0, no_out=True, max_secs=5)
+    with Fake(tmp, "shutdown", "--emit", "2") as f:
+        r = ctl("--qmp", f.sock, "watch")
+        check("watch ends cleanly when QEMU shuts down", r, 0, err="QEMU shut down",
+              max_secs=10)
+        T.ok(len(r.out.splitlines()) == 2, "watch printed the events before shutdown",
+             repr(r))
+    with Fake(tmp, "hangup", "--emit", "1") as f:
+        r = ctl("--qmp", f.sock, "watch")
+        check("watch: QEMU vanishes without SHUTDOWN -> 3", r, 3,
+              err="closed the connection", max_secs=10)
+    with Fake(tmp, "normal", "--emit", "2", "--emit-malformed") as f:
+        r = ctl("--qmp", f.sock, "watch", "--count", "2")
+        check("watch skips a malformed event with a warning", r, 0,
+              err="ignoring a malformed HBALLOON_CHANGE")
+    with Fake(tmp, "split", "--emit", "3") as f:
+        r = ctl("--qmp", f.sock, "watch", "--count", "3", "--timeout", "10")
+        check("watch with byte-by-byte delivery", r, 0, " node ")
+
+
+def test_valgrind(tmp):
+    vg = shutil.which("valgrind")
+    names = ["valgrind: status clean", "valgrind: set clean",
+             "valgrind: watch clean", "valgrind: error path clean"]
+    if not vg:
+        for n in names:
+            T.skip(n, "valgrind not installed")
+        return
+    wrap = [vg, "-q", "--error-exitcode=99", "--leak-check=full",
+            "--errors-for-leak-kinds=definite,indirect", "--show-leak-kinds=definite,indirect"]
+    with Fake(tmp, "extras", "--emit", "2") as f:
+        check(names[0], ctl("--qmp", f.sock, "status", wrap=wrap, timeout=60), 0)
+    with Fake(tmp, "interleave") as f:
+        check(names[1], ctl("--qmp", f.sock, "set", "1", "1G", wrap=wrap, timeout=60), 0)
+    with Fake(tmp, "normal", "--emit", "3") as f:
+        check(names[2], ctl("--qmp", f.sock, "watch", "--count", "3", wrap=wrap,
+                            timeout=60), 0)
+    with Fake(tmp, "close-mid-reply") as f:
+        check(names[3], ctl("--qmp", f.sock, "status", wrap=wrap, timeout=60), 3)
+
+
+def test_docs(tmp):
+    man = os.path.join(TOP, "man", "hballoonctl.1")
+    if not os.path.exists(man):
+        T.ok(False, "man page exists", man)
+        return
+    text = open(man).read()
+    T.ok(all(("\n%d\n" % c) in text or (".B %d" % c) in text or ("IP %d" % c) in text
+             for c in range(5)), "man page documents exit codes 0-4")
+    if shutil.which("groff"):
+        p = subprocess.run(["groff", "-man", "-Tutf8", "-ww", "-z", man],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        T.ok(p.returncode == 0 and not p.stderr.strip(), "man page renders without warnings",
+             p.stderr.strip()[:200])
+    else:
+        T.skip("man page renders without warnings", "groff not installed")
+    help_text = ctl("--help").out
+    opts = sorted(set(re.findall(r"--[a-z][a-z-]*[a-z]", help_text)))
+    missing = [o for o in opts if o.replace("-", "\\-") not in text and o not in text]
+    T.ok(not missing, "man page covers every option of --help", "missing: %s" % missing)
+
+
+def main():
+    global BIN
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--bin", required=True)
+    ap.add_argument("--unit-dir", required=True)
+    ap.add_argument("units", nargs="*")
+    a = ap.parse_args()
+    BIN = os.path.abspath(a.bin)
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+
+    for u in a.units:
+        run_unit(os.path.join(a.unit_dir, u))
+
+    tmp = tempfile.mkdtemp(prefix="hbctl-")
+    try:
+        for t in (test_cli_basics, test_connection_errors, test_command_errors,
+                  test_success, test_shortfall, test_watch, test_valgrind, test_docs):
+            try:
+                t(tmp)
+            except Exception as ex:   # a crashed group is a failure, not a hang
+                T.ok(False, "%s ran to the end" % t.__name__, repr(ex))
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+    print("1..%d" % T.n)
+    passed = T.n - T.failed - T.skipped
+    line = "%d passed, %d failed" % (passed, T.failed)
+    if T.skipped:
+        line += ", %d skipped" % T.skipped
+    print(line)
+    return 1 if T.failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,163 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * test-hballoon.c - decoding of the hballoon QMP contract
+ */
+#include <inttypes.h>
+#include <string.h>
+
+#include "hballoon.h"
+#include "tap.h"
+
+static int parse(const char *json, struct hb_state *st, char *err, size_t len)
+{
+	struct json_object *o = json_tokener_parse(json);
+	int r = hb_state_parse(o, st, err, len);
+
+	json_object_put(o);	/* hb_state keeps its own reference */
+	return r;
+}
+
+static void bad(const char *json, const char *needle)
+{
+	struct hb_state st;
+	char err[256] = "";
+	int r = parse(json, &st, err, sizeof(err));
+
+	if (!tap_ok(r == -1 && strstr(err, needle) && st.nodes == NULL &&
+		    st.root == NULL, "query reply rejected: %s", needle))
+		tap_diag("r=%d err='%s' for %s", r, err, json);
+	if (!r)
+		hb_state_free(&st);
+}
+
+static void t_state(void)
+{
+	struct hb_state st;
+	const struct hb_node *n;
+	const char *reason;
+	char err[256];
+	int r;
+
+	r = parse("{\"nodes\": [{\"node\": 0, \"ram\": 2147483648, \"target\": 2147483648, \"actual\": 2147483648},"
+		  " {\"node\": 1, \"ram\": 18446744073709551615, \"target\": 1073741824, \"actual\": 1610612736, \"future\": \"x\"}],"
+		  " \"discard-inhibited\": false, \"something-new\": [1]}", &st, err, sizeof(err));
+	tap_ok(r == 0 && st.nr_nodes == 2, "query reply with 2 nodes parsed");
+	n = hb_state_node(&st, 1);
+	tap_ok(n && n->ram == UINT64_MAX && n->target == 1ULL << 30 &&
+	       n->actual == 3ULL << 29, "node 1 values (uint64 beyond INT64_MAX)");
+	tap_ok(hb_state_node(&st, 2) == NULL, "unknown node -> NULL");
+	tap_ok(hb_discard_inhibited(&st, &reason) == 0 && reason == NULL,
+	       "discard-inhibited false");
+	hb_state_free(&st);
+
+	r = parse("{\"nodes\": []}", &st, err, sizeof(err));
+	tap_ok(r == 0 && st.nr_nodes == 0, "empty node list is valid");
+	tap_ok(hb_discard_inhibited(&st, &reason) == -1,
+	       "no discard field -> not reported");
+	hb_state_free(&st);
+
+	r = parse("{\"nodes\": [], \"discard-inhibited\": true, \"discard-inhibit-reason\": \"vfio\"}",
+		  &st, err, sizeof(err));
+	tap_ok(r == 0 && hb_discard_inhibited(&st, &reason) == 1 && reason &&
+	       !strcmp(reason, "vfio"), "discard inhibited with a reason");
+	hb_state_free(&st);
+
+	r = parse("{\"nodes\": [], \"discard-inhibitors\": [\"postcopy\"]}",
+		  &st, err, sizeof(err));
+	tap_ok(r == 0 && hb_discard_inhibited(&st, &reason) == 1 && reason &&
+	       strstr(reason, "postcopy"), "discard inhibitors list alone means inhibited");
+	hb_state_free(&st);
+
+	bad("[1]", "not an object");
+	bad("{}", "no \"nodes\" array");
+	bad("{\"nodes\": {}}", "no \"nodes\" array");
+	bad("{\"nodes\": [5]}", "nodes[0] is not an object");
+	bad("{\"nodes\": [{\"node\": 0, \"ram\": 1, \"target\": 1}]}", "nodes[0] has no \"actual\"");
+	bad("{\"nodes\": [{\"node\": 0, \"ram\": 1, \"target\": 1, \"actual\": 1}, {\"node\": 1}]}",
+	    "nodes[1] has no \"ram\"");
+	bad("{\"nodes\": [{\"node\": 0, \"ram\": -1, \"target\": 1, \"actual\": 1}]}",
+	    "nodes[0].ram is not a non-negative integer");
+	bad("{\"nodes\": [{\"node\": 0, \"ram\": \"1G\", \"target\": 1, \"actual\": 1}]}",
+	    "nodes[0].ram is not a non-negative integer");
+	bad("{\"nodes\": [{\"node\": 0, \"ram\": 1.5, \"target\": 1, \"actual\": 1}]}",
+	    "nodes[0].ram is not a non-negative integer");
+	bad("{\"nodes\": [{\"node\": 4294967296, \"ram\": 1, \"target\": 1, \"actual\": 1}]}",
+	    "out of range");
+}
+
+static void t_change(void)
+{
+	static const struct {
+		const char *json;
+		int want;
+	} cases[] = {
+		{ "{\"event\": \"HBALLOON_CHANGE\", \"data\": {\"node\": 1, \"actual\": 4096}, \"timestamp\": {\"seconds\": 100, \"microseconds\": 5}}", 1 },
+		{ "{\"event\": \"HBALLOON_CHANGE\", \"data\": {\"node\": 1, \"actual\": 4096}}", 1 },
+		{ "{\"event\": \"BALLOON_CHANGE\", \"data\": {\"actual\": 4096}}", 0 },
+		{ "{\"event\": \"SHUTDOWN\"}", 0 },
+		{ "{\"event\": \"HBALLOON_CHANGE\"}", -1 },
+		{ "{\"event\": \"HBALLOON_CHANGE\", \"data\": {\"node\": \"1\", \"actual\": 4096}}", -1 },
+		{ "{\"event\": \"HBALLOON_CHANGE\", \"data\": {\"node\": 1}}", -1 },
+		{ "{\"event\": \"HBALLOON_CHANGE\", \"data\": {\"node\": -1, \"actual\": 1}}", -1 },
+		{ "{\"event\": \"HBALLOON_CHANGE\", \"data\": {\"node\": 1, \"actual\": -1}}", -1 },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct json_object *o = json_tokener_parse(cases[i].json);
+		struct hb_change c = { 0 };
+		int r = hb_parse_change(o, &c);
+
+		if (!tap_ok(r == cases[i].want, "event %s -> %d", cases[i].json,
+			    cases[i].want))
+			tap_diag("got %d", r);
+		if (i == 0)
+			tap_ok(c.node == 1 && c.actual == 4096 && c.seconds == 100 &&
+			       c.microseconds == 5, "event fields and timestamp decoded");
+		if (i == 1)
+			tap_ok(c.seconds == -1, "event without timestamp -> seconds -1");
+		json_object_put(o);
+	}
+}
+
+static void t_explain(void)
+{
+	struct qmp_error e = { .status = QMP_ERR_CMD, .cls = "CommandNotFound",
+			       .msg = "The command query-hballoon has not been found" };
+	struct qmp_error g = { .status = QMP_ERR_CMD, .cls = "GenericError",
+			       .msg = "node 5 does not exist" };
+
+	hb_explain_error(&e);
+	hb_explain_error(&g);
+	tap_ok(strstr(e.msg, "without hballoon support") != NULL,
+	       "CommandNotFound explained");
+	tap_ok(!strcmp(g.msg, "node 5 does not exist"), "other errors left alone");
+	tap_ok(hb_known_node_key("actual") && !hb_known_node_key("future"),
+	       "known node keys");
+}
+
+static void t_value_text(void)
+{
+	struct json_object *o = json_tokener_parse("{\"s\": \"vfio\", \"n\": 3, \"b\": true, \"a\": [1, \"x\"]}");
+	struct json_object *v;
+	char buf[64];
+
+	json_object_object_get_ex(o, "s", &v);
+	tap_ok(!strcmp(hb_value_text(v, buf, sizeof(buf)), "vfio"), "value text: string bare");
+	json_object_object_get_ex(o, "n", &v);
+	tap_ok(!strcmp(hb_value_text(v, buf, sizeof(buf)), "3"), "value text: number");
+	json_object_object_get_ex(o, "b", &v);
+	tap_ok(!strcmp(hb_value_text(v, buf, sizeof(buf)), "true"), "value text: bool");
+	json_object_object_get_ex(o, "a", &v);
+	tap_ok(!strcmp(hb_value_text(v, buf, sizeof(buf)), "[1,\"x\"]"), "value text: array as JSON");
+	json_object_put(o);
+}
+
+int main(void)
+{
+	t_state();
+	t_change();
+	t_explain();
+	t_value_text();
+	return tap_done();
+}
