@@ -156,6 +156,15 @@ bool hplace_budget_tick(struct hplace_budget *b, u64 now_ns, u64 cost_ns,
 
 	f = hplace_budget_factor(b, ratio, elapsed, work);
 	knob = hplace_budget_apply(b, f);
+	if (b->p.mode == HPLACE_BUDGET_PERIOD) {
+		/* ratio <= 2^22 and knob <= 2^40: no overflow. */
+		b->peak_norm -= b->peak_norm >> 6;
+		b->peak_norm = max(b->peak_norm, ratio * b->knob);
+		if (f > HPLACE_BUDGET_ONE)
+			knob = max(knob, min_t(u64, b->knob,
+					       div64_u64(b->peak_norm,
+							 HPLACE_BUDGET_SETPOINT)));
+	}
 	if (knob != b->knob) {
 		dir = f > HPLACE_BUDGET_ONE ? 1 : -1;
 		if (b->last_dir && dir != b->last_dir)
@@ -171,7 +180,10 @@ bool hplace_budget_tick(struct hplace_budget *b, u64 now_ns, u64 cost_ns,
 	    b->knob == (b->p.mode == HPLACE_BUDGET_RATE ? b->p.min : b->p.max)) {
 		b->throttled = true;
 		b->throttles++;
-		need = mul_u64_u64_div_u64(cost, 1000, b->p.permille);
+		/* Pause until the average is back at the setpoint. */
+		need = mul_u64_u64_div_u64(cost, 1000ULL * HPLACE_BUDGET_ONE,
+					   (u64)b->p.permille *
+					   HPLACE_BUDGET_SETPOINT);
 		b->pause_ns = need > elapsed ? need - elapsed : 0;
 	}
 	return true;

@@ -24,10 +24,17 @@
  *    actually used most of the allowed rate: the budget is a ceiling, not
  *    a target, and an idle engine must not wind the rate up.
  *
+ * In period mode the cost also depends on how many events occur, which the
+ * controller cannot see while the workload idles: it remembers the most
+ * expensive load recently seen (cost ratio times period, decaying by 1/64
+ * per update) and does not lower the period below what that load would
+ * need, so a burst after an idle phase does not meet a tiny period.
+ *
  * When the knob is already at its cheapest end and the cost is still
  * above HPLACE_BUDGET_THROTTLE, the controller throttles: it counts the
- * event and asks the caller to pause detection for @pause_ns, which brings
- * the average back to the budget.
+ * event and asks the caller to pause detection (sampling and
+ * classification) for @pause_ns, which brings the average back to the
+ * setpoint.
  */
 #ifndef _MM_HPLACE_BUDGET_H
 #define _MM_HPLACE_BUDGET_H
@@ -41,7 +48,7 @@
 /* Below this share of the budget, the knob is raised. */
 #define HPLACE_BUDGET_LOW	(HPLACE_BUDGET_ONE * 85 / 100)
 /* Above this share at the cheapest knob setting, throttle. */
-#define HPLACE_BUDGET_THROTTLE	(HPLACE_BUDGET_ONE * 110 / 100)
+#define HPLACE_BUDGET_THROTTLE	HPLACE_BUDGET_ONE
 
 /**
  * enum hplace_budget_mode - how the knob relates to cost
@@ -87,6 +94,7 @@ struct hplace_budget_params {
  * @updates: number of updates
  * @dir_changes: number of times the knob changed direction
  * @last_dir: direction of the last knob change (-1, 0, 1; cost-wise)
+ * @peak_norm: period mode: decaying peak of cost ratio times period
  * @total_cost_ns: cost over the controller's lifetime
  * @total_ns: time over the controller's lifetime
  */
@@ -104,6 +112,7 @@ struct hplace_budget {
 	unsigned long updates;
 	unsigned long dir_changes;
 	int last_dir;
+	u64 peak_norm;
 	u64 total_cost_ns;
 	u64 total_ns;
 };

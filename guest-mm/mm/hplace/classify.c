@@ -54,6 +54,8 @@ int hplace_classify(struct hplace_class_item *items, unsigned int nr,
 		it->score = d;
 		if (it->was_hot)
 			it->score += div_u64(d * p->hysteresis_permille, 1000);
+		/* The low bit makes incumbents win ties. */
+		it->score = it->score << 1 | it->was_hot;
 		if (d >= min_density)
 			res->demand_pages += it->pages;
 	}
@@ -86,7 +88,7 @@ int hplace_classify(struct hplace_class_item *items, unsigned int nr,
 			continue;
 		it->hot = true;
 		res->nr_hot++;
-		if (it->was_hot && it->density < res->threshold)
+		if (it->was_hot && (it->density << 1) < res->threshold)
 			res->nr_kept++;
 	}
 	res->hot_pages = cum;

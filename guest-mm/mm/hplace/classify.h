@@ -8,7 +8,9 @@
  * taken or left together, so the hot set is exactly "score >= threshold".
  *
  * Hysteresis is an incumbency bonus: a range that was hot competes with its
- * density raised by hysteresis_permille.  A hot range therefore stays hot
+ * density raised by hysteresis_permille, and wins ties.  The score is
+ * 2 * (density + bonus) + was_hot, so a threshold T in score units is a
+ * density of T / 2.  A hot range therefore stays hot
  * until its density drops below about threshold * (1 - h), and two ranges
  * of nearly equal density do not swap places every epoch when only one
  * fits.  The capacity is never exceeded.
@@ -30,7 +32,7 @@
  * @priv: input: caller's pointer back to its range, untouched
  * @was_hot: input: the range was hot after the previous classification
  * @hot: output: the range belongs in the fast tier
- * @score: output: @density plus the incumbency bonus if @was_hot
+ * @score: output: 2 * (@density + incumbency bonus if @was_hot) + @was_hot
  */
 struct hplace_class_item {
 	u64 density;
@@ -58,10 +60,12 @@ struct hplace_class_params {
 
 /**
  * struct hplace_class_result - classification summary for stats/
- * @threshold: lowest score that is hot; U64_MAX if no range is hot
+ * @threshold: lowest score that is hot (score units: a density of
+ *	@threshold / 2); U64_MAX if no range is hot
  * @hot_pages: pages in hot ranges (<= capacity_pages)
  * @nr_hot: number of hot ranges
  * @nr_kept: hot ranges that are hot only thanks to the incumbency bonus
+ *	(or a tie won as incumbent)
  * @demand_pages: pages in ranges at or above min_density (what would be
  *	hot with unlimited capacity)
  */
