@@ -1,6 +1,15 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * cmd_status.c - hballoonctl status: one row per node
+ *
+ *   NODE  RAM  TARGET  ACTUAL  DELTA  [DISCARD]  [GUEST FREE]  [OTHER]
+ *
+ * DELTA is actual - target: positive while the guest still has to inflate,
+ * negative while it still has to deflate.  DISCARD says whether the host
+ * memory of this node's inflated pages is freed (the node's own
+ * "discard-inhibited" or the VM-wide one).  GUEST FREE is the free memory
+ * the guest last reported for the node.  Fields without a column (page
+ * counters, anything newer than this tool) go to OTHER as key=value.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -12,10 +21,12 @@
 #include "hballoonctl.h"
 #include "size.h"
 
-#define NCOLS 6
+enum { C_NODE, C_RAM, C_TARGET, C_ACTUAL, C_DELTA, C_DISCARD, C_FREE, C_OTHER,
+       NCOLS };
 
 static const char *const heads[NCOLS] = {
-	"NODE", "RAM", "TARGET", "ACTUAL", "DELTA", "OTHER"
+	"NODE", "RAM", "TARGET", "ACTUAL", "DELTA", "DISCARD", "GUEST FREE",
+	"OTHER",
 };
 
 /* "key=value key=value" of the fields this tool has no column for. */
@@ -38,60 +49,99 @@ static void node_extras(const struct hb_node *n, char *out, size_t len)
 	}
 }
 
-static void print_table(const struct hb_state *st, int64_t only)
+/* Fill one row; return a bit mask of the optional columns it uses. */
+static unsigned int fill_row(const struct hb_node *n, int vm_inhibited,
+			     char cell[NCOLS][512])
 {
+	struct json_object *v, *stats;
+	unsigned int used = 0;
+
+	snprintf(cell[C_NODE], sizeof(cell[0]), "%" PRId64, n->node);
+	size_format(n->ram, cell[C_RAM], sizeof(cell[0]));
+	size_format(n->target, cell[C_TARGET], sizeof(cell[0]));
+	size_format(n->actual, cell[C_ACTUAL], sizeof(cell[0]));
+	size_format_delta(n->actual, n->target, cell[C_DELTA], sizeof(cell[0]));
+
+	snprintf(cell[C_DISCARD], sizeof(cell[0]), "%s",
+		 vm_inhibited > 0 ? "no" : "yes");
+	if (json_object_object_get_ex(n->obj, "discard-inhibited", &v) &&
+	    json_object_is_type(v, json_type_boolean)) {
+		if (json_object_get_boolean(v))
+			snprintf(cell[C_DISCARD], sizeof(cell[0]), "no (node)");
+		used |= 1u << C_DISCARD;
+	}
+	if (vm_inhibited >= 0)
+		used |= 1u << C_DISCARD;
+
+	snprintf(cell[C_FREE], sizeof(cell[0]), "-");
+	if (json_object_object_get_ex(n->obj, "stats", &stats) &&
+	    json_object_object_get_ex(stats, "free-memory", &v) &&
+	    json_object_is_type(v, json_type_int) && json_object_get_int64(v) >= 0) {
+		size_format(json_object_get_uint64(v), cell[C_FREE], sizeof(cell[0]));
+		used |= 1u << C_FREE;
+	}
+
+	node_extras(n, cell[C_OTHER], sizeof(cell[0]));
+	if (cell[C_OTHER][0])
+		used |= 1u << C_OTHER;
+	return used;
+}
+
+static void print_row(char cell[NCOLS][512], const size_t *width,
+		      unsigned int show)
+{
+	size_t c;
+
+	for (c = 0; c < NCOLS; c++) {
+		if (!(show & (1u << c)))
+			continue;
+		if (c == C_NODE)
+			printf("%*s", (int)width[c], cell[c]);
+		else if (c == C_DISCARD || c == C_OTHER)	/* words: left */
+			printf("  %-*s", c == C_OTHER ? 0 : (int)width[c], cell[c]);
+		else
+			printf("  %*s", (int)width[c], cell[c]);
+	}
+	printf("\n");
+}
+
+static void print_table(const struct hb_state *st, int64_t only,
+			int vm_inhibited)
+{
+	unsigned int show = (1u << C_NODE) | (1u << C_RAM) | (1u << C_TARGET) |
+			    (1u << C_ACTUAL) | (1u << C_DELTA);
 	char cell[NCOLS][512];
 	size_t width[NCOLS], i, c;
-	bool extras = false;
 
 	for (c = 0; c < NCOLS; c++)
 		width[c] = strlen(heads[c]);
-	/* two passes: measure, then print */
-	for (int pass = 0; pass < 2; pass++) {
-		if (pass == 1) {
-			for (c = 0; c < NCOLS - (extras ? 0 : 1); c++)
-				printf(c ? "  %*s" : "%*s",
-				       c == NCOLS - 1 ? -(int)width[c] : (int)width[c],
-				       heads[c]);
-			printf("\n");
-		}
-		for (i = 0; i < st->nr_nodes; i++) {
-			const struct hb_node *n = &st->nodes[i];
-
-			if (only >= 0 && n->node != only)
-				continue;
-			snprintf(cell[0], sizeof(cell[0]), "%" PRId64, n->node);
-			size_format(n->ram, cell[1], sizeof(cell[1]));
-			size_format(n->target, cell[2], sizeof(cell[2]));
-			size_format(n->actual, cell[3], sizeof(cell[3]));
-			size_format_delta(n->actual, n->target, cell[4],
-					  sizeof(cell[4]));
-			node_extras(n, cell[5], sizeof(cell[5]));
-			if (pass == 0) {
-				for (c = 0; c < NCOLS; c++)
-					if (strlen(cell[c]) > width[c])
-						width[c] = strlen(cell[c]);
-				if (cell[5][0])
-					extras = true;
-				continue;
-			}
-			for (c = 0; c < NCOLS - (extras ? 0 : 1); c++)
-				printf(c ? "  %*s" : "%*s",
-				       c == NCOLS - 1 ? -(int)width[c] : (int)width[c],
-				       cell[c]);
-			printf("\n");
-		}
+	for (i = 0; i < st->nr_nodes; i++) {
+		if (only >= 0 && st->nodes[i].node != only)
+			continue;
+		show |= fill_row(&st->nodes[i], vm_inhibited, cell);
+		for (c = 0; c < NCOLS; c++)
+			if (strlen(cell[c]) > width[c])
+				width[c] = strlen(cell[c]);
 	}
+	for (c = 0; c < NCOLS; c++)
+		snprintf(cell[c], sizeof(cell[c]), "%s", heads[c]);
+	print_row(cell, width, show);
+	for (i = 0; i < st->nr_nodes; i++) {
+		if (only >= 0 && st->nodes[i].node != only)
+			continue;
+		fill_row(&st->nodes[i], vm_inhibited, cell);
+		print_row(cell, width, show);
+	}
+	if (!st->nr_nodes)
+		printf("(QEMU reports no node)\n");
 }
 
-static void print_top_level(const struct hb_state *st)
+static void print_top_level(const struct hb_state *st, int inhibited,
+			    const char *reason)
 {
-	const char *reason;
-	int inhibited = hb_discard_inhibited(st, &reason);
-
 	if (inhibited > 0)
 		printf("discard: INHIBITED%s%s%s - inflated pages stay allocated on the host\n",
-		       reason ? " (" : "", reason ? reason : "", reason ? ")" : "");
+		       *reason ? " (" : "", reason, *reason ? ")" : "");
 	else if (inhibited == 0)
 		printf("discard: active - inflated pages are returned to the host\n");
 	else
@@ -100,8 +150,7 @@ static void print_top_level(const struct hb_state *st)
 	json_object_object_foreach(st->root, key, val) {
 		char vb[256];
 
-		if (hb_known_top_key(key) ||
-		    (!strncmp(key, "discard", 7) && strstr(key, "inhibit")))
+		if (hb_known_top_key(key))
 			continue;
 		printf("%s: %s\n", key, hb_value_text(val, vb, sizeof(vb)));
 	}
@@ -112,9 +161,9 @@ int cmd_status(struct ctl *c, int argc, char **argv)
 	struct qmp_error err = { 0 };
 	struct hb_state st;
 	int64_t only = -1;
+	char e[256], reason[512];
 	struct qmp *q;
-	char e[256];
-	int r;
+	int r, inhibited;
 
 	if (argc > 1)
 		return ctl_usage_error(c, "status takes at most one argument (NODE)");
@@ -154,8 +203,9 @@ int cmd_status(struct ctl *c, int argc, char **argv)
 		printf("%s\n", json_object_to_json_string_ext(st.root,
 						JSON_C_TO_STRING_PLAIN));
 	} else {
-		print_table(&st, only);
-		print_top_level(&st);
+		inhibited = hb_discard_inhibited(&st, reason, sizeof(reason));
+		print_table(&st, only, inhibited);
+		print_top_level(&st, inhibited, reason);
 	}
 	hb_state_free(&st);
 	return EXIT_OK;

@@ -9,7 +9,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const node_keys[] = { "node", "ram", "target", "actual" };
+/* Fields with a column of their own in the status table. */
+static const char *const node_keys[] = {
+	"node", "ram", "target", "actual", "discard-inhibited", "stats",
+};
 
 bool hb_known_node_key(const char *key)
 {
@@ -23,7 +26,8 @@ bool hb_known_node_key(const char *key)
 
 bool hb_known_top_key(const char *key)
 {
-	return !strcmp(key, "nodes");
+	return !strcmp(key, "nodes") || !strcmp(key, "reasons") ||
+	       (!strncmp(key, "discard", 7) && strstr(key, "inhibit"));
 }
 
 static int get_u64(struct json_object *o, const char *key, uint64_t *out,
@@ -120,31 +124,49 @@ const struct hb_node *hb_state_node(const struct hb_state *st, int64_t node)
 }
 
 /*
- * The contract says "plus whether discard is inhibited" without fixing the
- * spelling, so read it tolerantly: a boolean top-level key that starts with
- * "discard" and mentions "inhibit" is the state; a string (or array of
- * strings) under such a key is the reason.
+ * QEMU's schema (qapi/hballoon.json): a boolean "discard-inhibited" and an
+ * array "reasons" of HballoonDiscardInhibitor names.  Read tolerantly: any
+ * boolean top-level key that starts with "discard" and mentions "inhibit"
+ * is the state, "reasons" (or a string / array under such a key) the why.
  */
-int hb_discard_inhibited(const struct hb_state *st, const char **reason)
+int hb_discard_inhibited(const struct hb_state *st, char *reason, size_t len)
 {
+	struct json_object *why = NULL;
 	int state = -1;
 
-	*reason = NULL;
+	if (len)
+		reason[0] = '\0';
 	if (!st->root)
 		return -1;
 	json_object_object_foreach(st->root, key, val) {
+		if (!strcmp(key, "reasons")) {
+			why = val;
+			continue;
+		}
 		if (strncmp(key, "discard", 7) || !strstr(key, "inhibit"))
 			continue;
 		if (json_object_is_type(val, json_type_boolean))
 			state = json_object_get_boolean(val) ? 1 : 0;
-		else if (json_object_is_type(val, json_type_string))
-			*reason = json_object_get_string(val);
-		else if (json_object_is_type(val, json_type_array) &&
-			 json_object_array_length(val) > 0)
-			*reason = json_object_to_json_string_ext(val,
-						JSON_C_TO_STRING_PLAIN);
+		else
+			why = val;
 	}
-	if (state < 0 && *reason && **reason)
+	if (why && json_object_is_type(why, json_type_string)) {
+		snprintf(reason, len, "%s", json_object_get_string(why));
+	} else if (why && json_object_is_type(why, json_type_array)) {
+		size_t i, o = 0;
+
+		for (i = 0; i < json_object_array_length(why) && o < len; i++) {
+			struct json_object *e = json_object_array_get_idx(why, i);
+			char vb[128];
+			int w = snprintf(reason + o, len - o, "%s%s", i ? ", " : "",
+					 hb_value_text(e, vb, sizeof(vb)));
+
+			if (w < 0)
+				break;
+			o += (size_t)w;
+		}
+	}
+	if (state < 0 && len && reason[0])
 		state = 1;
 	return state;
 }
@@ -153,11 +175,15 @@ void hb_explain_error(struct qmp_error *err)
 {
 	size_t n;
 
-	if (err->status != QMP_ERR_CMD || strcmp(err->cls, "CommandNotFound"))
+	if (err->status != QMP_ERR_CMD)
 		return;
 	n = strlen(err->msg);
-	snprintf(err->msg + n, sizeof(err->msg) - n, "%s",
-		 " (this QEMU was built without hballoon support)");
+	if (!strcmp(err->cls, "CommandNotFound"))
+		snprintf(err->msg + n, sizeof(err->msg) - n, "%s",
+			 " (this QEMU was built without hballoon support)");
+	else if (!strcmp(err->cls, "DeviceNotActive"))
+		snprintf(err->msg + n, sizeof(err->msg) - n, "%s",
+			 " (the VM needs -device virtio-hballoon-pci)");
 }
 
 int hb_query(struct qmp *q, int timeout_ms, struct hb_state *st,

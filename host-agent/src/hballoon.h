@@ -53,11 +53,12 @@ const struct hb_node *hb_state_node(const struct hb_state *st, int64_t node);
 
 /*
  * hb_discard_inhibited() - read the discard state of a query reply
- * @reason: set to the reason string when QEMU gives one, else NULL
+ * @reason: filled with the reasons ("ram-discard-disabled, page-poison"),
+ *          empty when QEMU gives none
  *
  * Return: 1 inhibited, 0 not inhibited, -1 the reply does not say.
  */
-int hb_discard_inhibited(const struct hb_state *st, const char **reason);
+int hb_discard_inhibited(const struct hb_state *st, char *reason, size_t len);
 
 /* Is @key one of the fields this tool shows in columns / knows? */
 bool hb_known_node_key(const char *key);

@@ -23,9 +23,11 @@ A "guest" thread moves each node's actual size towards its target at
   close-on-command  handshake fine, close when a command arrives
   close-mid-reply send half of the reply, then close
   garbage-reply   answer commands with invalid JSON
-  no-hballoon     CommandNotFound for the hballoon commands
+  no-hballoon     CommandNotFound for the hballoon commands (QEMU without it)
+  no-device       DeviceNotActive (QEMU with hballoon, VM without the device)
   bad-reply       query-hballoon returns nodes without "actual"
-  extras          extra per-node and top-level fields, discard inhibited
+  extras          guest stats, unknown fields, discard inhibited (VM-wide
+                  and on node 1)
   shutdown        after --emit events, send SHUTDOWN and close
   hangup          after --emit events, close without SHUTDOWN
 
@@ -61,26 +63,37 @@ class Device:
         self.extras = extras
 
     def query(self):
+        """query-hballoon's reply, shaped like qapi/hballoon.json."""
         with self.lock:
             out = []
             for n in sorted(self.nodes):
                 d = self.nodes[n]
+                balloon = (d["ram"] - d["actual"]) // PAGE
                 o = {"node": n, "ram": d["ram"], "target": d["target"],
-                     "actual": d["actual"]}
+                     "actual": d["actual"], "inflated": d.get("inflated", 0),
+                     "deflated": d.get("deflated", 0),
+                     "discarded": d.get("inflated", 0), "invalid": 0,
+                     "discard-inhibited": False}
                 if self.extras:
-                    o["discarded"] = d["ram"] - d["actual"]
-                    o["memdev"] = "ram-node%d" % n
+                    o["discard-inhibited"] = n == 1
+                    o["future-field"] = "x%d" % n
+                    if n == 0:
+                        o["stats"] = {"free-memory": 300 << 20,
+                                      "total-memory": d["actual"],
+                                      "file-memory": 0, "anon-memory": 0,
+                                      "balloon-memory": balloon * PAGE,
+                                      "inflate-failures": 0, "oom-deflated": 0}
                 out.append(o)
-            ret = {"nodes": out}
+            ret = {"nodes": out, "discard-inhibited": False, "reasons": [],
+                   "bad-buffers": 0}
             if self.extras:
                 ret["discard-inhibited"] = True
-                ret["discard-inhibit-reason"] = "vfio"
-                ret["invalid-pfns"] = 3
-            else:
-                ret["discard-inhibited"] = False
+                ret["reasons"] = ["ram-discard-disabled", "large-pages"]
+                ret["bad-buffers"] = 3
             return ret
 
     def set(self, args):
+        """hballoon-set, with QEMU's error messages."""
         if not isinstance(args, dict):
             return "GenericError", "Invalid parameter type, expected: object"
         if "node" not in args:
@@ -93,13 +106,14 @@ class Device:
         with self.lock:
             if n not in self.nodes:
                 return ("GenericError",
-                        "hballoon: node %d has no memory managed by hballoon" % n)
+                        "NUMA node %d does not exist or has no RAM managed by "
+                        "virtio-hballoon" % n)
             if size % PAGE:
                 return ("GenericError",
-                        "hballoon: size %d is not a multiple of 4096" % size)
+                        "size %d is not a multiple of 4 KiB" % size)
             if size > self.nodes[n]["ram"]:
                 return ("GenericError",
-                        "hballoon: size %d is larger than node %d's RAM (%d)"
+                        "size %d is larger than NUMA node %d (%d bytes)"
                         % (size, n, self.nodes[n]["ram"]))
             self.nodes[n]["target"] = size
         return None
@@ -118,6 +132,8 @@ class Device:
                 else:
                     continue
                 if na != a:
+                    key = "inflated" if na < a else "deflated"
+                    d[key] = d.get(key, 0) + abs(a - na) // PAGE
                     d["actual"] = na
                     changed.append((n, na))
         return changed
@@ -246,6 +262,9 @@ def serve(conn, dev, opts, log):
                 continue
             if sc == "no-hballoon" and cmd in ("hballoon-set", "query-hballoon"):
                 error("CommandNotFound", "The command %s has not been found" % cmd)
+                continue
+            if sc == "no-device" and cmd in ("hballoon-set", "query-hballoon"):
+                error("DeviceNotActive", "No virtio-hballoon device has been activated")
                 continue
             if cmd == "query-hballoon":
                 ret = dev.query()

@@ -302,12 +302,18 @@ def test_command_errors(tmp):
         check("set on a QEMU without hballoon -> 1",
               ctl("--qmp", f.sock, "set", "0", "1G"), 1,
               err=["cannot set node 0 to 1 GiB", "without hballoon support"])
+    with Fake(tmp, "no-device") as f:
+        check("status on a VM without the device -> 1",
+              ctl("--qmp", f.sock, "status"), 1,
+              err=["No virtio-hballoon device", "-device virtio-hballoon-pci"], no_out=True)
+        check("set on a VM without the device -> 1",
+              ctl("--qmp", f.sock, "set", "1", "1G"), 1, err="No virtio-hballoon device")
     with Fake(tmp, "normal") as f:
         check("set on a missing node -> 1 with QEMU's message",
               ctl("--qmp", f.sock, "set", "7", "1G"), 1,
-              err="cannot set node 7 to 1 GiB: hballoon: node 7 has no memory")
+              err="cannot set node 7 to 1 GiB: NUMA node 7 does not exist or has no RAM")
         check("set beyond the node's RAM -> 1 with QEMU's message",
-              ctl("--qmp", f.sock, "set", "1", "3G"), 1, err="larger than node 1's RAM")
+              ctl("--qmp", f.sock, "set", "1", "3G"), 1, err="larger than NUMA node 1")
         check("set max on a missing node -> 1",
               ctl("--qmp", f.sock, "set", "9", "max"), 1, err="node 9 has no hballoon memory")
         check("status of a missing node -> 1",
@@ -329,10 +335,15 @@ def test_success(tmp):
     with Fake(tmp, "normal") as f:
         r = ctl("--qmp", f.sock, "status")
         check("status table", r, 0,
-              ["NODE", "RAM", "TARGET", "ACTUAL", "DELTA", "discard: active"])
+              ["NODE", "RAM", "TARGET", "ACTUAL", "DELTA", "DISCARD", "OTHER",
+               "inflated=0 deflated=0 discarded=0 invalid=0",
+               "discard: active", "bad-buffers: 0"])
         rows = [l.split() for l in r.out.splitlines() if l.strip()[:1].isdigit()]
-        T.ok(len(rows) == 2 and rows[0][:3] == ["0", "2", "GiB"],
+        T.ok(len(rows) == 2 and rows[0][:10] == ["0", "2", "GiB", "2", "GiB", "2", "GiB",
+                                                 "0", "B", "yes"],
              "status: one row per node", repr(rows))
+        T.ok("GUEST FREE" not in r.out and "reasons" not in r.out,
+             "status: no empty guest-stats column, reasons not repeated", repr(r))
         r = ctl("--qmp", "unix:" + f.sock, "status")
         check("--qmp accepts a unix: prefix", r, 0, "NODE")
         r = ctl("status", env={"HBALLOONCTL_QMP": f.sock})
@@ -343,13 +354,15 @@ def test_success(tmp):
               ["node 1: target 1 GiB (1073741824 bytes)", "node 1: reached 1 GiB"])
         r = ctl("--qmp", f.sock, "status")
         row1 = [l.split() for l in r.out.splitlines() if l.strip().startswith("1 ")]
-        T.ok(row1 and row1[0] == ["1", "2", "GiB", "1", "GiB", "1", "GiB", "0", "B"],
+        T.ok(row1 and row1[0][:9] == ["1", "2", "GiB", "1", "GiB", "1", "GiB", "0", "B"],
              "status after set: target = actual = 1 GiB, delta 0 B", repr(row1))
         r = ctl("--qmp", f.sock, "--json", "status")
         st = jlines(r.out)
-        ok = (r.rc == 0 and len(st) == 1 and st[0] and
-              st[0]["nodes"][1] == {"node": 1, "ram": 2 * GiB, "target": GiB, "actual": GiB}
-              and st[0]["discard-inhibited"] is False)
+        n1 = st[0]["nodes"][1] if st and st[0] else {}
+        ok = (r.rc == 0 and len(st) == 1 and
+              (n1["node"], n1["ram"], n1["target"], n1["actual"], n1["inflated"]) ==
+              (1, 2 * GiB, GiB, GiB, GiB // 4096)
+              and st[0]["discard-inhibited"] is False and st[0]["reasons"] == [])
         T.ok(ok, "status --json is query-hballoon's return value", repr(r))
         r = ctl("--qmp", f.sock, "--json", "status", "1")
         st = jlines(r.out)
@@ -404,13 +417,19 @@ def test_success(tmp):
 
     with Fake(tmp, "extras") as f:
         r = ctl("--qmp", f.sock, "status")
-        check("unknown fields are shown, not rejected", r, 0,
-              ["OTHER", "memdev=ram-node0", "discarded=0",
-               "discard: INHIBITED (vfio)", "invalid-pfns: 3"])
+        check("guest stats, discard state and unknown fields are shown", r, 0,
+              ["GUEST FREE", "300 MiB", "OTHER", "future-field=x0", "discarded=0",
+               "discard: INHIBITED (ram-discard-disabled, large-pages)",
+               "bad-buffers: 3"])
+        rows = {l.split()[0]: l for l in r.out.splitlines() if l.strip()[:1].isdigit()}
+        T.ok("no (node)" in rows.get("1", "") and " no " in rows.get("0", "") and
+             "no (node)" not in rows.get("0", ""),
+             "DISCARD column: VM-wide and per-node inhibition", repr(rows))
         r = ctl("--qmp", f.sock, "--json", "status")
         st = jlines(r.out)
-        T.ok(st and st[0] and st[0]["nodes"][0].get("memdev") == "ram-node0" and
-             st[0].get("invalid-pfns") == 3, "--json passes unknown fields through", repr(r))
+        T.ok(st and st[0] and st[0]["nodes"][0].get("future-field") == "x0" and
+             st[0]["nodes"][0]["stats"]["free-memory"] == 300 << 20,
+             "--json passes unknown fields through", repr(r))
 
 
 def test_shortfall(tmp):

@@ -34,7 +34,7 @@ static void t_state(void)
 {
 	struct hb_state st;
 	const struct hb_node *n;
-	const char *reason;
+	char reason[256];
 	char err[256];
 	int r;
 
@@ -46,26 +46,47 @@ static void t_state(void)
 	tap_ok(n && n->ram == UINT64_MAX && n->target == 1ULL << 30 &&
 	       n->actual == 3ULL << 29, "node 1 values (uint64 beyond INT64_MAX)");
 	tap_ok(hb_state_node(&st, 2) == NULL, "unknown node -> NULL");
-	tap_ok(hb_discard_inhibited(&st, &reason) == 0 && reason == NULL,
+	tap_ok(hb_discard_inhibited(&st, reason, sizeof(reason)) == 0 && !reason[0],
 	       "discard-inhibited false");
 	hb_state_free(&st);
 
 	r = parse("{\"nodes\": []}", &st, err, sizeof(err));
 	tap_ok(r == 0 && st.nr_nodes == 0, "empty node list is valid");
-	tap_ok(hb_discard_inhibited(&st, &reason) == -1,
+	tap_ok(hb_discard_inhibited(&st, reason, sizeof(reason)) == -1,
 	       "no discard field -> not reported");
+	hb_state_free(&st);
+
+	r = parse("{\"nodes\": [], \"discard-inhibited\": true, \"reasons\": [\"ram-discard-disabled\", \"page-poison\"], \"bad-buffers\": 0}",
+		  &st, err, sizeof(err));
+	tap_ok(r == 0 && hb_discard_inhibited(&st, reason, sizeof(reason)) == 1 &&
+	       !strcmp(reason, "ram-discard-disabled, page-poison"),
+	       "QAPI shape: discard-inhibited + reasons list");
+	tap_ok(!hb_known_top_key("bad-buffers") && hb_known_top_key("reasons") &&
+	       hb_known_top_key("discard-inhibited"), "known top-level keys");
+	hb_state_free(&st);
+
+	r = parse("{\"nodes\": [], \"discard-inhibited\": false, \"reasons\": []}",
+		  &st, err, sizeof(err));
+	tap_ok(r == 0 && hb_discard_inhibited(&st, reason, sizeof(reason)) == 0 &&
+	       !reason[0], "QAPI shape: not inhibited, empty reasons");
 	hb_state_free(&st);
 
 	r = parse("{\"nodes\": [], \"discard-inhibited\": true, \"discard-inhibit-reason\": \"vfio\"}",
 		  &st, err, sizeof(err));
-	tap_ok(r == 0 && hb_discard_inhibited(&st, &reason) == 1 && reason &&
-	       !strcmp(reason, "vfio"), "discard inhibited with a reason");
+	tap_ok(r == 0 && hb_discard_inhibited(&st, reason, sizeof(reason)) == 1 &&
+	       !strcmp(reason, "vfio"), "tolerant: a reason string under another name");
 	hb_state_free(&st);
 
 	r = parse("{\"nodes\": [], \"discard-inhibitors\": [\"postcopy\"]}",
 		  &st, err, sizeof(err));
-	tap_ok(r == 0 && hb_discard_inhibited(&st, &reason) == 1 && reason &&
-	       strstr(reason, "postcopy"), "discard inhibitors list alone means inhibited");
+	tap_ok(r == 0 && hb_discard_inhibited(&st, reason, sizeof(reason)) == 1 &&
+	       strstr(reason, "postcopy"), "tolerant: a reasons list alone means inhibited");
+	hb_state_free(&st);
+
+	r = parse("{\"nodes\": [], \"discard-inhibited\": true, \"reasons\": [\"a\", \"b\"]}",
+		  &st, err, sizeof(err));
+	tap_ok(r == 0 && hb_discard_inhibited(&st, reason, 5) == 1 &&
+	       strlen(reason) == 4, "reasons truncated to the buffer");
 	hb_state_free(&st);
 
 	bad("[1]", "not an object");
@@ -132,7 +153,16 @@ static void t_explain(void)
 	tap_ok(strstr(e.msg, "without hballoon support") != NULL,
 	       "CommandNotFound explained");
 	tap_ok(!strcmp(g.msg, "node 5 does not exist"), "other errors left alone");
-	tap_ok(hb_known_node_key("actual") && !hb_known_node_key("future"),
+	{
+		struct qmp_error d = { .status = QMP_ERR_CMD, .cls = "DeviceNotActive",
+				       .msg = "No virtio-hballoon device has been activated" };
+
+		hb_explain_error(&d);
+		tap_ok(strstr(d.msg, "-device virtio-hballoon-pci") != NULL,
+		       "DeviceNotActive explained");
+	}
+	tap_ok(hb_known_node_key("actual") && hb_known_node_key("stats") &&
+	       !hb_known_node_key("inflated") && !hb_known_node_key("future"),
 	       "known node keys");
 }
 
