@@ -37,6 +37,7 @@ static void print_result(const struct ctl *c, int64_t node, uint64_t target,
 			 int64_t elapsed_ms)
 {
 	struct json_object *o;
+	char secs[32];
 
 	if (!c->json)
 		return;
@@ -46,8 +47,9 @@ static void print_result(const struct ctl *c, int64_t node, uint64_t target,
 	if (actual)
 		json_object_object_add(o, "actual", json_object_new_uint64(*actual));
 	json_object_object_add(o, "result", json_object_new_string(result));
+	snprintf(secs, sizeof(secs), "%.3f", elapsed_ms / 1000.0);
 	json_object_object_add(o, "seconds",
-			       json_object_new_double(elapsed_ms / 1000.0));
+			       json_object_new_double_s(elapsed_ms / 1000.0, secs));
 	printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
 	json_object_put(o);
 }

@@ -382,6 +382,8 @@ def test_success(tmp):
         T.ok(r.rc == 0 and len(res) == 1 and res[0] and res[0]["result"] == "reached"
              and res[0]["actual"] == res[0]["target"] == 512 * MiB and res[0]["node"] == 0,
              "set --json prints one result object", repr(r))
+        T.ok(re.search(r'"seconds":\d+\.\d{3}[,}]', r.out) is not None,
+             "set --json: seconds with millisecond precision", r.out)
         r = ctl("--qmp", f.sock, "--no-wait", "set", "0", "256M")
         check("set --no-wait returns at once", r, 0, "target set to 256 MiB", max_secs=5)
         r = ctl("--qmp", f.sock, "--no-wait", "--json", "set", "0", "2G")
@@ -544,6 +546,79 @@ def test_docs(tmp):
     T.ok(not missing, "man page covers every option of --help", "missing: %s" % missing)
 
 
+REPO = os.path.dirname(TOP)
+GUIDE = os.path.join(REPO, "Documentation", "operator-guide.rst")
+QAPI = os.path.join(REPO, "qemu-hballoon", "qapi", "hballoon.json")
+
+
+def test_guide(tmp):
+    if not os.path.exists(GUIDE):
+        T.ok(False, "operator guide exists", GUIDE)
+        return
+    text = open(GUIDE).read()
+    T.ok(text.startswith(".. SPDX") and "htier operator guide\n====" in text,
+         "operator guide: title")
+    needed = ["hballoon-set", "query-hballoon", "HBALLOON_CHANGE", "info hballoon",
+              "hballoon NODE SIZE", "virtio-hballoon-pci", "qemu:commandline",
+              "virsh qemu-monitor-command", "memory-backend-file", "memory-backend-memfd",
+              "host-nodes", "share=on", "/dev/shm"]
+    missing = [n for n in needed if n not in text]
+    T.ok(not missing, "operator guide covers QMP, HMP, libvirt and backends",
+         "missing: %s" % missing)
+    codes = re.findall(r"^(\d)\s{2,}\S", text, re.M)
+    T.ok(codes[:5] == ["0", "1", "2", "3", "4"], "operator guide lists exit codes 0-4",
+         repr(codes))
+    try:
+        import docutils.core
+        import io
+        err = io.StringIO()
+        docutils.core.publish_doctree(text, settings_overrides={
+            "report_level": 2, "halt_level": 5, "warning_stream": err})
+        T.ok(not err.getvalue(), "operator guide is valid reStructuredText",
+             err.getvalue().strip().replace("\n", " | ")[:300])
+    except ImportError:
+        T.skip("operator guide is valid reStructuredText", "python3-docutils not installed")
+    m = re.search(r"\.\. code-block:: xml\n\n((?:    .*\n|\n)+)", text)
+    xml = "\n".join(l[4:] for l in m.group(1).splitlines()) if m else ""
+    T.ok("<domain" in xml and "</domain>" in xml, "operator guide has a domain XML")
+    if shutil.which("virt-xml-validate") and xml:
+        path = os.path.join(tmp, "guide-domain.xml")
+        with open(path, "w") as f:
+            f.write(xml)
+        p = subprocess.run(["virt-xml-validate", path, "domain"], stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, text=True)
+        T.ok(p.returncode == 0, "guide's domain XML validates against libvirt's schema",
+             p.stdout.strip()[:300])
+    else:
+        T.skip("guide's domain XML validates against libvirt's schema",
+               "virt-xml-validate (libvirt-clients) not installed")
+    if not os.path.exists(QAPI):
+        T.skip("guide and fake QEMU use the QAPI schema's names", "no " + QAPI)
+        return
+    schema = open(QAPI).read()
+    names = set(re.findall(r"'\*?([a-z][a-z0-9-]*)'\s*:", schema))
+    names |= set(re.findall(r"'([a-z][a-z0-9-]*)'", schema))
+    sys.path.insert(0, HERE)
+    import fake_qmp
+    dev = fake_qmp.Device([(0, GiB)], {}, 1, True)
+    reply = dev.query()
+    keys = set(reply) | {k for n in reply["nodes"] for k in n} | set(reply["nodes"][0]["stats"])
+    keys -= {"future-field"}     # deliberately unknown to test tolerance
+    keys |= set(reply["reasons"])
+    T.ok(keys <= names, "fake QEMU replies with the QAPI schema's names",
+         "not in schema: %s" % sorted(keys - names))
+    documented = set(re.findall(r"``([a-z][a-z-]+)``", text))
+    fields = {"ram", "target", "actual", "inflated", "deflated", "discarded", "invalid",
+              "discard-inhibited", "reasons", "bad-buffers", "free-memory",
+              "total-memory", "file-memory", "anon-memory", "balloon-memory",
+              "inflate-failures", "oom-deflated", "ram-discard-disabled",
+              "incoming-postcopy", "background-snapshot", "page-poison", "large-pages"}
+    T.ok(fields <= names and fields <= documented,
+         "guide documents the schema's fields by their QAPI names",
+         "not in schema: %s, not in guide: %s" % (sorted(fields - names),
+                                                   sorted(fields - documented)))
+
+
 def main():
     global BIN
     ap = argparse.ArgumentParser()
@@ -560,7 +635,7 @@ def main():
     tmp = tempfile.mkdtemp(prefix="hbctl-")
     try:
         for t in (test_cli_basics, test_connection_errors, test_command_errors,
-                  test_success, test_shortfall, test_watch, test_valgrind, test_docs):
+                  test_success, test_shortfall, test_watch, test_valgrind, test_docs, test_guide):
             try:
                 t(tmp)
             except Exception as ex:   # a crashed group is a failure, not a hang
