@@ -75,6 +75,7 @@ check-full: all
 	@HTIER_FULL=1 tests/run
 
 bench: all
+	@test -x bench/run || { echo "bench: bench/run is missing" >&2; exit 1; }
 	@bench/run
 
 patches: | deps $(B)

@@ -15,7 +15,9 @@ die() { echo "build-kernel: error: $*" >&2; exit 1; }
 kmake=(make -C "$tree" O="$obj" -j"$(nproc)" -s
 	CC="ccache gcc" KBUILD_BUILD_TIMESTAMP="htier" KBUILD_BUILD_USER=htier
 	KBUILD_BUILD_HOST=htier)
-export CCACHE_DIR=${CCACHE_DIR:-$top/build/ccache} CCACHE_BASEDIR=$top CCACHE_MAXSIZE=5G
+# ccache keeps its default per-user cache, shared by every clone on this
+# machine; BASEDIR makes paths relative so another clone still hits.
+export CCACHE_BASEDIR=$top
 
 mkdir -p "$obj"
 fsum=$(cat "$frag" "$tree/.htier-series" | sha256sum | cut -d' ' -f1)

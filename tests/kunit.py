@@ -1,0 +1,86 @@
+#!/usr/bin/env python3
+"""Run the kernel's KUnit suites inside the test VM and report each case.
+
+Boots the default tiered VM with kunit.enable=1 (the guest config keeps KUnit
+built in but off by default), waits for the agent (KUnit runs before init),
+and turns the KTAP output in the serial log into one TAP line per test case:
+`ok N - suite.case`. Kernel warnings logged while the suites ran fail the run.
+"""
+
+import os
+import re
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
+from htiervm import VM, VMError  # noqa: E402
+
+RESULT = re.compile(r"^(\s*)(not ok|ok) (\d+) (\S+)(?:\s*#\s*(.*))?$")
+
+
+def parse_ktap(lines):
+    """[(suite, case, ok, directive)] from KTAP lines (printk prefix stripped).
+
+    A "# Subtest: X" header opens X one level deeper; results at that depth
+    are X's cases; the result one level up closes X (a parameterised case
+    closes into its suite as one case; a top-level suite that reported no case,
+    e.g. because its init failed, becomes a case of its own).
+    """
+    cases, stack = [], []  # stack of (indent of the subtest's lines, name)
+    for raw in lines:
+        line = re.sub(r"^\[\s*\d+\.\d+\]\s?", "", raw)
+        m = re.match(r"^(\s*)# Subtest: (\S+)", line)
+        if m:
+            stack.append((len(m.group(1)), m.group(2)))
+            continue
+        m = RESULT.match(line)
+        if not m or not stack:
+            continue
+        indent, ok, name = len(m.group(1)), m.group(2) == "ok", m.group(4)
+        directive = m.group(5) or ""
+        if indent < stack[-1][0]:
+            closed = stack.pop()[1]
+            if stack:
+                cases.append((stack[-1][1], name, ok, directive))
+            elif not any(c[0] == closed for c in cases):
+                cases.append((closed, "(suite)", ok, directive))
+        elif indent == stack[-1][0]:
+            cases.append((stack[-1][1], name, ok, directive))
+    return cases
+
+
+def main():
+    glob = os.environ.get("HTIER_KUNIT_GLOB", "")
+    append = "kunit.enable=1" + (f" kunit.filter_glob={glob}" if glob else "")
+    try:
+        with VM(name="kunit", append=append) as vm:
+            log = vm.sh("dmesg", timeout=60).splitlines()
+            problems = vm.dmesg_problems()
+    except VMError as e:
+        print("1..1\nnot ok 1 - kunit boot # " + str(e).splitlines()[0])
+        for line in str(e).splitlines():
+            print("#   " + line)
+        return 1
+    cases = parse_ktap(log)
+    if not cases:
+        print("1..0 # SKIP no KUnit test cases are built into the guest kernel")
+        return 0
+    print(f"1..{len(cases) + 1}")
+    failed = 0
+    for i, (suite, case, ok, directive) in enumerate(cases, 1):
+        skip = directive.upper().startswith("SKIP")
+        if not ok and not skip:
+            failed += 1
+        print(f"{'ok' if ok or skip else 'not ok'} {i} - {suite}.{case}"
+              + (f" # {directive}" if directive else ""))
+    if problems:
+        failed += 1
+        print(f"not ok {len(cases) + 1} - no kernel warnings while KUnit ran # {problems[0]}")
+        for p in problems[:20]:
+            print("#   " + p)
+    else:
+        print(f"ok {len(cases) + 1} - no kernel warnings while KUnit ran")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
