@@ -45,8 +45,8 @@ int cmd_exec(struct ctl *c, int argc, char **argv)
 	if (r != QMP_OK)
 		return ctl_qmp_fail(c, argv[0], &err);
 	printf("%s\n", json_object_to_json_string_ext(ret,
-		c->json ? JSON_C_TO_STRING_PLAIN :
-			  JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED));
+		c->json ? HB_JSON_PLAIN :
+			  HB_JSON_PRETTY));
 	json_object_put(ret);
 	return EXIT_OK;
 }

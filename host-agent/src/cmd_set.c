@@ -50,7 +50,7 @@ static void print_result(const struct ctl *c, int64_t node, uint64_t target,
 	snprintf(secs, sizeof(secs), "%.3f", elapsed_ms / 1000.0);
 	json_object_object_add(o, "seconds",
 			       json_object_new_double_s(elapsed_ms / 1000.0, secs));
-	printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+	printf("%s\n", json_object_to_json_string_ext(o, HB_JSON_PLAIN));
 	json_object_put(o);
 }
 

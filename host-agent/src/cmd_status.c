@@ -197,11 +197,11 @@ int cmd_status(struct ctl *c, int argc, char **argv)
 			json_object_get(hb_state_node(&st, only)->obj));
 		json_object_object_add(o, "nodes", arr);
 		printf("%s\n", json_object_to_json_string_ext(o,
-						JSON_C_TO_STRING_PLAIN));
+						HB_JSON_PLAIN));
 		json_object_put(o);
 	} else if (c->json) {
 		printf("%s\n", json_object_to_json_string_ext(st.root,
-						JSON_C_TO_STRING_PLAIN));
+						HB_JSON_PLAIN));
 	} else {
 		inhibited = hb_discard_inhibited(&st, reason, sizeof(reason));
 		print_table(&st, only, inhibited);

@@ -18,8 +18,7 @@ struct watch {
 	bool shutdown;
 };
 
-static void print_change(const struct ctl *c, struct json_object *msg,
-			 const struct hb_change *ch)
+static void print_change(struct json_object *msg, const struct hb_change *ch)
 {
 	struct json_object *data = NULL;
 	char ts[64], sz[SIZE_FMT_LEN];
@@ -49,7 +48,6 @@ static void print_change(const struct ctl *c, struct json_object *msg,
 		printf(" %s=%s", key, hb_value_text(val, vb, sizeof(vb)));
 	}
 	printf("\n");
-	(void)c;
 }
 
 static void on_event(struct json_object *msg, void *opaque)
@@ -69,7 +67,7 @@ static void on_event(struct json_object *msg, void *opaque)
 	}
 	if (r < 0) {
 		ctl_error(c, "ignoring a malformed %s event: %s", HB_EVENT_CHANGE,
-			  json_object_to_json_string_ext(msg, JSON_C_TO_STRING_PLAIN));
+			  json_object_to_json_string_ext(msg, HB_JSON_PLAIN));
 		return;
 	}
 	if (c->node >= 0 && ch.node != c->node)
@@ -78,9 +76,9 @@ static void on_event(struct json_object *msg, void *opaque)
 		return;		/* already have what was asked for */
 	w->seen++;
 	if (c->json)
-		printf("%s\n", json_object_to_json_string_ext(msg, JSON_C_TO_STRING_PLAIN));
+		printf("%s\n", json_object_to_json_string_ext(msg, HB_JSON_PLAIN));
 	else
-		print_change(c, msg, &ch);
+		print_change(msg, &ch);
 }
 
 int cmd_watch(struct ctl *c, int argc, char **argv)

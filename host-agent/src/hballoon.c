@@ -260,6 +260,6 @@ const char *hb_value_text(struct json_object *val, char *buf, size_t len)
 	if (json_object_is_type(val, json_type_string))
 		return json_object_get_string(val);
 	snprintf(buf, len, "%s",
-		 json_object_to_json_string_ext(val, JSON_C_TO_STRING_PLAIN));
+		 json_object_to_json_string_ext(val, HB_JSON_PLAIN));
 	return buf;
 }

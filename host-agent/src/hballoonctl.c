@@ -212,7 +212,7 @@ int main(int argc, char **argv)
 		.count = -1,
 		.node = -1,
 	};
-	bool seen[sizeof(options) / sizeof(options[0])] = { false };
+	bool seen[OPT_VERSION + 1] = { false };
 	char **pos = calloc((size_t)argc + 1, sizeof(*pos));
 	const struct cmd *cmd = NULL;
 	char err[256];
@@ -275,7 +275,7 @@ int main(int argc, char **argv)
 			}
 			val = argv[++i];
 		}
-		seen[o] = true;
+		seen[options[o].id] = true;
 
 		switch (options[o].id) {
 		case OPT_QMP:
@@ -348,7 +348,7 @@ bad_value:
 	for (k = 0; k < sizeof(options) / sizeof(options[0]); k++) {
 		const char *owner = option_owner(options[k].id);
 
-		if (seen[k] && owner && strcmp(owner, cmd->name)) {
+		if (seen[options[k].id] && owner && strcmp(owner, cmd->name)) {
 			free(pos);
 			return ctl_usage_error(&c, "option '--%s' is only valid with '%s'",
 					       options[k].name, owner);

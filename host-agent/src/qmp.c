@@ -478,7 +478,7 @@ int qmp_execute(struct qmp *q, const char *cmd, struct json_object *args,
 	if (args)
 		json_object_object_add(req, "arguments", json_object_get(args));
 	json_object_object_add(req, "id", json_object_new_int64(id));
-	s = json_object_to_json_string_ext(req, JSON_C_TO_STRING_PLAIN);
+	s = json_object_to_json_string_ext(req, HB_JSON_PLAIN);
 	line = malloc(strlen(s) + 3);
 	if (!line) {
 		json_object_put(req);

@@ -30,6 +30,11 @@ struct qmp_error {
 	char msg[512];		/* one line, no trailing newline */
 };
 
+/* How we print JSON: compact or indented, and "/" left unescaped. */
+#define HB_JSON_PLAIN	(JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)
+#define HB_JSON_PRETTY	(JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED | \
+			 JSON_C_TO_STRING_NOSLASHESCAPE)
+
 /* Largest message accepted (query-qmp-schema is ~200 KiB). */
 #define QMP_MAX_MESSAGE (16u << 20)
 

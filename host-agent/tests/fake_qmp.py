@@ -278,6 +278,9 @@ def serve(conn, dev, opts, log):
                     error(*e)
                 else:
                     reply({"return": {}})
+            elif cmd == "query-memdev":
+                reply({"return": [{"id": "mem1", "size": 2 << 30, "share": True,
+                                   "mem-path": "/dev/shm/fake-node1"}]})
             elif cmd == "query-status":
                 reply({"return": {"status": "running", "running": True}})
             elif cmd == "query-version":

@@ -394,6 +394,8 @@ def test_success(tmp):
         check("options after the command, explicit --wait", r, 0, "reached 2 GiB")
         r = ctl("--qmp", f.sock, "exec", "query-status")
         check("exec query-status prints the return value", r, 0, '"running"')
+        r = ctl("--qmp", f.sock, "--json", "exec", "query-memdev")
+        check("exec prints paths without escaped slashes", r, 0, '"/dev/shm/fake-node1"')
         r = ctl("--qmp", f.sock, "--json", "exec", "hballoon-set", '{"node": 1, "size": 4096}')
         check("exec passes arguments through", r, 0, "{}")
         sent = [c for c in f.commands() if c.get("execute") == "hballoon-set"]
@@ -619,14 +621,111 @@ def test_guide(tmp):
                                                    sorted(fields - documented)))
 
 
+QEMU = None
+
+
+class RealQemu:
+    """A paused QEMU (-S, no guest kernel) with the hballoon device."""
+
+    def __init__(self, tmp, device=True, extra=()):
+        self.sock = os.path.join(tmp, "real-%d.qmp" % time.monotonic_ns())
+        self.args = [QEMU, "-S", "-nodefaults", "-no-user-config", "-display", "none",
+                     "-machine", "q35", "-accel", "tcg", "-smp", "1", "-m", "1536M",
+                     "-object", "memory-backend-ram,id=mem0,size=512M",
+                     "-object", "memory-backend-memfd,id=mem1,size=1G,share=on",
+                     "-numa", "node,nodeid=0,memdev=mem0,cpus=0",
+                     "-numa", "node,nodeid=1,memdev=mem1",
+                     "-qmp", "unix:%s,server=on,wait=off" % self.sock] + list(extra)
+        if device:
+            self.args += ["-device", "virtio-hballoon-pci,id=hb0"]
+
+    def __enter__(self):
+        self.proc = subprocess.Popen(self.args, stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 60
+        while not os.path.exists(self.sock):
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.proc.kill()
+                raise RuntimeError("QEMU did not start: %s" % self.proc.stderr.read()[-500:])
+            time.sleep(0.05)
+        return self
+
+    def __exit__(self, *exc):
+        self.proc.kill()
+        self.proc.wait()
+        self.proc.stderr.close()
+
+
+def test_real_qemu(tmp):
+    """hballoonctl against the real QEMU device (no guest driver runs: -S)."""
+    if not QEMU or not os.access(QEMU, os.X_OK):
+        print("#   no QEMU at %s: skipping the real-QEMU checks" % QEMU)
+        T.skip("real QEMU: hballoonctl against virtio-hballoon-pci",
+               "build/qemu-system-x86_64 not built")
+        return
+    with RealQemu(tmp, extra=["-device", "virtio-balloon-pci,id=balloon0"]) as q:
+        r = ctl("--qmp", q.sock, "--json", "status")
+        st = jlines(r.out)
+        nodes = st[0]["nodes"] if st and st[0] else []
+        T.ok(r.rc == 0 and [(n["node"], n["ram"], n["target"], n["actual"]) for n in nodes]
+             == [(0, 512 * MiB, 512 * MiB, 512 * MiB), (1, GiB, GiB, GiB)],
+             "real QEMU: status --json shows both nodes at full size", repr(r))
+        r = ctl("--qmp", q.sock, "status")
+        check("real QEMU: status table", r, 0, ["NODE", "discard: active"])
+        r = ctl("--qmp", q.sock, "--no-wait", "set", "1", "512M")
+        check("real QEMU: set --no-wait accepted", r, 0, "target set to 512 MiB")
+        r = ctl("--qmp", q.sock, "--json", "status", "1")
+        st = jlines(r.out)
+        n1 = st[0]["nodes"][0] if st and st[0] else {}
+        T.ok(r.rc == 0 and n1.get("target") == 512 * MiB and n1.get("actual") == GiB,
+             "real QEMU: target set, actual unchanged without a guest driver", repr(r))
+        r = ctl("--qmp", q.sock, "set", "1", "256M", "--stall", "1")
+        check("real QEMU: no guest progress -> shortfall, exit 4", r, 4,
+              err=["the guest stopped at 1 GiB", "768 MiB above the 256 MiB target"],
+              max_secs=10)
+        check("real QEMU: unknown node -> 1 with QEMU's message",
+              ctl("--qmp", q.sock, "set", "7", "1G"), 1,
+              err="NUMA node 7 does not exist or has no RAM")
+        check("real QEMU: larger than the node -> 1",
+              ctl("--qmp", q.sock, "set", "0", "1G"), 1, err="is larger than NUMA node 0")
+        check("real QEMU: unaligned size via exec -> 1",
+              ctl("--qmp", q.sock, "exec", "hballoon-set", '{"node": 1, "size": 4097}'), 1,
+              err="not a multiple of 4 KiB")
+        r = ctl("--qmp", q.sock, "exec", "human-monitor-command",
+                '{"command-line": "hballoon 1 768"}')
+        r2 = ctl("--qmp", q.sock, "--json", "status", "1")
+        st = jlines(r2.out)
+        T.ok(r.rc == 0 and st and st[0] and st[0]["nodes"][0]["target"] == 768 * MiB,
+             "real QEMU: HMP 'hballoon 1 768' means 768 MiB", repr(r2))
+        r = ctl("--qmp", q.sock, "exec", "human-monitor-command",
+                '{"command-line": "info hballoon"}')
+        check("real QEMU: HMP info hballoon", r, 0, ["discard: enabled", "bad buffers"])
+        check("real QEMU: stock virtio-balloon coexists",
+              ctl("--qmp", q.sock, "exec", "query-balloon"), 0, "actual")
+        check("real QEMU: set max", ctl("--qmp", q.sock, "--no-wait", "set", "1", "max"), 0,
+              "target set to 1 GiB")
+        check("real QEMU: watch without events", ctl("--qmp", q.sock, "watch",
+                                                     "--timeout", "0.3"), 0, no_out=True)
+        q.proc.kill()
+        q.proc.wait()
+        check("real QEMU gone -> 3", ctl("--qmp", q.sock, "status"), 3)
+    with RealQemu(tmp, device=False) as q:
+        check("real QEMU without the device -> 1 with a hint",
+              ctl("--qmp", q.sock, "status"), 1,
+              err=["No virtio-hballoon device", "-device virtio-hballoon-pci"])
+
+
 def main():
     global BIN
     ap = argparse.ArgumentParser()
     ap.add_argument("--bin", required=True)
     ap.add_argument("--unit-dir", required=True)
+    ap.add_argument("--qemu", help="QEMU with virtio-hballoon for the real-QEMU checks")
     ap.add_argument("units", nargs="*")
     a = ap.parse_args()
     BIN = os.path.abspath(a.bin)
+    global QEMU
+    QEMU = os.path.abspath(a.qemu) if a.qemu else None
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)
 
     for u in a.units:
@@ -635,7 +734,8 @@ def main():
     tmp = tempfile.mkdtemp(prefix="hbctl-")
     try:
         for t in (test_cli_basics, test_connection_errors, test_command_errors,
-                  test_success, test_shortfall, test_watch, test_valgrind, test_docs, test_guide):
+                  test_success, test_shortfall, test_watch, test_valgrind, test_docs, test_guide,
+                  test_real_qemu):
             try:
                 t(tmp)
             except Exception as ex:   # a crashed group is a failure, not a hang
