@@ -24,7 +24,7 @@ void hplace_rtree_default_params(struct hplace_rtree_params *p)
 	p->min_pages = 16;
 	p->new_pages = HPLACE_RT_HUGE_SIZE >> PAGE_SHIFT;
 	p->merge_permille = 100;
-	p->split_permille = 500;
+	p->split_permille = 300;
 	p->split_min_count = 8 * HPLACE_RT_ONE;
 	p->cold_count = HPLACE_RT_ONE;
 	p->decay_permille = 500;
@@ -206,10 +206,10 @@ int hplace_rtree_add(struct hplace_rtree *t, unsigned long start,
 	unsigned long cur, gap_end;
 	int created = 0;
 
-	start = round_down(start, PAGE_SIZE);
-	end = round_up(end, PAGE_SIZE);
 	if (start >= end)
 		return -EINVAL;
+	start = round_down(start, PAGE_SIZE);
+	end = round_up(end, PAGE_SIZE);
 
 	for (cur = start; cur < end; cur = gap_end) {
 		r = hplace_rt_find(t, cur, &prev, &next);
@@ -254,10 +254,10 @@ int hplace_rtree_remove(struct hplace_rtree *t, unsigned long start,
 	struct hplace_range *r, *prev, *next, *n;
 	unsigned long len;
 
-	start = round_down(start, PAGE_SIZE);
-	end = round_up(end, PAGE_SIZE);
 	if (start >= end)
 		return -EINVAL;
+	start = round_down(start, PAGE_SIZE);
+	end = round_up(end, PAGE_SIZE);
 
 	t->last = NULL;
 	r = hplace_rt_find(t, start, &prev, &next);

@@ -1,3 +1,578 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Tests for mm/hplace/range_tree.c: structural invariants after every
+ * operation, split on uneven hot ranges (down to below a huge page), merge
+ * of cold or even neighbours, decay, bounds under adversarial samples,
+ * munmap, allocation failures, O(log n) depth, and the hand-off to
+ * hplace_classify().
+ */
 #include "hplace_internal.h"
+#include "range_tree.h"
+#include "classify.h"
 #include "test.h"
-const struct t_case t_rtree_cases[] = { { NULL, NULL } };
+
+#define KB	1024UL
+#define MB	(1024 * KB)
+#define GB	(1024 * MB)
+#define BASE	(0x7f0000000000UL)	/* 1 GiB aligned */
+#define ONE	(1U << HPLACE_RT_COUNT_SHIFT)
+
+static unsigned int rb_depth(const struct rb_node *n)
+{
+	unsigned int l, r;
+
+	if (!n)
+		return 0;
+	l = rb_depth(n->rb_left);
+	r = rb_depth(n->rb_right);
+	return 1 + (l > r ? l : r);
+}
+
+/* Sorted, disjoint, page-aligned, counted right, balanced. */
+static bool check_tree(struct hplace_rtree *t)
+{
+	struct hplace_range *r, *prev = NULL;
+	unsigned int n = 0, depth, bound = 0, x;
+
+	hplace_rtree_for_each(t, r) {
+		T_ASSERTF(r->start < r->end, "empty range %#lx", r->start);
+		T_ASSERTF(!(r->start & ~PAGE_MASK) && !(r->end & ~PAGE_MASK),
+			  "unaligned [%#lx, %#lx)", r->start, r->end);
+		if (prev)
+			T_ASSERTF(prev->end <= r->start,
+				  "overlap [%#lx, %#lx) [%#lx, %#lx)",
+				  prev->start, prev->end, r->start, r->end);
+		T_ASSERT(hplace_rtree_lookup(t, r->start) == r);
+		T_ASSERT(hplace_rtree_lookup(t, r->end - 1) == r);
+		prev = r;
+		n++;
+	}
+	T_EQ(n, t->nr_ranges);
+	T_ASSERT(t->nr_ranges <= t->p.max_ranges);
+	T_ASSERT(t->pool->nr_ranges <= t->pool->max_ranges);
+	/* Red-black: depth <= 2 log2(n + 1). */
+	depth = rb_depth(t->root.rb_node);
+	for (x = n + 1; x > 1; x >>= 1)
+		bound++;
+	T_ASSERTF(depth <= 2 * (bound + 1), "depth %u for %u ranges", depth, n);
+	return true;
+}
+
+static struct hplace_rtree_pool pool;
+
+static bool mk_tree(struct hplace_rtree *t, unsigned int max,
+		    unsigned long pool_max)
+{
+	struct hplace_rtree_params p;
+
+	hplace_rtree_default_params(&p);
+	p.max_ranges = max;
+	hplace_rtree_pool_init(&pool, pool_max);
+	T_EQ(hplace_rtree_init(t, &pool, &p), 0);
+	return true;
+}
+
+static bool t_rtree_params(void)
+{
+	struct hplace_rtree_params p, q;
+	struct hplace_rtree t;
+
+	hplace_rtree_default_params(&p);
+	hplace_rtree_pool_init(&pool, 100);
+	T_EQ(hplace_rtree_init(&t, &pool, &p), 0);
+	q = p;
+	q.max_ranges = 0;
+	T_EQ(hplace_rtree_init(&t, &pool, &q), -EINVAL);
+	q = p;
+	q.new_pages = 3;
+	T_EQ(hplace_rtree_init(&t, &pool, &q), -EINVAL);
+	q = p;
+	q.min_pages = 0;
+	T_EQ(hplace_rtree_init(&t, &pool, &q), -EINVAL);
+	q = p;
+	q.merge_permille = 1001;
+	T_EQ(hplace_rtree_init(&t, &pool, &q), -EINVAL);
+	q = p;
+	q.decay_permille = 1001;
+	T_EQ(hplace_rtree_init(&t, &pool, &q), -EINVAL);
+	return true;
+}
+
+static bool t_rtree_add_lookup_record(void)
+{
+	struct hplace_rtree t;
+	struct hplace_range *r;
+
+	T_CALL(mk_tree(&t, 64, 64));
+	T_EQ(hplace_rtree_add(&t, BASE, BASE + GB), 1);
+	T_EQ(hplace_rtree_add(&t, BASE, BASE + GB), 0);	/* already tracked */
+	T_EQ(hplace_rtree_add(&t, BASE + 5, BASE + 5), -EINVAL);
+	/* Overlapping add fills only the gaps. */
+	T_EQ(hplace_rtree_add(&t, BASE - 4 * MB, BASE + 2 * GB), 2);
+	T_EQ(t.nr_ranges, 3);
+	T_CALL(check_tree(&t));
+
+	r = hplace_rtree_lookup(&t, BASE + 123456);
+	T_ASSERT(r && r->start == BASE && r->end == BASE + GB);
+	T_EQ(hplace_rtree_record(&t, BASE + 123456, 1, false), 0);
+	T_EQ(hplace_rtree_record(&t, BASE + GB - 1, 3, false), 0);
+	T_EQ(r->count, 4 * ONE);
+	T_EQ(r->sub[0], ONE);
+	T_EQ(r->sub[7], 3 * ONE);
+	T_EQ(hplace_range_pages(r), GB / PAGE_SIZE);
+	T_EQ(hplace_range_density(r),
+	     ((u64)4 * ONE << HPLACE_RT_DENSITY_SHIFT) / (GB / PAGE_SIZE));
+
+	/* Untracked address without create: dropped, counted. */
+	T_ASSERT(!hplace_rtree_lookup(&t, BASE + 3 * GB));
+	T_EQ(hplace_rtree_record(&t, BASE + 3 * GB, 2, false), -ENOENT);
+	T_EQ(t.stats.unmatched, 2);
+	T_EQ(t.stats.samples, 4);
+	hplace_rtree_destroy(&t);
+	T_EQ(pool.nr_ranges, 0);
+	return true;
+}
+
+static bool t_rtree_create_for_sample(void)
+{
+	struct hplace_rtree t;
+	struct hplace_range *r;
+
+	T_CALL(mk_tree(&t, 64, 64));
+	/* A sample far from everything: a 2 MiB aligned range. */
+	T_EQ(hplace_rtree_record(&t, BASE + 5 * MB + 77, 1, true), 0);
+	r = hplace_rtree_lookup(&t, BASE + 5 * MB);
+	T_ASSERT(r && r->start == BASE + 4 * MB && r->end == BASE + 6 * MB);
+	/* Next to existing ranges: clipped by both neighbours. */
+	T_EQ(hplace_rtree_add(&t, BASE + 6 * MB + 64 * KB, BASE + 7 * MB), 1);
+	T_EQ(hplace_rtree_record(&t, BASE + 6 * MB + 4 * KB, 1, true), 0);
+	r = hplace_rtree_lookup(&t, BASE + 6 * MB + 4 * KB);
+	T_ASSERT(r && r->start == BASE + 6 * MB &&
+		 r->end == BASE + 6 * MB + 64 * KB);
+	T_EQ(hplace_rtree_record(&t, BASE + 7 * MB + 4 * KB, 1, true), 0);
+	r = hplace_rtree_lookup(&t, BASE + 7 * MB);
+	T_ASSERT(r && r->start == BASE + 7 * MB && r->end == BASE + 8 * MB);
+	T_EQ(t.stats.created, 4);
+	T_CALL(check_tree(&t));
+	hplace_rtree_destroy(&t);
+	return true;
+}
+
+/* Pages of ranges at least half as dense as the densest one. */
+static unsigned long hot_extent(struct hplace_rtree *t, unsigned long *lo,
+				unsigned long *hi)
+{
+	struct hplace_range *r;
+	u64 maxd = 0;
+	unsigned long pages = 0;
+
+	hplace_rtree_for_each(t, r)
+		maxd = max(maxd, hplace_range_density(r));
+	*lo = ~0UL;
+	*hi = 0;
+	hplace_rtree_for_each(t, r) {
+		if (maxd && hplace_range_density(r) * 2 >= maxd) {
+			pages += hplace_range_pages(r);
+			*lo = min(*lo, r->start);
+			*hi = max(*hi, r->end);
+		}
+	}
+	return pages;
+}
+
+/*
+ * A 1 GiB mapping with a 64 MiB hot part at an odd offset, samples 90%
+ * hot: within a few epochs the dense ranges cover the hot part closely.
+ */
+static bool t_rtree_split_finds_hot(void)
+{
+	const unsigned long hot_lo = BASE + 300 * MB, hot_len = 64 * MB;
+	struct hplace_rtree t;
+	unsigned long lo, hi, pages, a;
+	unsigned int epoch, i, nr_at_5 = 0, found = 0;
+
+	T_CALL(mk_tree(&t, 4096, 4096));
+	T_EQ(hplace_rtree_add(&t, BASE, BASE + GB), 1);
+	for (epoch = 0; epoch < 8; epoch++) {
+		for (i = 0; i < 4000; i++) {
+			if (t_rand_below(10))
+				a = hot_lo + t_rand_below(hot_len);
+			else
+				a = BASE + t_rand_below(GB);
+			T_EQ(hplace_rtree_record(&t, a, 1, false), 0);
+		}
+		hplace_rtree_epoch(&t);
+		T_CALL(check_tree(&t));
+		if (epoch == 4)
+			nr_at_5 = t.nr_ranges;
+		hot_extent(&t, &lo, &hi);
+		if (!found && lo + 2 * MB >= hot_lo && lo <= hot_lo + 2 * MB &&
+		    hi + 2 * MB >= hot_lo + hot_len && hi <= hot_lo + hot_len + 2 * MB)
+			found = epoch + 1;
+	}
+	pages = hot_extent(&t, &lo, &hi);
+	if (getenv("HPLACE_DUMP")) {
+		struct hplace_range *r;
+
+		hplace_rtree_for_each(&t, r)
+			printf("#  [+%6lu KiB, +%6lu KiB) density %llu\n",
+			       (r->start - BASE) / KB, (r->end - BASE) / KB,
+			       (unsigned long long)hplace_range_density(r));
+	}
+	/* Within one 2 MiB piece of the truth on each side. */
+	T_ASSERTF(lo >= hot_lo - 2 * MB && lo <= hot_lo + 2 * MB &&
+		  hi >= hot_lo + hot_len - 2 * MB && hi <= hot_lo + hot_len + 2 * MB,
+		  "hot ranges span [+%lu MiB, +%lu MiB), truth [+300, +364)",
+		  (lo - BASE) / MB, (hi - BASE) / MB);
+	T_ASSERT(pages * PAGE_SIZE >= hot_len - 4 * MB);
+	/* Few ranges: the cold and the even hot parts merged back. */
+	T_ASSERTF(t.nr_ranges <= 40, "%u ranges", t.nr_ranges);
+	T_ASSERT(t.stats.splits > 0 && t.stats.merges > 0);
+	printf("# 64 MiB hot in 1 GiB: found (+-2 MiB) after %u epochs; after 8: [+%lu, +%lu) MiB, %u ranges (%u after 5), %llu splits, %llu merges\n",
+	       found, (lo - BASE) / MB, (hi - BASE) / MB, t.nr_ranges, nr_at_5,
+	       (unsigned long long)t.stats.splits,
+	       (unsigned long long)t.stats.merges);
+	hplace_rtree_destroy(&t);
+	return true;
+}
+
+/* A THP with only its first quarter hot: the tree splits below 2 MiB. */
+static bool t_rtree_split_huge_page(void)
+{
+	struct hplace_rtree t;
+	struct hplace_range *r;
+	unsigned int epoch, i;
+	u64 dhot, dcold;
+
+	T_CALL(mk_tree(&t, 64, 64));
+	T_EQ(hplace_rtree_add(&t, BASE, BASE + 2 * MB), 1);
+	for (epoch = 0; epoch < 4; epoch++) {
+		for (i = 0; i < 400; i++)
+			hplace_rtree_record(&t, BASE + t_rand_below(512 * KB), 1,
+					    false);
+		hplace_rtree_epoch(&t);
+	}
+	T_CALL(check_tree(&t));
+	/* A cut exactly at the hot/cold boundary, hot before, cold after. */
+	r = hplace_rtree_lookup(&t, BASE + 512 * KB - 1);
+	T_ASSERTF(r->end == BASE + 512 * KB, "range ends at +%lu KiB",
+		  (r->end - BASE) / KB);
+	hplace_rtree_for_each(&t, r) {
+		dhot = hplace_range_density(r);
+		if (r->end <= BASE + 512 * KB)
+			T_ASSERT(dhot > 0);
+		else
+			T_ASSERT(dhot == 0);
+	}
+	dcold = hplace_range_density(hplace_rtree_lookup(&t, BASE + MB));
+	T_EQ(dcold, 0);
+	hplace_rtree_destroy(&t);
+	return true;
+}
+
+static bool t_rtree_decay_merge(void)
+{
+	struct hplace_rtree t;
+	struct hplace_range *r;
+	unsigned int i;
+
+	T_CALL(mk_tree(&t, 64, 64));
+	T_EQ(hplace_rtree_add(&t, BASE, BASE + 2 * MB), 1);
+	T_EQ(hplace_rtree_record(&t, BASE, 1000, false), 0);
+	r = hplace_rtree_lookup(&t, BASE);
+	/* 1000 samples in one eighth: splits, the count follows the samples. */
+	hplace_rtree_epoch(&t);
+	T_CALL(check_tree(&t));
+	T_ASSERT(t.nr_ranges >= 2);
+	r = hplace_rtree_lookup(&t, BASE);
+	T_EQ(r->count, 1000 * ONE / 2);		/* halved once */
+	for (i = 1; i <= 6; i++) {
+		hplace_rtree_epoch(&t);
+		T_EQ(r->count, (1000 * ONE) >> (i + 1));
+	}
+	/* Decayed to nothing: cold neighbours merge back into one range. */
+	for (i = 0; i < 20; i++)
+		hplace_rtree_epoch(&t);
+	T_EQ(t.nr_ranges, 1);
+	r = hplace_rtree_first(&t);
+	T_ASSERT(r->start == BASE && r->end == BASE + 2 * MB && r->count == 0);
+	hplace_rtree_destroy(&t);
+	return true;
+}
+
+static bool t_rtree_merge_rules(void)
+{
+	struct hplace_rtree t;
+	struct hplace_range *a, *b, *c;
+
+	T_CALL(mk_tree(&t, 64, 64));
+	/* Three adjacent 4 MiB ranges with densities 100, 105, 300. */
+	T_EQ(hplace_rtree_add(&t, BASE, BASE + 4 * MB), 1);
+	T_EQ(hplace_rtree_add(&t, BASE + 4 * MB, BASE + 8 * MB), 1);
+	T_EQ(hplace_rtree_add(&t, BASE + 8 * MB, BASE + 12 * MB), 1);
+	a = hplace_rtree_lookup(&t, BASE);
+	b = hplace_rtree_lookup(&t, BASE + 4 * MB);
+	c = hplace_rtree_lookup(&t, BASE + 8 * MB);
+	a->count = 200 * ONE;
+	b->count = 210 * ONE;
+	c->count = 600 * ONE;
+	/* Different classification state: never merged (normally). */
+	b->hot = true;
+	hplace_rtree_epoch(&t);
+	T_EQ(t.nr_ranges, 3);
+	/* Same state: the even pair merges, the 3x denser one does not. */
+	b->hot = false;
+	hplace_rtree_epoch(&t);
+	T_EQ(t.nr_ranges, 2);
+	a = hplace_rtree_first(&t);
+	T_ASSERT(a->start == BASE && a->end == BASE + 8 * MB);
+	T_EQ(a->count, (200 * ONE / 4) + (210 * ONE / 4));
+	/* Non-adjacent ranges never merge. */
+	T_EQ(hplace_rtree_remove(&t, BASE + 8 * MB, BASE + 9 * MB), 0);
+	c = hplace_rtree_lookup(&t, BASE + 9 * MB);
+	c->count = 0;
+	a->count = 0;
+	hplace_rtree_epoch(&t);
+	T_EQ(t.nr_ranges, 2);
+	T_CALL(check_tree(&t));
+	hplace_rtree_destroy(&t);
+	return true;
+}
+
+/* Adversarial: samples everywhere, hot spots moving, several trees. */
+static bool t_rtree_bounded(void)
+{
+	struct hplace_rtree_params p;
+	struct hplace_rtree t[4];
+	unsigned int epoch, i, k, epochs = t_full ? 400 : 60;
+	u64 refused = 0;
+
+	hplace_rtree_default_params(&p);
+	p.max_ranges = 300;
+	p.min_pages = 1;
+	hplace_rtree_pool_init(&pool, 700);
+	for (k = 0; k < 4; k++)
+		T_EQ(hplace_rtree_init(&t[k], &pool, &p), 0);
+	for (k = 0; k < 4; k++)
+		T_ASSERT(hplace_rtree_add(&t[k], BASE, BASE + 4 * GB) == 1);
+
+	for (epoch = 0; epoch < epochs; epoch++) {
+		for (i = 0; i < 20000; i++) {
+			unsigned long a;
+
+			k = t_rand_below(4);
+			switch (t_rand_below(4)) {
+			case 0:		/* anywhere in user space */
+				a = t_rand_below(HPLACE_USER_ADDR_END);
+				break;
+			case 1:		/* sawtooth: every other page */
+				a = BASE + 2 * PAGE_SIZE * t_rand_below(1 << 16);
+				break;
+			default:	/* hot spots that move every epoch */
+				a = BASE + ((epoch * 37 + t_rand_below(64)) % 1024) * 4 * MB +
+				    t_rand_below(64 * KB);
+			}
+			hplace_rtree_record(&t[k], a, 1 + t_rand_below(1000), true);
+		}
+		for (k = 0; k < 4; k++) {
+			hplace_rtree_epoch(&t[k]);
+			T_CALL(check_tree(&t[k]));
+		}
+		T_ASSERTF(pool.nr_ranges <= 700, "pool holds %lu", pool.nr_ranges);
+	}
+	for (k = 0; k < 4; k++) {
+		refused += t[k].stats.refused;
+		T_ASSERT(t[k].nr_ranges <= 300);
+	}
+	T_ASSERT(refused > 0);
+	printf("# adversarial: %lu ranges in the pool (bound 700), %lu bytes, %llu refusals\n",
+	       pool.nr_ranges, hplace_rtree_pool_bytes(&pool),
+	       (unsigned long long)refused);
+	for (k = 0; k < 4; k++)
+		hplace_rtree_destroy(&t[k]);
+	T_EQ(pool.nr_ranges, 0);
+	return true;
+}
+
+static bool t_rtree_remove(void)
+{
+	struct hplace_rtree t;
+	struct hplace_range *r;
+
+	T_CALL(mk_tree(&t, 64, 64));
+	T_EQ(hplace_rtree_add(&t, BASE, BASE + 16 * MB), 1);
+	r = hplace_rtree_first(&t);
+	r->count = 1600 * ONE;
+	/* Punch a 4 MiB hole: two ranges, counts by size. */
+	T_EQ(hplace_rtree_remove(&t, BASE + 4 * MB, BASE + 8 * MB), 0);
+	T_EQ(t.nr_ranges, 2);
+	T_CALL(check_tree(&t));
+	r = hplace_rtree_lookup(&t, BASE);
+	T_ASSERT(r->end == BASE + 4 * MB && r->count == 400 * ONE);
+	T_ASSERT(!hplace_rtree_lookup(&t, BASE + 6 * MB));
+	r = hplace_rtree_lookup(&t, BASE + 8 * MB);
+	T_ASSERT(r->end == BASE + 16 * MB && r->count == 800 * ONE);
+	/* Trim both edges across two ranges. */
+	T_EQ(hplace_rtree_remove(&t, BASE + 2 * MB, BASE + 12 * MB), 0);
+	T_EQ(t.nr_ranges, 2);
+	r = hplace_rtree_lookup(&t, BASE);
+	T_ASSERT(r->end == BASE + 2 * MB && r->count == 200 * ONE);
+	r = hplace_rtree_lookup(&t, BASE + 12 * MB);
+	T_ASSERT(r->start == BASE + 12 * MB && r->count == 400 * ONE);
+	/* Unaligned bounds round outwards; removing nothing is fine. */
+	T_EQ(hplace_rtree_remove(&t, BASE + 12 * MB + 1, BASE + 13 * MB - 1), 0);
+	T_ASSERT(!hplace_rtree_lookup(&t, BASE + 12 * MB));
+	T_EQ(hplace_rtree_remove(&t, BASE + 100 * MB, BASE + 200 * MB), 0);
+	T_EQ(hplace_rtree_remove(&t, 0, HPLACE_USER_ADDR_END), 0);
+	T_EQ(t.nr_ranges, 0);
+	T_EQ(pool.nr_ranges, 0);
+
+	/* A hole at the bound keeps the larger side only. */
+	T_CALL(mk_tree(&t, 1, 64));
+	T_EQ(hplace_rtree_add(&t, BASE, BASE + 16 * MB), 1);
+	T_EQ(hplace_rtree_remove(&t, BASE + 2 * MB, BASE + 4 * MB), 0);
+	T_EQ(t.nr_ranges, 1);
+	r = hplace_rtree_first(&t);
+	T_ASSERT(r->start == BASE + 4 * MB && r->end == BASE + 16 * MB);
+	T_EQ(hplace_rtree_remove(&t, BASE + 12 * MB, BASE + 14 * MB), 0);
+	r = hplace_rtree_first(&t);
+	T_ASSERT(r->start == BASE + 4 * MB && r->end == BASE + 12 * MB);
+	T_ASSERT(t.stats.refused == 2);
+	T_CALL(check_tree(&t));
+	hplace_rtree_destroy(&t);
+	return true;
+}
+
+static bool t_rtree_nomem(void)
+{
+	struct hplace_rtree t;
+	unsigned int nr;
+
+	T_CALL(mk_tree(&t, 64, 64));
+	hplace_test_alloc_fail_after = 0;
+	T_EQ(hplace_rtree_add(&t, BASE, BASE + GB), -ENOMEM);
+	T_EQ(hplace_rtree_record(&t, BASE, 1, true), -ENOMEM);
+	T_EQ(t.nr_ranges, 0);
+	hplace_test_alloc_fail_after = -1;
+	T_EQ(hplace_rtree_add(&t, BASE, BASE + GB), 1);
+	T_EQ(hplace_rtree_record(&t, BASE, 1000, false), 0);
+	/* A split that cannot allocate leaves the tree as it was. */
+	hplace_test_alloc_fail_after = 0;
+	nr = t.nr_ranges;
+	hplace_rtree_epoch(&t);
+	T_EQ(t.nr_ranges, nr);
+	T_ASSERT(t.stats.nomem >= 3);
+	hplace_test_alloc_fail_after = -1;
+	T_CALL(check_tree(&t));
+	hplace_rtree_destroy(&t);
+	return true;
+}
+
+/* Random operations with invariants and a page-level coverage model. */
+static bool t_rtree_fuzz(void)
+{
+	enum { NPAGES = 4096 };
+	static bool covered[NPAGES];
+	struct hplace_rtree t;
+	unsigned int op, ops = t_full ? 200000 : 20000, i;
+	unsigned long s, e, pg;
+	int ret;
+
+	T_CALL(mk_tree(&t, 128, 128));
+	memset(covered, 0, sizeof(covered));
+	for (op = 0; op < ops; op++) {
+		s = t_rand_below(NPAGES);
+		e = s + 1 + t_rand_below(t_rand_below(2) ? 8 : NPAGES - s);
+		if (e > NPAGES)
+			e = NPAGES;
+		switch (t_rand_below(6)) {
+		case 0:
+			ret = hplace_rtree_add(&t, BASE + s * PAGE_SIZE,
+					       BASE + e * PAGE_SIZE);
+			if (ret >= 0)
+				for (pg = s; pg < e; pg++)
+					covered[pg] = true;
+			break;
+		case 1:
+			hplace_rtree_remove(&t, BASE + s * PAGE_SIZE,
+					    BASE + e * PAGE_SIZE);
+			for (pg = s; pg < e; pg++)
+				covered[pg] = false;
+			break;
+		case 2:
+			hplace_rtree_epoch(&t);
+			break;
+		default:
+			ret = hplace_rtree_record(&t, BASE + s * PAGE_SIZE + 8,
+						  1 + t_rand_below(50), false);
+			T_EQ(ret == 0, covered[s]);
+		}
+		if (!(op % 64) || op == ops - 1) {
+			T_CALL(check_tree(&t));
+			/* Splits and merges never change what is covered. */
+			for (i = 0; i < NPAGES; i++)
+				T_ASSERTF(!!hplace_rtree_lookup(&t, BASE + i * PAGE_SIZE) ==
+					  covered[i], "op %u page %u", op, i);
+		}
+	}
+	hplace_rtree_destroy(&t);
+	return true;
+}
+
+/* Two processes' trees classified together, results stored back. */
+static bool t_rtree_classify(void)
+{
+	struct hplace_class_item items[64];
+	struct hplace_class_params p = { .hysteresis_permille = 100 };
+	struct hplace_class_result res;
+	struct hplace_rtree_params tp;
+	struct hplace_rtree a, b;
+	struct hplace_range *r;
+	unsigned int n;
+
+	hplace_rtree_default_params(&tp);
+	hplace_rtree_pool_init(&pool, 64);
+	T_EQ(hplace_rtree_init(&a, &pool, &tp), 0);
+	T_EQ(hplace_rtree_init(&b, &pool, &tp), 0);
+	T_EQ(hplace_rtree_add(&a, BASE, BASE + 8 * MB), 1);
+	T_EQ(hplace_rtree_add(&a, BASE + 16 * MB, BASE + 24 * MB), 1);
+	T_EQ(hplace_rtree_add(&b, BASE, BASE + 8 * MB), 1);
+	hplace_rtree_record(&a, BASE, 100, false);		/* a: warm */
+	hplace_rtree_record(&a, BASE + 16 * MB, 1, false);	/* a: cool */
+	hplace_rtree_record(&b, BASE, 1000, false);		/* b: hot */
+
+	n = hplace_rtree_export(&a, items, 64);
+	n += hplace_rtree_export(&b, items + n, 64 - n);
+	T_EQ(n, 3);
+	p.capacity_pages = 16 * MB / PAGE_SIZE;		/* room for two */
+	T_EQ(hplace_classify(items, n, &p, &res), 0);
+	hplace_rtree_import(items, n);
+	T_ASSERT(hplace_rtree_lookup(&b, BASE)->hot);
+	T_ASSERT(hplace_rtree_lookup(&a, BASE)->hot);
+	T_ASSERT(!hplace_rtree_lookup(&a, BASE + 16 * MB)->hot);
+	T_EQ(res.hot_pages, 16 * MB / PAGE_SIZE);
+	/* Export respects its room. */
+	T_EQ(hplace_rtree_export(&a, items, 1), 1);
+	hplace_rtree_for_each(&a, r)
+		T_ASSERT(r->start >= BASE);
+	hplace_rtree_destroy(&a);
+	hplace_rtree_destroy(&b);
+	T_EQ(pool.nr_ranges, 0);
+	return true;
+}
+
+const struct t_case t_rtree_cases[] = {
+	{ "rtree: parameter validation", t_rtree_params },
+	{ "rtree: add, lookup, record, unmatched", t_rtree_add_lookup_record },
+	{ "rtree: range created around an untracked sample", t_rtree_create_for_sample },
+	{ "rtree: splits find a 64 MiB hot part in 1 GiB", t_rtree_split_finds_hot },
+	{ "rtree: splits below a huge page when part is hot", t_rtree_split_huge_page },
+	{ "rtree: counts halve per epoch, cold ranges merge", t_rtree_decay_merge },
+	{ "rtree: merge needs adjacency, same state, <10% difference", t_rtree_merge_rules },
+	{ "rtree: bounded under adversarial samples (4 trees, shared pool)", t_rtree_bounded },
+	{ "rtree: munmap punches, trims, removes", t_rtree_remove },
+	{ "rtree: allocation failures leave the tree intact", t_rtree_nomem },
+	{ "rtree: random ops keep invariants and coverage", t_rtree_fuzz },
+	{ "rtree: export/classify/import across processes", t_rtree_classify },
+	{ NULL, NULL },
+};
