@@ -8,7 +8,7 @@
 
 #define HPLACE_BUDGET_DEF_INTERVAL	(100ULL * 1000 * 1000)
 /* Knob values stay small enough that knob << 16 cannot overflow. */
-#define HPLACE_BUDGET_KNOB_MAX		(1ULL << 40)
+#define HPLACE_BUDGET_KNOB_MAX		BIT_ULL(40)
 /* Largest cost/budget ratio considered, so arithmetic stays in range. */
 #define HPLACE_BUDGET_RATIO_MAX		(64ULL * HPLACE_BUDGET_ONE)
 

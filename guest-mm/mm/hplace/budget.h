@@ -42,7 +42,7 @@
 #include "hplace_internal.h"
 
 /* Fixed point with 16 fractional bits. */
-#define HPLACE_BUDGET_ONE	(1U << 16)
+#define HPLACE_BUDGET_ONE	BIT(16)
 /* Aim a little below the ceiling so noise does not cross it. */
 #define HPLACE_BUDGET_SETPOINT	(HPLACE_BUDGET_ONE * 92 / 100)
 /* Below this share of the budget, the knob is raised. */

@@ -8,7 +8,7 @@
 #include "hplace_internal.h"
 #include "classify.h"
 
-#define HPLACE_DENSITY_MAX	(1ULL << 52)
+#define HPLACE_DENSITY_MAX	BIT_ULL(52)
 
 /* Descending score, then ascending key: a total order. */
 static int hplace_class_cmp(const void *a, const void *b)

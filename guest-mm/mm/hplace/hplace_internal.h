@@ -12,6 +12,7 @@
 #define _MM_HPLACE_INTERNAL_H
 
 #include <linux/types.h>
+#include <linux/bits.h>
 #include <linux/kernel.h>
 #include <linux/compiler.h>
 #include <linux/errno.h>

@@ -203,7 +203,7 @@ const char *hplace_pebs_verdict_str(enum hplace_pebs_verdict v)
 	case HPLACE_PEBS_OK:
 		return "ok";
 	case HPLACE_PEBS_NO_ADDR:
-		return "PEBS records carry no data address (host KVM does not pass PEBS data addresses to guests)";
+		return "PEBS records carry no data address (host KVM withholds it)";
 	case HPLACE_PEBS_NO_RECORDS:
 		return "no PEBS records arrive";
 	}

@@ -8,8 +8,8 @@
 #include "range_tree.h"
 #include "classify.h"
 
-#define HPLACE_RT_ONE		(1U << HPLACE_RT_COUNT_SHIFT)
-#define HPLACE_RT_HUGE_SIZE	(1UL << HPLACE_HUGE_SHIFT)
+#define HPLACE_RT_ONE		BIT(HPLACE_RT_COUNT_SHIFT)
+#define HPLACE_RT_HUGE_SIZE	BIT(HPLACE_HUGE_SHIFT)
 
 /**
  * hplace_rtree_default_params() - sensible tuning

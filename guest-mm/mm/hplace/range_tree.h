@@ -214,7 +214,10 @@ static inline struct hplace_range *hplace_rtree_next(struct hplace_range *r)
 
 /* Iterate over the ranges of @t in address order; do not modify the tree. */
 #define hplace_rtree_for_each(t, r)					\
-	for ((r) = hplace_rtree_first(t); (r); (r) = hplace_rtree_next(r))
+	for (struct rb_node *__hplace_n = rb_first(&(t)->root);		\
+	     __hplace_n &&							\
+	     ((r) = rb_entry(__hplace_n, struct hplace_range, node));	\
+	     __hplace_n = rb_next(__hplace_n))
 
 /**
  * hplace_rtree_pool_bytes() - memory used by all ranges of a pool

@@ -20,6 +20,7 @@
 
 /* tools/include: types, READ_ONCE, min/max, rbtree, barriers. */
 #include <linux/types.h>
+#include <linux/bits.h>
 #include <linux/compiler.h>
 #include <linux/kernel.h>
 #include <linux/math.h>

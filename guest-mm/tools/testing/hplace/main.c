@@ -33,7 +33,7 @@ int main(int argc, char **argv)
 	t_full = getenv("HTIER_FULL") && strcmp(getenv("HTIER_FULL"), "0");
 	setvbuf(stdout, NULL, _IOLBF, 0);
 
-	for (s = 0; s < sizeof(suites) / sizeof(suites[0]); s++) {
+	for (s = 0; s < ARRAY_SIZE(suites); s++) {
 		for (c = suites[s]; c->name; c++) {
 			struct timespec a, b;
 			bool ok;

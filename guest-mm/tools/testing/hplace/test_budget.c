@@ -58,7 +58,7 @@ static void sim_ticks(struct sim *s, unsigned int nr)
 		u64 active = TICK, unit, work, cost, z;
 
 		if (s->pause_left) {
-			z = min(s->pause_left, (u64)TICK);
+			z = min_t(u64, s->pause_left, TICK);
 			s->pause_left -= z;
 			active -= z;
 		}
@@ -234,6 +234,8 @@ static bool t_budget_underload(void)
 /* Work and unit cost change every few seconds. */
 static bool t_budget_bursty(enum hplace_budget_mode mode)
 {
+	static const u64 rate_phases[] = { 2000, 10000000, 40000 };
+	static const u64 period_phases[] = { 100000, 200000000, 8000000 };
 	static struct sim s;
 	unsigned int i, pct, worst = 0;
 
@@ -247,9 +249,9 @@ static bool t_budget_bursty(enum hplace_budget_mode mode)
 	for (i = 0; i < 20; i++) {
 		/* 5 s phases: idle-ish, heavy, medium, ... */
 		if (mode == HPLACE_BUDGET_RATE)
-			s.pl.demand = (u64[]){ 2000, 10000000, 40000 }[i % 3];
+			s.pl.demand = rate_phases[i % 3];
 		else
-			s.pl.demand = (u64[]){ 100000, 200000000, 8000000 }[i % 3];
+			s.pl.demand = period_phases[i % 3];
 		sim_ticks(&s, 5 * SEC / TICK);
 	}
 	T_CALL(sim_windows(&s, 0, 0, 120, "bursty"));

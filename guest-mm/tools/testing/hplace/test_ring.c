@@ -62,7 +62,8 @@ static bool t_ring_fifo_wrap(void)
 
 	T_EQ(hplace_ring_init(&r, slots, 64, 0), 0);
 	/* Start near u32 wrap of the free-running counters. */
-	r.head = r.tail = 0xffffff00u;
+	r.head = 0xffffff00u;
+	r.tail = r.head;
 	for (round = 0; round < 20000; round++) {
 		k = t_rand_below(65);
 		for (i = 0; i < k; i++) {
@@ -159,8 +160,8 @@ static bool t_ring_watermark(void)
  */
 static struct hplace_ring nest_ring;
 static struct hplace_sample nest_slots[256];
-static volatile sig_atomic_t nest_attempts, nest_busy, nest_in_handler;
-static volatile u64 nest_seq_base = 1ULL << 32;
+static volatile sig_atomic_t nest_attempts, nest_busy;
+static const u64 nest_seq_base = 1ULL << 32;
 
 static void nest_handler(int sig)
 {
@@ -220,7 +221,7 @@ struct spsc {
 	struct hplace_ring ring;
 	struct hplace_sample slots[1024];
 	u64 total;
-	volatile int done;
+	int done;
 	u64 consumed, gaps, bad, disorder, retries;
 };
 
