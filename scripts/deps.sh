@@ -2,6 +2,9 @@
 # Install everything htier's build and tests need on Debian 12 (bookworm).
 # Idempotent: a second run with everything present only checks and exits.
 set -euo pipefail
+# --update: refresh the package lists even when everything is installed.
+force_update=0
+[ "${1:-}" = --update ] && force_update=1
 
 die() { echo "deps: error: $*" >&2; exit 1; }
 
@@ -53,7 +56,8 @@ for p in "${PKGS[@]}"; do
 	dpkg-query -W -f='${Status}' "$n" 2>/dev/null | grep -q 'ok installed' || missing+=("$p")
 done
 
-if [ -f "$SRC" ] && [ "$(cat "$SRC")" = "$want_src" ] && [ ${#missing[@]} -eq 0 ]; then
+if [ $force_update -eq 0 ] && [ -f "$SRC" ] && [ "$(cat "$SRC")" = "$want_src" ] &&
+	[ ${#missing[@]} -eq 0 ]; then
 	echo "deps: all present"
 	exit 0
 fi
@@ -64,7 +68,7 @@ if [ ! -f "$SRC" ] || [ "$(cat "$SRC")" != "$want_src" ]; then
 	rm -f /var/lib/htier-apt-updated
 fi
 
-if [ ! -f /var/lib/htier-apt-updated ] || [ ${#missing[@]} -ne 0 ]; then
+if [ $force_update -eq 1 ] || [ ! -f /var/lib/htier-apt-updated ] || [ ${#missing[@]} -ne 0 ]; then
 	echo "deps: apt-get update"
 	apt-get update -q >/tmp/htier-apt-update.log 2>&1 ||
 		die "apt-get update failed: is the Debian archive reachable? (log: /tmp/htier-apt-update.log)

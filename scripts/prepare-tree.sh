@@ -23,6 +23,16 @@ shift 4
 top=$(cd "$(dirname "$0")/.." && pwd)
 tree=$top/build/src/$name
 die() { echo "prepare-tree($name): error: $*" >&2; exit 1; }
+# The release in the tree: Linux's Makefile, QEMU's VERSION, else the tarball.
+upstream_version() {
+	if [ -f "$tree/VERSION" ]; then
+		head -1 "$tree/VERSION"
+	elif grep -q '^VERSION = ' "$tree/Makefile" 2>/dev/null; then
+		awk '/^(VERSION|PATCHLEVEL|SUBLEVEL) = /{v = v (v ? "." : "") $3} END {print v}' "$tree/Makefile"
+	else
+		echo "(unknown version)"
+	fi
+}
 git_q() { git -C "$tree" -c user.name=htier -c user.email=htier@localhost "$@"; }
 
 [ -r "$tarball" ] || die "$tarball is missing (run: make deps)"
@@ -52,7 +62,8 @@ if [ "$want" != "$have" ]; then
 		[ -r "$sdir/$p" ] || die "series names $p but $sdir/$p does not exist"
 		if ! git_q am -q --keep-cr "$sdir/$p" >/tmp/htier-am.log 2>&1; then
 			git_q am --abort >/dev/null 2>&1 || true
-			die "hook patch $p does not apply to $(cat "$tree/.htier-base") ($(sed -n 's/^# made-for: //p' "$series")):
+			die "hook patch $p does not apply to $name $(upstream_version) from $(cat "$tree/.htier-base");
+it was made for: $(sed -n 's/^# made-for: //p' "$series"). git am said:
 $(head -20 /tmp/htier-am.log)"
 		fi
 	done
