@@ -49,6 +49,7 @@ qemu-tree: | deps $(B)
 	@scripts/fetch-qemu.sh
 	@$(call LOCK,qemu) scripts/prepare-tree.sh qemu $(B)/dl/qemu_10.0.2+ds.orig.tar.xz 1 \
 		qemu-hballoon/patches/series qemu-hballoon
+	@$(call LOCK,qemu) scripts/qemu-std-headers.sh $(B)/src/qemu
 
 kernel: $(B)/bzImage
 $(B)/bzImage: $(KERNEL_IN) | deps $(B)
