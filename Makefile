@@ -44,11 +44,11 @@ $(B):
 # Unpacked, patched and overlaid upstream trees (for editing hook patches).
 linux-tree: | deps $(B)
 	@$(call LOCK,kernel) scripts/prepare-tree.sh linux /usr/src/linux-source-6.12.tar.xz 1 \
-		guest-mm/patches/series guest-mm hballoon
+		$(CURDIR)/guest-mm/patches/series guest-mm hballoon
 qemu-tree: | deps $(B)
 	@scripts/fetch-qemu.sh
 	@$(call LOCK,qemu) scripts/prepare-tree.sh qemu $(B)/dl/qemu_10.0.2+ds.orig.tar.xz 1 \
-		qemu-hballoon/patches/series qemu-hballoon
+		$(CURDIR)/qemu-hballoon/patches/series qemu-hballoon
 	@$(call LOCK,qemu) scripts/qemu-std-headers.sh $(B)/src/qemu
 
 kernel: $(B)/bzImage
