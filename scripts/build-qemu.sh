@@ -15,11 +15,13 @@ if [ -x "$top/scripts/qemu-std-headers.sh" ]; then
 	"$top/scripts/qemu-std-headers.sh" "$tree"
 fi
 
-# Firmware comes from Debian's seabios and qemu-system-data packages.
+# Firmware comes from Debian's seabios and qemu-system-data packages; not
+# relocatable, or QEMU looks for it relative to build/ instead.
 conf=(--target-list=x86_64-softmmu --without-default-features
 	--enable-tcg --enable-kvm --enable-plugins --disable-docs --disable-rust
 	--disable-install-blobs --disable-werror --python=/usr/bin/python3
-	--prefix=/usr --firmwarepath=/usr/share/seabios:/usr/share/qemu)
+	--prefix=/usr --firmwarepath=/usr/share/seabios:/usr/share/qemu
+	--disable-relocatable)
 # ninja re-runs meson by itself when a patch changes a meson.build.
 csum=$(echo "${conf[*]}" | sha256sum | cut -d' ' -f1)
 # ccache keeps its default per-user cache, shared by every clone on this

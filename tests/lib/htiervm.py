@@ -256,7 +256,7 @@ class VM:
         buf = b""
         while True:
             try:
-                chunk = self.proc.stdout.read1(65536)
+                chunk = os.read(self.proc.stdout.fileno(), 65536)
             except (OSError, ValueError):
                 chunk = b""
             if not chunk:
