@@ -1,0 +1,766 @@
+/*
+ * Virtio hballoon device: a per-NUMA-node memory balloon
+ *
+ * One balloon per guest NUMA node that has RAM. The host sets each node's
+ * usable size (hballoon-set); the guest inflates or deflates that node's
+ * balloon and reports the 4 KiB page frames it gave up, which the device
+ * discards from the RAMBlock backing exactly that node. Every guest-supplied
+ * PFN is validated against the node's memory region: anything else is
+ * ignored, counted and traced, never discarded.
+ *
+ * The protocol is defined in include/standard-headers/linux/virtio_hballoon.h
+ * (copied from the Linux uapi header) and in the htier project's
+ * Documentation/virtio/hballoon-spec.rst.
+ *
+ * Unlike virtio-balloon, this device does not register QEMU's global balloon
+ * handler, so both devices can be used in the same VM.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#include "qemu/osdep.h"
+#include "qemu/iov.h"
+#include "qemu/module.h"
+#include "qemu/timer.h"
+#include "qemu/units.h"
+#include "qemu/error-report.h"
+#include "hw/boards.h"
+#include "hw/qdev-properties.h"
+#include "hw/virtio/virtio.h"
+#include "hw/virtio/virtio-access.h"
+#include "hw/virtio/virtio-hballoon.h"
+#include "system/hostmem.h"
+#include "system/numa.h"
+#include "system/hballoon.h"
+#include "exec/cpu-common.h"
+#include "exec/address-spaces.h"
+#include "exec/memory.h"
+#include "migration/misc.h"
+#include "migration/vmstate.h"
+#include "qapi/error.h"
+#include "qapi/qapi-events-hballoon.h"
+#include "trace.h"
+
+#define HBALLOON_PAGE_SIZE (1ULL << VIRTIO_HBALLOON_PFN_SHIFT)
+#define HBALLOON_MAX_PFN (UINT64_MAX >> VIRTIO_HBALLOON_PFN_SHIFT)
+
+static size_t virtio_hballoon_config_size(VirtIOHballoon *s)
+{
+    return sizeof(struct virtio_hballoon_config) +
+           s->num_nodes * sizeof(struct virtio_hballoon_node_config);
+}
+
+static HballoonNode *virtio_hballoon_find_node(VirtIOHballoon *s,
+                                               uint32_t node_id)
+{
+    uint32_t i;
+
+    for (i = 0; i < s->num_nodes; i++) {
+        if (s->nodes[i].node_id == node_id) {
+            return &s->nodes[i];
+        }
+    }
+    return NULL;
+}
+
+static bool virtio_hballoon_poisoning(VirtIOHballoon *s)
+{
+    return virtio_vdev_has_feature(VIRTIO_DEVICE(s),
+                                   VIRTIO_HBALLOON_F_PAGE_POISON) &&
+           s->poison_val;
+}
+
+/*
+ * Why discarding is not possible right now for all nodes, as a list of
+ * reasons (NULL if discarding works). Node-specific reasons (large pages)
+ * are reported per node as well.
+ */
+static HballoonDiscardInhibitorList *
+virtio_hballoon_inhibitors(VirtIOHballoon *s)
+{
+    HballoonDiscardInhibitorList *list = NULL;
+    uint32_t i;
+
+    for (i = 0; i < s->num_nodes; i++) {
+        if (s->nodes[i].large_pages) {
+            QAPI_LIST_PREPEND(list, HBALLOON_DISCARD_INHIBITOR_LARGE_PAGES);
+            break;
+        }
+    }
+    if (virtio_hballoon_poisoning(s)) {
+        QAPI_LIST_PREPEND(list, HBALLOON_DISCARD_INHIBITOR_PAGE_POISON);
+    }
+    if (migration_in_bg_snapshot()) {
+        QAPI_LIST_PREPEND(list,
+                          HBALLOON_DISCARD_INHIBITOR_BACKGROUND_SNAPSHOT);
+    }
+    if (migration_in_incoming_postcopy()) {
+        QAPI_LIST_PREPEND(list, HBALLOON_DISCARD_INHIBITOR_INCOMING_POSTCOPY);
+    }
+    if (ram_block_discard_is_disabled()) {
+        QAPI_LIST_PREPEND(list,
+                          HBALLOON_DISCARD_INHIBITOR_RAM_DISCARD_DISABLED);
+    }
+    return list;
+}
+
+static bool virtio_hballoon_may_discard(VirtIOHballoon *s, HballoonNode *node)
+{
+    /*
+     * Postcopy cannot deal with concurrent discards, background snapshots
+     * neither; VFIO pins guest memory; discarding a poisoned page would
+     * hand the guest zeroes instead of its poison pattern.
+     */
+    return !node->large_pages && !virtio_hballoon_poisoning(s) &&
+           !ram_block_discard_is_disabled() &&
+           !migration_in_incoming_postcopy() && !migration_in_bg_snapshot();
+}
+
+/* A run of contiguous 4 KiB pages inside one RAMBlock, discarded at once. */
+typedef struct HballoonRun {
+    RAMBlock *rb;
+    ram_addr_t offset;
+    uint64_t pages;
+} HballoonRun;
+
+static void virtio_hballoon_flush_run(HballoonNode *node, HballoonRun *run)
+{
+    if (!run->pages) {
+        return;
+    }
+    trace_virtio_hballoon_discard(node->node_id, run->offset,
+                                  run->pages << VIRTIO_HBALLOON_PFN_SHIFT);
+    /* ram_block_discard_range() reports its own errors; failing is benign. */
+    if (!ram_block_discard_range(run->rb, run->offset,
+                                 run->pages << VIRTIO_HBALLOON_PFN_SHIFT)) {
+        node->discarded += run->pages;
+    }
+    run->pages = 0;
+}
+
+/*
+ * Resolve one guest PFN to an offset in the RAMBlock of @node. The section
+ * found last is cached in @cache (with a reference) so that runs of PFNs in
+ * the same region need no further lookup.
+ */
+static bool virtio_hballoon_resolve(HballoonNode *node, uint64_t pfn,
+                                    MemoryRegionSection *cache,
+                                    RAMBlock **rb, ram_addr_t *offset)
+{
+    hwaddr pa, start, size;
+    MemoryRegionSection section;
+    void *host;
+
+    if (pfn > HBALLOON_MAX_PFN) {
+        return false;
+    }
+    pa = pfn << VIRTIO_HBALLOON_PFN_SHIFT;
+
+    start = cache->offset_within_address_space;
+    size = cache->mr ? int128_get64(cache->size) : 0;
+    if (!cache->mr || pa < start || pa - start >= size ||
+        size - (pa - start) < HBALLOON_PAGE_SIZE) {
+        section = memory_region_find(get_system_memory(), pa,
+                                     HBALLOON_PAGE_SIZE);
+        if (!section.mr) {
+            return false;
+        }
+        if (section.mr != node->mr || !memory_region_is_ram(section.mr) ||
+            memory_region_is_rom(section.mr) ||
+            memory_region_is_romd(section.mr) ||
+            int128_get64(section.size) < HBALLOON_PAGE_SIZE) {
+            memory_region_unref(section.mr);
+            return false;
+        }
+        if (cache->mr) {
+            memory_region_unref(cache->mr);
+        }
+        *cache = section;
+        start = cache->offset_within_address_space;
+        size = int128_get64(cache->size);
+    }
+
+    host = memory_region_get_ram_ptr(cache->mr) +
+           cache->offset_within_region + (pa - start);
+    *rb = qemu_ram_block_from_host(host, false, offset);
+    return *rb != NULL;
+}
+
+/*
+ * Validate and apply one inflate or deflate buffer. Returns false if the
+ * buffer was ignored as a whole.
+ */
+static bool virtio_hballoon_handle_buffer(VirtIOHballoon *s,
+                                          VirtQueueElement *elem,
+                                          bool inflate)
+{
+    struct virtio_hballoon_pfns hdr;
+    size_t len = iov_size(elem->out_sg, elem->out_num);
+    MemoryRegionSection cache = {};
+    HballoonRun run = {};
+    HballoonNode *node;
+    uint32_t node_id, num, i;
+    bool discard;
+
+    if (elem->in_num || len < sizeof(hdr)) {
+        trace_virtio_hballoon_bad_buffer(inflate, len, "short");
+        return false;
+    }
+    iov_to_buf(elem->out_sg, elem->out_num, 0, &hdr, sizeof(hdr));
+    node_id = le32_to_cpu(hdr.node_id);
+    num = le32_to_cpu(hdr.num_pfns);
+    if (!num || num > VIRTIO_HBALLOON_MAX_PFNS ||
+        len != sizeof(hdr) + (size_t)num * sizeof(uint64_t)) {
+        trace_virtio_hballoon_bad_buffer(inflate, len, "length");
+        return false;
+    }
+    node = virtio_hballoon_find_node(s, node_id);
+    if (!node) {
+        trace_virtio_hballoon_bad_buffer(inflate, len, "node");
+        return false;
+    }
+    iov_to_buf(elem->out_sg, elem->out_num, sizeof(hdr), s->pfn_buf,
+               num * sizeof(uint64_t));
+
+    discard = inflate && virtio_hballoon_may_discard(s, node);
+    trace_virtio_hballoon_buffer(inflate, node_id, num, discard);
+    for (i = 0; i < num; i++) {
+        uint64_t pfn = le64_to_cpu(s->pfn_buf[i]);
+        RAMBlock *rb;
+        ram_addr_t offset;
+
+        if (!virtio_hballoon_resolve(node, pfn, &cache, &rb, &offset)) {
+            node->invalid++;
+            trace_virtio_hballoon_bad_pfn(node_id, pfn);
+            continue;
+        }
+        if (!inflate) {
+            node->deflated++;
+            continue;
+        }
+        node->inflated++;
+        if (!discard) {
+            continue;
+        }
+        if (run.pages && run.rb == rb &&
+            run.offset + (run.pages << VIRTIO_HBALLOON_PFN_SHIFT) == offset) {
+            run.pages++;
+            continue;
+        }
+        virtio_hballoon_flush_run(node, &run);
+        run.rb = rb;
+        run.offset = offset;
+        run.pages = 1;
+    }
+    virtio_hballoon_flush_run(node, &run);
+    if (cache.mr) {
+        memory_region_unref(cache.mr);
+    }
+    return true;
+}
+
+static void virtio_hballoon_handle_output(VirtIODevice *vdev, VirtQueue *vq)
+{
+    VirtIOHballoon *s = VIRTIO_HBALLOON(vdev);
+    bool inflate = vq == s->ivq;
+    VirtQueueElement *elem;
+
+    for (;;) {
+        elem = virtqueue_pop(vq, sizeof(VirtQueueElement));
+        if (!elem) {
+            break;
+        }
+        if (!virtio_hballoon_handle_buffer(s, elem, inflate)) {
+            s->bad_buffers++;
+        }
+        virtqueue_push(vq, elem, 0);
+        virtio_notify(vdev, vq);
+        g_free(elem);
+    }
+}
+
+/* Hand the stats buffer back so that the guest refills it. */
+static void virtio_hballoon_stats_request(VirtIOHballoon *s)
+{
+    VirtIODevice *vdev = VIRTIO_DEVICE(s);
+
+    if (!s->stats_vq_elem) {
+        return;
+    }
+    virtqueue_push(s->svq, s->stats_vq_elem, 0);
+    virtio_notify(vdev, s->svq);
+    g_free(s->stats_vq_elem);
+    s->stats_vq_elem = NULL;
+}
+
+static void virtio_hballoon_stats_poll_cb(void *opaque)
+{
+    VirtIOHballoon *s = opaque;
+
+    virtio_hballoon_stats_request(s);
+    if (s->stats_poll_interval) {
+        timer_mod(s->stats_timer,
+                  qemu_clock_get_ms(QEMU_CLOCK_VIRTUAL) +
+                  s->stats_poll_interval * 1000);
+    }
+}
+
+static void virtio_hballoon_receive_stats(VirtIODevice *vdev, VirtQueue *vq)
+{
+    VirtIOHballoon *s = VIRTIO_HBALLOON(vdev);
+    VirtQueueElement *elem;
+    size_t offset = 0;
+
+    elem = virtqueue_pop(vq, sizeof(VirtQueueElement));
+    if (!elem) {
+        return;
+    }
+    if (s->stats_vq_elem) {
+        /* A driver that queues a second buffer gets the first one back. */
+        virtio_hballoon_stats_request(s);
+    }
+
+    for (;;) {
+        struct virtio_hballoon_stats_hdr hdr;
+        HballoonNode *node;
+        uint32_t n, j;
+
+        if (iov_to_buf(elem->out_sg, elem->out_num, offset, &hdr,
+                       sizeof(hdr)) != sizeof(hdr)) {
+            break;
+        }
+        offset += sizeof(hdr);
+        node = virtio_hballoon_find_node(s, le32_to_cpu(hdr.node_id));
+        n = le32_to_cpu(hdr.num_stats);
+        for (j = 0; j < n; j++) {
+            struct virtio_hballoon_stat st;
+            uint16_t tag;
+
+            if (iov_to_buf(elem->out_sg, elem->out_num, offset, &st,
+                           sizeof(st)) != sizeof(st)) {
+                break;
+            }
+            offset += sizeof(st);
+            tag = le16_to_cpu(st.tag);
+            if (node && tag < VIRTIO_HBALLOON_S_NR) {
+                node->stats[tag] = le64_to_cpu(st.val);
+                node->has_stats = true;
+            }
+        }
+        if (j < n) {
+            break;
+        }
+        trace_virtio_hballoon_stats(le32_to_cpu(hdr.node_id), n);
+    }
+
+    s->stats_vq_elem = elem;
+    if (s->stats_poll_interval && !timer_pending(s->stats_timer)) {
+        timer_mod(s->stats_timer,
+                  qemu_clock_get_ms(QEMU_CLOCK_VIRTUAL) +
+                  s->stats_poll_interval * 1000);
+    }
+}
+
+static uint64_t virtio_hballoon_node_actual_bytes(HballoonNode *node)
+{
+    uint64_t balloon = MIN(node->actual_pages, node->ram_pages);
+
+    return (node->ram_pages - balloon) << VIRTIO_HBALLOON_PFN_SHIFT;
+}
+
+static void virtio_hballoon_get_config(VirtIODevice *vdev,
+                                       uint8_t *config_data)
+{
+    VirtIOHballoon *s = VIRTIO_HBALLOON(vdev);
+    struct virtio_hballoon_config *config = (void *)config_data;
+    uint32_t i;
+
+    memset(config_data, 0, virtio_hballoon_config_size(s));
+    config->num_nodes = cpu_to_le16(s->num_nodes);
+    config->poison_val = cpu_to_le32(s->poison_val);
+    for (i = 0; i < s->num_nodes; i++) {
+        struct virtio_hballoon_node_config *nc = &config->nodes[i];
+        HballoonNode *node = &s->nodes[i];
+
+        nc->node_id = cpu_to_le32(node->node_id);
+        nc->ram_pages = cpu_to_le64(node->ram_pages);
+        nc->target_pages = cpu_to_le64(node->target_pages);
+        nc->actual_pages = cpu_to_le64(node->actual_pages);
+        node->cfg_actual = node->actual_pages;
+    }
+}
+
+static void virtio_hballoon_set_actual(VirtIOHballoon *s, HballoonNode *node,
+                                       uint64_t actual)
+{
+    if (node->actual_pages == actual) {
+        return;
+    }
+    trace_virtio_hballoon_actual(node->node_id, node->actual_pages, actual);
+    node->actual_pages = actual;
+    qapi_event_send_hballoon_change(node->node_id,
+                                    virtio_hballoon_node_actual_bytes(node));
+}
+
+static void virtio_hballoon_set_config(VirtIODevice *vdev,
+                                       const uint8_t *config_data)
+{
+    VirtIOHballoon *s = VIRTIO_HBALLOON(vdev);
+    const struct virtio_hballoon_config *config = (const void *)config_data;
+    uint32_t i;
+
+    for (i = 0; i < s->num_nodes; i++) {
+        HballoonNode *node = &s->nodes[i];
+        uint64_t actual = le64_to_cpu(config->nodes[i].actual_pages);
+
+        if (actual != node->cfg_actual) {
+            node->cfg_actual = actual;
+            virtio_hballoon_set_actual(s, node, actual);
+        }
+    }
+    if (virtio_vdev_has_feature(vdev, VIRTIO_HBALLOON_F_PAGE_POISON)) {
+        s->poison_val = le32_to_cpu(config->poison_val);
+    } else {
+        s->poison_val = 0;
+    }
+}
+
+static uint64_t virtio_hballoon_get_features(VirtIODevice *vdev, uint64_t f,
+                                             Error **errp)
+{
+    VirtIOHballoon *s = VIRTIO_HBALLOON(vdev);
+
+    return f | s->host_features;
+}
+
+/* hballoon-set */
+static void virtio_hballoon_set(void *opaque, uint32_t node_id, uint64_t size,
+                                Error **errp)
+{
+    VirtIOHballoon *s = opaque;
+    HballoonNode *node = virtio_hballoon_find_node(s, node_id);
+    uint64_t ram;
+
+    if (!node) {
+        error_setg(errp, "NUMA node %" PRIu32 " does not exist or has no RAM"
+                   " managed by virtio-hballoon", node_id);
+        return;
+    }
+    ram = node->ram_pages << VIRTIO_HBALLOON_PFN_SHIFT;
+    if (!QEMU_IS_ALIGNED(size, HBALLOON_PAGE_SIZE)) {
+        error_setg(errp, "size %" PRIu64 " is not a multiple of 4 KiB", size);
+        return;
+    }
+    if (size > ram) {
+        error_setg(errp, "size %" PRIu64 " is larger than NUMA node %" PRIu32
+                   " (%" PRIu64 " bytes)", size, node_id, ram);
+        return;
+    }
+    node->target_pages = (ram - size) >> VIRTIO_HBALLOON_PFN_SHIFT;
+    trace_virtio_hballoon_set(node_id, size, node->target_pages);
+    virtio_notify_config(VIRTIO_DEVICE(s));
+}
+
+/* query-hballoon */
+static HballoonInfo *virtio_hballoon_query(void *opaque)
+{
+    VirtIOHballoon *s = opaque;
+    HballoonInfo *info = g_new0(HballoonInfo, 1);
+    HballoonNodeInfoList **tail = &info->nodes;
+    uint32_t i;
+
+    for (i = 0; i < s->num_nodes; i++) {
+        HballoonNode *node = &s->nodes[i];
+        HballoonNodeInfo *ni = g_new0(HballoonNodeInfo, 1);
+        uint64_t ram = node->ram_pages << VIRTIO_HBALLOON_PFN_SHIFT;
+
+        ni->node = node->node_id;
+        ni->ram = ram;
+        ni->target = ram - (node->target_pages << VIRTIO_HBALLOON_PFN_SHIFT);
+        ni->actual = virtio_hballoon_node_actual_bytes(node);
+        ni->inflated = node->inflated;
+        ni->deflated = node->deflated;
+        ni->discarded = node->discarded;
+        ni->invalid = node->invalid;
+        ni->discard_inhibited = node->large_pages;
+        if (node->has_stats) {
+            HballoonNodeStats *st = g_new0(HballoonNodeStats, 1);
+
+            st->free_memory = node->stats[VIRTIO_HBALLOON_S_MEMFREE];
+            st->total_memory = node->stats[VIRTIO_HBALLOON_S_MEMTOT];
+            st->file_memory = node->stats[VIRTIO_HBALLOON_S_FILE];
+            st->anon_memory = node->stats[VIRTIO_HBALLOON_S_ANON];
+            st->balloon_memory = node->stats[VIRTIO_HBALLOON_S_BALLOON];
+            st->inflate_failures = node->stats[VIRTIO_HBALLOON_S_INFLATE_FAIL];
+            st->oom_deflated = node->stats[VIRTIO_HBALLOON_S_OOM_DEFLATE];
+            ni->stats = st;
+        }
+        QAPI_LIST_APPEND(tail, ni);
+    }
+    info->reasons = virtio_hballoon_inhibitors(s);
+    info->discard_inhibited = info->reasons != NULL;
+    info->bad_buffers = s->bad_buffers;
+    return info;
+}
+
+static const HballoonOps virtio_hballoon_ops = {
+    .set = virtio_hballoon_set,
+    .query = virtio_hballoon_query,
+};
+
+/* Collect the nodes with RAM from the machine's NUMA configuration. */
+static bool virtio_hballoon_init_nodes(VirtIOHballoon *s, Error **errp)
+{
+    MachineState *ms = MACHINE(qdev_get_machine());
+    int nb_numa_nodes = ms->numa_state ? ms->numa_state->num_nodes : 0;
+    int i;
+
+    s->nodes = g_new0(HballoonNode, MAX(nb_numa_nodes, 1));
+    if (!nb_numa_nodes) {
+        if (!ms->ram) {
+            error_setg(errp, "virtio-hballoon: the machine has no RAM");
+            return false;
+        }
+        s->nodes[0].mr = ms->ram;
+        s->num_nodes = 1;
+    }
+    for (i = 0; i < nb_numa_nodes; i++) {
+        NodeInfo *ni = &ms->numa_state->nodes[i];
+
+        if (!ni->node_mem) {
+            continue;
+        }
+        if (!ni->node_memdev) {
+            error_setg(errp, "virtio-hballoon: NUMA node %d has no memdev; "
+                       "use -numa node,memdev=", i);
+            return false;
+        }
+        if (s->num_nodes == VIRTIO_HBALLOON_MAX_NODES) {
+            error_setg(errp, "virtio-hballoon supports at most %d nodes "
+                       "with RAM", VIRTIO_HBALLOON_MAX_NODES);
+            return false;
+        }
+        s->nodes[s->num_nodes].node_id = i;
+        s->nodes[s->num_nodes].mr =
+            host_memory_backend_get_memory(ni->node_memdev);
+        s->num_nodes++;
+    }
+    if (!s->num_nodes) {
+        error_setg(errp, "virtio-hballoon: no NUMA node has RAM");
+        return false;
+    }
+
+    for (i = 0; i < s->num_nodes; i++) {
+        HballoonNode *node = &s->nodes[i];
+        RAMBlock *rb = node->mr->ram_block;
+
+        if (!memory_region_is_ram(node->mr) || !rb) {
+            error_setg(errp, "virtio-hballoon: memory of NUMA node %" PRIu32
+                       " is not RAM", node->node_id);
+            return false;
+        }
+        node->ram_pages = memory_region_size(node->mr) >>
+                          VIRTIO_HBALLOON_PFN_SHIFT;
+        node->large_pages = qemu_ram_pagesize(rb) > HBALLOON_PAGE_SIZE;
+        if (node->large_pages) {
+            warn_report("virtio-hballoon: NUMA node %" PRIu32 " uses %zu KiB "
+                        "host pages; its inflated memory is not discarded",
+                        node->node_id, qemu_ram_pagesize(rb) / KiB);
+        }
+        trace_virtio_hballoon_node(node->node_id, node->ram_pages,
+                                   qemu_ram_pagesize(rb));
+    }
+    return true;
+}
+
+static void virtio_hballoon_device_realize(DeviceState *dev, Error **errp)
+{
+    VirtIODevice *vdev = VIRTIO_DEVICE(dev);
+    VirtIOHballoon *s = VIRTIO_HBALLOON(dev);
+
+    if (!virtio_hballoon_init_nodes(s, errp)) {
+        g_free(s->nodes);
+        s->nodes = NULL;
+        s->num_nodes = 0;
+        return;
+    }
+    if (qemu_add_hballoon_handler(&virtio_hballoon_ops, s) < 0) {
+        error_setg(errp, "only one virtio-hballoon device is supported");
+        g_free(s->nodes);
+        s->nodes = NULL;
+        s->num_nodes = 0;
+        return;
+    }
+
+    virtio_init(vdev, VIRTIO_ID_HBALLOON, virtio_hballoon_config_size(s));
+    s->ivq = virtio_add_queue(vdev, 128, virtio_hballoon_handle_output);
+    s->dvq = virtio_add_queue(vdev, 128, virtio_hballoon_handle_output);
+    s->svq = virtio_add_queue(vdev, 128, virtio_hballoon_receive_stats);
+    s->pfn_buf = g_new(uint64_t, VIRTIO_HBALLOON_MAX_PFNS);
+    s->stats_timer = timer_new_ms(QEMU_CLOCK_VIRTUAL,
+                                  virtio_hballoon_stats_poll_cb, s);
+}
+
+static void virtio_hballoon_device_unrealize(DeviceState *dev)
+{
+    VirtIODevice *vdev = VIRTIO_DEVICE(dev);
+    VirtIOHballoon *s = VIRTIO_HBALLOON(dev);
+
+    timer_free(s->stats_timer);
+    s->stats_timer = NULL;
+    g_free(s->stats_vq_elem);
+    s->stats_vq_elem = NULL;
+    qemu_remove_hballoon_handler(s);
+    virtio_delete_queue(s->ivq);
+    virtio_delete_queue(s->dvq);
+    virtio_delete_queue(s->svq);
+    virtio_cleanup(vdev);
+    g_free(s->pfn_buf);
+    g_free(s->nodes);
+    s->nodes = NULL;
+    s->num_nodes = 0;
+}
+
+static void virtio_hballoon_device_reset(VirtIODevice *vdev)
+{
+    VirtIOHballoon *s = VIRTIO_HBALLOON(vdev);
+    uint32_t i;
+
+    if (s->stats_vq_elem) {
+        virtqueue_unpop(s->svq, s->stats_vq_elem, 0);
+        g_free(s->stats_vq_elem);
+        s->stats_vq_elem = NULL;
+    }
+    timer_del(s->stats_timer);
+
+    /* A reset driver starts with empty balloons; targets stay. */
+    for (i = 0; i < s->num_nodes; i++) {
+        virtio_hballoon_set_actual(s, &s->nodes[i], 0);
+        s->nodes[i].has_stats = false;
+    }
+    s->poison_val = 0;
+    /* Do not let a later config write replay stale values. */
+    virtio_hballoon_get_config(vdev, vdev->config);
+}
+
+static void virtio_hballoon_set_status(VirtIODevice *vdev, uint8_t status)
+{
+    VirtIOHballoon *s = VIRTIO_HBALLOON(vdev);
+
+    if (!s->stats_vq_elem && vdev->vm_running &&
+        (status & VIRTIO_CONFIG_S_DRIVER_OK) && virtqueue_rewind(s->svq, 1)) {
+        /* Pick up the stats buffer dropped while the VM was stopped. */
+        virtio_hballoon_receive_stats(vdev, s->svq);
+    }
+}
+
+static int virtio_hballoon_post_load(void *opaque, int version_id)
+{
+    VirtIOHballoon *s = opaque;
+    VirtIODevice *vdev = VIRTIO_DEVICE(s);
+    uint32_t i;
+
+    /* The config buffer came from the source; make it match our state. */
+    virtio_hballoon_get_config(vdev, vdev->config);
+    for (i = 0; i < s->num_nodes; i++) {
+        if (s->nodes[i].target_pages > s->nodes[i].ram_pages) {
+            error_report("virtio-hballoon: invalid target for node %" PRIu32,
+                         s->nodes[i].node_id);
+            return -EINVAL;
+        }
+    }
+    if (s->stats_poll_interval) {
+        timer_mod(s->stats_timer, qemu_clock_get_ms(QEMU_CLOCK_VIRTUAL) +
+                  s->stats_poll_interval * 1000);
+    }
+    return 0;
+}
+
+static const VMStateDescription vmstate_hballoon_node = {
+    .name = "virtio-hballoon-node",
+    .version_id = 1,
+    .minimum_version_id = 1,
+    .fields = (const VMStateField[]) {
+        VMSTATE_UINT32_EQUAL(node_id, HballoonNode,
+                             "NUMA nodes differ from the source"),
+        VMSTATE_UINT64_EQUAL(ram_pages, HballoonNode,
+                             "NUMA node sizes differ from the source"),
+        VMSTATE_UINT64(target_pages, HballoonNode),
+        VMSTATE_UINT64(actual_pages, HballoonNode),
+        VMSTATE_UINT64(inflated, HballoonNode),
+        VMSTATE_UINT64(deflated, HballoonNode),
+        VMSTATE_UINT64(discarded, HballoonNode),
+        VMSTATE_UINT64(invalid, HballoonNode),
+        VMSTATE_END_OF_LIST()
+    },
+};
+
+static const VMStateDescription vmstate_virtio_hballoon_device = {
+    .name = "virtio-hballoon-device",
+    .version_id = 1,
+    .minimum_version_id = 1,
+    .post_load = virtio_hballoon_post_load,
+    .fields = (const VMStateField[]) {
+        VMSTATE_UINT32_EQUAL(num_nodes, VirtIOHballoon,
+                             "number of NUMA nodes with RAM differs"),
+        VMSTATE_STRUCT_VARRAY_POINTER_UINT32(nodes, VirtIOHballoon, num_nodes,
+                                             vmstate_hballoon_node,
+                                             HballoonNode),
+        VMSTATE_UINT32(poison_val, VirtIOHballoon),
+        VMSTATE_UINT64(bad_buffers, VirtIOHballoon),
+        VMSTATE_END_OF_LIST()
+    },
+};
+
+static const VMStateDescription vmstate_virtio_hballoon = {
+    .name = "virtio-hballoon",
+    .version_id = 1,
+    .minimum_version_id = 1,
+    .fields = (const VMStateField[]) {
+        VMSTATE_VIRTIO_DEVICE,
+        VMSTATE_END_OF_LIST()
+    },
+};
+
+static const Property virtio_hballoon_properties[] = {
+    DEFINE_PROP_BIT("guest-stats", VirtIOHballoon, host_features,
+                    VIRTIO_HBALLOON_F_STATS_VQ, true),
+    DEFINE_PROP_BIT("deflate-on-oom", VirtIOHballoon, host_features,
+                    VIRTIO_HBALLOON_F_DEFLATE_ON_OOM, true),
+    DEFINE_PROP_BIT("page-poison", VirtIOHballoon, host_features,
+                    VIRTIO_HBALLOON_F_PAGE_POISON, true),
+    DEFINE_PROP_UINT32("guest-stats-polling-interval", VirtIOHballoon,
+                       stats_poll_interval, 5),
+};
+
+static void virtio_hballoon_class_init(ObjectClass *klass, void *data)
+{
+    DeviceClass *dc = DEVICE_CLASS(klass);
+    VirtioDeviceClass *vdc = VIRTIO_DEVICE_CLASS(klass);
+
+    device_class_set_props(dc, virtio_hballoon_properties);
+    dc->vmsd = &vmstate_virtio_hballoon;
+    set_bit(DEVICE_CATEGORY_MISC, dc->categories);
+    vdc->realize = virtio_hballoon_device_realize;
+    vdc->unrealize = virtio_hballoon_device_unrealize;
+    vdc->reset = virtio_hballoon_device_reset;
+    vdc->get_config = virtio_hballoon_get_config;
+    vdc->set_config = virtio_hballoon_set_config;
+    vdc->get_features = virtio_hballoon_get_features;
+    vdc->set_status = virtio_hballoon_set_status;
+    vdc->vmsd = &vmstate_virtio_hballoon_device;
+}
+
+static const TypeInfo virtio_hballoon_info = {
+    .name = TYPE_VIRTIO_HBALLOON,
+    .parent = TYPE_VIRTIO_DEVICE,
+    .instance_size = sizeof(VirtIOHballoon),
+    .class_init = virtio_hballoon_class_init,
+};
+
+static void virtio_hballoon_register_types(void)
+{
+    type_register_static(&virtio_hballoon_info);
+}
+
+type_init(virtio_hballoon_register_types)

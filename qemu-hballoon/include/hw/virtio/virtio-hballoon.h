@@ -1,0 +1,70 @@
+/*
+ * Virtio hballoon device: a per-NUMA-node memory balloon
+ *
+ * The device ABI is include/standard-headers/linux/virtio_hballoon.h,
+ * generated from the Linux uapi header the guest driver uses.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#ifndef HW_VIRTIO_HBALLOON_H
+#define HW_VIRTIO_HBALLOON_H
+
+#include "standard-headers/linux/virtio_hballoon.h"
+#include "hw/virtio/virtio.h"
+#include "qom/object.h"
+
+#define TYPE_VIRTIO_HBALLOON "virtio-hballoon"
+
+OBJECT_DECLARE_SIMPLE_TYPE(VirtIOHballoon, VIRTIO_HBALLOON)
+
+typedef struct HballoonNode {
+    /* Fixed at realize. */
+    uint32_t node_id;           /* QEMU NUMA node id == ACPI PXM */
+    uint64_t ram_pages;         /* 4 KiB pages of the node's memdev */
+    MemoryRegion *mr;           /* memory region of the node's memdev */
+    bool large_pages;           /* backend page size > 4 KiB: no discard */
+
+    /* Migrated. */
+    uint64_t target_pages;      /* pages the host wants in the balloon */
+    uint64_t actual_pages;      /* pages the guest says it holds */
+    uint64_t inflated;          /* valid PFNs inflated (cumulative) */
+    uint64_t deflated;          /* valid PFNs deflated (cumulative) */
+    uint64_t discarded;         /* 4 KiB pages discarded (cumulative) */
+    uint64_t invalid;           /* PFNs ignored (cumulative) */
+
+    /*
+     * actual_pages as it stands in the config buffer (vdev->config): a
+     * config write only changes actual_pages if the driver wrote a new
+     * value there, so stale bytes of other fields never roll it back.
+     */
+    uint64_t cfg_actual;
+
+    /* Latest guest statistics, not migrated (the guest sends new ones). */
+    uint64_t stats[VIRTIO_HBALLOON_S_NR];
+    bool has_stats;
+} HballoonNode;
+
+struct VirtIOHballoon {
+    VirtIODevice parent_obj;
+
+    VirtQueue *ivq;
+    VirtQueue *dvq;
+    VirtQueue *svq;
+
+    uint32_t num_nodes;
+    HballoonNode *nodes;
+    uint32_t poison_val;
+    uint64_t bad_buffers;       /* buffers ignored as a whole */
+
+    /* Scratch space for the PFNs of one buffer. */
+    uint64_t *pfn_buf;
+
+    VirtQueueElement *stats_vq_elem;
+    QEMUTimer *stats_timer;
+    uint32_t stats_poll_interval;   /* seconds, 0: never ask again */
+
+    uint32_t host_features;
+};
+
+#endif

@@ -1,0 +1,985 @@
+/*
+ * QTest test cases for the virtio-hballoon device (per-NUMA-node balloon)
+ *
+ * The tests drive the device the way a guest driver would: they negotiate
+ * features, set up the virtqueues in guest memory and queue inflate, deflate
+ * and statistics buffers. Guest memory has two NUMA nodes of 128 MiB each;
+ * node 1 is a shared memfd so that discards punch holes in a file.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#include "qemu/osdep.h"
+#include "qemu/bswap.h"
+#include "libqtest.h"
+#include "qobject/qdict.h"
+#include "qobject/qlist.h"
+#include "qobject/qstring.h"
+#include "qobject/qnum.h"
+#include "libqos/libqos-pc.h"
+#include "libqos/pci-pc.h"
+#include "libqos/malloc-pc.h"
+#include "libqos/virtio.h"
+#include "libqos/virtio-pci.h"
+#include "standard-headers/linux/virtio_config.h"
+#include "standard-headers/linux/virtio_ring.h"
+#include "standard-headers/linux/virtio_hballoon.h"
+
+#define PAGE            ((uint64_t)4096)
+#define NODE_SIZE       ((uint64_t)128 * 1024 * 1024)
+#define NODE_PAGES      (NODE_SIZE / PAGE)
+#define TIMEOUT_US      (30 * 1000 * 1000)
+
+/* Node 0 is guest-physical [0, 128M), node 1 is [128M, 256M). */
+#define NODE_START(n)   ((n) * NODE_PAGES)
+/* Pages the fuzzer may validly inflate: [96M, 100M) and [200M, 204M). */
+#define SAC_START(n)    ((n) ? 51200ULL : 24576ULL)
+#define SAC_PAGES       1024ULL
+/* Canaries: node 0 [100M, 128M), node 1 everything but its SAC range. */
+#define CANARY0_START   25600ULL
+#define CANARY(pfn)     (0x5a5a000000000000ULL | (pfn))
+
+#define HB_ARGS \
+    "-machine pc -m 256M -nodefaults " \
+    "-object memory-backend-ram,id=m0,size=128M " \
+    "-object memory-backend-memfd,id=m1,size=128M,share=on " \
+    "-numa node,nodeid=0,memdev=m0 -numa node,nodeid=1,memdev=m1 " \
+    "-device virtio-hballoon-pci,id=hb0,addr=04.0"
+
+#define BATCH           32
+#define MAX_BUF_PFNS    (VIRTIO_HBALLOON_MAX_PFNS + 2)
+#define MAX_BUF_LEN     (8 + 8 * MAX_BUF_PFNS)
+
+typedef struct HB {
+    QTestState *qts;
+    QGuestAllocator alloc;
+    QPCIBus *pcibus;
+    QVirtioPCIDevice *dev;
+    QVirtioDevice *vdev;
+    QVirtQueue *vq[3];
+    uint16_t avail_idx[3];
+    uint64_t data[BATCH];       /* one scratch buffer per chain */
+} HB;
+
+/* One buffer to queue: up to two readable (or writable) segments. */
+typedef struct Buf {
+    uint8_t bytes[MAX_BUF_LEN];
+    size_t len;
+    size_t split;               /* 0: one descriptor; else first seg len */
+    bool write;                 /* mark the descriptors device-writable */
+} Buf;
+
+static HB *hb_start(const char *extra)
+{
+    HB *t = g_new0(HB, 1);
+    QPCIAddress addr = { .devfn = QPCI_DEVFN(4, 0) };
+    uint64_t features;
+    int i;
+
+    t->qts = qtest_initf(HB_ARGS " %s", extra ? extra : "");
+    pc_alloc_init(&t->alloc, t->qts, ALLOC_NO_FLAGS);
+    t->pcibus = qpci_new_pc(t->qts, &t->alloc);
+    t->dev = virtio_pci_new(t->pcibus, &addr);
+    g_assert_nonnull(t->dev);
+    t->vdev = &t->dev->vdev;
+    g_assert_cmpint(t->vdev->device_type, ==, VIRTIO_ID_HBALLOON);
+
+    qvirtio_pci_device_enable(t->dev);
+    qvirtio_start_device(t->vdev);
+    features = qvirtio_get_features(t->vdev);
+    g_assert_true(features & (1ULL << VIRTIO_F_VERSION_1));
+    g_assert_true(features & (1ULL << VIRTIO_HBALLOON_F_STATS_VQ));
+    g_assert_true(features & (1ULL << VIRTIO_HBALLOON_F_DEFLATE_ON_OOM));
+    g_assert_true(features & (1ULL << VIRTIO_HBALLOON_F_PAGE_POISON));
+    features &= (1ULL << VIRTIO_F_VERSION_1) |
+                (1ULL << VIRTIO_HBALLOON_F_STATS_VQ) |
+                (1ULL << VIRTIO_HBALLOON_F_DEFLATE_ON_OOM) |
+                (1ULL << VIRTIO_HBALLOON_F_PAGE_POISON);
+    qvirtio_set_features(t->vdev, features);
+    for (i = 0; i < 3; i++) {
+        t->vq[i] = qvirtqueue_setup(t->vdev, &t->alloc, i);
+        g_assert_cmpint(t->vq[i]->size, >=, 2 * BATCH);
+    }
+    for (i = 0; i < BATCH; i++) {
+        t->data[i] = guest_alloc(&t->alloc, MAX_BUF_LEN);
+    }
+    qvirtio_set_driver_ok(t->vdev);
+    return t;
+}
+
+static void hb_stop(HB *t)
+{
+    int i;
+
+    for (i = 0; i < 3; i++) {
+        qvirtqueue_cleanup(t->vdev->bus, t->vq[i], &t->alloc);
+    }
+    qvirtio_pci_device_disable(t->dev);
+    g_free(t->dev);
+    qpci_free_pc(t->pcibus);
+    alloc_destroy(&t->alloc);
+    qtest_quit(t->qts);
+    g_free(t);
+}
+
+/*
+ * Queue @n buffers on virtqueue @q in one go, kick once, and wait until the
+ * device has used all of them. Descriptors 2j and 2j+1 hold chain j.
+ */
+static void hb_send(HB *t, int q, Buf *bufs, int n)
+{
+    QVirtQueue *vq = t->vq[q];
+    struct vring_desc desc[2 * BATCH] = {};
+    uint16_t ring[BATCH];
+    uint16_t used;
+    gint64 start;
+    int j;
+
+    g_assert_cmpint(n, <=, BATCH);
+    for (j = 0; j < n; j++) {
+        Buf *b = &bufs[j];
+        uint16_t flags = b->write ? VRING_DESC_F_WRITE : 0;
+        uint16_t d = 2 * j;
+
+        qtest_memwrite(t->qts, t->data[j], b->bytes, b->len);
+        desc[d].addr = cpu_to_le64(t->data[j]);
+        desc[d].len = cpu_to_le32(b->split ? b->split : b->len);
+        desc[d].flags = cpu_to_le16(flags | (b->split ? VRING_DESC_F_NEXT : 0));
+        desc[d].next = cpu_to_le16(d + 1);
+        desc[d + 1].addr = cpu_to_le64(t->data[j] + b->split);
+        desc[d + 1].len = cpu_to_le32(b->len - b->split);
+        desc[d + 1].flags = cpu_to_le16(flags);
+        desc[d + 1].next = 0;
+        ring[j] = cpu_to_le16(d);
+    }
+    qtest_memwrite(t->qts, vq->desc, desc, sizeof(desc[0]) * 2 * n);
+    for (j = 0; j < n; j++) {
+        uint16_t slot = (t->avail_idx[q] + j) % vq->size;
+
+        qtest_memwrite(t->qts, vq->avail + 4 + 2 * slot, &ring[j], 2);
+    }
+    t->avail_idx[q] += n;
+    qtest_writew(t->qts, vq->avail + 2, t->avail_idx[q]);
+    t->vdev->bus->virtqueue_kick(t->vdev, vq);
+
+    start = g_get_monotonic_time();
+    for (;;) {
+        used = qtest_readw(t->qts, vq->used + 2);
+        if (used == t->avail_idx[q]) {
+            break;
+        }
+        g_assert_cmpint(g_get_monotonic_time() - start, <=, TIMEOUT_US);
+    }
+    vq->last_used_idx = used;
+}
+
+/* Build a well-formed buffer for @node with @num PFNs. */
+static void buf_pfns(Buf *b, uint32_t node, uint32_t hdr_num,
+                     const uint64_t *pfns, uint32_t num)
+{
+    struct virtio_hballoon_pfns hdr = {
+        .node_id = cpu_to_le32(node),
+        .num_pfns = cpu_to_le32(hdr_num),
+    };
+    uint32_t i;
+
+    g_assert_cmpuint(8 + 8ULL * num, <=, MAX_BUF_LEN);
+    memset(b, 0, offsetof(Buf, bytes));
+    memcpy(b->bytes, &hdr, sizeof(hdr));
+    for (i = 0; i < num; i++) {
+        uint64_t le = cpu_to_le64(pfns[i]);
+
+        memcpy(b->bytes + 8 + 8 * i, &le, 8);
+    }
+    b->len = 8 + 8 * num;
+    b->split = 0;
+    b->write = false;
+}
+
+static void send_pfns(HB *t, int q, uint32_t node, const uint64_t *pfns,
+                      uint32_t num)
+{
+    Buf *b = g_new(Buf, 1);
+
+    buf_pfns(b, node, num, pfns, num);
+    hb_send(t, q, b, 1);
+    g_free(b);
+}
+
+/* Config space accessors. */
+static uint64_t cfg_node(HB *t, int i, int field)
+{
+    uint64_t off = sizeof(struct virtio_hballoon_config) +
+                   i * sizeof(struct virtio_hballoon_node_config);
+
+    switch (field) {
+    case 0:
+        return qvirtio_config_readl(t->vdev, off);
+    default:
+        return qvirtio_config_readq(t->vdev, off + 8 * field);
+    }
+}
+
+static void cfg_write_actual(HB *t, int i, uint64_t pages)
+{
+    uint64_t off = t->dev->device_cfg_offset +
+                   sizeof(struct virtio_hballoon_config) +
+                   i * sizeof(struct virtio_hballoon_node_config) +
+                   offsetof(struct virtio_hballoon_node_config, actual_pages);
+
+    qpci_io_writel(t->dev->pdev, t->dev->bar, off, (uint32_t)pages);
+    qpci_io_writel(t->dev->pdev, t->dev->bar, off + 4, pages >> 32);
+}
+
+static uint64_t qd_u64(const QDict *d, const char *key)
+{
+    return qnum_get_uint(qobject_to(QNum, qdict_get(d, key)));
+}
+
+/* query-hballoon helpers */
+static QDict *query(QTestState *qts)
+{
+    return qtest_qmp_assert_success_ref(qts,
+                                        "{ 'execute': 'query-hballoon' }");
+}
+
+static QDict *query_node(QDict *info, int node)
+{
+    QList *nodes = qdict_get_qlist(info, "nodes");
+    QListEntry *e;
+
+    QLIST_FOREACH_ENTRY(nodes, e) {
+        QDict *n = qobject_to(QDict, qlist_entry_obj(e));
+
+        if (qdict_get_int(n, "node") == node) {
+            return n;
+        }
+    }
+    g_assert_not_reached();
+}
+
+static uint64_t node_get(QTestState *qts, int node, const char *key)
+{
+    QDict *info = query(qts);
+    uint64_t v = qd_u64(query_node(info, node), key);
+
+    qobject_unref(info);
+    return v;
+}
+
+static uint64_t info_get(QTestState *qts, const char *key)
+{
+    QDict *info = query(qts);
+    uint64_t v = qd_u64(info, key);
+
+    qobject_unref(info);
+    return v;
+}
+
+static void test_config(void)
+{
+    HB *t = hb_start(NULL);
+    QDict *info;
+    QList *nodes;
+    int i;
+
+    g_assert_cmpint(qvirtio_config_readw(t->vdev, 0), ==, 2);
+    for (i = 0; i < 2; i++) {
+        g_assert_cmpuint(cfg_node(t, i, 0), ==, i);
+        g_assert_cmpuint(cfg_node(t, i, 1), ==, NODE_PAGES);
+        g_assert_cmpuint(cfg_node(t, i, 2), ==, 0);
+        g_assert_cmpuint(cfg_node(t, i, 3), ==, 0);
+    }
+
+    info = query(t->qts);
+    nodes = qdict_get_qlist(info, "nodes");
+    g_assert_cmpint(qlist_size(nodes), ==, 2);
+    for (i = 0; i < 2; i++) {
+        QDict *n = query_node(info, i);
+
+        g_assert_cmpuint(qd_u64(n, "ram"), ==, NODE_SIZE);
+        g_assert_cmpuint(qd_u64(n, "target"), ==, NODE_SIZE);
+        g_assert_cmpuint(qd_u64(n, "actual"), ==, NODE_SIZE);
+        g_assert_false(qdict_get_bool(n, "discard-inhibited"));
+    }
+    g_assert_false(qdict_get_bool(info, "discard-inhibited"));
+    g_assert_cmpint(qlist_size(qdict_get_qlist(info, "reasons")), ==, 0);
+    qobject_unref(info);
+
+    /* Setting a node's size changes its target and notifies the driver. */
+    qtest_qmp_assert_success(t->qts, "{ 'execute': 'hballoon-set', "
+                             "'arguments': { 'node': 1, 'size': %" PRIu64
+                             " } }", NODE_SIZE - 64 * PAGE);
+    qvirtio_wait_config_isr(t->vdev, TIMEOUT_US);
+    g_assert_cmpuint(cfg_node(t, 1, 2), ==, 64);
+    g_assert_cmpuint(cfg_node(t, 0, 2), ==, 0);
+    g_assert_cmpuint(node_get(t->qts, 1, "target"), ==, NODE_SIZE - 64 * PAGE);
+    g_assert_cmpuint(node_get(t->qts, 0, "target"), ==, NODE_SIZE);
+
+    hb_stop(t);
+}
+
+static void test_inflate_deflate(void)
+{
+    HB *t = hb_start(NULL);
+    uint64_t pfns[16];
+    int i;
+
+    /* Fill 16 pages of node 1 and 16 of node 0 with a pattern. */
+    for (i = 0; i < 16; i++) {
+        qtest_writeq(t->qts, (NODE_START(1) + 1000 + i) * PAGE, CANARY(i));
+        qtest_writeq(t->qts, (NODE_START(0) + 30000 + i) * PAGE, CANARY(i));
+        pfns[i] = NODE_START(1) + 1000 + i;
+    }
+
+    send_pfns(t, VIRTIO_HBALLOON_VQ_INFLATE, 1, pfns, 16);
+    g_assert_cmpuint(node_get(t->qts, 1, "inflated"), ==, 16);
+    g_assert_cmpuint(node_get(t->qts, 1, "discarded"), ==, 16);
+    g_assert_cmpuint(node_get(t->qts, 1, "invalid"), ==, 0);
+    g_assert_cmpuint(node_get(t->qts, 0, "inflated"), ==, 0);
+    for (i = 0; i < 16; i++) {
+        /* Discarded: the memfd hole reads as zeroes. */
+        g_assert_cmphex(qtest_readq(t->qts, pfns[i] * PAGE), ==, 0);
+        /* Node 0 untouched. */
+        g_assert_cmphex(qtest_readq(t->qts, (NODE_START(0) + 30000 + i) *
+                                    PAGE), ==, CANARY(i));
+    }
+
+    /* The driver reports its balloon; the event carries the node. */
+    cfg_write_actual(t, 1, 16);
+    {
+        QDict *ev = qtest_qmp_eventwait_ref(t->qts, "HBALLOON_CHANGE");
+        QDict *data = qdict_get_qdict(ev, "data");
+
+        g_assert_cmpint(qdict_get_int(data, "node"), ==, 1);
+        g_assert_cmpuint(qd_u64(data, "actual"), ==,
+                         NODE_SIZE - 16 * PAGE);
+        qobject_unref(ev);
+    }
+    g_assert_cmpuint(node_get(t->qts, 1, "actual"), ==, NODE_SIZE - 16 * PAGE);
+    g_assert_cmpuint(cfg_node(t, 1, 3), ==, 16);
+
+    /* Deflate: the pages are usable again (they read as zero). */
+    send_pfns(t, VIRTIO_HBALLOON_VQ_DEFLATE, 1, pfns, 16);
+    g_assert_cmpuint(node_get(t->qts, 1, "deflated"), ==, 16);
+    g_assert_cmpuint(node_get(t->qts, 1, "discarded"), ==, 16);
+    qtest_writeq(t->qts, pfns[0] * PAGE, 0x1234);
+    g_assert_cmphex(qtest_readq(t->qts, pfns[0] * PAGE), ==, 0x1234);
+
+    /* Contiguous and scattered PFNs of node 0 (anonymous RAM). */
+    for (i = 0; i < 16; i++) {
+        pfns[i] = NODE_START(0) + 30000 + (i < 8 ? i : 2 * i);
+        qtest_writeq(t->qts, pfns[i] * PAGE, CANARY(i));
+    }
+    send_pfns(t, VIRTIO_HBALLOON_VQ_INFLATE, 0, pfns, 16);
+    g_assert_cmpuint(node_get(t->qts, 0, "inflated"), ==, 16);
+    g_assert_cmpuint(node_get(t->qts, 0, "discarded"), ==, 16);
+    for (i = 0; i < 16; i++) {
+        g_assert_cmphex(qtest_readq(t->qts, pfns[i] * PAGE), ==, 0);
+    }
+
+    /* A device reset empties every balloon. */
+    cfg_write_actual(t, 0, 16);
+    g_assert_cmpuint(node_get(t->qts, 0, "actual"), ==, NODE_SIZE - 16 * PAGE);
+    qvirtio_reset(t->vdev);
+    g_assert_cmpuint(node_get(t->qts, 0, "actual"), ==, NODE_SIZE);
+    g_assert_cmpuint(node_get(t->qts, 1, "actual"), ==, NODE_SIZE);
+
+    hb_stop(t);
+}
+
+static void test_bad_pfns(void)
+{
+    HB *t = hb_start(NULL);
+    uint64_t node0_page = NODE_START(0) + 20000;
+    uint64_t node1_page = NODE_START(1) + 20000;
+    uint64_t pfns[] = {
+        node0_page,             /* RAM, but of node 0 */
+        2 * NODE_PAGES,         /* just past the end of RAM */
+        0xfee00,                /* local APIC */
+        0xfffff,                /* BIOS ROM */
+        0xe0,                   /* ISA BIOS ROM below 1 MiB */
+        1ULL << 40,             /* nothing there */
+        1ULL << 52,             /* address overflows 64 bits */
+        UINT64_MAX,
+        node1_page,             /* the only valid one */
+    };
+    int n = ARRAY_SIZE(pfns);
+
+    qtest_writeq(t->qts, node0_page * PAGE, CANARY(1));
+    qtest_writeq(t->qts, node1_page * PAGE, CANARY(2));
+    send_pfns(t, VIRTIO_HBALLOON_VQ_INFLATE, 1, pfns, n);
+    g_assert_cmpuint(node_get(t->qts, 1, "inflated"), ==, 1);
+    g_assert_cmpuint(node_get(t->qts, 1, "invalid"), ==, n - 1);
+    g_assert_cmpuint(node_get(t->qts, 1, "discarded"), ==, 1);
+    g_assert_cmpuint(node_get(t->qts, 0, "inflated"), ==, 0);
+    g_assert_cmphex(qtest_readq(t->qts, node0_page * PAGE), ==, CANARY(1));
+    g_assert_cmphex(qtest_readq(t->qts, node1_page * PAGE), ==, 0);
+
+    send_pfns(t, VIRTIO_HBALLOON_VQ_DEFLATE, 1, pfns, n);
+    g_assert_cmpuint(node_get(t->qts, 1, "deflated"), ==, 1);
+    g_assert_cmpuint(node_get(t->qts, 1, "invalid"), ==, 2 * (n - 1));
+    g_assert_cmpuint(info_get(t->qts, "bad-buffers"), ==, 0);
+    hb_stop(t);
+}
+
+static void send_bad(HB *t, Buf *b, int *bad)
+{
+    hb_send(t, VIRTIO_HBALLOON_VQ_INFLATE, b, 1);
+    (*bad)++;
+}
+
+static void test_bad_buffers(void)
+{
+    HB *t = hb_start(NULL);
+    uint64_t page = NODE_START(1) + 3000;
+    uint64_t pfns[VIRTIO_HBALLOON_MAX_PFNS + 1];
+    Buf *b = g_new0(Buf, 1);
+    int bad = 0;
+    uint32_t i;
+
+    for (i = 0; i < ARRAY_SIZE(pfns); i++) {
+        pfns[i] = page;
+    }
+    qtest_writeq(t->qts, page * PAGE, CANARY(3));
+
+    /* Unknown node. */
+    buf_pfns(b, 2, 1, pfns, 1);
+    send_bad(t, b, &bad);
+    buf_pfns(b, UINT32_MAX, 1, pfns, 1);
+    send_bad(t, b, &bad);
+    /* Header claims more or fewer PFNs than the buffer holds. */
+    buf_pfns(b, 1, 2, pfns, 1);
+    send_bad(t, b, &bad);
+    buf_pfns(b, 1, 1, pfns, 2);
+    send_bad(t, b, &bad);
+    buf_pfns(b, 1, UINT32_MAX, pfns, 3);
+    send_bad(t, b, &bad);
+    /* No PFNs at all, and too many. */
+    buf_pfns(b, 1, 0, pfns, 0);
+    send_bad(t, b, &bad);
+    buf_pfns(b, 1, VIRTIO_HBALLOON_MAX_PFNS + 1, pfns,
+             VIRTIO_HBALLOON_MAX_PFNS + 1);
+    send_bad(t, b, &bad);
+    /* Shorter than a header. */
+    buf_pfns(b, 1, 1, pfns, 1);
+    b->len = 7;
+    send_bad(t, b, &bad);
+    /* Trailing garbage after the last PFN. */
+    buf_pfns(b, 1, 1, pfns, 1);
+    b->len += 3;
+    send_bad(t, b, &bad);
+    /* Device-writable descriptors. */
+    buf_pfns(b, 1, 1, pfns, 1);
+    b->write = true;
+    send_bad(t, b, &bad);
+
+    g_assert_cmpuint(info_get(t->qts, "bad-buffers"), ==, bad);
+    g_assert_cmpuint(node_get(t->qts, 1, "inflated"), ==, 0);
+    g_assert_cmpuint(node_get(t->qts, 1, "discarded"), ==, 0);
+    g_assert_cmphex(qtest_readq(t->qts, page * PAGE), ==, CANARY(3));
+
+    /* The maximum, split over two descriptors at an odd offset, is fine. */
+    buf_pfns(b, 1, VIRTIO_HBALLOON_MAX_PFNS, pfns, VIRTIO_HBALLOON_MAX_PFNS);
+    b->split = 13;
+    hb_send(t, 0, b, 1);
+    g_assert_cmpuint(info_get(t->qts, "bad-buffers"), ==, bad);
+    g_assert_cmpuint(node_get(t->qts, 1, "inflated"), ==,
+                     VIRTIO_HBALLOON_MAX_PFNS);
+    g_assert_cmphex(qtest_readq(t->qts, page * PAGE), ==, 0);
+    g_free(b);
+    hb_stop(t);
+}
+
+static void test_stats(void)
+{
+    HB *t = hb_start(NULL);
+    struct {
+        struct virtio_hballoon_stats_hdr hdr;
+        struct virtio_hballoon_stat st[2];
+    } QEMU_PACKED s = {
+        .hdr = { cpu_to_le32(1), cpu_to_le32(2) },
+        .st = {
+            { .tag = cpu_to_le16(VIRTIO_HBALLOON_S_MEMFREE),
+              .val = cpu_to_le64(12345 * PAGE) },
+            { .tag = cpu_to_le16(VIRTIO_HBALLOON_S_BALLOON),
+              .val = cpu_to_le64(7 * PAGE) },
+        },
+    };
+    uint64_t addr = guest_alloc(&t->alloc, sizeof(s));
+    QVirtQueue *vq = t->vq[VIRTIO_HBALLOON_VQ_STATS];
+    QDict *info, *stats;
+    uint32_t head;
+
+    qtest_memwrite(t->qts, addr, &s, sizeof(s));
+    head = qvirtqueue_add(t->qts, vq, addr, sizeof(s), false, false);
+    qvirtqueue_kick(t->qts, t->vdev, vq, head);
+    /* The device keeps the buffer; the statistics show up in the query. */
+    info = query(t->qts);
+    g_assert_false(qdict_haskey(query_node(info, 0), "stats"));
+    stats = qdict_get_qdict(query_node(info, 1), "stats");
+    g_assert_nonnull(stats);
+    g_assert_cmpuint(qd_u64(stats, "free-memory"), ==, 12345 * PAGE);
+    g_assert_cmpuint(qd_u64(stats, "balloon-memory"), ==, 7 * PAGE);
+    qobject_unref(info);
+    g_assert_false(qvirtqueue_get_buf(t->qts, vq, NULL, NULL));
+
+    /* After the polling interval the device asks for fresh numbers. */
+    qtest_clock_step(t->qts, 6000 * 1000 * 1000LL);
+    qvirtio_wait_used_elem(t->qts, t->vdev, vq, head, NULL, TIMEOUT_US);
+    hb_stop(t);
+}
+
+static void test_events_per_node(void)
+{
+    HB *t = hb_start(NULL);
+    QDict *ev;
+
+    /* Drain the first event of each node so that throttling starts. */
+    cfg_write_actual(t, 1, 10);
+    ev = qtest_qmp_eventwait_ref(t->qts, "HBALLOON_CHANGE");
+    g_assert_cmpint(qdict_get_int(qdict_get_qdict(ev, "data"), "node"), ==, 1);
+    qobject_unref(ev);
+
+    /* Node 0's first event is not held back by node 1's. */
+    cfg_write_actual(t, 0, 5);
+    cfg_write_actual(t, 1, 20);
+    qobject_unref(query(t->qts));
+    ev = qtest_qmp_event_ref(t->qts, "HBALLOON_CHANGE");
+    g_assert_nonnull(ev);
+    g_assert_cmpint(qdict_get_int(qdict_get_qdict(ev, "data"), "node"), ==, 0);
+    qobject_unref(ev);
+    /* Node 1's second change within a second is throttled ... */
+    g_assert_null(qtest_qmp_event_ref(t->qts, "HBALLOON_CHANGE"));
+    /* ... and delivered with the latest value once the period ends. */
+    qtest_clock_step(t->qts, 1100 * 1000 * 1000LL);
+    qobject_unref(query(t->qts));
+    ev = qtest_qmp_event_ref(t->qts, "HBALLOON_CHANGE");
+    g_assert_nonnull(ev);
+    g_assert_cmpint(qdict_get_int(qdict_get_qdict(ev, "data"), "node"), ==, 1);
+    g_assert_cmpuint(qd_u64(qdict_get_qdict(ev, "data"), "actual"),
+                     ==, NODE_SIZE - 20 * PAGE);
+    qobject_unref(ev);
+    hb_stop(t);
+}
+
+static void assert_qmp_error(QTestState *qts, const char *klass,
+                             const char *msg_part, const char *fmt, ...)
+    G_GNUC_PRINTF(4, 5);
+
+static void assert_qmp_error(QTestState *qts, const char *klass,
+                             const char *msg_part, const char *fmt, ...)
+{
+    va_list ap;
+    QDict *rsp, *err;
+
+    va_start(ap, fmt);
+    rsp = qtest_vqmp(qts, fmt, ap);
+    va_end(ap);
+    g_assert_nonnull(rsp);
+    err = qdict_get_qdict(rsp, "error");
+    g_assert_nonnull(err);
+    g_assert_cmpstr(qdict_get_str(err, "class"), ==, klass);
+    if (msg_part && !strstr(qdict_get_str(err, "desc"), msg_part)) {
+        g_error("error '%s' does not mention '%s'",
+                qdict_get_str(err, "desc"), msg_part);
+    }
+    qobject_unref(rsp);
+}
+
+static void test_qmp_errors(void)
+{
+    QTestState *qts = qtest_initf(HB_ARGS);
+    char *out;
+
+    assert_qmp_error(qts, "GenericError", "does not exist",
+                     "{ 'execute': 'hballoon-set', 'arguments': "
+                     "{ 'node': 2, 'size': 4096 } }");
+    assert_qmp_error(qts, "GenericError", "does not exist",
+                     "{ 'execute': 'hballoon-set', 'arguments': "
+                     "{ 'node': 4294967295, 'size': 4096 } }");
+    assert_qmp_error(qts, "GenericError", "multiple of 4 KiB",
+                     "{ 'execute': 'hballoon-set', 'arguments': "
+                     "{ 'node': 1, 'size': 4097 } }");
+    assert_qmp_error(qts, "GenericError", "multiple of 4 KiB",
+                     "{ 'execute': 'hballoon-set', 'arguments': "
+                     "{ 'node': 0, 'size': 1 } }");
+    assert_qmp_error(qts, "GenericError", "larger than NUMA node 1",
+                     "{ 'execute': 'hballoon-set', 'arguments': "
+                     "{ 'node': 1, 'size': %" PRIu64 " } }",
+                     NODE_SIZE + PAGE);
+    assert_qmp_error(qts, "GenericError", "larger than",
+                     "{ 'execute': 'hballoon-set', 'arguments': "
+                     "{ 'node': 0, 'size': 18446744073709547520 } }");
+    /* Type errors from the QAPI layer. */
+    assert_qmp_error(qts, "GenericError", "size",
+                     "{ 'execute': 'hballoon-set', 'arguments': "
+                     "{ 'node': 0, 'size': -4096 } }");
+    assert_qmp_error(qts, "GenericError", "node",
+                     "{ 'execute': 'hballoon-set', 'arguments': "
+                     "{ 'node': -1, 'size': 4096 } }");
+    assert_qmp_error(qts, "GenericError", "size",
+                     "{ 'execute': 'hballoon-set', 'arguments': "
+                     "{ 'node': 0 } }");
+    assert_qmp_error(qts, "GenericError", "node",
+                     "{ 'execute': 'hballoon-set', 'arguments': "
+                     "{ 'size': 4096 } }");
+    assert_qmp_error(qts, "GenericError", "size",
+                     "{ 'execute': 'hballoon-set', 'arguments': "
+                     "{ 'node': 0, 'size': 'big' } }");
+    /* Boundaries that are fine: zero and the whole node. */
+    qtest_qmp_assert_success(qts, "{ 'execute': 'hballoon-set', 'arguments':"
+                             " { 'node': 0, 'size': 0 } }");
+    qtest_qmp_assert_success(qts, "{ 'execute': 'hballoon-set', 'arguments':"
+                             " { 'node': 0, 'size': %" PRIu64 " } }",
+                             NODE_SIZE);
+
+    /* HMP */
+    out = qtest_hmp(qts, "hballoon 1 64M");
+    g_assert_cmpstr(out, ==, "");
+    g_free(out);
+    g_assert_cmpuint(node_get(qts, 1, "target"), ==, 64 * 1024 * 1024);
+    out = qtest_hmp(qts, "hballoon 3 64M");
+    g_assert_nonnull(strstr(out, "does not exist"));
+    g_free(out);
+    out = qtest_hmp(qts, "hballoon 1 1000B");
+    g_assert_nonnull(strstr(out, "multiple of 4 KiB"));
+    g_free(out);
+    out = qtest_hmp(qts, "info hballoon");
+    g_assert_nonnull(strstr(out, "target MiB"));
+    g_assert_nonnull(strstr(out, "discard: enabled"));
+    g_free(out);
+    qtest_quit(qts);
+
+    /* No device at all. */
+    qts = qtest_init("-machine pc -nodefaults");
+    assert_qmp_error(qts, "DeviceNotActive", "No virtio-hballoon",
+                     "{ 'execute': 'query-hballoon' }");
+    assert_qmp_error(qts, "DeviceNotActive", "No virtio-hballoon",
+                     "{ 'execute': 'hballoon-set', 'arguments': "
+                     "{ 'node': 0, 'size': 4096 } }");
+    out = qtest_hmp(qts, "info hballoon");
+    g_assert_nonnull(strstr(out, "No virtio-hballoon"));
+    g_free(out);
+    qtest_quit(qts);
+}
+
+/* Coexistence: a stock virtio-balloon keeps QEMU's balloon handler. */
+static void test_coexist(void)
+{
+    QTestState *qts = qtest_initf(HB_ARGS " -device virtio-balloon-pci");
+
+    qtest_qmp_assert_success(qts, "{ 'execute': 'query-balloon' }");
+    qobject_unref(query(qts));
+    qtest_quit(qts);
+}
+
+/* A second hballoon device is refused. */
+static void test_second_device(void)
+{
+    QTestState *qts = qtest_initf(HB_ARGS);
+
+    assert_qmp_error(qts, "GenericError", "only one virtio-hballoon",
+                     "{ 'execute': 'device_add', 'arguments': "
+                     "{ 'driver': 'virtio-hballoon-pci', 'id': 'hb1' } }");
+    qtest_quit(qts);
+}
+
+/* Large host pages inhibit discard for that node, and it is reported. */
+static void test_discard_inhibited(void)
+{
+    HB *t = hb_start(NULL);
+    QDict *info;
+
+    /* Page poisoning with a non-zero pattern. */
+    qpci_io_writel(t->dev->pdev, t->dev->bar, t->dev->device_cfg_offset +
+                   offsetof(struct virtio_hballoon_config, poison_val),
+                   0xaaaaaaaa);
+    info = query(t->qts);
+    g_assert_true(qdict_get_bool(info, "discard-inhibited"));
+    g_assert_cmpstr(qstring_get_str(qobject_to(QString, qlist_peek(
+                    qdict_get_qlist(info, "reasons")))), ==, "page-poison");
+    qobject_unref(info);
+    {
+        uint64_t pfn = NODE_START(1) + 77;
+
+        qtest_writeq(t->qts, pfn * PAGE, CANARY(pfn));
+        send_pfns(t, VIRTIO_HBALLOON_VQ_INFLATE, 1, &pfn, 1);
+        g_assert_cmpuint(node_get(t->qts, 1, "inflated"), ==, 1);
+        g_assert_cmpuint(node_get(t->qts, 1, "discarded"), ==, 0);
+        g_assert_cmphex(qtest_readq(t->qts, pfn * PAGE), ==, CANARY(pfn));
+    }
+    hb_stop(t);
+}
+
+/*
+ * Fuzzer: random hostile buffers. The invariant: no page outside the
+ * "sacrificial" ranges ever loses its canary, and the device's counters
+ * match exactly what a correct device must have counted.
+ */
+static uint64_t rnd64(void)
+{
+    return ((uint64_t)g_test_rand_int() << 32) | (uint32_t)g_test_rand_int();
+}
+
+static uint64_t pfn_sacrificial(int n)
+{
+    return SAC_START(n) + g_test_rand_int_range(0, SAC_PAGES);
+}
+
+/* A canary page of node @n (RAM that must never be discarded). */
+static uint64_t pfn_canary(int n)
+{
+    if (n == 0) {
+        return CANARY0_START +
+               g_test_rand_int_range(0, NODE_PAGES - CANARY0_START);
+    }
+    for (;;) {
+        uint64_t p = NODE_START(1) + g_test_rand_int_range(0, NODE_PAGES);
+
+        if (p < SAC_START(1) || p >= SAC_START(1) + SAC_PAGES) {
+            return p;
+        }
+    }
+}
+
+static uint64_t pfn_outside(void)
+{
+    static const uint64_t fixed[] = {
+        2 * NODE_PAGES, 2 * NODE_PAGES + 1, 0xfec00, 0xfee00, 0xfffff,
+        0xe0, 0xf0, 0xff, 1ULL << 52, (1ULL << 52) - 1, UINT64_MAX,
+        0x100000, 0xfd000000ULL >> 12,
+    };
+
+    switch (g_test_rand_int_range(0, 3)) {
+    case 0:
+        return fixed[g_test_rand_int_range(0, ARRAY_SIZE(fixed))];
+    case 1:
+        return 2 * NODE_PAGES + (rnd64() % ((1ULL << 52) - 2 * NODE_PAGES));
+    default:
+        return rnd64() | (1ULL << 63);
+    }
+}
+
+typedef struct Expect {
+    uint64_t bad;
+    uint64_t inflated[2], deflated[2], invalid[2];
+} Expect;
+
+static void fuzz_one(Buf *b, int q, Expect *e)
+{
+    static uint64_t pfns[MAX_BUF_PFNS];
+    int kind = g_test_rand_int_range(0, 100);
+    int node = g_test_rand_int_range(0, 2);
+    uint32_t num, hdr_num, i;
+    uint32_t bad_node;
+
+    if (g_test_rand_int_range(0, 200) == 0) {
+        num = VIRTIO_HBALLOON_MAX_PFNS - g_test_rand_int_range(0, 2);
+    } else {
+        num = g_test_rand_int_range(1, 65);
+    }
+
+    if (kind < 45) {
+        /* Well-formed: valid, cross-node, outside and duplicated PFNs. */
+        for (i = 0; i < num; i++) {
+            int what = g_test_rand_int_range(0, 10);
+
+            if (what < 4) {
+                pfns[i] = pfn_sacrificial(node);
+                (q ? e->deflated : e->inflated)[node]++;
+            } else if (what < 5 && i > 0) {
+                pfns[i] = pfns[i - 1];  /* duplicate */
+                if (pfns[i] >= SAC_START(node) &&
+                    pfns[i] < SAC_START(node) + SAC_PAGES) {
+                    (q ? e->deflated : e->inflated)[node]++;
+                } else {
+                    e->invalid[node]++;
+                }
+            } else if (what < 7) {
+                pfns[i] = g_test_rand_int_range(0, 2) ?
+                          pfn_canary(!node) : pfn_sacrificial(!node);
+                e->invalid[node]++;
+            } else {
+                pfns[i] = pfn_outside();
+                e->invalid[node]++;
+            }
+        }
+        buf_pfns(b, node, num, pfns, num);
+    } else {
+        /* Malformed: must be ignored as a whole, so use canary PFNs. */
+        for (i = 0; i < MAX_BUF_PFNS; i++) {
+            pfns[i] = pfn_canary(g_test_rand_int_range(0, 2) ? node : !node);
+        }
+        e->bad++;
+        hdr_num = num;
+        bad_node = node;
+        switch (kind % 7) {
+        case 0:     /* unknown node */
+            bad_node = g_test_rand_int_range(0, 3) ?
+                       g_test_rand_int_range(2, 65) : g_test_rand_int();
+            if (bad_node < 2) {
+                bad_node = 2;
+            }
+            break;
+        case 1:     /* header says more than there is */
+            hdr_num = num + g_test_rand_int_range(1, 5);
+            break;
+        case 2:     /* header says fewer: trailing PFNs */
+            num = MIN(num + g_test_rand_int_range(1, 5), MAX_BUF_PFNS);
+            break;
+        case 3:     /* oversized */
+            hdr_num = g_test_rand_int_range(0, 2) ?
+                      VIRTIO_HBALLOON_MAX_PFNS + 1 : g_test_rand_int();
+            if (hdr_num <= VIRTIO_HBALLOON_MAX_PFNS) {
+                hdr_num = UINT32_MAX;
+            }
+            num = MIN(hdr_num, (uint32_t)MAX_BUF_PFNS);
+            break;
+        case 4:     /* empty */
+            hdr_num = 0;
+            num = g_test_rand_int_range(0, 2);
+            break;
+        default:
+            break;
+        }
+        buf_pfns(b, bad_node, hdr_num, pfns, num);
+        if (kind % 7 == 5) {    /* short, or odd trailing bytes */
+            if (g_test_rand_int_range(0, 2)) {
+                b->len = g_test_rand_int_range(1, 8);
+            } else {
+                b->len -= g_test_rand_int_range(1, 8);
+            }
+        } else if (kind % 7 == 6) {
+            b->write = true;
+        }
+    }
+    if (b->len > 1 && g_test_rand_int_range(0, 4) == 0) {
+        b->split = g_test_rand_int_range(1, b->len);
+    }
+}
+
+static void test_fuzz(void)
+{
+    const char *env = getenv("HBALLOON_FUZZ_BUFFERS");
+    long total = env ? atol(env) : 100000;
+    HB *t = hb_start(NULL);
+    Expect e = {};
+    Buf *bufs = g_new0(Buf, BATCH);
+    uint64_t p, lost = 0, sac_zero = 0;
+    long done = 0;
+    QDict *info;
+    int n;
+
+    /* Canary every page of node 0 [100M, 128M) and all of node 1. */
+    for (p = CANARY0_START; p < 2 * NODE_PAGES; p++) {
+        qtest_writeq(t->qts, p * PAGE, CANARY(p));
+    }
+    for (n = 0; n < 2; n++) {
+        for (p = SAC_START(n); p < SAC_START(n) + SAC_PAGES; p++) {
+            qtest_writeq(t->qts, p * PAGE, CANARY(p));
+        }
+    }
+
+    while (done < total) {
+        int q = g_test_rand_int_range(0, 4) ? VIRTIO_HBALLOON_VQ_INFLATE
+                                            : VIRTIO_HBALLOON_VQ_DEFLATE;
+        int batch = MIN(BATCH, total - done);
+        int j;
+
+        for (j = 0; j < batch; j++) {
+            if (j > 0 && g_test_rand_int_range(0, 20) == 0) {
+                bufs[j] = bufs[j - 1];  /* duplicated buffer */
+                if (bufs[j].len >= 8 && !bufs[j].write) {
+                    /* Same effect as its twin: recount it. */
+                    Buf *b = &bufs[j];
+                    uint32_t hn, node, i;
+
+                    memcpy(&node, b->bytes, 4);
+                    memcpy(&hn, b->bytes + 4, 4);
+                    node = le32_to_cpu(node);
+                    hn = le32_to_cpu(hn);
+                    if (node < 2 && hn && hn <= VIRTIO_HBALLOON_MAX_PFNS &&
+                        b->len == 8 + 8ULL * hn) {
+                        for (i = 0; i < hn; i++) {
+                            uint64_t pfn;
+
+                            memcpy(&pfn, b->bytes + 8 + 8 * i, 8);
+                            pfn = le64_to_cpu(pfn);
+                            if (pfn >= SAC_START(node) &&
+                                pfn < SAC_START(node) + SAC_PAGES) {
+                                (q ? e.deflated : e.inflated)[node]++;
+                            } else {
+                                e.invalid[node]++;
+                            }
+                        }
+                        continue;
+                    }
+                }
+                e.bad++;
+                continue;
+            }
+            fuzz_one(&bufs[j], q, &e);
+        }
+        hb_send(t, q, bufs, batch);
+        done += batch;
+    }
+
+    info = query(t->qts);
+    g_assert_cmpuint(qd_u64(info, "bad-buffers"), ==, e.bad);
+    for (n = 0; n < 2; n++) {
+        QDict *ni = query_node(info, n);
+
+        g_assert_cmpuint(qd_u64(ni, "inflated"), ==, e.inflated[n]);
+        g_assert_cmpuint(qd_u64(ni, "deflated"), ==, e.deflated[n]);
+        g_assert_cmpuint(qd_u64(ni, "invalid"), ==, e.invalid[n]);
+        g_assert_cmpuint(qd_u64(ni, "discarded"), <=, e.inflated[n]);
+        g_assert_cmpuint(qd_u64(ni, "discarded"), >, 0);
+    }
+    qobject_unref(info);
+
+    /* Nothing outside the sacrificial ranges was discarded. */
+    for (p = CANARY0_START; p < 2 * NODE_PAGES; p++) {
+        if (p >= SAC_START(1) && p < SAC_START(1) + SAC_PAGES) {
+            continue;
+        }
+        if (qtest_readq(t->qts, p * PAGE) != CANARY(p)) {
+            lost++;
+        }
+    }
+    g_assert_cmpuint(lost, ==, 0);
+    /* ... while the sacrificial pages really were discarded. */
+    for (n = 0; n < 2; n++) {
+        for (p = SAC_START(n); p < SAC_START(n) + SAC_PAGES; p++) {
+            sac_zero += qtest_readq(t->qts, p * PAGE) == 0;
+        }
+    }
+    g_assert_cmpuint(sac_zero, >, 0);
+    g_test_message("fuzz: %ld buffers, %" PRIu64 " bad, inflated %" PRIu64
+                   "/%" PRIu64 ", invalid %" PRIu64 "/%" PRIu64
+                   ", %" PRIu64 " sacrificial pages discarded",
+                   done, e.bad, e.inflated[0], e.inflated[1], e.invalid[0],
+                   e.invalid[1], sac_zero);
+    g_free(bufs);
+    hb_stop(t);
+}
+
+int main(int argc, char **argv)
+{
+    g_test_init(&argc, &argv, NULL);
+
+    qtest_add_func("virtio-hballoon/config", test_config);
+    qtest_add_func("virtio-hballoon/inflate-deflate", test_inflate_deflate);
+    qtest_add_func("virtio-hballoon/bad-pfns", test_bad_pfns);
+    qtest_add_func("virtio-hballoon/bad-buffers", test_bad_buffers);
+    qtest_add_func("virtio-hballoon/stats", test_stats);
+    qtest_add_func("virtio-hballoon/events-per-node", test_events_per_node);
+    qtest_add_func("virtio-hballoon/qmp-errors", test_qmp_errors);
+    qtest_add_func("virtio-hballoon/coexist-virtio-balloon", test_coexist);
+    qtest_add_func("virtio-hballoon/second-device", test_second_device);
+    qtest_add_func("virtio-hballoon/discard-inhibited",
+                   test_discard_inhibited);
+    qtest_add_func("virtio-hballoon/fuzz", test_fuzz);
+
+    return g_test_run();
+}
