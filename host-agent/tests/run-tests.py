@@ -654,16 +654,29 @@ class RealQemu:
             if self.proc.poll() is not None or time.monotonic() > deadline:
                 self.proc.kill()
                 raise RuntimeError("QEMU did not start: %s" % self.proc.stderr.read()[-500:])
-            try:
-                with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
-                    s.settimeout(5)
-                    s.connect(self.sock)
-                    if b'"QMP"' in s.recv(4096):    # the greeting: QEMU serves
-                        break
-            except OSError:
-                pass
+            if self.ready():
+                break
             time.sleep(0.05)
         return self
+
+    def ready(self):
+        """True once QEMU answers a command: it may greet before it has
+        created the devices (and then abort), so a greeting is not enough."""
+        try:
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+                s.settimeout(10)
+                s.connect(self.sock)
+                s.sendall(b'{"execute":"qmp_capabilities"}\r\n'
+                          b'{"execute":"query-status"}\r\n')
+                buf = b""
+                while buf.count(b'"return"') < 2:
+                    data = s.recv(65536)
+                    if not data:
+                        return False
+                    buf += data
+                return True
+        except OSError:
+            return False
 
     def __exit__(self, *exc):
         self.proc.kill()
@@ -679,7 +692,7 @@ def test_real_qemu(tmp):
                "build/qemu-system-x86_64 not built")
         return
     try:
-        with RealQemu(tmp, device=True):
+        with RealQemu(tmp, extra=["-device", "virtio-balloon-pci,id=balloon0"]):
             pass
     except RuntimeError as ex:
         # The device is developed alongside this tool: a QEMU that cannot
