@@ -1,0 +1,347 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * hplace accessed-bit sampler: DAMON-style space sampling.
+ *
+ * Every tick (HPLACE_ABIT_TICK_MS, 100 ms by default) the engine thread
+ *  1. checks the pages it armed on the previous tick: test-and-clear the
+ *     accessed bit; set means "accessed within the last tick", a positive
+ *     sample recorded into the range tree;
+ *  2. arms a fresh set of pages: clears their accessed bit;
+ *  3. flushes the TLB once per process for everything it cleared.
+ *
+ * Pages are drawn by stratified random sampling over all tracked ranges of
+ * all tracked processes (so the number of checks in a range is
+ * proportional to its size), as many per tick as the scan rate (pages per
+ * second, set by the budget controller) allows.  Arming and checking the
+ * same page makes a sample mean "accessed in this window", independent of
+ * how old the bit was before, like DAMON's prepare/check pair.
+ *
+ * The TLB flush matters: x86 does not flush when clearing the accessed
+ * bit, and a CPU (or QEMU TCG's soft TLB) that still caches the
+ * translation will not set the bit again until the entry is refilled.  One
+ * flush_tlb_range() (or flush_tlb_mm() when the armed pages span several
+ * VMAs) per process per tick bounds the cost; it runs in the engine thread
+ * and is therefore inside the measured budget.
+ *
+ * Page tables are walked under mmap_read_trylock(); a process whose lock
+ * is contended is skipped for that tick, never waited for.
+ */
+
+#define pr_fmt(fmt) "hplace: " fmt
+
+#include <linux/mm.h>
+#include <linux/hugetlb.h>
+#include <linux/pagewalk.h>
+#include <linux/sched/clock.h>
+#include <linux/mmap_lock.h>
+#include <linux/sched/mm.h>
+#include <linux/random.h>
+#include <linux/huge_mm.h>
+#include <linux/vmstat.h>
+#include <asm/tlbflush.h>
+#include "engine.h"
+#include <trace/events/hplace.h>
+
+/* Scan tick; also the window in which an access counts. */
+unsigned int hplace_abit_tick_ms = 100;
+/* Most pages armed per tick (bounds the pending array). */
+#define HPLACE_ABIT_BATCH	16384
+
+/**
+ * struct hplace_abit_slot - a page armed on the previous tick
+ * @proc_id: hplace_proc.id of its process
+ * @addr: the page
+ */
+struct hplace_abit_slot {
+	u64 proc_id;
+	unsigned long addr;
+};
+
+static struct {
+	struct hplace_abit_slot *pend;
+	struct hplace_abit_slot *next;
+	unsigned int nr_pend;
+	u64 rate;
+	u64 carry;
+	u64 last_tick;
+	u64 next_tick;
+	bool running;
+} abit;
+
+/* Accessed-bit test-and-clear of one page (4 KiB or PMD-mapped THP). */
+struct hplace_abit_walk {
+	int young;	/* -1 not present, 0 old, 1 young */
+};
+
+static int hplace_abit_pmd_entry(pmd_t *pmd, unsigned long addr,
+				 unsigned long next, struct mm_walk *walk)
+{
+	struct hplace_abit_walk *w = walk->private;
+	spinlock_t *ptl;	/* page table lock */
+	pte_t *pte;
+
+#ifdef CONFIG_TRANSPARENT_HUGEPAGE
+	if (pmd_trans_huge(pmdp_get(pmd))) {
+		ptl = pmd_lock(walk->mm, pmd);
+		if (pmd_trans_huge(pmdp_get(pmd))) {
+			w->young = pmdp_test_and_clear_young(walk->vma,
+							     addr & HPAGE_PMD_MASK,
+							     pmd);
+			spin_unlock(ptl);
+			return 0;
+		}
+		spin_unlock(ptl);
+	}
+#endif
+	pte = pte_offset_map_lock(walk->mm, pmd, addr, &ptl);
+	if (!pte)
+		return 0;
+	if (pte_present(ptep_get(pte)))
+		w->young = ptep_test_and_clear_young(walk->vma, addr, pte);
+	pte_unmap_unlock(pte, ptl);
+	return 0;
+}
+
+static const struct mm_walk_ops hplace_abit_walk_ops = {
+	.pmd_entry = hplace_abit_pmd_entry,
+	.walk_lock = PGWALK_RDLOCK,
+};
+
+/* Caller holds the mmap lock for reading. */
+static int hplace_abit_young(struct mm_struct *mm, unsigned long addr)
+{
+	struct hplace_abit_walk w = { .young = -1 };
+
+	walk_page_range(mm, addr, addr + PAGE_SIZE, &hplace_abit_walk_ops, &w);
+	return w.young;
+}
+
+/* Flush what was cleared in [@lo, @hi] of @mm, once. */
+static void hplace_abit_flush(struct mm_struct *mm, unsigned long lo,
+			      unsigned long hi)
+{
+	struct vm_area_struct *vma = vma_lookup(mm, lo);
+
+	if (vma && hi < vma->vm_end)
+		flush_tlb_range(vma, lo, hi + PAGE_SIZE);
+	else
+		flush_tlb_mm(mm);
+}
+
+/**
+ * struct hplace_abit_pick - stratified positions over all ranges
+ * @n: positions to draw in total
+ * @k: positions drawn so far
+ * @stride: pages per stratum
+ * @pos: next position, in pages from the start of the concatenation
+ * @base: pages of ranges already passed
+ */
+struct hplace_abit_pick {
+	u64 n;
+	u64 k;
+	u64 stride;
+	u64 pos;
+	u64 base;
+};
+
+static u64 hplace_abit_rand(u64 below)
+{
+	return get_random_u32_below((u32)clamp_t(u64, below, 1, U32_MAX));
+}
+
+static void hplace_abit_pick_next(struct hplace_abit_pick *pk)
+{
+	pk->k++;
+	pk->pos = pk->k * pk->stride + hplace_abit_rand(pk->stride);
+}
+
+/* Check last tick's pages of @p, arm new ones; returns pages touched. */
+static u64 hplace_abit_scan_proc(struct hplace_proc *p, unsigned int *ip,
+				 struct hplace_abit_pick *pk,
+				 unsigned int *nr_next)
+{
+	struct mm_struct *mm = p->mm;
+	unsigned long lo = ULONG_MAX, hi = 0, addr;
+	struct hplace_range *r;
+	unsigned int i = *ip;
+	bool locked = false;
+	u64 done = 0;
+	int young;
+
+	if (mmget_not_zero(mm)) {
+		locked = mmap_read_trylock(mm);
+		if (!locked)
+			mmput(mm);
+	}
+
+	/* 1. Check the pages armed last tick. */
+	for (; i < abit.nr_pend && abit.pend[i].proc_id <= p->id; i++) {
+		if (abit.pend[i].proc_id != p->id || !locked)
+			continue;
+		addr = abit.pend[i].addr;
+		young = hplace_abit_young(mm, addr);
+		done++;
+		if (young < 0)
+			continue;
+		hplace_record(p, addr, young);
+		if (young > 0) {
+			lo = min(lo, addr);
+			hi = max(hi, addr);
+		}
+	}
+	*ip = i;
+
+	/* 2. Arm new pages, stratified over this process's ranges. */
+	hplace_rtree_for_each(&p->tree, r) {
+		u64 pages = hplace_range_pages(r);
+
+		while (pk->k < pk->n && pk->pos < pk->base + pages) {
+			addr = r->start + ((pk->pos - pk->base) << PAGE_SHIFT);
+			hplace_abit_pick_next(pk);
+			if (!locked || *nr_next >= HPLACE_ABIT_BATCH)
+				continue;
+			done++;
+			young = hplace_abit_young(mm, addr);
+			if (young < 0)
+				continue;	/* not populated: nothing to watch */
+			abit.next[*nr_next].proc_id = p->id;
+			abit.next[*nr_next].addr = addr;
+			(*nr_next)++;
+			if (young) {
+				lo = min(lo, addr);
+				hi = max(hi, addr);
+			}
+		}
+		pk->base += pages;
+	}
+
+	/* 3. One flush for everything cleared in this process. */
+	if (locked) {
+		if (lo <= hi)
+			hplace_abit_flush(mm, lo, hi);
+		mmap_read_unlock(mm);
+		mmput(mm);
+	}
+	return done;
+}
+
+static int hplace_abit_tick(u64 now, u64 *work, char *why, size_t len)
+{
+	struct hplace_abit_pick pk = { };
+	struct hplace_proc *p;
+	struct hplace_range *r;
+	unsigned int i = 0, nr_next = 0;
+	u64 total = 0, dt, t0, done = 0, before = hplace.samples;
+	u64 tick_ns = (u64)hplace_abit_tick_ms * NSEC_PER_MSEC;
+
+	if (now < abit.next_tick)
+		return 0;
+	t0 = local_clock();
+	dt = min_t(u64, now - abit.last_tick, 10 * tick_ns);
+	abit.last_tick = now;
+	abit.next_tick = now + tick_ns;
+
+	/* Pages this tick: rate * dt, fractions carried over. */
+	abit.carry += abit.rate * dt;
+	pk.n = div64_u64(abit.carry, NSEC_PER_SEC);
+	abit.carry -= pk.n * NSEC_PER_SEC;
+	pk.n = min_t(u64, pk.n, HPLACE_ABIT_BATCH);
+
+	for (p = hplace_first_proc(); p; p = hplace_next_proc(p))
+		hplace_rtree_for_each(&p->tree, r)
+			total += hplace_range_pages(r);
+	if (!total)
+		pk.n = 0;
+	pk.stride = pk.n ? max_t(u64, div64_u64(total, pk.n), 1) : 1;
+	pk.pos = hplace_abit_rand(pk.stride);
+
+	for (p = hplace_first_proc(); p; p = hplace_next_proc(p))
+		done += hplace_abit_scan_proc(p, &i, &pk, &nr_next);
+
+	swap(abit.pend, abit.next);
+	abit.nr_pend = nr_next;
+	*work += done;
+
+	count_vm_events(HPLACE_SAMPLE, hplace.samples - before);
+	count_vm_events(HPLACE_SAMPLE_NS, local_clock() - t0);
+	trace_hplace_sample_batch("abit", done, hplace.samples - before,
+				  local_clock() - t0);
+	return 0;
+}
+
+static int hplace_abit_available(char *why, size_t len)
+{
+	return 0;
+}
+
+static int hplace_abit_start(u64 knob, char *why, size_t len)
+{
+	if (!abit.pend) {
+		abit.pend = kvcalloc(HPLACE_ABIT_BATCH, sizeof(*abit.pend),
+				     GFP_KERNEL);
+		abit.next = kvcalloc(HPLACE_ABIT_BATCH, sizeof(*abit.next),
+				     GFP_KERNEL);
+		if (!abit.pend || !abit.next) {
+			kvfree(abit.pend);
+			kvfree(abit.next);
+			abit.pend = NULL;
+			abit.next = NULL;
+			snprintf(why, len, "out of memory");
+			return -ENOMEM;
+		}
+	}
+	abit.nr_pend = 0;
+	abit.rate = knob;
+	abit.carry = 0;
+	abit.last_tick = local_clock();
+	abit.next_tick = abit.last_tick;
+	abit.running = true;
+	return 0;
+}
+
+static void hplace_abit_stop(void)
+{
+	abit.running = false;
+	abit.nr_pend = 0;
+}
+
+static void hplace_abit_set_rate(u64 knob)
+{
+	abit.rate = knob;
+}
+
+static u64 hplace_abit_handler_ns(void)
+{
+	return 0;	/* all accessed-bit work runs in the engine thread */
+}
+
+static u64 hplace_abit_next_tick(void)
+{
+	return abit.running ? abit.next_tick : 0;
+}
+
+/**
+ * hplace_abit_rate() - current scan rate, for stats/
+ *
+ * Return: pages per second the accessed-bit sampler arms and checks.
+ */
+u64 hplace_abit_rate(void)
+{
+	return abit.rate;
+}
+
+const struct hplace_sampler_ops hplace_abit_ops = {
+	.name = "abit",
+	.mode = HPLACE_BUDGET_RATE,
+	.knob_min = 16,
+	/* HPLACE_ABIT_BATCH pages per 100 ms tick */
+	.knob_max = HPLACE_ABIT_BATCH * 10,
+	.knob_initial = 2048,
+	.available = hplace_abit_available,
+	.start = hplace_abit_start,
+	.stop = hplace_abit_stop,
+	.set_rate = hplace_abit_set_rate,
+	.tick = hplace_abit_tick,
+	.handler_ns = hplace_abit_handler_ns,
+	.next_tick_ns = hplace_abit_next_tick,
+};

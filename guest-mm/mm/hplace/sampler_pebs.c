@@ -1,0 +1,327 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * hplace PEBS sampler: precise memory-access samples from the PMU.
+ *
+ * Two kernel perf counters per online CPU: load latency (raw event 0x01cd,
+ * latency threshold in config1) and all stores (0x82d0), both precise
+ * (PEBS), user space only, sampling PERF_SAMPLE_ADDR (guest-virtual data
+ * address), TID, DATA_SRC, WEIGHT and PHYS_ADDR.  The overflow handler runs
+ * in NMI context: it decodes the record (pebs_decode.c), pushes it into
+ * this CPU's ring without locks or allocation, and adds its own running
+ * time (local_clock() deltas) to a per-CPU counter the budget controller
+ * reads.
+ *
+ * Large PEBS: with a custom overflow handler, x86 ds.c would hand all but
+ * the last record of a multi-record drain to perf_event_output(),
+ * bypassing the handler.  Setting wakeup_events = 1 makes the x86 driver
+ * keep the PEBS threshold at one record, so every record reaches the
+ * handler.
+ *
+ * Run-time detection:
+ *  - no PMU, no PEBS, an old CPU or a migratable CPU model: counter creation
+ *    fails; the reason is reported and the engine falls back;
+ *  - stock KVM (since 2024) gives guests basic PEBS records without a data
+ *    address: the handler counts records with and without an address and
+ *    the detector (pebs_decode.c) turns a window of address-less records
+ *    into a fallback, reported in dmesg and stats/pebs_unavailable;
+ *  - live migration: QEMU does not migrate DS_AREA/PEBS_ENABLE, so on the
+ *    destination the counters may stop producing records.  A detector
+ *    window without any record re-creates the counters (the re-created
+ *    counters reprogram the PEBS buffer); if the destination host gives no
+ *    addresses, the next window falls back.  While on the fallback in
+ *    auto mode, the engine probes PEBS again every minute.
+ *
+ * CPUs that come online after start are not sampled until the sampler is
+ * restarted (sysfs, or the next re-creation).
+ */
+
+#define pr_fmt(fmt) "hplace: " fmt
+
+#include <linux/perf_event.h>
+#include <linux/cpu.h>
+#include <linux/sched.h>
+#include <linux/sched/clock.h>
+#include "engine.h"
+#include "pebs_decode.h"
+
+#define HPLACE_PEBS_LOAD_EVENT	0x01cd	/* MEM_TRANS_RETIRED.LOAD_LATENCY */
+#define HPLACE_PEBS_STORE_EVENT	0x82d0	/* MEM_INST_RETIRED.ALL_STORES */
+#define HPLACE_PEBS_LDLAT	64	/* cycles; loads faster than this hit */
+/* Store period = load period * this (4093 : 65535 in the field). */
+#define HPLACE_PEBS_STORE_MULT	16
+/* Detector: a window closes after this many records or this long. */
+#define HPLACE_PEBS_DET_RECORDS	256
+#define HPLACE_PEBS_DET_NS	(10ULL * NSEC_PER_SEC)
+#define HPLACE_PEBS_TICK_NS	(1ULL * NSEC_PER_SEC)
+
+static DEFINE_PER_CPU(struct perf_event *, hplace_pebs_load);
+static DEFINE_PER_CPU(struct perf_event *, hplace_pebs_store);
+static DEFINE_PER_CPU(u64, hplace_pebs_ns);
+static DEFINE_PER_CPU(unsigned long, hplace_pebs_addr);
+static DEFINE_PER_CPU(unsigned long, hplace_pebs_noaddr);
+
+static struct {
+	struct hplace_pebs_detect det;
+	unsigned long seen_addr;
+	unsigned long seen_noaddr;
+	u64 period;
+	u64 next_tick;
+	unsigned int rearms;
+	bool running;
+} pebs;
+
+static void hplace_pebs_overflow(struct perf_event *event,
+				 struct perf_sample_data *data,
+				 struct pt_regs *regs)
+{
+	u64 t0 = local_clock();
+	struct hplace_perf_record rec = { };
+	struct hplace_sample s;
+	enum hplace_pebs_result res;
+
+	if (data->sample_flags & PERF_SAMPLE_ADDR)
+		rec.addr = data->addr;
+	if (data->sample_flags & PERF_SAMPLE_DATA_SRC)
+		rec.data_src = data->data_src.val;
+	if (data->sample_flags & PERF_SAMPLE_WEIGHT_TYPE) {
+		rec.weight = data->weight.full;
+		rec.weight_struct = !!(event->attr.sample_type &
+				       PERF_SAMPLE_WEIGHT_STRUCT);
+	}
+	if (current->mm && !(current->flags & PF_KTHREAD))
+		rec.pid = current->tgid;
+	rec.event = event->attr.config == HPLACE_PEBS_LOAD_EVENT ?
+		    HPLACE_PEBS_EV_LOAD : HPLACE_PEBS_EV_STORE;
+
+	res = hplace_pebs_decode(&rec, &s);
+	if (res == HPLACE_PEBS_REJ_NOADDR)
+		this_cpu_inc(hplace_pebs_noaddr);
+	else
+		this_cpu_inc(hplace_pebs_addr);
+	if (res == HPLACE_PEBS_ACCEPT)
+		hplace_push_sample(&s);
+	this_cpu_add(hplace_pebs_ns, local_clock() - t0);
+}
+
+static void hplace_pebs_attr(struct perf_event_attr *attr, bool store,
+			     u64 period)
+{
+	memset(attr, 0, sizeof(*attr));
+	attr->type = PERF_TYPE_RAW;
+	attr->size = sizeof(*attr);
+	attr->config = store ? HPLACE_PEBS_STORE_EVENT : HPLACE_PEBS_LOAD_EVENT;
+	attr->config1 = store ? 0 : HPLACE_PEBS_LDLAT;
+	attr->sample_period = store ? period * HPLACE_PEBS_STORE_MULT : period;
+	attr->sample_type = PERF_SAMPLE_ADDR | PERF_SAMPLE_TID |
+			    PERF_SAMPLE_DATA_SRC | PERF_SAMPLE_WEIGHT |
+			    PERF_SAMPLE_PHYS_ADDR;
+	attr->precise_ip = 2;
+	attr->exclude_kernel = 1;
+	attr->exclude_hv = 1;
+	attr->exclude_idle = 1;
+	attr->pinned = 1;
+	/* One record per PMI, so every record reaches the handler. */
+	attr->wakeup_events = 1;
+}
+
+static struct perf_event *hplace_pebs_create(int cpu, bool store, u64 period)
+{
+	struct perf_event_attr attr;
+
+	hplace_pebs_attr(&attr, store, period);
+	return perf_event_create_kernel_counter(&attr, cpu, NULL,
+						hplace_pebs_overflow, NULL);
+}
+
+static void hplace_pebs_release(void)
+{
+	struct perf_event **ev;
+	int cpu;
+
+	for_each_possible_cpu(cpu) {
+		ev = per_cpu_ptr(&hplace_pebs_load, cpu);
+		if (*ev)
+			perf_event_release_kernel(*ev);
+		*ev = NULL;
+		ev = per_cpu_ptr(&hplace_pebs_store, cpu);
+		if (*ev)
+			perf_event_release_kernel(*ev);
+		*ev = NULL;
+	}
+}
+
+static int hplace_pebs_reason(long err, char *why, size_t len)
+{
+	snprintf(why, len,
+		 "no PEBS load-latency event (perf error %ld): needs an Intel Ice Lake or later CPU, -cpu host,migratable=off and a host that virtualizes PEBS",
+		 err);
+	return err ? (int)err : -ENODEV;
+}
+
+static int hplace_pebs_available(char *why, size_t len)
+{
+	struct perf_event *ev;
+	int cpu = get_cpu();
+
+	put_cpu();
+	ev = hplace_pebs_create(cpu, false, 65535);
+	if (IS_ERR(ev))
+		return hplace_pebs_reason(PTR_ERR(ev), why, len);
+	perf_event_release_kernel(ev);
+	return 0;
+}
+
+static int hplace_pebs_arm(u64 period, char *why, size_t len)
+{
+	struct perf_event *ev;
+	int cpu, ret = 0;
+
+	cpus_read_lock();
+	for_each_online_cpu(cpu) {
+		ev = hplace_pebs_create(cpu, false, period);
+		if (IS_ERR(ev)) {
+			ret = hplace_pebs_reason(PTR_ERR(ev), why, len);
+			break;
+		}
+		per_cpu(hplace_pebs_load, cpu) = ev;
+		ev = hplace_pebs_create(cpu, true, period);
+		if (IS_ERR(ev)) {
+			ret = hplace_pebs_reason(PTR_ERR(ev), why, len);
+			break;
+		}
+		per_cpu(hplace_pebs_store, cpu) = ev;
+	}
+	cpus_read_unlock();
+	if (ret)
+		hplace_pebs_release();
+	return ret;
+}
+
+static void hplace_pebs_counts(unsigned long *with, unsigned long *without)
+{
+	int cpu;
+
+	*with = 0;
+	*without = 0;
+	for_each_possible_cpu(cpu) {
+		*with += per_cpu(hplace_pebs_addr, cpu);
+		*without += per_cpu(hplace_pebs_noaddr, cpu);
+	}
+}
+
+static int hplace_pebs_start(u64 knob, char *why, size_t len)
+{
+	u64 now = local_clock();
+	int ret;
+
+	ret = hplace_pebs_arm(knob, why, len);
+	if (ret)
+		return ret;
+	pebs.period = knob;
+	hplace_pebs_counts(&pebs.seen_addr, &pebs.seen_noaddr);
+	hplace_pebs_detect_init(&pebs.det, now, HPLACE_PEBS_DET_RECORDS,
+				HPLACE_PEBS_DET_NS);
+	pebs.next_tick = now + HPLACE_PEBS_TICK_NS;
+	pebs.running = true;
+	return 0;
+}
+
+static void hplace_pebs_stop(void)
+{
+	pebs.running = false;
+	hplace_pebs_release();
+}
+
+static void hplace_pebs_set_rate(u64 knob)
+{
+	struct perf_event *ev;
+	int cpu;
+
+	pebs.period = knob;
+	for_each_possible_cpu(cpu) {
+		ev = per_cpu(hplace_pebs_load, cpu);
+		if (ev)
+			perf_event_period(ev, knob);
+		ev = per_cpu(hplace_pebs_store, cpu);
+		if (ev)
+			perf_event_period(ev, knob * HPLACE_PEBS_STORE_MULT);
+	}
+}
+
+static int hplace_pebs_tick(u64 now, u64 *work, char *why, size_t len)
+{
+	unsigned long with, without;
+	enum hplace_pebs_verdict v;
+	unsigned int windows = pebs.det.windows;
+
+	if (now < pebs.next_tick)
+		return 0;
+	pebs.next_tick = now + HPLACE_PEBS_TICK_NS;
+	hplace_pebs_counts(&with, &without);
+	v = hplace_pebs_detect_update(&pebs.det, now, with - pebs.seen_addr,
+				      without - pebs.seen_noaddr);
+	pebs.seen_addr = with;
+	pebs.seen_noaddr = without;
+	if (pebs.det.windows == windows)
+		return 0;	/* no window closed */
+
+	switch (v) {
+	case HPLACE_PEBS_NO_ADDR:
+		snprintf(why, len,
+			 "PEBS records carry no data address (the host KVM does not pass PEBS data addresses to guests)");
+		return -ENODEV;
+	case HPLACE_PEBS_NO_RECORDS:
+		/* Possibly migrated: the PEBS state was not carried over. */
+		hplace_pebs_release();
+		if (hplace_pebs_arm(pebs.period, why, len)) {
+			pebs.running = false;
+			return -ENODEV;
+		}
+		pebs.rearms++;
+		break;
+	default:
+		break;
+	}
+	return 0;
+}
+
+static u64 hplace_pebs_handler_ns(void)
+{
+	u64 sum = 0;
+	int cpu;
+
+	for_each_possible_cpu(cpu)
+		sum += per_cpu(hplace_pebs_ns, cpu);
+	return sum;
+}
+
+static u64 hplace_pebs_next_tick(void)
+{
+	return pebs.running ? pebs.next_tick : 0;
+}
+
+/**
+ * hplace_pebs_period() - current load sample period, for stats/
+ *
+ * Return: events per sample of the load-latency counter (0 when PEBS has
+ * never run).
+ */
+u64 hplace_pebs_period(void)
+{
+	return pebs.period;
+}
+
+const struct hplace_sampler_ops hplace_pebs_ops = {
+	.name = "pebs",
+	.mode = HPLACE_BUDGET_PERIOD,
+	.knob_min = 199,
+	.knob_max = 1 << 22,
+	.knob_initial = 4093,
+	.available = hplace_pebs_available,
+	.start = hplace_pebs_start,
+	.stop = hplace_pebs_stop,
+	.set_rate = hplace_pebs_set_rate,
+	.tick = hplace_pebs_tick,
+	.handler_ns = hplace_pebs_handler_ns,
+	.next_tick_ns = hplace_pebs_next_tick,
+};

@@ -1,0 +1,82 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * KUnit tests for the hplace engine glue: injection line parsing.
+ * Included at the end of engine.c (the mm/damon/tests pattern).
+ */
+#ifdef CONFIG_HPLACE_KUNIT_TEST
+
+#ifndef _HPLACE_ENGINE_KUNIT_H
+#define _HPLACE_ENGINE_KUNIT_H
+
+#include <kunit/test.h>
+
+static void hplace_test_parse_inject_valid(struct kunit *test)
+{
+	enum hplace_access_kind kind;
+	unsigned long addr;
+	pid_t pid;
+
+	KUNIT_EXPECT_EQ(test, hplace_parse_inject("42 0x7f0000001000 load",
+						  &pid, &addr, &kind), 0);
+	KUNIT_EXPECT_EQ(test, pid, 42);
+	KUNIT_EXPECT_EQ(test, addr, 0x7f0000001000UL);
+	KUNIT_EXPECT_EQ(test, kind, HPLACE_ACCESS_LOAD);
+	KUNIT_EXPECT_EQ(test, hplace_parse_inject("7 4096 store", &pid, &addr,
+						  &kind), 0);
+	KUNIT_EXPECT_EQ(test, addr, 4096UL);
+	KUNIT_EXPECT_EQ(test, kind, HPLACE_ACCESS_STORE);
+	KUNIT_EXPECT_EQ(test, hplace_parse_inject("7 0x2000 any", &pid, &addr,
+						  &kind), 0);
+	KUNIT_EXPECT_EQ(test, kind, HPLACE_ACCESS_UNKNOWN);
+	KUNIT_EXPECT_EQ(test, hplace_parse_inject("7 0x2000 2 ", &pid, &addr,
+						  &kind), 0);
+	KUNIT_EXPECT_EQ(test, kind, HPLACE_ACCESS_STORE);
+}
+
+static void hplace_test_parse_inject_invalid(struct kunit *test)
+{
+	static const char * const bad[] = {
+		"", "1", "1 0x1000", "0 0x1000 load", "-3 0x1000 load",
+		"x 0x1000 load", "1 zz load", "1 0x1000 fetch",
+		"1 0x1000 load extra", "1 0x1000 3",
+	};
+	enum hplace_access_kind kind = HPLACE_ACCESS_LOAD;
+	unsigned long addr = 1;
+	pid_t pid = 1;
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(bad); i++)
+		KUNIT_EXPECT_EQ_MSG(test, hplace_parse_inject(bad[i], &pid,
+							      &addr, &kind),
+				    -EINVAL, "line \"%s\"", bad[i]);
+	/* Nothing is written on failure. */
+	KUNIT_EXPECT_EQ(test, pid, 1);
+	KUNIT_EXPECT_EQ(test, addr, 1UL);
+}
+
+static void hplace_test_permille_range(struct kunit *test)
+{
+	unsigned int old = hplace.permille;
+
+	KUNIT_EXPECT_EQ(test, hplace_set_permille(0), -EINVAL);
+	KUNIT_EXPECT_EQ(test, hplace_set_permille(1001), -EINVAL);
+	KUNIT_EXPECT_EQ(test, hplace.permille, old);
+	KUNIT_EXPECT_EQ(test, hplace_set_permille(old), 0);
+}
+
+static struct kunit_case hplace_engine_test_cases[] = {
+	KUNIT_CASE(hplace_test_parse_inject_valid),
+	KUNIT_CASE(hplace_test_parse_inject_invalid),
+	KUNIT_CASE(hplace_test_permille_range),
+	{},
+};
+
+static struct kunit_suite hplace_engine_test_suite = {
+	.name = "hplace-engine",
+	.test_cases = hplace_engine_test_cases,
+};
+kunit_test_suite(hplace_engine_test_suite);
+
+#endif /* _HPLACE_ENGINE_KUNIT_H */
+
+#endif /* CONFIG_HPLACE_KUNIT_TEST */
