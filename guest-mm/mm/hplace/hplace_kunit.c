@@ -69,7 +69,7 @@ static void hplace_test_pebs_decode(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, s.kind, HPLACE_ACCESS_STORE);
 	rec.addr = 0;
 	KUNIT_EXPECT_EQ(test, hplace_pebs_decode(&rec, &s), HPLACE_PEBS_REJ_NOADDR);
-	rec.addr = TASK_SIZE_MAX;
+	rec.addr = HPLACE_USER_ADDR_END;
 	KUNIT_EXPECT_EQ(test, hplace_pebs_decode(&rec, &s), HPLACE_PEBS_REJ_KERNEL);
 
 	hplace_pebs_detect_init(&d, 0, 100, NSEC_PER_SEC);
@@ -189,4 +189,5 @@ static struct kunit_suite hplace_test_suite = {
 	.name = "hplace",
 	.test_cases = hplace_test_cases,
 };
+
 kunit_test_suite(hplace_test_suite);

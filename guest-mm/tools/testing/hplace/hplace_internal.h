@@ -56,6 +56,7 @@
 #endif
 
 #define NSEC_PER_USEC		1000L
+#define NSEC_PER_MSEC		1000000L
 #define NSEC_PER_SEC		1000000000L
 
 #ifndef lower_32_bits

@@ -11,12 +11,14 @@
 
 #include "hplace_internal.h"
 #include "test.h"
+#include "kunit/test.h"
 
 char t_why[512];
 bool t_full;
 uint64_t t_rng_state;
 long hplace_test_alloc_fail_after = -1;
 unsigned long hplace_test_allocs;
+extern struct kunit_suite *t_kunit_suite;
 
 static const struct t_case *const suites[] = {
 	t_ring_cases, t_pebs_cases, t_budget_cases, t_classify_cases,
@@ -29,6 +31,7 @@ int main(int argc, char **argv)
 	uint64_t seed = env ? strtoull(env, NULL, 0) : 0x9e3779b97f4a7c15ULL;
 	unsigned int n = 0, failed = 0, s;
 	const struct t_case *c;
+	const struct kunit_case *kc;
 
 	t_full = getenv("HTIER_FULL") && strcmp(getenv("HTIER_FULL"), "0");
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -59,6 +62,24 @@ int main(int argc, char **argv)
 				fprintf(stderr, "# %s: %.3f s\n", c->name,
 					(b.tv_sec - a.tv_sec) +
 					(b.tv_nsec - a.tv_nsec) / 1e9);
+		}
+	}
+	/* mm/hplace/hplace_kunit.c, built against kunit/test.h here. */
+	for (kc = t_kunit_suite->test_cases; kc->run_case; kc++) {
+		struct kunit test = { 0 };
+
+		if (argc > 1 && !strstr(kc->name, argv[1]))
+			continue;
+		n++;
+		t_why[0] = '\0';
+		kc->run_case(&test);
+		if (!test.fails) {
+			printf("ok %u - kunit: %s.%s\n", n, t_kunit_suite->name,
+			       kc->name);
+		} else {
+			printf("not ok %u - kunit: %s.%s # %s\n", n,
+			       t_kunit_suite->name, kc->name, t_why);
+			failed++;
 		}
 	}
 	printf("1..%u\n", n);
