@@ -40,6 +40,7 @@ void hplace_rtree_pool_init(struct hplace_rtree_pool *pool,
 {
 	pool->nr_ranges = 0;
 	pool->max_ranges = max_ranges;
+	pool->nr_trees = 0;
 }
 
 /**
@@ -64,6 +65,7 @@ int hplace_rtree_init(struct hplace_rtree *t, struct hplace_rtree_pool *pool,
 	t->root = RB_ROOT;
 	t->pool = pool;
 	t->p = *p;
+	pool->nr_trees++;
 	return 0;
 }
 
@@ -509,11 +511,19 @@ static void hplace_rt_merge_pass(struct hplace_rtree *t, unsigned int tol,
 	}
 }
 
-/* Above 7/8 of a bound: merge harder so splits find room again. */
+/*
+ * Above 7/8 of a bound: merge harder so splits find room again.  Pool
+ * pressure only makes trees holding at least their fair share merge.
+ */
 static bool hplace_rt_crowded(const struct hplace_rtree *t)
 {
-	return t->nr_ranges > t->p.max_ranges - t->p.max_ranges / 8 ||
-	       t->pool->nr_ranges > t->pool->max_ranges - t->pool->max_ranges / 8;
+	const struct hplace_rtree_pool *pool = t->pool;
+	unsigned long share = pool->max_ranges / max(pool->nr_trees, 1U);
+
+	if (t->nr_ranges > t->p.max_ranges - t->p.max_ranges / 8)
+		return true;
+	return pool->nr_ranges > pool->max_ranges - pool->max_ranges / 8 &&
+	       t->nr_ranges >= share;
 }
 
 /**
@@ -555,8 +565,8 @@ void hplace_rtree_epoch(struct hplace_rtree *t)
 }
 
 /**
- * hplace_rtree_destroy() - free all ranges
- * @t: the tree; empty and reusable afterwards
+ * hplace_rtree_destroy() - free all ranges and leave the pool
+ * @t: the tree; call hplace_rtree_init() again before reusing it
  */
 void hplace_rtree_destroy(struct hplace_rtree *t)
 {
@@ -565,6 +575,8 @@ void hplace_rtree_destroy(struct hplace_rtree *t)
 	rbtree_postorder_for_each_entry_safe(r, n, &t->root, node)
 		kfree(r);
 	t->pool->nr_ranges -= t->nr_ranges;
+	if (!WARN_ON_ONCE(!t->pool->nr_trees))
+		t->pool->nr_trees--;
 	t->nr_ranges = 0;
 	t->root = RB_ROOT;
 	t->last = NULL;

@@ -18,7 +18,10 @@
  *  - decays all counts (halving by default);
  *  - merges adjacent neighbours that are both cold or whose densities
  *    differ by less than merge_permille (DAMON's 10%), and merges harder
- *    (doubling the tolerance) while the tree is above 7/8 of its bound.
+ *    (doubling the tolerance) while the tree is above 7/8 of its bound, or
+ *    while the pool is above 7/8 of its bound and the tree holds at least
+ *    its fair share (pool bound / trees) -- so one big process cannot
+ *    flatten the trees of small ones.
  *
  * Bounds: a tree never holds more than max_ranges ranges, and all trees
  * sharing a struct hplace_rtree_pool never hold more than its max_ranges;
@@ -67,10 +70,12 @@ struct hplace_range {
  * struct hplace_rtree_pool - bound and accounting shared by all trees
  * @nr_ranges: ranges in all trees
  * @max_ranges: bound on @nr_ranges
+ * @nr_trees: trees initialised and not yet destroyed
  */
 struct hplace_rtree_pool {
 	unsigned long nr_ranges;
 	unsigned long max_ranges;
+	unsigned int nr_trees;
 };
 
 /**

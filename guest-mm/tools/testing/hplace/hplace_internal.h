@@ -26,6 +26,7 @@
 #include <linux/math.h>
 #include <linux/rbtree.h>
 #include <asm/barrier.h>
+#include <asm/bug.h>
 /* tools/include/uapi: PERF_MEM_* encoding. */
 #include <linux/perf_event.h>
 

@@ -394,6 +394,48 @@ static bool t_rtree_bounded(void)
 	return true;
 }
 
+/* One big process filling the pool does not flatten a small one. */
+static bool t_rtree_fair_share(void)
+{
+	struct hplace_rtree_params p;
+	struct hplace_rtree big, small;
+	struct hplace_range *r;
+	unsigned int epoch, i;
+
+	hplace_rtree_default_params(&p);
+	hplace_rtree_pool_init(&pool, 200);
+	T_EQ(hplace_rtree_init(&big, &pool, &p), 0);
+	T_EQ(hplace_rtree_init(&small, &pool, &p), 0);
+	T_EQ(pool.nr_trees, 2);
+	/* Small: four adjacent 2 MiB ranges, alternately hot and cold. */
+	for (i = 0; i < 4; i++)
+		T_EQ(hplace_rtree_add(&small, BASE + i * 2 * MB,
+				      BASE + (i + 1) * 2 * MB), 1);
+	for (epoch = 0; epoch < 30; epoch++) {
+		for (i = 0; i < 4000; i++)
+			hplace_rtree_record(&big, BASE + t_rand_below(1UL << 40),
+					    1 + t_rand_below(100), true);
+		for (i = 0; i < 4; i += 2)
+			T_EQ(hplace_rtree_record(&small, BASE + i * 2 * MB + 4096,
+						 100, false), 0);
+		hplace_rtree_epoch(&big);
+		hplace_rtree_epoch(&small);
+		T_CALL(check_tree(&big));
+		T_ASSERT(pool.nr_ranges <= 200);
+	}
+	T_ASSERTF(pool.nr_ranges > 200 - 200 / 8, "pool only at %lu",
+		  pool.nr_ranges);
+	T_EQ(small.nr_ranges, 4);
+	hplace_rtree_for_each(&small, r)
+		T_EQ(hplace_range_pages(r), 2 * MB / PAGE_SIZE);
+	hplace_rtree_destroy(&big);
+	T_EQ(pool.nr_trees, 1);
+	hplace_rtree_destroy(&small);
+	T_EQ(pool.nr_trees, 0);
+	T_EQ(pool.nr_ranges, 0);
+	return true;
+}
+
 static bool t_rtree_remove(void)
 {
 	struct hplace_rtree t;
@@ -570,6 +612,7 @@ const struct t_case t_rtree_cases[] = {
 	{ "rtree: counts halve per epoch, cold ranges merge", t_rtree_decay_merge },
 	{ "rtree: merge needs adjacency, same state, <10% difference", t_rtree_merge_rules },
 	{ "rtree: bounded under adversarial samples (4 trees, shared pool)", t_rtree_bounded },
+	{ "rtree: pool pressure spares a small tree (fair share)", t_rtree_fair_share },
 	{ "rtree: munmap punches, trims, removes", t_rtree_remove },
 	{ "rtree: allocation failures leave the tree intact", t_rtree_nomem },
 	{ "rtree: random ops keep invariants and coverage", t_rtree_fuzz },
