@@ -44,9 +44,20 @@ int cmd_exec(struct ctl *c, int argc, char **argv)
 	qmp_close(q);
 	if (r != QMP_OK)
 		return ctl_qmp_fail(c, argv[0], &err);
-	printf("%s\n", json_object_to_json_string_ext(ret,
-		c->json ? HB_JSON_PLAIN :
-			  HB_JSON_PRETTY));
+	if (!c->json && json_object_is_type(ret, json_type_string)) {
+		/* human-monitor-command: show HMP's text as HMP shows it */
+		const char *p = json_object_get_string(ret);
+		size_t n = strlen(p);
+
+		for (; *p; p++)
+			if (*p != '\r')
+				putchar(*p);
+		if (n && p[-1] != '\n')
+			putchar('\n');
+	} else {
+		printf("%s\n", json_object_to_json_string_ext(ret,
+			c->json ? HB_JSON_PLAIN : HB_JSON_PRETTY));
+	}
 	json_object_put(ret);
 	return EXIT_OK;
 }

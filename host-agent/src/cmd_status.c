@@ -12,6 +12,7 @@
  * counters, anything newer than this tool) go to OTHER as key=value.
  */
 #include <inttypes.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,23 +30,52 @@ static const char *const heads[NCOLS] = {
 	"OTHER",
 };
 
-/* "key=value key=value" of the fields this tool has no column for. */
+/* The page counters, shown first and always in this order. */
+static const char *const counters[] = {
+	"inflated", "deflated", "discarded", "invalid",
+};
+
+static bool is_counter(const char *key)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(counters) / sizeof(counters[0]); i++)
+		if (!strcmp(key, counters[i]))
+			return true;
+	return false;
+}
+
+static void append(char *out, size_t len, size_t *o, const char *key,
+		   struct json_object *val)
+{
+	char vb[128];
+	int w;
+
+	if (*o >= len)
+		return;
+	w = snprintf(out + *o, len - *o, "%s%s=%s", *o ? " " : "", key,
+		     hb_value_text(val, vb, sizeof(vb)));
+	if (w > 0)
+		*o += (size_t)w;
+}
+
+/*
+ * "key=value key=value" of the fields this tool has no column for: the
+ * page counters in a fixed order (QEMU's key order is a hash order), then
+ * anything else in the order QEMU sent it.
+ */
 static void node_extras(const struct hb_node *n, char *out, size_t len)
 {
-	size_t o = 0;
+	struct json_object *v;
+	size_t o = 0, i;
 
 	out[0] = '\0';
+	for (i = 0; i < sizeof(counters) / sizeof(counters[0]); i++)
+		if (json_object_object_get_ex(n->obj, counters[i], &v))
+			append(out, len, &o, counters[i], v);
 	json_object_object_foreach(n->obj, key, val) {
-		char vb[128];
-		int w;
-
-		if (hb_known_node_key(key))
-			continue;
-		w = snprintf(out + o, len - o, "%s%s=%s", o ? " " : "", key,
-			     hb_value_text(val, vb, sizeof(vb)));
-		if (w < 0 || (size_t)w >= len - o)
-			break;
-		o += (size_t)w;
+		if (!hb_known_node_key(key) && !is_counter(key))
+			append(out, len, &o, key, val);
 	}
 }
 

@@ -69,11 +69,12 @@ class Device:
             for n in sorted(self.nodes):
                 d = self.nodes[n]
                 balloon = (d["ram"] - d["actual"]) // PAGE
-                o = {"node": n, "ram": d["ram"], "target": d["target"],
-                     "actual": d["actual"], "inflated": d.get("inflated", 0),
-                     "deflated": d.get("deflated", 0),
-                     "discarded": d.get("inflated", 0), "invalid": 0,
-                     "discard-inhibited": False}
+                # key order as real QEMU sends it (a hash order)
+                o = {"actual": d["actual"], "discard-inhibited": False,
+                     "deflated": d.get("deflated", 0), "invalid": 0,
+                     "inflated": d.get("inflated", 0), "node": n,
+                     "ram": d["ram"], "target": d["target"],
+                     "discarded": d.get("inflated", 0)}
                 if self.extras:
                     o["discard-inhibited"] = n == 1
                     o["future-field"] = "x%d" % n
@@ -278,6 +279,8 @@ def serve(conn, dev, opts, log):
                     error(*e)
                 else:
                     reply({"return": {}})
+            elif cmd == "human-monitor-command":
+                reply({"return": "node       ram MiB\r\n   0          2048\r\n"})
             elif cmd == "query-memdev":
                 reply({"return": [{"id": "mem1", "size": 2 << 30, "share": True,
                                    "mem-path": "/dev/shm/fake-node1"}]})

@@ -394,6 +394,14 @@ def test_success(tmp):
         check("options after the command, explicit --wait", r, 0, "reached 2 GiB")
         r = ctl("--qmp", f.sock, "exec", "query-status")
         check("exec query-status prints the return value", r, 0, '"running"')
+        r = ctl("--qmp", f.sock, "exec", "human-monitor-command",
+                '{"command-line": "info hballoon"}')
+        T.ok(r.rc == 0 and r.out == "node       ram MiB\n   0          2048\n",
+             "exec prints a string return (HMP output) as plain text", repr(r))
+        r = ctl("--qmp", f.sock, "--json", "exec", "human-monitor-command",
+                '{"command-line": "info hballoon"}')
+        T.ok(r.rc == 0 and json.loads(r.out) == "node       ram MiB\r\n   0          2048\r\n",
+             "exec --json keeps a string return as JSON", repr(r))
         r = ctl("--qmp", f.sock, "--json", "exec", "query-memdev")
         check("exec prints paths without escaped slashes", r, 0, '"/dev/shm/fake-node1"')
         r = ctl("--qmp", f.sock, "--json", "exec", "hballoon-set", '{"node": 1, "size": 4096}')
@@ -742,6 +750,11 @@ def test_real_qemu(tmp):
         r = ctl("--qmp", q.sock, "exec", "human-monitor-command",
                 '{"command-line": "info hballoon"}')
         check("real QEMU: HMP info hballoon", r, 0, ["discard: enabled", "bad buffers"])
+        T.ok("\r" not in r.out and "\\r" not in r.out, "real QEMU: HMP text printed plainly",
+             repr(r))
+        r = ctl("--qmp", q.sock, "status")
+        check("real QEMU: counters in a fixed order", r, 0,
+              "inflated=0 deflated=0 discarded=0 invalid=0")
         check("real QEMU: stock virtio-balloon coexists",
               ctl("--qmp", q.sock, "exec", "query-balloon"), 0, "actual")
         check("real QEMU: set max", ctl("--qmp", q.sock, "--no-wait", "set", "1", "max"), 0,
