@@ -770,6 +770,77 @@ def test_real_qemu(tmp):
               err=["No virtio-hballoon device", "-device virtio-hballoon-pci"])
 
 
+def test_real_guest(tmp):
+    """hballoonctl driving the real guest driver in a booted tiered VM."""
+    name = "real guest: set waits for the driver, shortfall, deflate"
+    lib = os.path.join(REPO, "tests", "lib")
+    try:
+        sys.path.insert(0, lib)
+        import htiervm
+    except ImportError as ex:
+        T.skip(name, "no VM harness (%s)" % ex)
+        return
+    qemu = QEMU or htiervm.QEMU
+    missing = [f for f in (qemu, htiervm.KERNEL, htiervm.INITRD)
+               if not os.path.exists(f)]
+    if missing:
+        T.skip(name, "not built: %s" % ", ".join(missing))
+        return
+    fw = []
+    for d in ("/usr/share/seabios", "/usr/share/qemu"):
+        if os.path.isdir(d):
+            fw += ["-L", d]
+    try:
+        vm = htiervm.VM(devices=["virtio-hballoon-pci,id=hb0"], qemu_args=fw,
+                        qemu=qemu, name="hballoonctl").boot()
+    except Exception as ex:   # the VM is built by others; report, don't fail
+        why = " ".join(str(ex).split())[:300]
+        print("#   %s" % why)
+        if os.environ.get("HTIER_REQUIRE_QEMU") == "1":
+            T.ok(False, "real guest: VM boots with virtio-hballoon-pci", why)
+        else:
+            T.skip(name, "VM did not boot with the device: " + why)
+        return
+    try:
+        sock = vm.qmp_path
+
+        def memtotal(node):
+            return vm.node_meminfo(node)["MemTotal"]
+
+        r = ctl("--qmp", sock, "--json", "status")
+        st = jlines(r.out)
+        nodes = {n["node"]: n for n in st[0]["nodes"]} if st and st[0] else {}
+        T.ok(r.rc == 0 and len(nodes) == 2 and
+             all(n["actual"] == n["target"] == n["ram"] for n in nodes.values()),
+             "real guest: both nodes at full size after boot", repr(r))
+        ram1 = nodes[1]["ram"] if 1 in nodes else 0
+        before = memtotal(1)
+        r = ctl("--qmp", sock, "set", "1", str(ram1 - 256 * MiB), "--timeout", "60")
+        check("real guest: set node 1 to RAM - 256 MiB waits until reached", r, 0,
+              "reached")
+        drop = before - memtotal(1)
+        T.ok(abs(drop - 256 * MiB) <= 256 * MiB // 100,
+             "real guest: node 1 MemTotal dropped by 256 MiB (%d KiB)" % (drop // 1024))
+        r = ctl("--qmp", sock, "--json", "status", "1")
+        st = jlines(r.out)
+        n1 = st[0]["nodes"][0] if st and st[0] else {}
+        T.ok(n1.get("actual") == n1.get("target") == ram1 - 256 * MiB and
+             n1.get("discarded", 0) >= 65536,
+             "real guest: query-hballoon actual == target, pages discarded", repr(r))
+        r = ctl("--qmp", sock, "set", "0", "16M", "--stall", "3", "--timeout", "60")
+        check("real guest: more than the guest can free -> shortfall, exit 4", r, 4,
+              err=["the guest stopped at", "above the 16 MiB target"], max_secs=60)
+        T.ok(not [l for l in vm.dmesg_problems() if "oom" in l.lower() or
+                  "out of memory" in l.lower()],
+             "real guest: the shortfall killed nothing")
+        r1 = ctl("--qmp", sock, "set", "0", "max", "--timeout", "60")
+        r2 = ctl("--qmp", sock, "set", "1", "max", "--timeout", "60")
+        T.ok(r1.rc == 0 and r2.rc == 0 and memtotal(1) == before,
+             "real guest: set max gives every page back", repr(r1) + repr(r2))
+    finally:
+        vm.close()
+
+
 def main():
     global BIN
     ap = argparse.ArgumentParser()
@@ -780,7 +851,8 @@ def main():
     a = ap.parse_args()
     BIN = os.path.abspath(a.bin)
     global QEMU
-    QEMU = os.path.abspath(a.qemu) if a.qemu else None
+    QEMU = os.environ.get("HBALLOONCTL_TEST_QEMU") or a.qemu
+    QEMU = os.path.abspath(QEMU) if QEMU else None
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)
 
     for u in a.units:
@@ -790,7 +862,7 @@ def main():
     try:
         for t in (test_cli_basics, test_connection_errors, test_command_errors,
                   test_success, test_shortfall, test_watch, test_valgrind, test_docs, test_guide,
-                  test_real_qemu):
+                  test_real_qemu, test_real_guest):
             try:
                 t(tmp)
             except Exception as ex:   # a crashed group is a failure, not a hang
