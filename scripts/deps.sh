@@ -44,8 +44,9 @@ PKGS=(
 	seabios qemu-system-data ipxe-qemu
 	# guest userspace and host agent
 	busybox-static libjson-c-dev
-	# tests and bench
-	python3-matplotlib
+	# tests and bench (valgrind, RST and libvirt XML checks of host-agent)
+	python3-matplotlib valgrind python3-docutils groff-base
+	libvirt-clients/bookworm-backports
 )
 
 pkg_name() { echo "${1%%/*}"; }
