@@ -1,0 +1,1125 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * Virtio hballoon: a memory balloon per NUMA node.
+ *
+ * The device (virtio ID 63) names each guest NUMA node by its ACPI proximity
+ * domain and keeps a target size per node; this driver keeps one balloon per
+ * node, fills it with pages allocated strictly on that node and tells the
+ * device their frame numbers, so the host can free the memory of exactly the
+ * tier it shrinks. The device ABI and protocol are described in
+ * include/uapi/linux/virtio_hballoon.h.
+ *
+ * Unlike virtio-balloon, ballooned pages always leave the node's managed
+ * pages, so /sys/devices/system/node/nodeN/meminfo shows the node's real
+ * size, and every size change is announced on the NUMA node resize notifier
+ * chain (include/linux/node_resize.h) for tier placement code.
+ *
+ * Inflating never takes the guest out of memory: allocations use
+ * __GFP_THISNODE | __GFP_NORETRY (no OOM killer), the driver keeps a floor
+ * of available memory, and when a node has nothing left to give the driver
+ * reports what it achieved in actual_pages and retries later, backing off.
+ */
+
+#include <acpi/acpi_numa.h>
+#include <linux/balloon_compaction.h>
+#include <linux/delay.h>
+#include <linux/jiffies.h>
+#include <linux/mm.h>
+#include <linux/mmzone.h>
+#include <linux/module.h>
+#include <linux/node_resize.h>
+#include <linux/nodemask.h>
+#include <linux/oom.h>
+#include <linux/poison.h>
+#include <linux/slab.h>
+#include <linux/swap.h>
+#include <linux/virtio.h>
+#include <linux/virtio_config.h>
+#include <linux/virtio_hballoon.h>
+#include <linux/vmstat.h>
+#include <linux/wait.h>
+#include <linux/workqueue.h>
+
+/* 4 KiB device frames per guest page. */
+#define HB_PFNS_PER_PAGE	((unsigned int)(PAGE_SIZE >> VIRTIO_HBALLOON_PFN_SHIFT))
+/* Frames per inflate/deflate buffer: header + PFNs fill exactly 32 KiB. */
+#define HB_BATCH_PFNS		(VIRTIO_HBALLOON_MAX_PFNS - 1)
+/* Work slice: yield the worker after this long, then continue. */
+#define HB_SLICE_MS		50
+/* First and longest wait before retrying an inflate that could not proceed. */
+#define HB_BACKOFF_MIN_MS	100
+#define HB_BACKOFF_MAX_MS	10000
+/* After deflating on OOM, do not inflate that node again for this long. */
+#define HB_OOM_HOLDOFF_MS	1000
+/* Frames to deflate per OOM notification (1 MiB). */
+#define HB_OOM_NR_PFNS		256
+#define HB_OOM_NOTIFY_PRIORITY	80
+/* Announce progress of a long resize every 32 MiB. */
+#define HB_NOTIFY_STEP_PAGES	((32UL << 20) >> PAGE_SHIFT)
+
+#define HB_BALLOON_GFP		(__GFP_THISNODE | __GFP_NOMEMALLOC | \
+				 __GFP_NORETRY | __GFP_NOWARN)
+
+/**
+ * struct hballoon_node - one node's balloon
+ * @b_dev_info: the pages of this node's balloon
+ * @hb: the device
+ * @index: index of the node in the configuration space
+ * @pxm: the node's node_id (ACPI proximity domain)
+ * @nid: Linux node id, or %NUMA_NO_NODE if the entry is ignored
+ * @ram_pages: RAM of the node the device manages, 4 KiB frames
+ * @target: last target read, 4 KiB frames, clamped and page aligned
+ * @num_pages: frames in this balloon (what actual_pages reports)
+ * @reported: last value written to actual_pages
+ * @backoff_ms: current inflate back-off, 0 when not backing off
+ * @retry_at: no inflate attempt before this time (jiffies)
+ * @stalled: the last inflate attempt stopped short of the target
+ * @notified: managed pages at the last %NODE_RESIZED notification
+ * @inflate_fail: inflate attempts that could not allocate (statistics)
+ * @oom_deflated: frames deflated on OOM (statistics)
+ * @warned: a target for an ignored entry was already warned about
+ *
+ * Everything but @b_dev_info (own lock) and the constant identity fields is
+ * protected by &virtio_hballoon.balloon_lock.
+ */
+struct hballoon_node {
+	struct balloon_dev_info b_dev_info;
+	struct virtio_hballoon *hb;
+	unsigned int index;
+	u32 pxm;
+	int nid;
+	u64 ram_pages;
+	u64 target;
+	u64 num_pages;
+	u64 reported;
+	unsigned int backoff_ms;
+	unsigned long retry_at;
+	bool stalled;
+	unsigned long notified;
+	u64 inflate_fail;
+	u64 oom_deflated;
+	bool warned;
+};
+
+struct virtio_hballoon {
+	struct virtio_device *vdev;
+	struct virtqueue *inflate_vq, *deflate_vq, *stats_vq;
+
+	struct delayed_work update_size_work;
+	struct work_struct update_stats_work;
+
+	/* Set on removal: no new work is queued after it. */
+	spinlock_t stop_update_lock;
+	bool stop_update;
+
+	/* The device used an inflate/deflate buffer. */
+	wait_queue_head_t acked;
+
+	/* Serialises balloon changes, the PFN buffer and per-node state. */
+	struct mutex balloon_lock;
+	struct virtio_hballoon_pfns *pfns;
+
+	unsigned int num_nodes;
+	struct hballoon_node *nodes;
+	/* Node the next OOM deflate starts with, to spread the cost. */
+	unsigned int oom_next;
+
+	void *stats;
+	size_t stats_len;
+
+	struct notifier_block oom_nb;
+};
+
+/* ---- pure helpers (unit-tested, see virtio_hballoon-kunit.h) ---- */
+
+/**
+ * hballoon_clamp_target - turn a device target into one the driver can reach
+ * @target: target_pages from the configuration space (4 KiB frames)
+ * @ram_pages: ram_pages of the same node
+ * @pfns_per_page: 4 KiB frames per guest page
+ *
+ * A target above the node's RAM is treated as all of it; a target that is
+ * not a whole number of guest pages is rounded up, as virtio-balloon does,
+ * so that the balloon does not oscillate around it.
+ *
+ * Return: the target in 4 KiB frames, a multiple of @pfns_per_page.
+ */
+static u64 hballoon_clamp_target(u64 target, u64 ram_pages,
+				 unsigned int pfns_per_page)
+{
+	target = min(target, ram_pages);
+	return round_up(target, (u64)pfns_per_page);
+}
+
+/* Why hballoon_check_node() refused an entry, for the warning. */
+enum hballoon_node_verdict {
+	HB_NODE_OK = 0,
+	HB_NODE_UNKNOWN_PXM,
+	HB_NODE_NO_MEMORY,
+	HB_NODE_DUPLICATE,
+};
+
+/**
+ * hballoon_check_node - decide whether a configuration entry is usable
+ * @nid: pxm_to_node() of the entry's node_id
+ * @memory_nodes: nodes that have memory (N_MEMORY)
+ * @claimed: nodes claimed by earlier entries; @nid is added when usable
+ *
+ * Return: %HB_NODE_OK, or why the entry must be ignored.
+ */
+static enum hballoon_node_verdict
+hballoon_check_node(int nid, const nodemask_t *memory_nodes,
+		    nodemask_t *claimed)
+{
+	if (nid < 0 || nid >= MAX_NUMNODES)
+		return HB_NODE_UNKNOWN_PXM;
+	if (!node_isset(nid, *memory_nodes))
+		return HB_NODE_NO_MEMORY;
+	if (node_isset(nid, *claimed))
+		return HB_NODE_DUPLICATE;
+	node_set(nid, *claimed);
+	return HB_NODE_OK;
+}
+
+/**
+ * hballoon_next_backoff - how long to wait before the next inflate attempt
+ * @cur_ms: the current back-off, 0 if none
+ * @min_ms: the back-off to start with
+ *
+ * Return: @min_ms first, then twice the previous value, at most
+ * %HB_BACKOFF_MAX_MS.
+ */
+static unsigned int hballoon_next_backoff(unsigned int cur_ms,
+					  unsigned int min_ms)
+{
+	if (cur_ms < min_ms)
+		return min_ms;
+	return min_t(unsigned int, cur_ms * 2, HB_BACKOFF_MAX_MS);
+}
+
+/**
+ * hballoon_inflate_allowance - how many pages an inflate step may take
+ * @want: pages the step would like to take
+ * @available: memory the guest has available (si_mem_available())
+ * @floor: available memory that inflating must leave to the guest
+ *
+ * Return: at most @want, so that @available does not drop below @floor.
+ */
+static unsigned long hballoon_inflate_allowance(unsigned long want,
+						long available,
+						unsigned long floor)
+{
+	if (available <= 0 || (unsigned long)available <= floor)
+		return 0;
+	return min(want, (unsigned long)available - floor);
+}
+
+/**
+ * hballoon_floor_pages - available memory inflating always leaves the guest
+ * @totalram: the guest's managed pages (totalram_pages())
+ * @reserve: pages the kernel already keeps back (totalreserve_pages)
+ *
+ * Return: pages; 1/32 of the guest's memory plus the kernel's reserve, but at
+ * least 16 MiB.
+ */
+static unsigned long hballoon_floor_pages(unsigned long totalram,
+					  unsigned long reserve)
+{
+	return max(totalram / 32 + reserve, (16UL << 20) >> PAGE_SHIFT);
+}
+
+/**
+ * hballoon_expected_pages - node size once a balloon reaches its target
+ * @managed: the node's managed pages now
+ * @num_pages: frames in the node's balloon now
+ * @target: target frames of the balloon
+ * @pfns_per_page: 4 KiB frames per guest page
+ *
+ * Return: managed pages the node will have at the target (0 if the target
+ * is larger than the node).
+ */
+static unsigned long hballoon_expected_pages(unsigned long managed,
+					     u64 num_pages, u64 target,
+					     unsigned int pfns_per_page)
+{
+	u64 delta;
+
+	if (target >= num_pages) {
+		delta = (target - num_pages) / pfns_per_page;
+		return delta >= managed ? 0 : managed - (unsigned long)delta;
+	}
+	delta = (num_pages - target) / pfns_per_page;
+	return managed + (unsigned long)delta;
+}
+
+/* ---- configuration space ---- */
+
+static unsigned int hb_node_offset(unsigned int index, size_t field)
+{
+	return offsetof(struct virtio_hballoon_config, nodes) +
+	       index * sizeof(struct virtio_hballoon_node_config) + field;
+}
+
+static u64 hb_read_node64(struct virtio_hballoon *hb, unsigned int index,
+			  size_t field)
+{
+	__le64 v;
+
+	__virtio_cread_many(hb->vdev, hb_node_offset(index, field), &v, 1,
+			    sizeof(v));
+	return le64_to_cpu(v);
+}
+
+static u32 hb_read_node32(struct virtio_hballoon *hb, unsigned int index,
+			  size_t field)
+{
+	__le32 v;
+
+	__virtio_cread_many(hb->vdev, hb_node_offset(index, field), &v, 1,
+			    sizeof(v));
+	return le32_to_cpu(v);
+}
+
+/* Tell the device how many frames @node's balloon holds; under balloon_lock. */
+static void hballoon_report_actual(struct hballoon_node *node)
+{
+	__le64 v = cpu_to_le64(node->num_pages);
+
+	if (node->reported == node->num_pages)
+		return;
+	node->hb->vdev->config->set(node->hb->vdev,
+				    hb_node_offset(node->index,
+						   offsetof(struct virtio_hballoon_node_config,
+							    actual_pages)),
+				    &v, sizeof(v));
+	node->reported = node->num_pages;
+}
+
+static unsigned long hballoon_node_managed(int nid)
+{
+	pg_data_t *pgdat = NODE_DATA(nid);
+	unsigned long managed = 0;
+	int z;
+
+	for (z = 0; z < MAX_NR_ZONES; z++)
+		managed += zone_managed_pages(&pgdat->node_zones[z]);
+	return managed;
+}
+
+/* ---- virtqueues ---- */
+
+static void hballoon_ack(struct virtqueue *vq)
+{
+	struct virtio_hballoon *hb = vq->vdev->priv;
+
+	wake_up(&hb->acked);
+}
+
+/* Send the PFN buffer (@nr frames of @node) on @vq; under balloon_lock. */
+static void hballoon_tell_host(struct virtio_hballoon *hb,
+			       struct hballoon_node *node,
+			       struct virtqueue *vq, unsigned int nr)
+{
+	struct scatterlist sg;
+	unsigned int len;
+
+	hb->pfns->node_id = cpu_to_le32(node->pxm);
+	hb->pfns->num_pfns = cpu_to_le32(nr);
+	sg_init_one(&sg, hb->pfns, struct_size(hb->pfns, pfns, nr));
+
+	/* One buffer at a time: an empty queue always takes it. */
+	if (WARN_ON_ONCE(virtqueue_add_outbuf(vq, &sg, 1, hb, GFP_KERNEL)))
+		return;
+	virtqueue_kick(vq);
+	wait_event(hb->acked, virtqueue_get_buf(vq, &len));
+}
+
+static void hballoon_set_pfns(struct virtio_hballoon *hb, unsigned int at,
+			      struct page *page)
+{
+	u64 pfn = (u64)page_to_pfn(page) * HB_PFNS_PER_PAGE;
+	unsigned int i;
+
+	BUILD_BUG_ON(PAGE_SHIFT < VIRTIO_HBALLOON_PFN_SHIFT);
+	BUILD_BUG_ON(HB_PFNS_PER_PAGE > HB_BATCH_PFNS);
+	for (i = 0; i < HB_PFNS_PER_PAGE; i++)
+		hb->pfns->pfns[at + i] = cpu_to_le64(pfn + i);
+}
+
+/* ---- inflate and deflate ---- */
+
+/*
+ * Take up to @nr frames of @node's memory into its balloon. Returns the
+ * frames taken; fewer than asked means the node (or the guest) has no more
+ * to give right now.
+ */
+static unsigned int hballoon_fill(struct hballoon_node *node, unsigned int nr)
+{
+	struct virtio_hballoon *hb = node->hb;
+	unsigned long want, floor, i;
+	unsigned int done = 0;
+	struct page *page;
+	LIST_HEAD(pages);
+
+	nr = min_t(unsigned int, nr, HB_BATCH_PFNS);
+	floor = hballoon_floor_pages(totalram_pages(), totalreserve_pages);
+	want = hballoon_inflate_allowance(nr / HB_PFNS_PER_PAGE,
+					  si_mem_available(), floor);
+
+	for (i = 0; i < want; i++) {
+		page = alloc_pages_node(node->nid, balloon_mapping_gfp_mask() |
+					HB_BALLOON_GFP, 0);
+		if (!page)
+			break;
+		if (WARN_ON_ONCE(page_to_nid(page) != node->nid)) {
+			__free_page(page);
+			break;
+		}
+		balloon_page_push(&pages, page);
+	}
+
+	mutex_lock(&hb->balloon_lock);
+	while ((page = balloon_page_pop(&pages))) {
+		balloon_page_enqueue(&node->b_dev_info, page);
+		adjust_managed_page_count(page, -1);
+		hballoon_set_pfns(hb, done, page);
+		done += HB_PFNS_PER_PAGE;
+	}
+	if (done) {
+		node->num_pages += done;
+		mod_node_page_state(NODE_DATA(node->nid), NR_HBALLOON_PAGES,
+				    done / HB_PFNS_PER_PAGE);
+		count_vm_events(HBALLOON_INFLATE, done / HB_PFNS_PER_PAGE);
+		hballoon_tell_host(hb, node, hb->inflate_vq, done);
+	}
+	if (done < nr)
+		node->inflate_fail++;
+	hballoon_report_actual(node);
+	mutex_unlock(&hb->balloon_lock);
+	return done;
+}
+
+/*
+ * Give up to @nr frames of @node's balloon back to the guest; under
+ * balloon_lock. Returns the frames released, which can be fewer than asked
+ * while compaction has balloon pages isolated.
+ */
+static unsigned int hballoon_leak_locked(struct hballoon_node *node,
+					 unsigned int nr)
+{
+	struct virtio_hballoon *hb = node->hb;
+	struct page *page, *next;
+	unsigned int done = 0;
+	size_t n;
+	LIST_HEAD(pages);
+
+	nr = min_t(u64, min_t(unsigned int, nr, HB_BATCH_PFNS),
+		   node->num_pages);
+	n = balloon_page_list_dequeue(&node->b_dev_info, &pages,
+				      nr / HB_PFNS_PER_PAGE);
+	if (!n)
+		return 0;
+
+	list_for_each_entry(page, &pages, lru) {
+		hballoon_set_pfns(hb, done, page);
+		done += HB_PFNS_PER_PAGE;
+	}
+	node->num_pages -= done;
+	/* The device must know before the guest touches the pages again. */
+	hballoon_tell_host(hb, node, hb->deflate_vq, done);
+	list_for_each_entry_safe(page, next, &pages, lru) {
+		list_del(&page->lru);
+		adjust_managed_page_count(page, 1);
+		put_page(page);	/* balloon reference */
+	}
+	mod_node_page_state(NODE_DATA(node->nid), NR_HBALLOON_PAGES, -(long)n);
+	count_vm_events(HBALLOON_DEFLATE, n);
+	hballoon_report_actual(node);
+	return done;
+}
+
+static unsigned int hballoon_leak(struct hballoon_node *node, unsigned int nr)
+{
+	unsigned int done;
+
+	mutex_lock(&node->hb->balloon_lock);
+	done = hballoon_leak_locked(node, nr);
+	mutex_unlock(&node->hb->balloon_lock);
+	return done;
+}
+
+/* ---- the resize worker ---- */
+
+static bool hballoon_node_used(const struct hballoon_node *node)
+{
+	return node->nid != NUMA_NO_NODE;
+}
+
+static void hballoon_queue_update(struct virtio_hballoon *hb,
+				  unsigned long delay)
+{
+	unsigned long flags;
+
+	spin_lock_irqsave(&hb->stop_update_lock, flags);
+	if (!hb->stop_update)
+		mod_delayed_work(system_freezable_wq, &hb->update_size_work,
+				 delay);
+	spin_unlock_irqrestore(&hb->stop_update_lock, flags);
+}
+
+/* Notify NODE_RESIZED if @node changed enough since the last notification. */
+static void hballoon_notify_resized(struct hballoon_node *node, bool settled)
+{
+	unsigned long managed = hballoon_node_managed(node->nid);
+	unsigned long old = node->notified;
+
+	if (managed == old)
+		return;
+	if (!settled && abs_diff(managed, old) < HB_NOTIFY_STEP_PAGES)
+		return;
+	node->notified = managed;
+	node_resize_notify(NODE_RESIZED, node->nid, old, managed);
+}
+
+/* Tell listeners the size @node is heading for, if it differs from now. */
+static void hballoon_announce_pending(struct hballoon_node *node)
+{
+	unsigned long managed, expected;
+
+	mutex_lock(&node->hb->balloon_lock);
+	managed = hballoon_node_managed(node->nid);
+	expected = hballoon_expected_pages(managed, node->num_pages,
+					   node->target, HB_PFNS_PER_PAGE);
+	mutex_unlock(&node->hb->balloon_lock);
+	if (expected != managed)
+		node_resize_notify(NODE_RESIZE_PENDING, node->nid, managed,
+				   expected);
+}
+
+/*
+ * Read @node's target. On a new target, reset the back-off and announce the
+ * resize. Returns the frames still to inflate (> 0) or deflate (< 0).
+ */
+static s64 hballoon_sync_target(struct hballoon_node *node)
+{
+	struct virtio_hballoon *hb = node->hb;
+	u64 target;
+	s64 diff;
+
+	target = hballoon_clamp_target(hb_read_node64(hb, node->index,
+						      offsetof(struct virtio_hballoon_node_config,
+							       target_pages)),
+				       node->ram_pages, HB_PFNS_PER_PAGE);
+
+	mutex_lock(&hb->balloon_lock);
+	if (target == node->target) {
+		diff = (s64)target - (s64)node->num_pages;
+		mutex_unlock(&hb->balloon_lock);
+		return diff;
+	}
+	node->target = target;
+	node->backoff_ms = 0;
+	node->stalled = false;
+	node->retry_at = jiffies;
+	diff = (s64)target - (s64)node->num_pages;
+	mutex_unlock(&hb->balloon_lock);
+
+	hballoon_announce_pending(node);
+	return diff;
+}
+
+/* Inflating @node stopped short: wait before trying again, and say so. */
+static void hballoon_backoff(struct hballoon_node *node, unsigned int min_ms)
+{
+	node->backoff_ms = hballoon_next_backoff(node->backoff_ms, min_ms);
+	node->retry_at = jiffies + msecs_to_jiffies(node->backoff_ms);
+	node->stalled = true;
+}
+
+static void hballoon_warn_ignored(struct hballoon_node *node)
+{
+	if (node->warned)
+		return;
+	if (!hb_read_node64(node->hb, node->index,
+			    offsetof(struct virtio_hballoon_node_config,
+				     target_pages)))
+		return;
+	node->warned = true;
+	dev_warn(&node->hb->vdev->dev,
+		 "ignoring target for proximity domain %u: no such memory node\n",
+		 node->pxm);
+}
+
+/*
+ * Move every node's balloon towards its target, one batch per node in turn,
+ * for at most HB_SLICE_MS; then requeue. Nodes that cannot inflate now are
+ * retried after their back-off.
+ */
+static void hballoon_update_size_func(struct work_struct *work)
+{
+	struct virtio_hballoon *hb = container_of(to_delayed_work(work),
+						  struct virtio_hballoon,
+						  update_size_work);
+	unsigned long deadline = jiffies + msecs_to_jiffies(HB_SLICE_MS);
+	unsigned long next_retry = 0;
+	bool busy, retry;
+	unsigned int i;
+
+	do {
+		busy = false;
+		retry = false;
+		for (i = 0; i < hb->num_nodes; i++) {
+			struct hballoon_node *node = &hb->nodes[i];
+			unsigned int nr, done;
+			bool settled = true;
+			s64 diff;
+
+			if (!hballoon_node_used(node)) {
+				hballoon_warn_ignored(node);
+				continue;
+			}
+			diff = hballoon_sync_target(node);
+			if (diff > 0 && time_before(jiffies, node->retry_at)) {
+				if (!retry || time_before(node->retry_at, next_retry))
+					next_retry = node->retry_at;
+				retry = true;
+			} else if (diff > 0) {
+				nr = min_t(s64, diff, HB_BATCH_PFNS);
+				done = hballoon_fill(node, nr);
+				mutex_lock(&hb->balloon_lock);
+				if (done < nr) {
+					hballoon_backoff(node, HB_BACKOFF_MIN_MS);
+					if (!retry || time_before(node->retry_at, next_retry))
+						next_retry = node->retry_at;
+					retry = true;
+				} else {
+					node->backoff_ms = 0;
+					node->stalled = false;
+					settled = done == diff;
+					busy |= !settled;
+				}
+				mutex_unlock(&hb->balloon_lock);
+				/* Ask for room: demoting cold pages frees some. */
+				if (done < nr)
+					hballoon_announce_pending(node);
+			} else if (diff < 0) {
+				nr = min_t(s64, -diff, HB_BATCH_PFNS);
+				done = hballoon_leak(node, nr);
+				settled = done == -diff;
+				/* Pages isolated by compaction come back soon. */
+				busy |= done && !settled;
+				if (!done) {
+					if (!retry || time_before(jiffies + 1, next_retry))
+						next_retry = jiffies + 1;
+					retry = true;
+				}
+			}
+			hballoon_notify_resized(node, settled);
+		}
+		cond_resched();
+	} while (busy && time_before(jiffies, deadline));
+
+	if (busy)
+		hballoon_queue_update(hb, 0);
+	else if (retry)
+		hballoon_queue_update(hb, time_after(next_retry, jiffies) ?
+				      next_retry - jiffies : 0);
+}
+
+static void hballoon_changed(struct virtio_device *vdev)
+{
+	hballoon_queue_update(vdev->priv, 0);
+}
+
+/* ---- statistics ---- */
+
+static struct virtio_hballoon_stat *
+hballoon_put_stat(struct virtio_hballoon_stat *s, u16 tag, u64 val)
+{
+	s->tag = cpu_to_le16(tag);
+	memset(s->reserved, 0, sizeof(s->reserved));
+	s->val = cpu_to_le64(val);
+	return s + 1;
+}
+
+#define hb_bytes(pages)	((u64)(pages) << PAGE_SHIFT)
+
+/* Fill hb->stats: for each node a header and its statistics. */
+static void hballoon_update_stats(struct virtio_hballoon *hb)
+{
+	void *p = hb->stats;
+	unsigned int i;
+
+	mutex_lock(&hb->balloon_lock);
+	for (i = 0; i < hb->num_nodes; i++) {
+		struct hballoon_node *node = &hb->nodes[i];
+		struct virtio_hballoon_stats_hdr *hdr = p;
+		struct virtio_hballoon_stat *s = p + sizeof(*hdr);
+		struct sysinfo si;
+		pg_data_t *pgdat;
+
+		hdr->node_id = cpu_to_le32(node->pxm);
+		hdr->num_stats = cpu_to_le32(VIRTIO_HBALLOON_S_NR);
+		if (hballoon_node_used(node)) {
+			pgdat = NODE_DATA(node->nid);
+			si_meminfo_node(&si, node->nid);
+			s = hballoon_put_stat(s, VIRTIO_HBALLOON_S_MEMFREE,
+					      hb_bytes(si.freeram));
+			s = hballoon_put_stat(s, VIRTIO_HBALLOON_S_MEMTOT,
+					      hb_bytes(si.totalram));
+			s = hballoon_put_stat(s, VIRTIO_HBALLOON_S_FILE,
+					      hb_bytes(node_page_state(pgdat,
+								       NR_FILE_PAGES)));
+			s = hballoon_put_stat(s, VIRTIO_HBALLOON_S_ANON,
+					      hb_bytes(node_page_state(pgdat,
+								       NR_ANON_MAPPED)));
+		} else {
+			s = hballoon_put_stat(s, VIRTIO_HBALLOON_S_MEMFREE, 0);
+			s = hballoon_put_stat(s, VIRTIO_HBALLOON_S_MEMTOT, 0);
+			s = hballoon_put_stat(s, VIRTIO_HBALLOON_S_FILE, 0);
+			s = hballoon_put_stat(s, VIRTIO_HBALLOON_S_ANON, 0);
+		}
+		s = hballoon_put_stat(s, VIRTIO_HBALLOON_S_BALLOON,
+				      node->num_pages << VIRTIO_HBALLOON_PFN_SHIFT);
+		s = hballoon_put_stat(s, VIRTIO_HBALLOON_S_INFLATE_FAIL,
+				      node->inflate_fail);
+		s = hballoon_put_stat(s, VIRTIO_HBALLOON_S_OOM_DEFLATE,
+				      node->oom_deflated << VIRTIO_HBALLOON_PFN_SHIFT);
+		p = s;
+	}
+	mutex_unlock(&hb->balloon_lock);
+}
+
+/* Add the stats buffer for the device to take. */
+static int hballoon_send_stats(struct virtio_hballoon *hb)
+{
+	struct scatterlist sg;
+
+	hballoon_update_stats(hb);
+	sg_init_one(&sg, hb->stats, hb->stats_len);
+	return virtqueue_add_outbuf(hb->stats_vq, &sg, 1, hb, GFP_KERNEL);
+}
+
+/* The device used the stats buffer: it wants fresh numbers. */
+static void hballoon_stats_request(struct virtqueue *vq)
+{
+	struct virtio_hballoon *hb = vq->vdev->priv;
+	unsigned long flags;
+
+	spin_lock_irqsave(&hb->stop_update_lock, flags);
+	if (!hb->stop_update)
+		queue_work(system_freezable_wq, &hb->update_stats_work);
+	spin_unlock_irqrestore(&hb->stop_update_lock, flags);
+}
+
+static void hballoon_update_stats_func(struct work_struct *work)
+{
+	struct virtio_hballoon *hb = container_of(work, struct virtio_hballoon,
+						  update_stats_work);
+	unsigned int len;
+
+	if (!virtqueue_get_buf(hb->stats_vq, &len))
+		return;
+	if (!hballoon_send_stats(hb))
+		virtqueue_kick(hb->stats_vq);
+}
+
+/* ---- compaction, OOM ---- */
+
+#ifdef CONFIG_BALLOON_COMPACTION
+/*
+ * Compaction moves a balloon page: put @newpage in the balloon instead of
+ * @page and tell the device (inflate the new frame, then deflate the old).
+ * A node's balloon must hold pages of that node, so a move to another node
+ * (memory offlining, alloc_contig_range) is refused.
+ */
+static int hballoon_migratepage(struct balloon_dev_info *b_dev_info,
+				struct page *newpage, struct page *page,
+				enum migrate_mode mode)
+{
+	struct hballoon_node *node = container_of(b_dev_info,
+						  struct hballoon_node,
+						  b_dev_info);
+	struct virtio_hballoon *hb = node->hb;
+	unsigned long flags;
+
+	if (page_to_nid(newpage) != node->nid)
+		return -EBUSY;
+	/*
+	 * Do not wait for an inflate or deflate in progress (which may itself
+	 * be compacting memory): compaction retries later.
+	 */
+	if (!mutex_trylock(&hb->balloon_lock))
+		return -EAGAIN;
+
+	get_page(newpage);	/* balloon reference */
+	if (page_zone(page) != page_zone(newpage)) {
+		adjust_managed_page_count(page, 1);
+		adjust_managed_page_count(newpage, -1);
+	}
+
+	spin_lock_irqsave(&b_dev_info->pages_lock, flags);
+	balloon_page_insert(b_dev_info, newpage);
+	b_dev_info->isolated_pages--;
+	__count_vm_event(BALLOON_MIGRATE);
+	spin_unlock_irqrestore(&b_dev_info->pages_lock, flags);
+
+	hballoon_set_pfns(hb, 0, newpage);
+	hballoon_tell_host(hb, node, hb->inflate_vq, HB_PFNS_PER_PAGE);
+	hballoon_set_pfns(hb, 0, page);
+	hballoon_tell_host(hb, node, hb->deflate_vq, HB_PFNS_PER_PAGE);
+	mutex_unlock(&hb->balloon_lock);
+
+	balloon_page_finalize(page);
+	put_page(page);		/* balloon reference */
+	return MIGRATEPAGE_SUCCESS;
+}
+#endif /* CONFIG_BALLOON_COMPACTION */
+
+/*
+ * The guest is about to kill a task for memory: give back up to 1 MiB,
+ * taking it from the nodes in turn, and do not inflate those nodes again
+ * for a while.
+ */
+static int hballoon_oom_notify(struct notifier_block *nb, unsigned long dummy,
+			       void *parm)
+{
+	struct virtio_hballoon *hb = container_of(nb, struct virtio_hballoon,
+						  oom_nb);
+	unsigned long *freed = parm;
+	unsigned int i, done = 0;
+
+	mutex_lock(&hb->balloon_lock);
+	for (i = 0; i < hb->num_nodes && done < HB_OOM_NR_PFNS; i++) {
+		struct hballoon_node *node =
+			&hb->nodes[(hb->oom_next + i) % hb->num_nodes];
+		unsigned int got;
+
+		if (!hballoon_node_used(node) || !node->num_pages)
+			continue;
+		got = hballoon_leak_locked(node, HB_OOM_NR_PFNS - done);
+		if (!got)
+			continue;
+		node->oom_deflated += got;
+		count_vm_events(HBALLOON_OOM_DEFLATE, got / HB_PFNS_PER_PAGE);
+		hballoon_backoff(node, HB_OOM_HOLDOFF_MS);
+		done += got;
+	}
+	hb->oom_next = (hb->oom_next + 1) % hb->num_nodes;
+	mutex_unlock(&hb->balloon_lock);
+
+	*freed += done / HB_PFNS_PER_PAGE;
+	if (done)	/* announce the new sizes, retry after the hold-off */
+		hballoon_queue_update(hb, 0);
+	return NOTIFY_OK;
+}
+
+/* ---- probe and remove ---- */
+
+static int hballoon_init_vqs(struct virtio_hballoon *hb)
+{
+	struct virtqueue_info vqs_info[] = {
+		{ "inflate", hballoon_ack },
+		{ "deflate", hballoon_ack },
+		{ "stats", hballoon_stats_request },
+	};
+	struct virtqueue *vqs[ARRAY_SIZE(vqs_info)];
+	unsigned int nvqs = ARRAY_SIZE(vqs_info);
+	int err;
+
+	BUILD_BUG_ON(VIRTIO_HBALLOON_VQ_INFLATE != 0);
+	BUILD_BUG_ON(VIRTIO_HBALLOON_VQ_DEFLATE != 1);
+	BUILD_BUG_ON(VIRTIO_HBALLOON_VQ_STATS != 2);
+	if (!virtio_has_feature(hb->vdev, VIRTIO_HBALLOON_F_STATS_VQ))
+		nvqs--;
+
+	err = virtio_find_vqs(hb->vdev, nvqs, vqs, vqs_info, NULL);
+	if (err)
+		return err;
+	hb->inflate_vq = vqs[VIRTIO_HBALLOON_VQ_INFLATE];
+	hb->deflate_vq = vqs[VIRTIO_HBALLOON_VQ_DEFLATE];
+	hb->stats_vq = NULL;
+	if (nvqs > VIRTIO_HBALLOON_VQ_STATS) {
+		hb->stats_vq = vqs[VIRTIO_HBALLOON_VQ_STATS];
+		/* Prime it so that the device can ask for statistics. */
+		err = hballoon_send_stats(hb);
+		if (err) {
+			hb->vdev->config->del_vqs(hb->vdev);
+			return err;
+		}
+		virtqueue_kick(hb->stats_vq);
+	}
+	return 0;
+}
+
+static const char *const hballoon_verdict_text[] = {
+	[HB_NODE_UNKNOWN_PXM] = "unknown to the guest",
+	[HB_NODE_NO_MEMORY] = "a node without memory",
+	[HB_NODE_DUPLICATE] = "already covered by another entry",
+};
+
+/* Read the node table and map each proximity domain to a Linux node. */
+static int hballoon_init_nodes(struct virtio_hballoon *hb)
+{
+	nodemask_t claimed = NODE_MASK_NONE;
+	unsigned int i, num_nodes;
+	__le16 n;
+
+	__virtio_cread_many(hb->vdev,
+			    offsetof(struct virtio_hballoon_config, num_nodes),
+			    &n, 1, sizeof(n));
+	num_nodes = le16_to_cpu(n);
+	if (!num_nodes || num_nodes > VIRTIO_HBALLOON_MAX_NODES) {
+		dev_err(&hb->vdev->dev, "invalid number of nodes: %u\n",
+			num_nodes);
+		return -EINVAL;
+	}
+
+	hb->nodes = kcalloc(num_nodes, sizeof(*hb->nodes), GFP_KERNEL);
+	if (!hb->nodes)
+		return -ENOMEM;
+	hb->num_nodes = num_nodes;
+
+	for (i = 0; i < num_nodes; i++) {
+		struct hballoon_node *node = &hb->nodes[i];
+		enum hballoon_node_verdict v;
+		int nid = NUMA_NO_NODE;
+
+		node->hb = hb;
+		node->index = i;
+		balloon_devinfo_init(&node->b_dev_info);
+#ifdef CONFIG_BALLOON_COMPACTION
+		node->b_dev_info.migratepage = hballoon_migratepage;
+#endif
+		node->pxm = hb_read_node32(hb, i,
+					   offsetof(struct virtio_hballoon_node_config,
+						    node_id));
+		node->ram_pages = hb_read_node64(hb, i,
+						 offsetof(struct virtio_hballoon_node_config,
+							  ram_pages));
+		if (node->pxm <= INT_MAX)
+			nid = pxm_to_node(node->pxm);
+		v = hballoon_check_node(nid, &node_states[N_MEMORY], &claimed);
+		if (v != HB_NODE_OK) {
+			dev_warn(&hb->vdev->dev,
+				 "ignoring proximity domain %u: %s\n",
+				 node->pxm, hballoon_verdict_text[v]);
+			node->nid = NUMA_NO_NODE;
+			continue;
+		}
+		node->nid = nid;
+		node->notified = hballoon_node_managed(nid);
+		dev_info(&hb->vdev->dev,
+			 "proximity domain %u is node %d (%llu MiB)\n",
+			 node->pxm, nid, node->ram_pages >> (20 - VIRTIO_HBALLOON_PFN_SHIFT));
+	}
+	return 0;
+}
+
+static int hballoon_validate(struct virtio_device *vdev)
+{
+	/*
+	 * Only ask the device to keep the poison pattern if freed pages are
+	 * poisoned or zeroed at all.
+	 */
+	if (!want_init_on_free() && !page_poisoning_enabled_static())
+		__virtio_clear_bit(vdev, VIRTIO_HBALLOON_F_PAGE_POISON);
+	/* PFNs are guest-physical frames, not DMA addresses. */
+	__virtio_clear_bit(vdev, VIRTIO_F_ACCESS_PLATFORM);
+	return 0;
+}
+
+static int hballoon_probe(struct virtio_device *vdev)
+{
+	struct virtio_hballoon *hb;
+	int err;
+
+	if (!vdev->config->get) {
+		dev_err(&vdev->dev, "config access disabled\n");
+		return -EINVAL;
+	}
+	if (!virtio_has_feature(vdev, VIRTIO_F_VERSION_1)) {
+		dev_err(&vdev->dev, "legacy devices are not supported\n");
+		return -ENODEV;
+	}
+
+	hb = kzalloc(sizeof(*hb), GFP_KERNEL);
+	if (!hb)
+		return -ENOMEM;
+	vdev->priv = hb;
+	hb->vdev = vdev;
+	INIT_DELAYED_WORK(&hb->update_size_work, hballoon_update_size_func);
+	INIT_WORK(&hb->update_stats_work, hballoon_update_stats_func);
+	spin_lock_init(&hb->stop_update_lock);
+	mutex_init(&hb->balloon_lock);
+	init_waitqueue_head(&hb->acked);
+
+	hb->pfns = kmalloc(struct_size(hb->pfns, pfns, HB_BATCH_PFNS),
+			   GFP_KERNEL);
+	if (!hb->pfns) {
+		err = -ENOMEM;
+		goto out_free;
+	}
+
+	err = hballoon_init_nodes(hb);
+	if (err)
+		goto out_free;
+
+	hb->stats_len = hb->num_nodes *
+		(sizeof(struct virtio_hballoon_stats_hdr) +
+		 VIRTIO_HBALLOON_S_NR * sizeof(struct virtio_hballoon_stat));
+	hb->stats = kzalloc(hb->stats_len, GFP_KERNEL);
+	if (!hb->stats) {
+		err = -ENOMEM;
+		goto out_free;
+	}
+
+	err = hballoon_init_vqs(hb);
+	if (err)
+		goto out_free;
+
+	if (virtio_has_feature(vdev, VIRTIO_HBALLOON_F_DEFLATE_ON_OOM)) {
+		hb->oom_nb.notifier_call = hballoon_oom_notify;
+		hb->oom_nb.priority = HB_OOM_NOTIFY_PRIORITY;
+		err = register_oom_notifier(&hb->oom_nb);
+		if (err)
+			goto out_del_vqs;
+	}
+
+	if (virtio_has_feature(vdev, VIRTIO_HBALLOON_F_PAGE_POISON)) {
+		u32 poison_val = 0;
+		__le32 v;
+
+		/* Zeroed on free, or filled with PAGE_POISON. */
+		if (!want_init_on_free())
+			memset(&poison_val, PAGE_POISON, sizeof(poison_val));
+		v = cpu_to_le32(poison_val);
+		vdev->config->set(vdev, offsetof(struct virtio_hballoon_config,
+						 poison_val), &v, sizeof(v));
+	}
+
+	virtio_device_ready(vdev);
+	hballoon_queue_update(hb, 0);
+	return 0;
+
+out_del_vqs:
+	vdev->config->del_vqs(vdev);
+out_free:
+	kfree(hb->stats);
+	kfree(hb->nodes);
+	kfree(hb->pfns);
+	kfree(hb);
+	return err;
+}
+
+/* Give every page back, announce the new sizes and stop the device. */
+static void hballoon_remove_common(struct virtio_hballoon *hb)
+{
+	unsigned int i, tries;
+
+	for (i = 0; i < hb->num_nodes; i++) {
+		struct hballoon_node *node = &hb->nodes[i];
+
+		if (!hballoon_node_used(node))
+			continue;
+		/* Pages isolated by compaction come back shortly. */
+		for (tries = 0; node->num_pages && tries < 1000; tries++) {
+			if (!hballoon_leak(node, HB_BATCH_PFNS))
+				usleep_range(1000, 2000);
+			cond_resched();
+		}
+		WARN_ON_ONCE(node->num_pages);
+		hballoon_notify_resized(node, true);
+	}
+	virtio_reset_device(hb->vdev);
+	hb->vdev->config->del_vqs(hb->vdev);
+}
+
+static void hballoon_stop(struct virtio_hballoon *hb)
+{
+	spin_lock_irq(&hb->stop_update_lock);
+	hb->stop_update = true;
+	spin_unlock_irq(&hb->stop_update_lock);
+	cancel_delayed_work_sync(&hb->update_size_work);
+	cancel_work_sync(&hb->update_stats_work);
+}
+
+static void hballoon_remove(struct virtio_device *vdev)
+{
+	struct virtio_hballoon *hb = vdev->priv;
+
+	if (virtio_has_feature(vdev, VIRTIO_HBALLOON_F_DEFLATE_ON_OOM))
+		unregister_oom_notifier(&hb->oom_nb);
+	hballoon_stop(hb);
+	hballoon_remove_common(hb);
+	kfree(hb->stats);
+	kfree(hb->nodes);
+	kfree(hb->pfns);
+	kfree(hb);
+}
+
+#ifdef CONFIG_PM_SLEEP
+static int hballoon_freeze(struct virtio_device *vdev)
+{
+	/* The freezable workqueue is already frozen. */
+	hballoon_remove_common(vdev->priv);
+	return 0;
+}
+
+static int hballoon_restore(struct virtio_device *vdev)
+{
+	struct virtio_hballoon *hb = vdev->priv;
+	unsigned int i;
+	int err;
+
+	err = hballoon_init_vqs(hb);
+	if (err)
+		return err;
+	virtio_device_ready(vdev);
+	mutex_lock(&hb->balloon_lock);
+	for (i = 0; i < hb->num_nodes; i++) {
+		hb->nodes[i].target = 0;
+		hb->nodes[i].reported = U64_MAX;
+		if (hballoon_node_used(&hb->nodes[i]))
+			hballoon_report_actual(&hb->nodes[i]);
+	}
+	mutex_unlock(&hb->balloon_lock);
+	hballoon_queue_update(hb, 0);
+	return 0;
+}
+#endif
+
+static const struct virtio_device_id hballoon_id_table[] = {
+	{ VIRTIO_ID_HBALLOON, VIRTIO_DEV_ANY_ID },
+	{ 0 },
+};
+
+static unsigned int hballoon_features[] = {
+	VIRTIO_HBALLOON_F_STATS_VQ,
+	VIRTIO_HBALLOON_F_DEFLATE_ON_OOM,
+	VIRTIO_HBALLOON_F_PAGE_POISON,
+};
+
+static struct virtio_driver virtio_hballoon_driver = {
+	.feature_table = hballoon_features,
+	.feature_table_size = ARRAY_SIZE(hballoon_features),
+	.driver.name = KBUILD_MODNAME,
+	.id_table = hballoon_id_table,
+	.validate = hballoon_validate,
+	.probe = hballoon_probe,
+	.remove = hballoon_remove,
+	.config_changed = hballoon_changed,
+#ifdef CONFIG_PM_SLEEP
+	.freeze = hballoon_freeze,
+	.restore = hballoon_restore,
+#endif
+};
+
+module_virtio_driver(virtio_hballoon_driver);
+MODULE_DEVICE_TABLE(virtio, hballoon_id_table);
+MODULE_DESCRIPTION("Virtio per-NUMA-node balloon driver");
+MODULE_LICENSE("GPL");
+
+#ifdef CONFIG_VIRTIO_HBALLOON_KUNIT_TEST
+#include "virtio_hballoon-kunit.h"
+#endif
