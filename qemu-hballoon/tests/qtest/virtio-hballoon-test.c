@@ -21,6 +21,7 @@
 #include "libqos/malloc-pc.h"
 #include "libqos/virtio.h"
 #include "libqos/virtio-pci.h"
+#include "hw/pci/pci_regs.h"
 #include "standard-headers/linux/virtio_config.h"
 #include "standard-headers/linux/virtio_ring.h"
 #include "standard-headers/linux/virtio_hballoon.h"
@@ -283,6 +284,11 @@ static void test_config(void)
     QList *nodes;
     int i;
 
+    /* Modern-only virtio-pci: device ID 0x1040 + 63. */
+    g_assert_cmphex(qpci_config_readw(t->dev->pdev, PCI_VENDOR_ID), ==,
+                    0x1af4);
+    g_assert_cmphex(qpci_config_readw(t->dev->pdev, PCI_DEVICE_ID), ==,
+                    0x1040 + VIRTIO_ID_HBALLOON);
     g_assert_cmpint(qvirtio_config_readw(t->vdev, 0), ==, 2);
     for (i = 0; i < 2; i++) {
         g_assert_cmpuint(cfg_node(t, i, 0), ==, i);
@@ -712,6 +718,95 @@ static void test_discard_inhibited(void)
     hb_stop(t);
 }
 
+static const char *const migrated_keys[] = {
+    "ram", "target", "actual", "inflated", "deflated", "discarded", "invalid",
+};
+
+/* Live migration carries targets, actual sizes and counters. */
+static void test_migrate(void)
+{
+    HB *t = hb_start(NULL);
+    g_autofree char *sock = g_strdup_printf("%s/hballoon-mig-%d.sock",
+                                            g_get_tmp_dir(), getpid());
+    uint64_t pfns[8];
+    QTestState *dst;
+    QDict *a, *b, *rsp;
+    gint64 start;
+    size_t k;
+    int i, n;
+
+    qtest_qmp_assert_success(t->qts, "{ 'execute': 'hballoon-set', "
+                             "'arguments': { 'node': 1, 'size': %" PRIu64
+                             " } }", NODE_SIZE - 8 * PAGE);
+    qtest_qmp_assert_success(t->qts, "{ 'execute': 'hballoon-set', "
+                             "'arguments': { 'node': 0, 'size': %" PRIu64
+                             " } }", NODE_SIZE - 4 * PAGE);
+    for (i = 0; i < 8; i++) {
+        pfns[i] = NODE_START(1) + 5000 + i;
+    }
+    pfns[7] = 0xfffff;          /* one invalid */
+    send_pfns(t, VIRTIO_HBALLOON_VQ_INFLATE, 1, pfns, 8);
+    cfg_write_actual(t, 1, 7);
+
+    dst = qtest_initf(HB_ARGS " -incoming unix:%s", sock);
+    qtest_qmp_assert_success(t->qts, "{ 'execute': 'migrate', 'arguments': "
+                             "{ 'uri': 'unix:%s' } }", sock);
+    start = g_get_monotonic_time();
+    for (;;) {
+        const char *status;
+
+        rsp = qtest_qmp_assert_success_ref(t->qts,
+                                           "{ 'execute': 'query-migrate' }");
+        status = qdict_get_try_str(rsp, "status");
+        if (status && !strcmp(status, "completed")) {
+            qobject_unref(rsp);
+            break;
+        }
+        g_assert_cmpstr(status, !=, "failed");
+        qobject_unref(rsp);
+        g_assert_cmpint(g_get_monotonic_time() - start, <=, TIMEOUT_US);
+        g_usleep(20 * 1000);
+    }
+    start = g_get_monotonic_time();
+    for (;;) {
+        const char *status;
+        bool running;
+
+        rsp = qtest_qmp_assert_success_ref(dst,
+                                           "{ 'execute': 'query-status' }");
+        status = qdict_get_try_str(rsp, "status");
+        running = status && !strcmp(status, "running");
+        qobject_unref(rsp);
+        if (running) {
+            break;
+        }
+        g_assert_cmpint(g_get_monotonic_time() - start, <=, TIMEOUT_US);
+        g_usleep(20 * 1000);
+    }
+
+    a = query(t->qts);
+    b = query(dst);
+    for (n = 0; n < 2; n++) {
+        for (k = 0; k < ARRAY_SIZE(migrated_keys); k++) {
+            g_assert_cmpuint(qd_u64(query_node(a, n), migrated_keys[k]), ==,
+                             qd_u64(query_node(b, n), migrated_keys[k]));
+        }
+    }
+    g_assert_cmpuint(qd_u64(query_node(b, 1), "target"), ==,
+                     NODE_SIZE - 8 * PAGE);
+    g_assert_cmpuint(qd_u64(query_node(b, 0), "target"), ==,
+                     NODE_SIZE - 4 * PAGE);
+    g_assert_cmpuint(qd_u64(query_node(b, 1), "actual"), ==,
+                     NODE_SIZE - 7 * PAGE);
+    g_assert_cmpuint(qd_u64(query_node(b, 1), "inflated"), ==, 7);
+    g_assert_cmpuint(qd_u64(query_node(b, 1), "invalid"), ==, 1);
+    qobject_unref(a);
+    qobject_unref(b);
+    qtest_quit(dst);
+    unlink(sock);
+    hb_stop(t);
+}
+
 /*
  * Fuzzer: random hostile buffers. The invariant: no page outside the
  * "sacrificial" ranges ever loses its canary, and the device's counters
@@ -979,6 +1074,7 @@ int main(int argc, char **argv)
     qtest_add_func("virtio-hballoon/second-device", test_second_device);
     qtest_add_func("virtio-hballoon/discard-inhibited",
                    test_discard_inhibited);
+    qtest_add_func("virtio-hballoon/migrate", test_migrate);
     qtest_add_func("virtio-hballoon/fuzz", test_fuzz);
 
     return g_test_run();
