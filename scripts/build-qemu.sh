@@ -39,4 +39,6 @@ echo "  NINJA   qemu-system-x86_64 $*"
 ninja -C "$obj" -j"$(nproc)" qemu-system-x86_64 "$@" >"$obj/ninja.log" 2>&1 ||
 	die "QEMU build failed:
 $(grep -E 'error|Error' -m20 "$obj/ninja.log" || tail -20 "$obj/ninja.log")"
-cp -p "$obj/qemu-system-x86_64" "$top/build/qemu-system-x86_64"
+# Copy and rename: running VMs keep the old binary ("text file busy" otherwise).
+cp -p "$obj/qemu-system-x86_64" "$top/build/.qemu-system-x86_64.new"
+mv -f "$top/build/.qemu-system-x86_64.new" "$top/build/qemu-system-x86_64"
