@@ -728,6 +728,7 @@ static void test_migrate(void)
     HB *t = hb_start(NULL);
     g_autofree char *sock = g_strdup_printf("%s/hballoon-mig-%d.sock",
                                             g_get_tmp_dir(), getpid());
+    g_autofree char *uri = g_strdup_printf("unix:%s", sock);
     uint64_t pfns[8];
     QTestState *dst;
     QDict *a, *b, *rsp;
@@ -748,9 +749,9 @@ static void test_migrate(void)
     send_pfns(t, VIRTIO_HBALLOON_VQ_INFLATE, 1, pfns, 8);
     cfg_write_actual(t, 1, 7);
 
-    dst = qtest_initf(HB_ARGS " -incoming unix:%s", sock);
+    dst = qtest_initf(HB_ARGS " -incoming %s", uri);
     qtest_qmp_assert_success(t->qts, "{ 'execute': 'migrate', 'arguments': "
-                             "{ 'uri': 'unix:%s' } }", sock);
+                             "{ 'uri': %s } }", uri);
     start = g_get_monotonic_time();
     for (;;) {
         const char *status;
