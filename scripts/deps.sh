@@ -41,6 +41,8 @@ PKGS=(
 	# qemu
 	ninja-build pkg-config libglib2.0-dev zlib1g-dev libpixman-1-dev
 	meson/bookworm-backports dpkg-dev
+	# without libfdt, meson tries to clone dtc; pycotap runs QEMU's qtests
+	libfdt-dev python3-pycotap
 	seabios qemu-system-data ipxe-qemu
 	# guest userspace and host agent
 	busybox-static libjson-c-dev

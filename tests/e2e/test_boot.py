@@ -69,7 +69,7 @@ def test_qemu_error_is_reported():
 
 def test_guest_panic_is_reported():
     vm = VM(name="panic", nodes=[Node(256 * MiB, cpus=True)],
-            append="rdinit=/no-such-init root=/dev/nonexistent", boot_timeout=120)
+            append="rdinit=/no-such-init init=/no-such-init", boot_timeout=120)
     try:
         vm.boot()
         raise AssertionError("booted without an init")
