@@ -91,6 +91,20 @@ static void child_cmd(struct child *c, char cmd, char *reply)
 		*reply = '?';
 }
 
+/* Tell the child to exit (it does not answer), reap it, close the pipes. */
+static void child_quit(struct child *c)
+{
+	char cmd = 'q';
+
+	if (write(c->to[1], &cmd, 1) != 1)
+		kill(c->pid, SIGKILL);
+	waitpid(c->pid, NULL, 0);
+	close(c->to[0]);
+	close(c->to[1]);
+	close(c->from[0]);
+	close(c->from[1]);
+}
+
 /* 1: private anonymous pages in one process. */
 static void test_private_same_process(void)
 {
@@ -170,8 +184,7 @@ static void test_cross_process(void)
 	child_cmd(&ch, 'c', &r);
 	report(check(a, 10) && r == '1',
 	       "child write after exchange stays private", "child-ok=%c", r);
-	child_cmd(&ch, 'q', &r);
-	waitpid(ch.pid, NULL, 0);
+	child_quit(&ch);
 	munmap(a, psz);
 	munmap(c, psz);
 }
@@ -230,8 +243,7 @@ static void test_cow_after_fork(void)
 	fill(p, 23);
 	child_cmd(&ch, 'w', &r);
 	report(check(p, 23) && r == '1', "parent write after COW break", NULL);
-	child_cmd(&ch, 'q', &r);
-	waitpid(ch.pid, NULL, 0);
+	child_quit(&ch);
 	munmap(p, psz);
 	munmap(q, psz);
 }
@@ -293,8 +305,7 @@ static void test_shmem(void)
 	       r == '1',
 	       "shmem with shmem of another mapping",
 	       "ret %d (%s) nodes s=%d t=%d child-s=%c", ret2, why, ns, nt, r);
-	child_cmd(&ch, 'q', &r);
-	waitpid(ch.pid, NULL, 0);
+	child_quit(&ch);
 	munmap(s, psz);
 	munmap(t, psz);
 	munmap(a, psz);

@@ -68,7 +68,8 @@ static inline int page_move(int pid, void *addr, int node)
 	int nodes[1] = { node };
 	int status[1] = { -1 };
 
-	if (syscall(SYS_move_pages, pid, 1UL, pages, nodes, status, 2) < 0)
+	/* MPOL_MF_MOVE_ALL: also pages other processes map (needs root) */
+	if (syscall(SYS_move_pages, pid, 1UL, pages, nodes, status, 4) < 0)
 		return -errno;
 	return status[0];
 }
