@@ -156,3 +156,20 @@ def test_inflate_more_than_guest_can_free():
         vm.qmp("hballoon-set", node=1, size=ram)
         wait_settled(vm, 1)
         assert_clean(vm)
+
+
+def test_deflate_on_oom():
+    with VM(name="hb-oom", devices=[DEVICE + ",deflate-on-oom=on"]) as vm:
+        vm.qmp("hballoon-set", node=1, size=256 * MiB)
+        wait_settled(vm, 1)
+        # Ask for more page cache than is left: the OOM notifier must give
+        # balloon pages back instead of killing anything.
+        out = vm.sh("mkdir -p /mnt/t && mount -t tmpfs -o size=2G t /mnt/t"
+                    " && dd if=/dev/zero of=/mnt/t/f bs=1M count=800 2>&1", timeout=400)
+        assert "800+0 records out" in out, out
+        stat = vm.vmstat()
+        assert stat["hballoon_oom_deflate"] > 0, stat["hballoon_oom_deflate"]
+        assert stat["hballoon_deflate"] >= stat["hballoon_oom_deflate"]
+        n = hb_nodes(vm)[1]
+        assert n["actual"] > n["target"], n
+        assert_clean(vm)
