@@ -246,7 +246,11 @@ class VM:
         if self.proc is None:
             self.start()
         if self.incoming:
-            return self  # the guest is already running on the source
+            # The guest runs on the source; wait until this QEMU listens.
+            status = self.qmp("query-status", timeout=self.boot_timeout)["status"]
+            if status != "inmigrate":
+                self._fail(VMError, f"incoming QEMU is {status!r}, not 'inmigrate'")
+            return self
         self._expect(lambda l: l == "@@HTIER-READY", self.boot_timeout, BootTimeout,
                      f"guest agent not ready within {self.boot_timeout}s")
         self.boot_seconds = time.monotonic() - self._t0
