@@ -56,6 +56,13 @@
 #define HPLACE_PEBS_REPROBE_NS	(60ULL * NSEC_PER_SEC)
 /* New processes adopted per epoch, bounded so an epoch stays short. */
 #define HPLACE_ADOPT_PER_EPOCH	16
+/*
+ * Longest detection pause after a throttle.  A single expensive pass (e.g.
+ * the vCPU preempted by the host while the engine ran) must not stop
+ * detection for minutes; what a longer pause would have paid back is
+ * forgiven.
+ */
+#define HPLACE_THROTTLE_MAX_NS	(2ULL * NSEC_PER_SEC)
 /* Share of the fast tier kept free when classifying, permille. */
 #define HPLACE_HEADROOM_PERMILLE	50
 
@@ -567,7 +574,7 @@ static int hplace_start_one(const struct hplace_sampler_ops *ops,
 		return ret;
 	hplace.active = ops;
 	hplace.active_id = id;
-	hplace.last_runtime = task_sched_runtime(current);
+	hplace.last_runtime = task_sched_runtime(hplace.task);
 	hplace.last_handler = ops->handler_ns();
 	hplace.throttle_until = 0;
 	return 0;
@@ -611,10 +618,13 @@ static int hplace_select_sampler(void)
 static void hplace_budget_step(u64 now, u64 work)
 {
 	const struct hplace_sampler_ops *ops = hplace.active;
-	u64 rt = task_sched_runtime(current);
+	u64 rt = task_sched_runtime(hplace.task);
 	u64 hns = ops->handler_ns();
 	u64 cost, knob = hplace_budget_knob(&hplace.budget);
 
+	/* Baselines are taken when a sampler starts; never count backwards. */
+	rt = max(rt, hplace.last_runtime);
+	hns = max(hns, hplace.last_handler);
 	cost = rt - hplace.last_runtime + (hns - hplace.last_handler);
 	hplace.thread_ns += rt - hplace.last_runtime;
 	hplace.cost_ns += cost;
@@ -626,7 +636,8 @@ static void hplace_budget_step(u64 now, u64 work)
 		ops->set_rate(hplace_budget_knob(&hplace.budget));
 	if (hplace.budget.throttled) {
 		count_vm_event(HPLACE_THROTTLE);
-		hplace.throttle_until = now + hplace.budget.pause_ns;
+		hplace.throttle_until = now + min(hplace.budget.pause_ns,
+						  HPLACE_THROTTLE_MAX_NS);
 	}
 }
 

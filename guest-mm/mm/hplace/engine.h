@@ -56,7 +56,7 @@ enum hplace_sampler_mode {
 };
 
 /* Size of the buffers that hold a human-readable reason. */
-#define HPLACE_REASON_LEN	128
+#define HPLACE_REASON_LEN	256
 
 /**
  * struct hplace_sampler_ops - a sampler backend
@@ -236,6 +236,7 @@ struct hplace_proc *hplace_next_proc(struct hplace_proc *p);
 
 extern unsigned int hplace_abit_tick_ms;
 u64 hplace_abit_rate(void);
+u64 hplace_abit_window(void);
 u64 hplace_pebs_period(void);
 
 int hplace_sysfs_init(void);

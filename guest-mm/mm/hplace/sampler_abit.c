@@ -42,8 +42,14 @@
 #include "engine.h"
 #include <trace/events/hplace.h>
 
-/* Scan tick; also the window in which an access counts. */
+/* Shortest scan tick; also the window in which an access counts. */
 unsigned int hplace_abit_tick_ms = 100;
+/*
+ * At low scan rates the tick stretches (up to 1 s) so that each tick arms
+ * at least this many pages: the per-tick fixed cost (the TLB flush and its
+ * IPIs, the wakeup) would otherwise dominate a small budget.
+ */
+#define HPLACE_ABIT_MIN_BATCH	256
 /* Most pages armed per tick (bounds the pending array). */
 #define HPLACE_ABIT_BATCH	16384
 
@@ -65,6 +71,7 @@ static struct {
 	u64 carry;
 	u64 last_tick;
 	u64 next_tick;
+	u64 window_ns;
 	bool running;
 } abit;
 
@@ -232,12 +239,16 @@ static int hplace_abit_tick(u64 now, u64 *work, char *why, size_t len)
 	struct hplace_range *r;
 	unsigned int i = 0, nr_next = 0;
 	u64 total = 0, dt, t0, done = 0, before = hplace.samples;
-	u64 tick_ns = (u64)hplace_abit_tick_ms * NSEC_PER_MSEC;
+	u64 tick_ns = (u64)READ_ONCE(hplace_abit_tick_ms) * NSEC_PER_MSEC;
 
 	if (now < abit.next_tick)
 		return 0;
+	if (abit.rate && tick_ns < NSEC_PER_SEC)
+		tick_ns = clamp(div64_u64(HPLACE_ABIT_MIN_BATCH * NSEC_PER_SEC,
+					  abit.rate), tick_ns, NSEC_PER_SEC);
 	t0 = local_clock();
-	dt = min_t(u64, now - abit.last_tick, 10 * tick_ns);
+	dt = min_t(u64, now - abit.last_tick, 2 * NSEC_PER_SEC);
+	abit.window_ns = now - abit.last_tick;
 	abit.last_tick = now;
 	abit.next_tick = now + tick_ns;
 
@@ -317,7 +328,10 @@ static u64 hplace_abit_handler_ns(void)
 
 static u64 hplace_abit_next_tick(void)
 {
-	return abit.running ? abit.next_tick : 0;
+	/* Nothing tracked: only the epoch (which adopts processes) wakes us. */
+	if (!abit.running || !hplace.nr_procs)
+		return 0;
+	return abit.next_tick;
 }
 
 /**
@@ -328,6 +342,16 @@ static u64 hplace_abit_next_tick(void)
 u64 hplace_abit_rate(void)
 {
 	return abit.rate;
+}
+
+/**
+ * hplace_abit_window() - length of the last arm-to-check window, for stats/
+ *
+ * Return: nanoseconds between the last two scan ticks.
+ */
+u64 hplace_abit_window(void)
+{
+	return abit.window_ns;
 }
 
 const struct hplace_sampler_ops hplace_abit_ops = {

@@ -143,6 +143,7 @@ enum hplace_stat {
 	HPLACE_ST_EPOCHS,
 	HPLACE_ST_RESIZES,
 	HPLACE_ST_HOT_PAGES,
+	HPLACE_ST_WINDOW_US,
 };
 
 struct hplace_stat_attr {
@@ -195,6 +196,9 @@ static u64 hplace_stat_value(enum hplace_stat st)
 		return READ_ONCE(hplace.resizes);
 	case HPLACE_ST_HOT_PAGES:
 		return hplace.cres.hot_pages;
+	case HPLACE_ST_WINDOW_US:
+		return ops == &hplace_abit_ops ?
+		       div_u64(hplace_abit_window(), NSEC_PER_USEC) : 0;
 	}
 	return 0;
 }
@@ -235,6 +239,7 @@ HPLACE_STAT(abit_young, HPLACE_ST_YOUNG);
 HPLACE_STAT(epochs, HPLACE_ST_EPOCHS);
 HPLACE_STAT(resizes, HPLACE_ST_RESIZES);
 HPLACE_STAT(hot_pages, HPLACE_ST_HOT_PAGES);
+HPLACE_STAT(abit_window_us, HPLACE_ST_WINDOW_US);
 
 static ssize_t pebs_unavailable_show(struct kobject *kobj,
 				     struct kobj_attribute *attr, char *buf)
@@ -282,6 +287,7 @@ static struct attribute *hplace_stats_attrs[] = {
 	&hplace_stat_epochs.attr.attr,
 	&hplace_stat_resizes.attr.attr,
 	&hplace_stat_hot_pages.attr.attr,
+	&hplace_stat_abit_window_us.attr.attr,
 	&pebs_unavailable_attr.attr,
 	&paused_attr.attr,
 	NULL,
