@@ -364,6 +364,9 @@ class VM:
         """Power the guest off; kill QEMU if it does not exit in time."""
         if self.proc is None or self.proc.poll() is not None:
             return
+        if self.boot_seconds is None and not self.incoming:
+            self.kill()  # the agent never came up: nobody would power off
+            return
         try:
             self.proc.stdin.write(b"0 " + base64.b64encode(b"sync; poweroff -f") + b"\n")
             self.proc.stdin.flush()
