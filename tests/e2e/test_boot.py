@@ -39,44 +39,37 @@ def test_command_protocol_round_trips():
         assert vm.sh("cat /tmp/f") == "kept"
 
 
-def test_boot_timeout_reports_serial_tail():
-    t0 = time.monotonic()
-    vm = VM(name="boot-timeout", nodes=[Node(256 * MiB, cpus=True)],
-            append="htier.noagent", boot_timeout=20)
+def boot_must_fail(exc, **vm_args):
+    """Boot a VM that must not come up; return the error's text."""
+    vm = VM(nodes=[Node(256 * MiB, cpus=True)], **vm_args)
     try:
         vm.boot()
-        raise AssertionError("boot succeeded although the agent was off")
-    except BootTimeout as e:
-        msg = str(e)
-        assert "not ready within 20s" in msg, msg
-        assert "serial log tail" in msg and re.search(r"\[\s*\d+\.\d+\]", msg), msg
+    except exc as e:
+        return str(e)
     finally:
         vm.close()
+    raise AssertionError(f"{vm_args['name']}: booted, but {exc.__name__} was expected")
+
+
+def test_boot_timeout_reports_serial_tail():
+    t0 = time.monotonic()
+    msg = boot_must_fail(BootTimeout, name="boot-timeout", append="htier.noagent",
+                         boot_timeout=20)
+    assert "not ready within 20s" in msg, msg
+    assert "serial log tail" in msg and re.search(r"\[\s*\d+\.\d+\]", msg), msg
     assert time.monotonic() - t0 < 60
 
 
 def test_qemu_error_is_reported():
-    vm = VM(name="bad-qemu", nodes=[Node(256 * MiB, cpus=True)],
-            devices=["no-such-device-htier"], boot_timeout=60)
-    try:
-        vm.boot()
-        raise AssertionError("QEMU accepted a bogus device")
-    except VMExited as e:
-        assert "no-such-device-htier" in str(e), str(e)  # QEMU's own stderr
-    finally:
-        vm.close()
+    msg = boot_must_fail(VMExited, name="bad-qemu", devices=["no-such-device-htier"],
+                         boot_timeout=60)
+    assert "no-such-device-htier" in msg, msg  # QEMU's own stderr
 
 
 def test_guest_panic_is_reported():
-    vm = VM(name="panic", nodes=[Node(256 * MiB, cpus=True)],
-            append="rdinit=/no-such-init init=/no-such-init", boot_timeout=120)
-    try:
-        vm.boot()
-        raise AssertionError("booted without an init")
-    except VMExited as e:
-        assert "Kernel panic" in str(e), str(e)
-    finally:
-        vm.close()
+    msg = boot_must_fail(VMExited, name="panic", boot_timeout=120,
+                         append="rdinit=/no-such-init init=/no-such-init")
+    assert "Kernel panic" in msg, msg
 
 
 def test_command_timeout():

@@ -165,6 +165,7 @@ class VM:
         self._qmp = None
         self.events = []
         self.boot_seconds = None
+        self._agent_busy = False
 
     # ----------------------------------------------------------- command line
     def memory_size(self):
@@ -332,9 +333,13 @@ class VM:
             out.append(line)
             if stream:
                 stream(line)
-        end = self._expect(lambda l: l.startswith(f"@@HTIER-END {rid} "), timeout,
-                           CommandTimeout, f"command timed out after {timeout}s: {cmd!r}",
-                           collect)
+        try:
+            end = self._expect(lambda l: l.startswith(f"@@HTIER-END {rid} "), timeout,
+                               CommandTimeout, f"command timed out after {timeout}s: {cmd!r}",
+                               collect)
+        except CommandTimeout:
+            self._agent_busy = True  # it would not see a poweroff request
+            raise
         rc = int(end.split()[2])
         if out and out[-1] == "":
             out.pop()  # the newline the agent puts before the end marker
@@ -364,8 +369,8 @@ class VM:
         """Power the guest off; kill QEMU if it does not exit in time."""
         if self.proc is None or self.proc.poll() is not None:
             return
-        if self.boot_seconds is None and not self.incoming:
-            self.kill()  # the agent never came up: nobody would power off
+        if (self.boot_seconds is None and not self.incoming) or self._agent_busy:
+            self.kill()  # no agent free to power the guest off
             return
         try:
             self.proc.stdin.write(b"0 " + base64.b64encode(b"sync; poweroff -f") + b"\n")
