@@ -399,7 +399,12 @@ class VM:
             shutil.rmtree(self.workdir, ignore_errors=True)
 
     def __enter__(self):
-        return self.boot()
+        # A failed boot never reaches __exit__: clean up here, or QEMU leaks.
+        try:
+            return self.boot()
+        except BaseException:
+            self.close()
+            raise
 
     def __exit__(self, *exc):
         self.close()
