@@ -81,3 +81,14 @@ def test_command_timeout():
         except CommandTimeout as e:
             assert "sleep 60" in str(e)
         assert time.monotonic() - t0 < 10
+
+
+def test_failed_boot_in_with_leaves_no_qemu():
+    vm = VM(name="no-leak", nodes=[Node(256 * MiB, cpus=True)], append="htier.noagent",
+            boot_timeout=5)
+    try:
+        with vm:
+            raise AssertionError("booted although the agent was off")
+    except BootTimeout:
+        pass
+    assert vm.proc.poll() is not None, f"QEMU pid {vm.proc.pid} still running"
