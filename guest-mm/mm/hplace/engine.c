@@ -63,8 +63,6 @@
  * forgiven.
  */
 #define HPLACE_THROTTLE_MAX_NS	(2ULL * NSEC_PER_SEC)
-/* Share of the fast tier kept free when classifying, permille. */
-#define HPLACE_HEADROOM_PERMILLE	50
 
 struct hplace_engine hplace = {
 	.lock = __MUTEX_INITIALIZER(hplace.lock),
@@ -505,24 +503,10 @@ int hplace_parse_inject(const char *line, pid_t *pid, unsigned long *addr,
 
 /* -------------------------------------------------------------- epoch */
 
-static u64 hplace_fast_capacity(void)
-{
-	u64 pages = 0;
-	int nid, z;
-
-	for_each_node_state(nid, N_MEMORY) {
-		if (!node_is_toptier(nid))
-			continue;
-		for (z = 0; z < MAX_NR_ZONES; z++)
-			pages += zone_managed_pages(&NODE_DATA(nid)->node_zones[z]);
-	}
-	return div_u64(pages * (1000 - HPLACE_HEADROOM_PERMILLE), 1000);
-}
-
 static void hplace_epoch(void)
 {
 	struct hplace_class_params cp = {
-		.capacity_pages = hplace_fast_capacity(),
+		.capacity_pages = hplace_place_capacity(),
 		.hysteresis_permille = 100,
 	};
 	struct hplace_proc *p;
@@ -540,6 +524,7 @@ static void hplace_epoch(void)
 		hplace_rtree_import(hplace.items, nr);
 	count_vm_events(HPLACE_CLASSIFY_NS, local_clock() - t0);
 	hplace.epochs++;
+	hplace_place_plan();
 }
 
 /* ------------------------------------------------------------ samplers */
@@ -842,7 +827,11 @@ int hplace_set_permille(unsigned int permille)
 static int hplace_resize_cb(struct notifier_block *nb, unsigned long action,
 			    void *data)
 {
+	struct node_resize_event *ev = data;
+
 	WRITE_ONCE(hplace.resizes, hplace.resizes + 1);
+	hplace_place_resize(ev->nid, action,
+			    action == NODE_RESIZE_PENDING ? ev->new_pages : 0);
 	hplace_kick(HPLACE_KICK_RESIZE);
 	return NOTIFY_OK;
 }
@@ -893,7 +882,8 @@ static int __init hplace_init(void)
 				GFP_KERNEL);
 	hplace_drain_buf = kcalloc(HPLACE_DRAIN_BATCH,
 				   sizeof(*hplace_drain_buf), GFP_KERNEL);
-	if (!hplace.items || !hplace_drain_buf || hplace_alloc_rings()) {
+	if (!hplace.items || !hplace_drain_buf || hplace_alloc_rings() ||
+	    hplace_place_init()) {
 		pr_err("out of memory, disabled\n");
 		return -ENOMEM;
 	}

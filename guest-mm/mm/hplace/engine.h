@@ -17,6 +17,7 @@
 #include "budget.h"
 #include "range_tree.h"
 #include "classify.h"
+#include "placement.h"
 
 /* Length of the per-CPU sample rings (samples) and their wakeup fill. */
 #define HPLACE_RING_SLOTS	4096
@@ -176,6 +177,7 @@ struct hplace_watch {
  * @unmatched: samples outside every range
  * @resizes: node resize notifications seen
  * @watch: test probe window (debugfs)
+ * @place: placement knobs, plan and the migration thread
  */
 struct hplace_engine {
 	struct mutex lock;	/* see @lock above */
@@ -209,6 +211,7 @@ struct hplace_engine {
 	u64 unmatched;
 	unsigned long resizes;
 	struct hplace_watch watch;
+	struct hplace_place place;
 };
 
 /* Bits of hplace_engine.kick. */

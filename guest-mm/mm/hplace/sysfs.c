@@ -3,7 +3,8 @@
  * hplace user interface: /sys/kernel/mm/hplace/ (tenants) and
  * /sys/kernel/debug/hplace/ (tests and researchers).
  *
- * sysfs: enabled, sampler, cpu_budget_permille and stats/ (read-only).
+ * sysfs: enabled, sampler, cpu_budget_permille, headroom_permille,
+ * migrate_mbps, fast_nodes, slow_nodes and stats/ (read-only).
  * Invalid writes return -EINVAL and change nothing.
  *
  * debugfs:
@@ -26,6 +27,7 @@
 #include <linux/seq_file.h>
 #include <linux/uaccess.h>
 #include <linux/string.h>
+#include <linux/exchange.h>
 #include "engine.h"
 
 static const char * const hplace_sampler_names[] = {
@@ -108,7 +110,86 @@ static ssize_t cpu_budget_permille_store(struct kobject *kobj,
 	return count;
 }
 
+static ssize_t headroom_permille_show(struct kobject *kobj,
+				      struct kobj_attribute *attr, char *buf)
+{
+	return sysfs_emit(buf, "%u\n", READ_ONCE(hplace.place.headroom_permille));
+}
+
+static ssize_t headroom_permille_store(struct kobject *kobj,
+				       struct kobj_attribute *attr,
+				       const char *buf, size_t count)
+{
+	unsigned int v;
+
+	if (kstrtouint(buf, 10, &v) || hplace_set_headroom(v))
+		return -EINVAL;
+	return count;
+}
+
+static ssize_t migrate_mbps_show(struct kobject *kobj,
+				 struct kobj_attribute *attr, char *buf)
+{
+	return sysfs_emit(buf, "%u\n", READ_ONCE(hplace.place.migrate_mbps));
+}
+
+static ssize_t migrate_mbps_store(struct kobject *kobj,
+				  struct kobj_attribute *attr,
+				  const char *buf, size_t count)
+{
+	unsigned int v;
+
+	if (kstrtouint(buf, 10, &v) || hplace_set_mbps(v))
+		return -EINVAL;
+	return count;
+}
+
+static ssize_t hplace_nodes_show(char *buf, bool fast)
+{
+	const struct hplace_place *pl = &hplace.place;
+	ssize_t ret;
+
+	mutex_lock(&hplace.lock);
+	ret = sysfs_emit(buf, "%*pbl (%s)\n",
+			 nodemask_pr_args(fast ? &pl->fast : &pl->slow),
+			 (fast ? pl->fast_auto : pl->slow_auto) ? "auto" :
+			 "set");
+	mutex_unlock(&hplace.lock);
+	return ret;
+}
+
+static ssize_t fast_nodes_show(struct kobject *kobj,
+			       struct kobj_attribute *attr, char *buf)
+{
+	return hplace_nodes_show(buf, true);
+}
+
+static ssize_t fast_nodes_store(struct kobject *kobj,
+				struct kobj_attribute *attr,
+				const char *buf, size_t count)
+{
+	return hplace_set_nodes(true, buf) ? -EINVAL : count;
+}
+
+static ssize_t slow_nodes_show(struct kobject *kobj,
+			       struct kobj_attribute *attr, char *buf)
+{
+	return hplace_nodes_show(buf, false);
+}
+
+static ssize_t slow_nodes_store(struct kobject *kobj,
+				struct kobj_attribute *attr,
+				const char *buf, size_t count)
+{
+	return hplace_set_nodes(false, buf) ? -EINVAL : count;
+}
+
 static struct kobj_attribute enabled_attr = __ATTR_RW(enabled);
+static struct kobj_attribute headroom_permille_attr =
+	__ATTR_RW(headroom_permille);
+static struct kobj_attribute migrate_mbps_attr = __ATTR_RW(migrate_mbps);
+static struct kobj_attribute fast_nodes_attr = __ATTR_RW(fast_nodes);
+static struct kobj_attribute slow_nodes_attr = __ATTR_RW(slow_nodes);
 static struct kobj_attribute sampler_attr = __ATTR_RW(sampler);
 static struct kobj_attribute cpu_budget_permille_attr =
 	__ATTR_RW(cpu_budget_permille);
@@ -117,6 +198,10 @@ static struct attribute *hplace_attrs[] = {
 	&enabled_attr.attr,
 	&sampler_attr.attr,
 	&cpu_budget_permille_attr.attr,
+	&headroom_permille_attr.attr,
+	&migrate_mbps_attr.attr,
+	&fast_nodes_attr.attr,
+	&slow_nodes_attr.attr,
 	NULL,
 };
 
@@ -144,6 +229,17 @@ enum hplace_stat {
 	HPLACE_ST_RESIZES,
 	HPLACE_ST_HOT_PAGES,
 	HPLACE_ST_WINDOW_US,
+	HPLACE_ST_THRESHOLD,
+	HPLACE_ST_HOT_BYTES,
+	HPLACE_ST_PROMOTED,
+	HPLACE_ST_DEMOTED,
+	HPLACE_ST_EXCHANGED,
+	HPLACE_ST_EXCHANGE_FAILED,
+	HPLACE_ST_MIGRATE_FAILED,
+	HPLACE_ST_THP_SPLIT,
+	HPLACE_ST_THP_MOVED,
+	HPLACE_ST_MIGRATE_NS,
+	HPLACE_ST_PLAN_DROPPED,
 };
 
 struct hplace_stat_attr {
@@ -199,6 +295,30 @@ static u64 hplace_stat_value(enum hplace_stat st)
 	case HPLACE_ST_WINDOW_US:
 		return ops == &hplace_abit_ops ?
 		       div_u64(hplace_abit_window(), NSEC_PER_USEC) : 0;
+	case HPLACE_ST_THRESHOLD:
+		/* Score units are twice a density; U64_MAX: nothing hot. */
+		return hplace.cres.threshold == U64_MAX ? 0 :
+		       hplace.cres.threshold / 2;
+	case HPLACE_ST_HOT_BYTES:
+		return hplace.cres.hot_pages << PAGE_SHIFT;
+	case HPLACE_ST_PROMOTED:
+		return READ_ONCE(hplace.place.stats.promoted);
+	case HPLACE_ST_DEMOTED:
+		return READ_ONCE(hplace.place.stats.demoted);
+	case HPLACE_ST_EXCHANGED:
+		return READ_ONCE(hplace.place.stats.exchanged);
+	case HPLACE_ST_EXCHANGE_FAILED:
+		return READ_ONCE(hplace.place.stats.exchange_failed);
+	case HPLACE_ST_MIGRATE_FAILED:
+		return READ_ONCE(hplace.place.stats.migrate_failed);
+	case HPLACE_ST_THP_SPLIT:
+		return READ_ONCE(hplace.place.stats.thp_split);
+	case HPLACE_ST_THP_MOVED:
+		return READ_ONCE(hplace.place.stats.thp_moved);
+	case HPLACE_ST_MIGRATE_NS:
+		return READ_ONCE(hplace.place.stats.thread_ns);
+	case HPLACE_ST_PLAN_DROPPED:
+		return hplace.place.plan.dropped;
 	}
 	return 0;
 }
@@ -240,6 +360,46 @@ HPLACE_STAT(epochs, HPLACE_ST_EPOCHS);
 HPLACE_STAT(resizes, HPLACE_ST_RESIZES);
 HPLACE_STAT(hot_pages, HPLACE_ST_HOT_PAGES);
 HPLACE_STAT(abit_window_us, HPLACE_ST_WINDOW_US);
+HPLACE_STAT(threshold, HPLACE_ST_THRESHOLD);
+HPLACE_STAT(hot_bytes, HPLACE_ST_HOT_BYTES);
+HPLACE_STAT(promoted, HPLACE_ST_PROMOTED);
+HPLACE_STAT(demoted, HPLACE_ST_DEMOTED);
+HPLACE_STAT(exchanged, HPLACE_ST_EXCHANGED);
+HPLACE_STAT(exchange_failed, HPLACE_ST_EXCHANGE_FAILED);
+HPLACE_STAT(migrate_failed, HPLACE_ST_MIGRATE_FAILED);
+HPLACE_STAT(thp_split, HPLACE_ST_THP_SPLIT);
+HPLACE_STAT(thp_moved, HPLACE_ST_THP_MOVED);
+HPLACE_STAT(migrate_thread_ns, HPLACE_ST_MIGRATE_NS);
+HPLACE_STAT(plan_dropped, HPLACE_ST_PLAN_DROPPED);
+
+/* stats/skipped: "reason pages" per line, why placement left pages. */
+static ssize_t skipped_show(struct kobject *kobj, struct kobj_attribute *attr,
+			    char *buf)
+{
+	int len = 0, i;
+
+	for (i = 0; i < HPLACE_NR_SKIP; i++)
+		len += sysfs_emit_at(buf, len, "%s %llu\n", hplace_skip_name(i),
+				     READ_ONCE(hplace.place.stats.skipped[i]));
+	return len;
+}
+
+/* stats/exchange_refused: "reason count" per line (page exchange). */
+static ssize_t exchange_refused_show(struct kobject *kobj,
+				     struct kobj_attribute *attr, char *buf)
+{
+	int len = 0, i;
+
+	for (i = EXCHANGE_OK + 1; i < EXCHANGE_FAIL_NR; i++)
+		len += sysfs_emit_at(buf, len, "%s %lu\n",
+				     exchange_result_name(i),
+				     exchange_fail_count(i));
+	return len;
+}
+
+static struct kobj_attribute skipped_attr = __ATTR_RO(skipped);
+static struct kobj_attribute exchange_refused_attr =
+	__ATTR_RO(exchange_refused);
 
 static ssize_t pebs_unavailable_show(struct kobject *kobj,
 				     struct kobj_attribute *attr, char *buf)
@@ -288,6 +448,19 @@ static struct attribute *hplace_stats_attrs[] = {
 	&hplace_stat_resizes.attr.attr,
 	&hplace_stat_hot_pages.attr.attr,
 	&hplace_stat_abit_window_us.attr.attr,
+	&hplace_stat_threshold.attr.attr,
+	&hplace_stat_hot_bytes.attr.attr,
+	&hplace_stat_promoted.attr.attr,
+	&hplace_stat_demoted.attr.attr,
+	&hplace_stat_exchanged.attr.attr,
+	&hplace_stat_exchange_failed.attr.attr,
+	&hplace_stat_migrate_failed.attr.attr,
+	&hplace_stat_thp_split.attr.attr,
+	&hplace_stat_thp_moved.attr.attr,
+	&hplace_stat_migrate_thread_ns.attr.attr,
+	&hplace_stat_plan_dropped.attr.attr,
+	&skipped_attr.attr,
+	&exchange_refused_attr.attr,
 	&pebs_unavailable_attr.attr,
 	&paused_attr.attr,
 	NULL,

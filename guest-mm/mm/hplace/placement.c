@@ -1,0 +1,1010 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * hplace placement: move pages between the fast and the slow tier as the
+ * classification asks.
+ *
+ * The engine thread (detection, under the CPU budget) ends every epoch by
+ * writing a plan: the hot ranges, hottest first, and the cold ranges,
+ * coldest first.  A second thread, "hplace-migrate", executes it, so that
+ * migration (paced by migrate_mbps) is never billed to the detection
+ * budget and a long migration never delays sampling.  It wakes on a new
+ * plan, on an hballoon resize, and every HPLACE_MIGRATE_POLL_MS to check
+ * the fast tier's free memory against its headroom.  Each pass:
+ *
+ *  1. keeps the headroom: while the fast tier has less free memory than
+ *     headroom_permille of its size (plus what a pending hballoon shrink
+ *     still has to take), demote pages of the coldest ranges;
+ *  2. promotes the slow pages of the hottest ranges into the free room
+ *     above the headroom;
+ *  3. when the fast tier is full and hot pages are still on the slow tier,
+ *     exchanges hot-slow with cold-fast pages in batches (page exchange,
+ *     one TLB flush per batch), and for what exchange refuses (huge pages,
+ *     kernels without CONFIG_PAGE_EXCHANGE) demotes cold pages and then
+ *     promotes hot ones into the room made (paired migration).
+ *
+ * Everything moved counts against a token bucket of migrate_mbps (an
+ * exchanged pair moves two pages).  Only anonymous memory of tracked
+ * processes is moved; mlocked, pinned and shared pages are left alone and
+ * counted.  A huge page moves whole when its range covers it, and is split
+ * (counted) when the range covers only part of it.
+ */
+
+#define pr_fmt(fmt) "hplace: " fmt
+
+#include <linux/mm.h>
+#include <linux/kthread.h>
+#include <linux/sched/mm.h>
+#include <linux/sched/cputime.h>
+#include <linux/sched/clock.h>
+#include <linux/pagewalk.h>
+#include <linux/migrate.h>
+#include <linux/mempolicy.h>
+#include <linux/huge_mm.h>
+#include <linux/memory-tiers.h>
+#include <linux/node_resize.h>
+#include <linux/exchange.h>
+#include <linux/vmstat.h>
+#include <linux/sort.h>
+#include <linux/mm_inline.h>
+#include "../internal.h"
+#include "engine.h"
+
+/* Idle check of the fast tier's free memory (watermark event). */
+#define HPLACE_MIGRATE_POLL_MS	200
+/* Pause between passes while work remains (token bucket refill). */
+#define HPLACE_MIGRATE_PACE_MS	50
+/* Huge pages split per range walk. */
+#define HPLACE_SPLIT_MAX	16
+/* Pages isolated per migrate_pages() call. */
+#define HPLACE_MIGRATE_BATCH	512
+
+/* The migrator's copy of the plan, and the address spaces it pinned. */
+struct hplace_batch {
+	struct hplace_plan plan;
+	struct mm_struct *mm[HPLACE_PLAN_PROCS];
+	nodemask_t fast;
+	nodemask_t slow;
+	unsigned int headroom;
+	unsigned int mbps;
+	u64 settled_gen;	/* plan generation with nothing left to move */
+	u64 budget;		/* pages this pass may still move */
+	unsigned int hot_pos;	/* next hot range to look at */
+	unsigned long hot_addr;	/* and where in it */
+	unsigned int cold_pos;
+	unsigned long cold_addr;
+};
+
+/* One walk over part of a range: what to pick and where it went. */
+struct hplace_collect {
+	nodemask_t from;	/* pick folios on these nodes */
+	unsigned long start;	/* the range walked */
+	unsigned long end;
+	unsigned long want;	/* pages wanted */
+	unsigned long got;	/* pages picked */
+	unsigned long next;	/* where the walk stopped */
+	bool refs_only;		/* exchange: take references, base pages */
+	struct list_head list;	/* isolated folios (migration) */
+	struct folio **folios;	/* referenced folios (exchange) */
+	unsigned int nr_folios;
+	struct folio *last_large;
+	struct folio *split[HPLACE_SPLIT_MAX];
+	unsigned int nr_split;
+};
+
+static struct hplace_batch *hplace_batch;
+static struct folio **hplace_xfolios[2];
+static struct exchange_pair *hplace_xpairs;
+static u64 hplace_tokens, hplace_tokens_ns;
+
+/* ------------------------------------------------------------- knobs */
+
+static const char * const hplace_skip_names[HPLACE_NR_SKIP] = {
+	[HPLACE_SKIP_NOT_ANON] = "not_anon",
+	[HPLACE_SKIP_MLOCKED] = "mlocked",
+	[HPLACE_SKIP_PINNED] = "pinned",
+	[HPLACE_SKIP_SHARED] = "shared",
+	[HPLACE_SKIP_BUSY] = "busy",
+	[HPLACE_SKIP_LARGE] = "large",
+};
+
+/**
+ * hplace_skip_name() - name of a skip reason, as in stats/skipped
+ * @why: the reason
+ *
+ * Return: a static string.
+ */
+const char *hplace_skip_name(enum hplace_skip why)
+{
+	return why < HPLACE_NR_SKIP ? hplace_skip_names[why] : "?";
+}
+
+/* Fast and slow nodes as the kernel's memory tiers see them. */
+static void hplace_tier_nodes(nodemask_t *fast, nodemask_t *slow)
+{
+	int nid;
+
+	nodes_clear(*fast);
+	nodes_clear(*slow);
+	for_each_node_state(nid, N_MEMORY) {
+		if (node_is_toptier(nid))
+			node_set(nid, *fast);
+		else
+			node_set(nid, *slow);
+	}
+}
+
+/* Recompute the automatic sets; caller holds hplace.lock. */
+static void hplace_refresh_nodes(void)
+{
+	struct hplace_place *pl = &hplace.place;
+	nodemask_t fast, slow;
+
+	hplace_tier_nodes(&fast, &slow);
+	if (pl->fast_auto && pl->slow_auto) {
+		pl->fast = fast;
+		pl->slow = slow;
+	} else if (pl->fast_auto) {
+		nodes_andnot(pl->fast, node_states[N_MEMORY], pl->slow);
+	} else if (pl->slow_auto) {
+		nodes_andnot(pl->slow, node_states[N_MEMORY], pl->fast);
+	}
+}
+
+/**
+ * hplace_set_nodes() - set fast_nodes or slow_nodes (sysfs)
+ * @fast: the fast set (else the slow one)
+ * @buf: a node list ("0", "0-1,3") or "auto"
+ *
+ * A set must be non-empty, name only nodes with memory, and not overlap
+ * the other set.  The other set, if automatic, becomes every other node
+ * with memory.
+ *
+ * Return: 0 or -EINVAL (nothing changed).
+ */
+int hplace_set_nodes(bool fast, const char *buf)
+{
+	struct hplace_place *pl = &hplace.place;
+	nodemask_t mask, tier_fast, tier_slow, nfast, nslow;
+	bool fast_auto, slow_auto;
+	int ret = 0;
+
+	mutex_lock(&hplace.lock);
+	fast_auto = pl->fast_auto;
+	slow_auto = pl->slow_auto;
+	nfast = pl->fast;
+	nslow = pl->slow;
+	if (sysfs_streq(buf, "auto")) {
+		if (fast)
+			fast_auto = true;
+		else
+			slow_auto = true;
+	} else if (nodelist_parse(buf, mask) || nodes_empty(mask) ||
+		   !nodes_subset(mask, node_states[N_MEMORY])) {
+		ret = -EINVAL;
+		goto unlock;
+	} else if (fast) {
+		nfast = mask;
+		fast_auto = false;
+	} else {
+		nslow = mask;
+		slow_auto = false;
+	}
+	hplace_tier_nodes(&tier_fast, &tier_slow);
+	if (fast_auto && slow_auto) {
+		nfast = tier_fast;
+		nslow = tier_slow;
+	} else if (fast_auto) {
+		nodes_andnot(nfast, node_states[N_MEMORY], nslow);
+	} else if (slow_auto) {
+		nodes_andnot(nslow, node_states[N_MEMORY], nfast);
+	}
+	/* Both tiers must have a node, and no node can be in both. */
+	if (!(fast_auto && slow_auto) &&
+	    (nodes_empty(nfast) || nodes_empty(nslow) ||
+	     nodes_intersects(nfast, nslow))) {
+		ret = -EINVAL;
+		goto unlock;
+	}
+	pl->fast_auto = fast_auto;
+	pl->slow_auto = slow_auto;
+	pl->fast = nfast;
+	pl->slow = nslow;
+unlock:
+	mutex_unlock(&hplace.lock);
+	if (!ret)
+		hplace_place_kick();
+	return ret;
+}
+
+/**
+ * hplace_set_headroom() - set headroom_permille (sysfs)
+ * @permille: share of the fast tier kept free, 0..500
+ *
+ * Return: 0 or -EINVAL (nothing changed).
+ */
+int hplace_set_headroom(unsigned int permille)
+{
+	if (permille > 500)
+		return -EINVAL;
+	mutex_lock(&hplace.lock);
+	hplace.place.headroom_permille = permille;
+	mutex_unlock(&hplace.lock);
+	hplace_place_kick();
+	return 0;
+}
+
+/**
+ * hplace_set_mbps() - set migrate_mbps (sysfs)
+ * @mbps: migration rate limit in MiB/s, 1..HPLACE_MBPS_MAX
+ *
+ * Return: 0 or -EINVAL (nothing changed).
+ */
+int hplace_set_mbps(unsigned int mbps)
+{
+	if (!mbps || mbps > HPLACE_MBPS_MAX)
+		return -EINVAL;
+	mutex_lock(&hplace.lock);
+	hplace.place.migrate_mbps = mbps;
+	mutex_unlock(&hplace.lock);
+	return 0;
+}
+
+/**
+ * hplace_place_kick() - ask the migration thread for a pass
+ *
+ * Any context that may call wake_up().
+ */
+void hplace_place_kick(void)
+{
+	set_bit(0, &hplace.place.kick);
+	wake_up(&hplace.place.wq);
+}
+
+/**
+ * hplace_place_resize() - note an hballoon resize (notifier context)
+ * @nid: the node
+ * @action: NODE_RESIZE_PENDING or NODE_RESIZED
+ * @pages: the size the node is to reach (pending) or has reached
+ */
+void hplace_place_resize(int nid, unsigned long action, unsigned long pages)
+{
+	if (nid < 0 || nid >= MAX_NUMNODES)
+		return;
+	if (action == NODE_RESIZE_PENDING)
+		WRITE_ONCE(hplace.place.target_pages[nid], pages);
+	hplace_place_kick();
+}
+
+/* ------------------------------------------------------ fast-tier room */
+
+static unsigned long hplace_node_managed(int nid)
+{
+	unsigned long pages = 0;
+	int z;
+
+	for (z = 0; z < MAX_NR_ZONES; z++)
+		pages += zone_managed_pages(&NODE_DATA(nid)->node_zones[z]);
+	return pages;
+}
+
+/*
+ * Free pages of the fast tier, and how many must stay free: the headroom
+ * plus what a pending hballoon shrink of a fast node still has to take.
+ */
+static void hplace_fast_room(const nodemask_t *fast, unsigned int headroom,
+			     u64 *free, u64 *keep, u64 *anon)
+{
+	int nid;
+
+	*free = *keep = *anon = 0;
+	for_each_node_mask(nid, *fast) {
+		unsigned long managed, target;
+
+		if (!node_state(nid, N_MEMORY))
+			continue;
+		managed = hplace_node_managed(nid);
+		target = READ_ONCE(hplace.place.target_pages[nid]);
+		*free += sum_zone_node_page_state(nid, NR_FREE_PAGES);
+		*anon += node_page_state(NODE_DATA(nid), NR_ANON_MAPPED);
+		*keep += div_u64((u64)managed * headroom, 1000);
+		if (target && target < managed)
+			*keep += managed - target;
+	}
+}
+
+/**
+ * hplace_place_capacity() - fast-tier pages hot ranges may fill
+ *
+ * The fast tier's free and anonymous pages (what placement can hand to
+ * hot ranges, by promotion or by demoting other anonymous pages) minus the
+ * pages that must stay free.  Follows hballoon resizes.  Caller holds
+ * hplace.lock.
+ *
+ * Return: pages.
+ */
+u64 hplace_place_capacity(void)
+{
+	u64 free, keep, anon;
+
+	hplace_refresh_nodes();
+	hplace_fast_room(&hplace.place.fast, hplace.place.headroom_permille,
+			 &free, &keep, &anon);
+	return free + anon > keep ? free + anon - keep : 0;
+}
+
+/* ---------------------------------------------------------------- plan */
+
+static int hplace_cmp_hot(const void *a, const void *b)
+{
+	const struct hplace_move *x = a, *y = b;
+
+	if (x->density != y->density)
+		return x->density > y->density ? -1 : 1;
+	return x->start < y->start ? -1 : x->start > y->start;
+}
+
+static int hplace_cmp_cold(const void *a, const void *b)
+{
+	return -hplace_cmp_hot(a, b);
+}
+
+/**
+ * hplace_place_plan() - write the plan from the last classification
+ *
+ * Called by the engine at the end of an epoch, with hplace.lock held; the
+ * migration thread picks the plan up on its next pass.
+ */
+void hplace_place_plan(void)
+{
+	struct hplace_plan *pl = &hplace.place.plan;
+	struct hplace_proc *p;
+	struct hplace_range *r;
+
+	pl->nr_procs = 0;
+	pl->nr_hot = 0;
+	pl->nr_cold = 0;
+	for (p = hplace_first_proc(); p; p = hplace_next_proc(p)) {
+		unsigned int idx = pl->nr_procs;
+
+		if (idx == HPLACE_PLAN_PROCS) {
+			pl->dropped += p->tree.nr_ranges;
+			continue;
+		}
+		pl->proc_ids[pl->nr_procs++] = p->id;
+		hplace_rtree_for_each(&p->tree, r) {
+			struct hplace_move *m;
+
+			if (r->hot && pl->nr_hot < HPLACE_PLAN_MAX) {
+				m = &pl->hot[pl->nr_hot++];
+			} else if (!r->hot && pl->nr_cold < HPLACE_PLAN_MAX) {
+				m = &pl->cold[pl->nr_cold++];
+			} else {
+				pl->dropped++;
+				continue;
+			}
+			m->proc = idx;
+			m->start = r->start;
+			m->end = r->end;
+			m->density = hplace_range_density(r);
+		}
+	}
+	sort(pl->hot, pl->nr_hot, sizeof(*pl->hot), hplace_cmp_hot, NULL);
+	sort(pl->cold, pl->nr_cold, sizeof(*pl->cold), hplace_cmp_cold, NULL);
+	pl->gen++;
+	hplace_place_kick();
+}
+
+/* ---------------------------------------------------------------- walk */
+
+static void hplace_skip(enum hplace_skip why, unsigned long nr)
+{
+	hplace.place.stats.skipped[why] += nr;
+}
+
+static bool hplace_collect_full(struct hplace_collect *c)
+{
+	return c->got >= c->want;
+}
+
+/* Consider one folio mapped at @fstart (its first page's address). */
+static void hplace_collect_folio(struct hplace_collect *c,
+				 struct folio *folio, unsigned long fstart)
+{
+	unsigned long nr = folio_nr_pages(folio);
+
+	if (!node_isset(folio_nid(folio), c->from))
+		return;
+	if (!folio_test_anon(folio) || folio_test_ksm(folio)) {
+		hplace_skip(HPLACE_SKIP_NOT_ANON, nr);
+		return;
+	}
+	if (folio_test_mlocked(folio) || folio_test_unevictable(folio)) {
+		hplace_skip(HPLACE_SKIP_MLOCKED, nr);
+		return;
+	}
+	if (folio_maybe_dma_pinned(folio)) {
+		hplace_skip(HPLACE_SKIP_PINNED, nr);
+		return;
+	}
+	if (folio_likely_mapped_shared(folio)) {
+		hplace_skip(HPLACE_SKIP_SHARED, nr);
+		return;
+	}
+	if (nr > 1 && (fstart < c->start ||
+		       fstart + nr * PAGE_SIZE > c->end)) {
+		/* Only part of it is to move: split it, move the pieces. */
+		if (c->nr_split < HPLACE_SPLIT_MAX) {
+			folio_get(folio);
+			c->split[c->nr_split++] = folio;
+		}
+		return;
+	}
+	if (c->refs_only) {
+		if (nr > 1) {
+			hplace_skip(HPLACE_SKIP_LARGE, nr);
+			return;
+		}
+		folio_get(folio);
+		c->folios[c->nr_folios++] = folio;
+		c->got++;
+		return;
+	}
+	if (!folio_isolate_lru(folio)) {
+		hplace_skip(HPLACE_SKIP_BUSY, nr);
+		return;
+	}
+	list_add_tail(&folio->lru, &c->list);
+	node_stat_mod_folio(folio, NR_ISOLATED_ANON + folio_is_file_lru(folio),
+			    nr);
+	c->got += nr;
+}
+
+static int hplace_collect_pmd(pmd_t *pmd, unsigned long addr,
+			      unsigned long end, struct mm_walk *walk)
+{
+	struct hplace_collect *c = walk->private;
+	struct vm_area_struct *vma = walk->vma;
+	pte_t *start_pte, *pte;
+	spinlock_t *ptl;	/* the page table lock of @pmd */
+
+	ptl = pmd_trans_huge_lock(pmd, vma);
+	if (ptl) {
+		pmd_t pmde = pmdp_get(pmd);
+
+		if (pmd_present(pmde) && pmd_trans_huge(pmde)) {
+			struct folio *folio = pmd_folio(pmde);
+
+			if (!is_huge_zero_folio(folio))
+				hplace_collect_folio(c, folio,
+						     addr & HPAGE_PMD_MASK);
+		}
+		spin_unlock(ptl);
+		c->next = end;
+		return hplace_collect_full(c);
+	}
+
+	start_pte = pte_offset_map_lock(walk->mm, pmd, addr, &ptl);
+	pte = start_pte;
+	if (!pte) {
+		walk->action = ACTION_AGAIN;
+		return 0;
+	}
+	for (; addr < end; pte++, addr += PAGE_SIZE) {
+		pte_t ptent = ptep_get(pte);
+		struct folio *folio;
+		struct page *page;
+		unsigned long fstart;
+
+		if (!pte_present(ptent))
+			continue;
+		page = vm_normal_page(vma, addr, ptent);
+		if (!page || is_zone_device_page(page) || PageReserved(page))
+			continue;
+		folio = page_folio(page);
+		fstart = addr;
+		if (folio_test_large(folio)) {
+			if (folio == c->last_large)
+				continue;
+			c->last_large = folio;
+			fstart = addr - folio_page_idx(folio, page) * PAGE_SIZE;
+		}
+		hplace_collect_folio(c, folio, fstart);
+		if (hplace_collect_full(c) ||
+		    (c->refs_only && c->nr_folios == EXCHANGE_BATCH_MAX)) {
+			addr += PAGE_SIZE;
+			break;
+		}
+	}
+	pte_unmap_unlock(start_pte, ptl);
+	c->next = addr;
+	cond_resched();
+	return hplace_collect_full(c) ||
+	       (c->refs_only && c->nr_folios == EXCHANGE_BATCH_MAX);
+}
+
+static int hplace_collect_test_walk(unsigned long start, unsigned long end,
+				    struct mm_walk *walk)
+{
+	struct vm_area_struct *vma = walk->vma;
+
+	/* The ranges follow private anonymous VMAs; they may have changed. */
+	if (!vma_is_anonymous(vma) || !vma_migratable(vma) ||
+	    (vma->vm_flags & (VM_SHARED | VM_HUGETLB | VM_PFNMAP | VM_IO |
+			      VM_MIXEDMAP)))
+		return 1;
+	return 0;
+}
+
+static const struct mm_walk_ops hplace_collect_ops = {
+	.pmd_entry = hplace_collect_pmd,
+	.test_walk = hplace_collect_test_walk,
+	.walk_lock = PGWALK_RDLOCK,
+};
+
+/* Split the huge pages a walk found partly inside its range. */
+static void hplace_split_partial(struct hplace_collect *c)
+{
+	unsigned int i;
+
+	for (i = 0; i < c->nr_split; i++) {
+		struct folio *folio = c->split[i];
+
+		if (folio_trylock(folio)) {
+			if (!split_folio(folio))
+				hplace.place.stats.thp_split++;
+			folio_unlock(folio);
+		}
+		folio_put(folio);
+	}
+	c->nr_split = 0;
+}
+
+/*
+ * Walk the ranges of plan list @hot (else cold) from the batch's cursor,
+ * picking folios on @from until @c is full; advances the cursor.
+ * Returns false once the list is exhausted.
+ */
+static bool hplace_collect(struct hplace_batch *b, bool hot,
+			   struct hplace_collect *c)
+{
+	struct hplace_move *list = hot ? b->plan.hot : b->plan.cold;
+	unsigned int nr = hot ? b->plan.nr_hot : b->plan.nr_cold;
+	unsigned int *pos = hot ? &b->hot_pos : &b->cold_pos;
+	unsigned long *addr = hot ? &b->hot_addr : &b->cold_addr;
+
+	while (*pos < nr) {
+		struct hplace_move *m = &list[*pos];
+		struct mm_struct *mm = b->mm[m->proc];
+		unsigned long start = max(*addr, m->start);
+
+		if (!mm || start >= m->end) {
+			(*pos)++;
+			*addr = 0;
+			continue;
+		}
+		c->start = m->start;
+		c->end = m->end;
+		c->next = m->end;
+		c->last_large = NULL;
+		mmap_read_lock(mm);
+		walk_page_range(mm, start, m->end, &hplace_collect_ops, c);
+		mmap_read_unlock(mm);
+		hplace_split_partial(c);
+		if (c->next >= m->end) {
+			(*pos)++;
+			*addr = 0;
+		} else {
+			*addr = c->next;
+		}
+		if (hplace_collect_full(c) ||
+		    (c->refs_only && c->nr_folios == EXCHANGE_BATCH_MAX))
+			return true;
+	}
+	return false;
+}
+
+/* ----------------------------------------------------------- migration */
+
+/* Pick the node of @mask with the most free pages. */
+static int hplace_roomiest(const nodemask_t *mask)
+{
+	unsigned long best_free = 0, free;
+	int nid, best = NUMA_NO_NODE;
+
+	for_each_node_mask(nid, *mask) {
+		if (!node_state(nid, N_MEMORY))
+			continue;
+		free = sum_zone_node_page_state(nid, NR_FREE_PAGES);
+		if (best == NUMA_NO_NODE || free > best_free) {
+			best = nid;
+			best_free = free;
+		}
+	}
+	return best;
+}
+
+static struct folio *hplace_alloc_dst(struct folio *src, unsigned long nid)
+{
+	int order = folio_order(src);
+	gfp_t gfp = __GFP_THISNODE;
+
+	/* As for NUMA-balancing promotion: never reclaim or dip in reserves. */
+	if (order) {
+		gfp |= GFP_TRANSHUGE_LIGHT;
+	} else {
+		gfp |= GFP_HIGHUSER_MOVABLE | __GFP_NOMEMALLOC |
+		       __GFP_NORETRY | __GFP_NOWARN;
+		gfp &= ~__GFP_RECLAIM;
+	}
+	return __folio_alloc_node(gfp, order, (int)nid);
+}
+
+/* Count huge folios on @list (those that move whole if they move). */
+static unsigned int hplace_count_large(struct list_head *list)
+{
+	struct folio *folio;
+	unsigned int n = 0;
+
+	list_for_each_entry(folio, list, lru)
+		n += folio_test_large(folio);
+	return n;
+}
+
+/*
+ * Migrate the isolated folios of @c to @nid; returns pages moved.  What
+ * does not move goes back to the LRU.
+ */
+static unsigned long hplace_migrate(struct hplace_collect *c, int nid,
+				    bool promote, int src)
+{
+	unsigned int moved = 0, large;
+	unsigned long want = c->got;
+
+	if (list_empty(&c->list))
+		return 0;
+	large = hplace_count_large(&c->list);
+	/*
+	 * MR_NUMA_MISPLACED: a promotion is what NUMA balancing's is, and a
+	 * huge page that finds no huge page on the fast tier stays whole.
+	 * Demotions split a huge page rather than fail (MR_SYSCALL).
+	 */
+	migrate_pages(&c->list, hplace_alloc_dst, NULL, nid, MIGRATE_ASYNC,
+		      promote ? MR_NUMA_MISPLACED : MR_SYSCALL, &moved);
+	if (!list_empty(&c->list)) {
+		large -= min(large, hplace_count_large(&c->list));
+		putback_movable_pages(&c->list);
+	}
+	hplace.place.stats.thp_moved += large;
+	if (want > moved) {
+		count_vm_events(HPLACE_MIGRATE_FAIL, want - moved);
+		hplace.place.stats.migrate_failed += want - moved;
+	}
+	if (promote) {
+		mod_node_page_state(NODE_DATA(nid), HPLACE_PROMOTE, moved);
+		hplace.place.stats.promoted += moved;
+	} else {
+		mod_node_page_state(NODE_DATA(src), HPLACE_DEMOTE, moved);
+		hplace.place.stats.demoted += moved;
+	}
+	c->got = 0;
+	return moved;
+}
+
+static void hplace_collect_init(struct hplace_collect *c,
+				const nodemask_t *from, unsigned long want)
+{
+	memset(c, 0, sizeof(*c));
+	c->from = *from;
+	c->want = want;
+	INIT_LIST_HEAD(&c->list);
+}
+
+/* Demote up to @want pages of the coldest ranges; returns pages moved. */
+static u64 hplace_demote(struct hplace_batch *b, u64 want)
+{
+	int dst = hplace_roomiest(&b->slow);
+	struct hplace_collect c;
+	u64 moved = 0;
+	int src;
+
+	if (dst == NUMA_NO_NODE)
+		return 0;
+	/* One source node at a time, so hplace_demote counts land right. */
+	for_each_node_mask(src, b->fast) {
+		nodemask_t from = nodemask_of_node(src);
+
+		while (moved < want && b->budget) {
+			u64 chunk = min3(want - moved, b->budget,
+					 (u64)HPLACE_MIGRATE_BATCH);
+			bool more, progress;
+
+			hplace_collect_init(&c, &from, chunk);
+			more = hplace_collect(b, false, &c);
+			progress = c.got;
+			chunk = hplace_migrate(&c, dst, false, src);
+			moved += chunk;
+			b->budget -= min(b->budget, chunk);
+			if (!more || !progress)
+				break;
+		}
+		/* The cold list is walked again for the next fast node. */
+		b->cold_pos = 0;
+		b->cold_addr = 0;
+	}
+	return moved;
+}
+
+/* Promote up to @want slow pages of the hottest ranges. */
+static u64 hplace_promote(struct hplace_batch *b, u64 want, bool *more)
+{
+	int dst = hplace_roomiest(&b->fast);
+	struct hplace_collect c;
+	u64 moved = 0;
+
+	*more = false;
+	if (dst == NUMA_NO_NODE)
+		return 0;
+	while (moved < want && b->budget) {
+		u64 chunk = min3(want - moved, b->budget,
+				 (u64)HPLACE_MIGRATE_BATCH);
+		u64 got;
+
+		hplace_collect_init(&c, &b->slow, chunk);
+		*more = hplace_collect(b, true, &c);
+		got = c.got;
+		chunk = hplace_migrate(&c, dst, true, NUMA_NO_NODE);
+		moved += chunk;
+		b->budget -= min(b->budget, chunk);
+		if (!*more || !got || chunk < got)
+			break;
+	}
+	return moved;
+}
+
+/*
+ * The fast tier is full: exchange hot-slow with cold-fast base pages, up
+ * to @max_pairs.  Returns the pairs exchanged; *more tells whether hot
+ * pages remain on the slow tier.
+ */
+static u64 hplace_swap(struct hplace_batch *b, u64 max_pairs, bool *more)
+{
+	struct hplace_collect hot, cold;
+	u64 done = 0;
+	unsigned int i, n, ok;
+
+	*more = true;
+	if (!IS_ENABLED(CONFIG_PAGE_EXCHANGE))
+		return 0;
+	while (done < max_pairs && b->budget >= 2) {
+		u64 want = min3(max_pairs - done, b->budget / 2,
+				(u64)EXCHANGE_BATCH_MAX);
+
+		hplace_collect_init(&hot, &b->slow, want);
+		hot.refs_only = true;
+		hot.folios = hplace_xfolios[0];
+		*more = hplace_collect(b, true, &hot);
+		if (hot.nr_folios) {
+			hplace_collect_init(&cold, &b->fast,
+					    hot.nr_folios);
+			cold.refs_only = true;
+			cold.folios = hplace_xfolios[1];
+			hplace_collect(b, false, &cold);
+		} else {
+			cold.nr_folios = 0;
+		}
+		n = min(hot.nr_folios, cold.nr_folios);
+		for (i = 0; i < n; i++) {
+			hplace_xpairs[i].a = hot.folios[i];
+			hplace_xpairs[i].b = cold.folios[i];
+		}
+		ok = n ? exchange_folio_pairs(hplace_xpairs, n) : 0;
+		for (i = 0; i < n; i++) {
+			/* Contents moved; each folio stays in its frame. */
+			if (hplace_xpairs[i].result != EXCHANGE_OK)
+				continue;
+			mod_node_page_state(folio_pgdat(cold.folios[i]),
+					    HPLACE_PROMOTE, 1);
+			mod_node_page_state(folio_pgdat(cold.folios[i]),
+					    HPLACE_DEMOTE, 1);
+		}
+		for (i = 0; i < hot.nr_folios; i++)
+			folio_put(hot.folios[i]);
+		for (i = 0; i < cold.nr_folios; i++)
+			folio_put(cold.folios[i]);
+		hplace.place.stats.exchanged += ok;
+		hplace.place.stats.exchange_failed += n - ok;
+		done += ok;
+		b->budget -= min(b->budget, 2ULL * n);
+		/* No cold partner left, or nothing would go: stop. */
+		if (!n || !ok || cold.nr_folios < hot.nr_folios || !*more)
+			break;
+	}
+	return done;
+}
+
+/* ---------------------------------------------------------------- pass */
+
+/* Refill the token bucket (at most one second's worth). */
+static u64 hplace_refill(unsigned int mbps, u64 now)
+{
+	u64 rate = (u64)mbps << (20 - PAGE_SHIFT);	/* pages per second */
+
+	if (hplace_tokens_ns)
+		hplace_tokens += mul_u64_u64_div_u64(rate,
+						     now - hplace_tokens_ns,
+						     NSEC_PER_SEC);
+	hplace_tokens = min(hplace_tokens, rate);
+	hplace_tokens_ns = now;
+	return hplace_tokens;
+}
+
+/* Copy the plan and pin its address spaces; false when idle. */
+static bool hplace_snapshot(struct hplace_batch *b)
+{
+	struct hplace_plan *pl = &hplace.place.plan;
+	struct hplace_proc *p;
+	unsigned int i;
+	bool run;
+
+	mutex_lock(&hplace.lock);
+	run = hplace.enabled && !hplace.paused_why[0] &&
+	      !nodes_empty(hplace.place.fast) && !nodes_empty(hplace.place.slow);
+	b->fast = hplace.place.fast;
+	b->slow = hplace.place.slow;
+	b->headroom = hplace.place.headroom_permille;
+	b->mbps = hplace.place.migrate_mbps;
+	if (run && b->plan.gen != pl->gen) {
+		b->plan.gen = pl->gen;
+		b->plan.nr_procs = pl->nr_procs;
+		memcpy(b->plan.proc_ids, pl->proc_ids, sizeof(pl->proc_ids));
+		b->plan.nr_hot = pl->nr_hot;
+		memcpy(b->plan.hot, pl->hot, pl->nr_hot * sizeof(*pl->hot));
+		b->plan.nr_cold = pl->nr_cold;
+		memcpy(b->plan.cold, pl->cold, pl->nr_cold * sizeof(*pl->cold));
+	}
+	for (i = 0; i < b->plan.nr_procs; i++) {
+		b->mm[i] = NULL;
+		if (!run)
+			continue;
+		for (p = hplace_first_proc(); p; p = hplace_next_proc(p)) {
+			if (p->id == b->plan.proc_ids[i]) {
+				if (mmget_not_zero(p->mm))
+					b->mm[i] = p->mm;
+				break;
+			}
+		}
+	}
+	mutex_unlock(&hplace.lock);
+	return run;
+}
+
+static void hplace_release(struct hplace_batch *b)
+{
+	unsigned int i;
+
+	for (i = 0; i < b->plan.nr_procs; i++) {
+		if (b->mm[i])
+			mmput(b->mm[i]);
+		b->mm[i] = NULL;
+	}
+}
+
+/* One pass; returns true when it stopped for lack of tokens. */
+static bool hplace_migrate_pass(void)
+{
+	struct hplace_batch *b = hplace_batch;
+	u64 free, keep, anon, room, t0, p, n;
+	bool more = false;
+
+	if (!hplace_snapshot(b))
+		return false;
+	t0 = local_clock();
+	b->budget = hplace_refill(b->mbps, t0);
+	b->hot_pos = 0;
+	b->hot_addr = 0;
+	b->cold_pos = 0;
+	b->cold_addr = 0;
+
+	/* 1. Keep the headroom (and make room for a pending shrink). */
+	hplace_fast_room(&b->fast, b->headroom, &free, &keep, &anon);
+	if (free < keep)
+		hplace_demote(b, keep - free);
+
+	/* Nothing was left to move under this plan: wait for the next. */
+	if (b->settled_gen == b->plan.gen)
+		goto out;
+
+	/* 2. Promote into the room above the headroom. */
+	hplace_fast_room(&b->fast, b->headroom, &free, &keep, &anon);
+	room = free > keep ? free - keep : 0;
+	b->cold_pos = 0;
+	b->cold_addr = 0;
+	p = hplace_promote(b, room, &more);
+
+	/* 3. Full: exchange, then paired migration for what is left. */
+	if (p >= room && b->budget) {
+		hplace_swap(b, U64_MAX, &more);
+		while (more && b->budget >= 2) {
+			n = hplace_demote(b, min_t(u64, b->budget / 2,
+						   HPLACE_MIGRATE_BATCH));
+			if (!n || !hplace_promote(b, n, &more))
+				break;
+		}
+	}
+	if (!more)
+		b->settled_gen = b->plan.gen;
+out:
+	hplace_release(b);
+	hplace_tokens = b->budget;
+	count_vm_events(HPLACE_MIGRATE_NS, local_clock() - t0);
+	hplace.place.stats.passes++;
+	return more && !b->budget;
+}
+
+static int hplace_migrate_thread(void *unused)
+{
+	struct hplace_place *pl = &hplace.place;
+	u64 rt = 0;
+
+	while (!kthread_should_stop()) {
+		long timeout = msecs_to_jiffies(HPLACE_MIGRATE_POLL_MS);
+		u64 now_rt;
+
+		if (hplace_migrate_pass())
+			timeout = msecs_to_jiffies(HPLACE_MIGRATE_PACE_MS);
+		now_rt = task_sched_runtime(current);
+		if (READ_ONCE(hplace.enabled))
+			pl->stats.thread_ns += now_rt - rt;
+		rt = now_rt;
+		wait_event_interruptible_timeout(pl->wq, READ_ONCE(pl->kick) ||
+						 kthread_should_stop(),
+						 timeout);
+		xchg(&pl->kick, 0);
+	}
+	return 0;
+}
+
+/**
+ * hplace_place_init() - set placement up and start its thread
+ *
+ * Return: 0 or a negative errno.
+ */
+int __init hplace_place_init(void)
+{
+	struct hplace_place *pl = &hplace.place;
+	struct task_struct *task;
+
+	init_waitqueue_head(&pl->wq);
+	pl->fast_auto = true;
+	pl->slow_auto = true;
+	pl->headroom_permille = HPLACE_HEADROOM_DEFAULT;
+	pl->migrate_mbps = HPLACE_MBPS_DEFAULT;
+	hplace_refresh_nodes();
+	pl->plan.hot = kvcalloc(HPLACE_PLAN_MAX, sizeof(*pl->plan.hot),
+				GFP_KERNEL);
+	pl->plan.cold = kvcalloc(HPLACE_PLAN_MAX, sizeof(*pl->plan.cold),
+				 GFP_KERNEL);
+	hplace_batch = kzalloc(sizeof(*hplace_batch), GFP_KERNEL);
+	hplace_xfolios[0] = kcalloc(EXCHANGE_BATCH_MAX, sizeof(struct folio *),
+				    GFP_KERNEL);
+	hplace_xfolios[1] = kcalloc(EXCHANGE_BATCH_MAX, sizeof(struct folio *),
+				    GFP_KERNEL);
+	hplace_xpairs = kcalloc(EXCHANGE_BATCH_MAX, sizeof(*hplace_xpairs),
+				GFP_KERNEL);
+	if (!pl->plan.hot || !pl->plan.cold || !hplace_batch ||
+	    !hplace_xfolios[0] || !hplace_xfolios[1] || !hplace_xpairs)
+		return -ENOMEM;
+	hplace_batch->plan.hot = kvcalloc(HPLACE_PLAN_MAX,
+					  sizeof(*pl->plan.hot), GFP_KERNEL);
+	hplace_batch->plan.cold = kvcalloc(HPLACE_PLAN_MAX,
+					   sizeof(*pl->plan.cold), GFP_KERNEL);
+	if (!hplace_batch->plan.hot || !hplace_batch->plan.cold)
+		return -ENOMEM;
+	task = kthread_run(hplace_migrate_thread, NULL, "hplace-migrate");
+	if (IS_ERR(task))
+		return PTR_ERR(task);
+	pl->task = task;
+	return 0;
+}
+
+#include "tests/placement-kunit.h"

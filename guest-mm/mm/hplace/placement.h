@@ -1,0 +1,154 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * hplace placement: what the engine thread (which plans) and the migration
+ * thread (which moves pages) share.  Kernel only.
+ */
+#ifndef _MM_HPLACE_PLACEMENT_H
+#define _MM_HPLACE_PLACEMENT_H
+
+#include <linux/bits.h>
+#include <linux/nodemask.h>
+#include <linux/types.h>
+#include <linux/wait.h>
+
+/* Ranges per plan list (hot and cold each); more are left out, counted. */
+#define HPLACE_PLAN_MAX		4096
+/* Processes a plan covers. */
+#define HPLACE_PLAN_PROCS	64
+/* Defaults of the sysfs knobs. */
+#define HPLACE_HEADROOM_DEFAULT	50	/* permille of the fast tier */
+#define HPLACE_MBPS_DEFAULT	256	/* MiB/s */
+#define HPLACE_MBPS_MAX		BIT(20)
+
+/**
+ * enum hplace_skip - why placement left a page where it is
+ * @HPLACE_SKIP_NOT_ANON: not anonymous memory (or KSM): only anonymous
+ *	pages are moved
+ * @HPLACE_SKIP_MLOCKED: mlocked or otherwise unevictable
+ * @HPLACE_SKIP_PINNED: possibly pinned for DMA (FOLL_PIN)
+ * @HPLACE_SKIP_SHARED: mapped by more than one process (e.g. after fork)
+ * @HPLACE_SKIP_BUSY: could not be taken off the LRU (already isolated, or
+ *	still in a per-CPU LRU batch); retried later
+ * @HPLACE_SKIP_LARGE: a huge page offered to page exchange, which takes
+ *	base pages only; it is migrated instead
+ * @HPLACE_NR_SKIP: number of reasons
+ */
+enum hplace_skip {
+	HPLACE_SKIP_NOT_ANON,
+	HPLACE_SKIP_MLOCKED,
+	HPLACE_SKIP_PINNED,
+	HPLACE_SKIP_SHARED,
+	HPLACE_SKIP_BUSY,
+	HPLACE_SKIP_LARGE,
+	HPLACE_NR_SKIP,
+};
+
+/**
+ * struct hplace_move - one range in a placement plan
+ * @proc: index into hplace_plan.proc_ids
+ * @start: first address
+ * @end: end address
+ * @density: access density when planned (hplace_range_density())
+ */
+struct hplace_move {
+	unsigned int proc;
+	unsigned long start;
+	unsigned long end;
+	u64 density;
+};
+
+/**
+ * struct hplace_plan - what the last classification asks placement to do
+ * @gen: incremented each time the engine writes a new plan
+ * @proc_ids: hplace_proc.id of the processes the plan refers to
+ * @nr_procs: entries in @proc_ids
+ * @hot: hot ranges, hottest first (promote their slow pages)
+ * @nr_hot: entries in @hot
+ * @cold: cold ranges, coldest first (demote their fast pages)
+ * @nr_cold: entries in @cold
+ * @dropped: ranges left out because a list or @proc_ids was full
+ */
+struct hplace_plan {
+	u64 gen;
+	u64 proc_ids[HPLACE_PLAN_PROCS];
+	unsigned int nr_procs;
+	struct hplace_move *hot;
+	unsigned int nr_hot;
+	struct hplace_move *cold;
+	unsigned int nr_cold;
+	u64 dropped;
+};
+
+/**
+ * struct hplace_place_stats - placement counters, cumulative
+ * @promoted: pages moved to the fast tier by migration
+ * @demoted: pages moved to the slow tier by migration
+ * @exchanged: hot-slow / cold-fast page pairs exchanged
+ * @exchange_failed: pairs that page exchange refused
+ * @migrate_failed: pages isolated for migration that did not move
+ * @thp_split: huge pages split because only part of them was to move
+ * @thp_moved: huge pages moved whole
+ * @skipped: pages left in place, by enum hplace_skip
+ * @passes: migration passes run
+ * @thread_ns: migration thread runtime while enabled
+ */
+struct hplace_place_stats {
+	u64 promoted;
+	u64 demoted;
+	u64 exchanged;
+	u64 exchange_failed;
+	u64 migrate_failed;
+	u64 thp_split;
+	u64 thp_moved;
+	u64 skipped[HPLACE_NR_SKIP];
+	u64 passes;
+	u64 thread_ns;
+};
+
+/**
+ * struct hplace_place - placement state
+ * @fast: effective fast nodes
+ * @slow: effective slow nodes
+ * @fast_auto: @fast follows the kernel's memory tiers
+ * @slow_auto: @slow follows the kernel's memory tiers
+ * @headroom_permille: share of the fast tier kept free
+ * @migrate_mbps: migration rate limit, MiB/s
+ * @plan: written by the engine (under hplace.lock), read by the migrator
+ *	(under hplace.lock too, into its own copy)
+ * @target_pages: per node, the size a pending hballoon resize asked for
+ *	(0: none); written by the resize notifier
+ * @task: the migration thread ("hplace-migrate")
+ * @wq: it sleeps here
+ * @kick: work pending (new plan, resize)
+ * @stats: counters, written by the migration thread only
+ *
+ * Knobs and the plan are protected by hplace.lock.
+ */
+struct hplace_place {
+	nodemask_t fast;
+	nodemask_t slow;
+	bool fast_auto;
+	bool slow_auto;
+	unsigned int headroom_permille;
+	unsigned int migrate_mbps;
+	struct hplace_plan plan;
+	unsigned long target_pages[MAX_NUMNODES];
+	struct task_struct *task;
+	wait_queue_head_t wq;
+	unsigned long kick;
+	struct hplace_place_stats stats;
+};
+
+struct hplace_class_params;
+
+int hplace_place_init(void);
+void hplace_place_kick(void);
+void hplace_place_plan(void);
+u64 hplace_place_capacity(void);
+void hplace_place_resize(int nid, unsigned long action, unsigned long pages);
+int hplace_set_nodes(bool fast, const char *buf);
+int hplace_set_headroom(unsigned int permille);
+int hplace_set_mbps(unsigned int mbps);
+const char *hplace_skip_name(enum hplace_skip why);
+
+#endif /* _MM_HPLACE_PLACEMENT_H */

@@ -1,0 +1,207 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * KUnit tests for hplace placement: the page-table walk, demotion,
+ * promotion and exchange of a test mm's pages between node 0 (fast) and
+ * node 1 (slow).  Included at the end of placement.c (the mm/damon/tests
+ * pattern); needs a second node with memory (the tiered test VM).
+ */
+#ifdef CONFIG_HPLACE_KUNIT_TEST
+
+#ifndef _HPLACE_PLACEMENT_KUNIT_H
+#define _HPLACE_PLACEMENT_KUNIT_H
+
+#include <kunit/test.h>
+#include <linux/mman.h>
+
+#define PLKT_PAGES	16
+
+static unsigned long plkt_map(struct kunit *test, unsigned int nr)
+{
+	unsigned long addr;
+	unsigned int i;
+
+	addr = kunit_vm_mmap(test, NULL, 0, nr * PAGE_SIZE,
+			     PROT_READ | PROT_WRITE,
+			     MAP_PRIVATE | MAP_ANONYMOUS, 0);
+	KUNIT_ASSERT_NE(test, addr, 0);
+	KUNIT_ASSERT_FALSE(test, IS_ERR_VALUE(addr));
+	for (i = 0; i < nr; i++) {
+		u64 v = addr + i;
+
+		KUNIT_ASSERT_EQ(test, copy_to_user((void __user *)addr +
+						   i * PAGE_SIZE, &v,
+						   sizeof(v)), 0);
+	}
+	/* Freshly faulted folios sit in per-CPU LRU batches until drained. */
+	lru_add_drain_all();
+	return addr;
+}
+
+/* Pages of [addr, addr + nr pages) on @nid whose contents are intact. */
+static unsigned int plkt_on_node(struct kunit *test, unsigned long addr,
+				 unsigned int nr, int nid)
+{
+	unsigned int i, n = 0;
+
+	for (i = 0; i < nr; i++) {
+		unsigned long a = addr + i * PAGE_SIZE;
+		struct page *page;
+		u64 v;
+
+		mmap_read_lock(current->mm);
+		KUNIT_ASSERT_EQ(test, get_user_pages_remote(current->mm, a, 1,
+							    0, &page, NULL), 1);
+		mmap_read_unlock(current->mm);
+		KUNIT_ASSERT_EQ(test, copy_from_user(&v, (void __user *)a,
+						     sizeof(v)), 0);
+		KUNIT_EXPECT_EQ(test, v, (u64)(addr + i));
+		n += page_to_nid(page) == nid;
+		put_page(page);
+	}
+	return n;
+}
+
+/* A batch whose plan holds the test mm's ranges as hot or cold. */
+static struct hplace_batch *plkt_batch(struct kunit *test)
+{
+	struct hplace_batch *b = kunit_kzalloc(test, sizeof(*b), GFP_KERNEL);
+
+	KUNIT_ASSERT_NOT_NULL(test, b);
+	b->plan.hot = kunit_kcalloc(test, 4, sizeof(*b->plan.hot), GFP_KERNEL);
+	b->plan.cold = kunit_kcalloc(test, 4, sizeof(*b->plan.cold),
+				     GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, b->plan.hot);
+	KUNIT_ASSERT_NOT_NULL(test, b->plan.cold);
+	b->plan.nr_procs = 1;
+	b->mm[0] = current->mm;
+	b->fast = nodemask_of_node(0);
+	b->slow = nodemask_of_node(1);
+	b->budget = U64_MAX;
+	return b;
+}
+
+static void plkt_add(struct hplace_batch *b, bool hot, unsigned long addr,
+		     unsigned int nr)
+{
+	struct hplace_move *m = hot ? &b->plan.hot[b->plan.nr_hot++] :
+				&b->plan.cold[b->plan.nr_cold++];
+
+	m->proc = 0;
+	m->start = addr;
+	m->end = addr + nr * PAGE_SIZE;
+}
+
+static void plkt_rewind(struct hplace_batch *b)
+{
+	b->hot_pos = 0;
+	b->hot_addr = 0;
+	b->cold_pos = 0;
+	b->cold_addr = 0;
+}
+
+static int plkt_init(struct kunit *test)
+{
+	if (!node_state(0, N_MEMORY) || !node_state(1, N_MEMORY))
+		kunit_skip(test, "needs memory on nodes 0 and 1");
+	return 0;
+}
+
+static void hplace_test_demote_then_promote(struct kunit *test)
+{
+	unsigned long addr = plkt_map(test, PLKT_PAGES);
+	struct hplace_batch *b = plkt_batch(test);
+	unsigned int on0 = plkt_on_node(test, addr, PLKT_PAGES, 0);
+	bool more;
+
+	plkt_add(b, false, addr, PLKT_PAGES);
+	KUNIT_EXPECT_EQ(test, hplace_demote(b, PLKT_PAGES), (u64)on0);
+	KUNIT_EXPECT_EQ(test, plkt_on_node(test, addr, PLKT_PAGES, 1),
+			PLKT_PAGES);
+
+	lru_add_drain_all();
+	plkt_add(b, true, addr, PLKT_PAGES);
+	plkt_rewind(b);
+	KUNIT_EXPECT_EQ(test, hplace_promote(b, PLKT_PAGES, &more),
+			(u64)PLKT_PAGES);
+	KUNIT_EXPECT_EQ(test, plkt_on_node(test, addr, PLKT_PAGES, 0),
+			PLKT_PAGES);
+}
+
+static void hplace_test_budget_and_want_bound_moves(struct kunit *test)
+{
+	unsigned long addr = plkt_map(test, PLKT_PAGES);
+	struct hplace_batch *b = plkt_batch(test);
+	unsigned int on0 = plkt_on_node(test, addr, PLKT_PAGES, 0);
+
+	KUNIT_ASSERT_EQ(test, on0, PLKT_PAGES);
+	plkt_add(b, false, addr, PLKT_PAGES);
+	b->budget = 3;
+	KUNIT_EXPECT_EQ(test, hplace_demote(b, PLKT_PAGES), 3ULL);
+	KUNIT_EXPECT_EQ(test, b->budget, 0ULL);
+	b->budget = U64_MAX;
+	plkt_rewind(b);
+	KUNIT_EXPECT_EQ(test, hplace_demote(b, 2), 2ULL);
+	KUNIT_EXPECT_EQ(test, plkt_on_node(test, addr, PLKT_PAGES, 1), 5U);
+}
+
+static void hplace_test_swap_exchanges_hot_slow_with_cold_fast(struct kunit *test)
+{
+	unsigned long hot = plkt_map(test, 8), cold = plkt_map(test, 8);
+	struct hplace_batch *b = plkt_batch(test);
+	u64 before = hplace.place.stats.exchanged;
+	bool more;
+
+	if (!IS_ENABLED(CONFIG_PAGE_EXCHANGE))
+		kunit_skip(test, "CONFIG_PAGE_EXCHANGE is off");
+	/* The hot range goes to the slow node first. */
+	plkt_add(b, false, hot, 8);
+	hplace_demote(b, 8);
+	KUNIT_ASSERT_EQ(test, plkt_on_node(test, hot, 8, 1), 8U);
+	KUNIT_ASSERT_EQ(test, plkt_on_node(test, cold, 8, 0), 8U);
+	lru_add_drain_all();
+
+	b->plan.nr_cold = 0;
+	plkt_add(b, true, hot, 8);
+	plkt_add(b, false, cold, 8);
+	plkt_rewind(b);
+	KUNIT_EXPECT_EQ(test, hplace_swap(b, 8, &more), 8ULL);
+	KUNIT_EXPECT_EQ(test, hplace.place.stats.exchanged - before, 8ULL);
+	KUNIT_EXPECT_EQ(test, plkt_on_node(test, hot, 8, 0), 8U);
+	KUNIT_EXPECT_EQ(test, plkt_on_node(test, cold, 8, 1), 8U);
+}
+
+static void hplace_test_nodes_knob_validation(struct kunit *test)
+{
+	nodemask_t fast = hplace.place.fast, slow = hplace.place.slow;
+
+	KUNIT_EXPECT_EQ(test, hplace_set_nodes(true, "0-1"), -EINVAL);
+	KUNIT_EXPECT_EQ(test, hplace_set_nodes(false, "0-1"), -EINVAL);
+	KUNIT_EXPECT_EQ(test, hplace_set_nodes(true, "63"), -EINVAL);
+	KUNIT_EXPECT_EQ(test, hplace_set_nodes(true, "zero"), -EINVAL);
+	KUNIT_EXPECT_TRUE(test, nodes_equal(fast, hplace.place.fast));
+	KUNIT_EXPECT_TRUE(test, nodes_equal(slow, hplace.place.slow));
+	KUNIT_EXPECT_EQ(test, hplace_set_nodes(true, "0"), 0);
+	KUNIT_EXPECT_FALSE(test, hplace.place.fast_auto);
+	KUNIT_EXPECT_TRUE(test, node_isset(1, hplace.place.slow));
+	KUNIT_EXPECT_EQ(test, hplace_set_nodes(true, "auto"), 0);
+	KUNIT_EXPECT_TRUE(test, hplace.place.fast_auto);
+	KUNIT_EXPECT_TRUE(test, nodes_equal(fast, hplace.place.fast));
+}
+
+static struct kunit_case hplace_placement_cases[] = {
+	KUNIT_CASE(hplace_test_demote_then_promote),
+	KUNIT_CASE(hplace_test_budget_and_want_bound_moves),
+	KUNIT_CASE(hplace_test_swap_exchanges_hot_slow_with_cold_fast),
+	KUNIT_CASE(hplace_test_nodes_knob_validation),
+	{}
+};
+
+static struct kunit_suite hplace_placement_suite = {
+	.name = "hplace-placement",
+	.init = plkt_init,
+	.test_cases = hplace_placement_cases,
+};
+kunit_test_suite(hplace_placement_suite);
+
+#endif /* _HPLACE_PLACEMENT_KUNIT_H */
+#endif /* CONFIG_HPLACE_KUNIT_TEST */
