@@ -127,10 +127,24 @@ static void hplace_pebs_attr(struct perf_event_attr *attr, bool store,
 static struct perf_event *hplace_pebs_create(int cpu, bool store, u64 period)
 {
 	struct perf_event_attr attr;
+	struct perf_event *ev;
 
 	hplace_pebs_attr(&attr, store, period);
-	return perf_event_create_kernel_counter(&attr, cpu, NULL,
-						hplace_pebs_overflow, NULL);
+	ev = perf_event_create_kernel_counter(&attr, cpu, NULL,
+					      hplace_pebs_overflow, NULL);
+	/*
+	 * Sapphire Rapids and Emerald Rapids only take a load-latency event
+	 * sampling DATA_SRC as a member of a group led by mem-loads-aux
+	 * (0x8203), and kernel counters cannot form groups: there, sample
+	 * without DATA_SRC (decoding treats it as absent).
+	 */
+	if (PTR_ERR_OR_ZERO(ev) == -ENODATA && !store) {
+		attr.sample_type &= ~PERF_SAMPLE_DATA_SRC;
+		ev = perf_event_create_kernel_counter(&attr, cpu, NULL,
+						      hplace_pebs_overflow,
+						      NULL);
+	}
+	return ev;
 }
 
 static void hplace_pebs_release(void)
