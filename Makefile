@@ -25,14 +25,14 @@ QEMU_IN   := $(call lsfiles,qemu-hballoon hballoon/include) \
 	     $(wildcard scripts/qemu-std-headers.sh)
 GUEST_IN  := $(call lsfiles,tests/guest bench/workloads) scripts/build-initramfs.sh
 
-.PHONY: all deps linux-tree qemu-tree kernel qemu initramfs host-agent demo \
+.PHONY: all deps linux-tree qemu-tree kernel kernel-debug qemu initramfs host-agent demo \
 	check check-full bench patches clean help
 
-all: kernel qemu initramfs host-agent
+all: kernel kernel-debug qemu initramfs host-agent
 
 help:
 	@sed -n 's/^#   //p' Makefile
-	@echo "Other targets: deps kernel qemu initramfs host-agent bench patches clean"
+	@echo "Other targets: deps kernel kernel-debug qemu initramfs host-agent bench patches clean"
 
 # Installs the Debian packages everything below needs (root; idempotent).
 deps:
@@ -51,9 +51,15 @@ qemu-tree: | deps $(B)
 		$(CURDIR)/qemu-hballoon/patches/series qemu-hballoon
 	@$(call LOCK,qemu) scripts/qemu-std-headers.sh $(B)/src/qemu
 
+# Both kernels build from the one tree in build/src/linux, hence one lock.
 kernel: $(B)/bzImage
-$(B)/bzImage: $(KERNEL_IN) | deps $(B)
+$(B)/bzImage: $(filter-out %/htier-debug.config,$(KERNEL_IN)) | deps $(B)
 	@$(call LOCK,kernel) scripts/build-kernel.sh
+
+# DEBUG_VM + lockdep build for the page-exchange stress (tests/e2e/test_exchange.py).
+kernel-debug: $(B)/bzImage-debug
+$(B)/bzImage-debug: $(KERNEL_IN) | deps $(B)
+	@$(call LOCK,kernel) scripts/build-kernel.sh debug
 
 qemu: $(B)/qemu-system-x86_64
 $(B)/qemu-system-x86_64: $(QEMU_IN) | deps $(B)
@@ -83,6 +89,6 @@ patches: | deps $(B)
 	@$(call LOCK,kernel) $(call LOCK,qemu) scripts/export-patches.sh
 
 clean:
-	rm -rf $(B)/obj $(B)/bzImage $(B)/qemu-system-x86_64 $(B)/initramfs* $(B)/patches \
+	rm -rf $(B)/obj $(B)/bzImage $(B)/bzImage-debug $(B)/qemu-system-x86_64 $(B)/initramfs* $(B)/patches \
 		$(B)/src $(B)/vm
 	@if [ -f host-agent/Makefile ]; then $(MAKE) -s -C host-agent O=$(CURDIR)/$(B) clean; fi

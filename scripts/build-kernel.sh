@@ -1,12 +1,26 @@
 #!/usr/bin/env bash
-# Build the htier guest kernel: tinyconfig + guest-mm/kernel/configs/htier.config,
-# out of tree in build/obj/linux, with ccache. Output: build/bzImage.
+# Build an htier guest kernel, out of tree from build/src/linux, with ccache.
+#
+#   build-kernel.sh          tinyconfig + htier.config in build/obj/linux
+#                            -> build/bzImage
+#   build-kernel.sh debug    tinyconfig + htier.config + htier-debug.config
+#                            in build/obj/linux-debug -> build/bzImage-debug
+#
+# Both variants share the prepared source tree, so callers hold
+# build/.kernel.lock (the Makefile's LOCK macro) around either.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
-tree=$top/build/src/linux
-obj=$top/build/obj/linux
-frag=$top/guest-mm/kernel/configs/htier.config
 die() { echo "build-kernel: error: $*" >&2; exit 1; }
+variant=${1:-}
+cfgs=$top/guest-mm/kernel/configs
+tree=$top/build/src/linux
+case "$variant" in
+"")    obj=$top/build/obj/linux out=$top/build/bzImage
+       frags=("$cfgs/htier.config") ;;
+debug) obj=$top/build/obj/linux-debug out=$top/build/bzImage-debug
+       frags=("$cfgs/htier.config" "$cfgs/htier-debug.config") ;;
+*)     die "unknown variant '$variant' (want: debug, or none)" ;;
+esac
 
 "$top/scripts/prepare-tree.sh" linux /usr/src/linux-source-6.12.tar.xz 1 \
 	"$top/guest-mm/patches/series" "$top/guest-mm" "$top/hballoon"
@@ -20,14 +34,16 @@ kmake=(make -C "$tree" O="$obj" -j"$(nproc)" -s
 export CCACHE_BASEDIR=$top
 
 mkdir -p "$obj"
-fsum=$(cat "$frag" "$tree/.htier-series" | sha256sum | cut -d' ' -f1)
+fsum=$(cat "${frags[@]}" "$tree/.htier-series" | sha256sum | cut -d' ' -f1)
 if [ ! -f "$obj/.config" ] || [ "$(cat "$obj/.htier-config" 2>/dev/null)" != "$fsum" ]; then
-	echo "  CONFIG  tinyconfig + $(basename "$frag")"
+	echo "  CONFIG  tinyconfig$(printf ' + %s' "${frags[@]##*/}")"
 	"${kmake[@]}" tinyconfig >/dev/null
-	# merge_config.sh from the tree itself, then resolve dependencies.
-	(cd "$obj" && "$tree/scripts/kconfig/merge_config.sh" -m -O "$obj" "$obj/.config" "$frag") >/dev/null
+	# merge_config.sh from the tree itself (fragments in order, later ones
+	# win), then resolve dependencies.
+	(cd "$obj" && "$tree/scripts/kconfig/merge_config.sh" -m -O "$obj" "$obj/.config" "${frags[@]}") >/dev/null
 	"${kmake[@]}" olddefconfig >/dev/null
-	# A fragment line that did not survive olddefconfig means an unmet dependency.
+	# A fragment line that did not survive olddefconfig means an unmet
+	# dependency. Checked: each symbol's last setting across the fragments.
 	bad=0
 	while IFS= read -r line; do
 		case "$line" in
@@ -36,14 +52,15 @@ if [ ! -f "$obj/.config" ] || [ "$(cat "$obj/.htier-config" 2>/dev/null)" != "$f
 		CONFIG_*=*) grep -qxF "$line" "$obj/.config" ||
 			{ echo "  $line but .config has: $(grep -E "^(# )?${line%%=*}[= ]" "$obj/.config" || echo unset)" >&2; bad=1; } ;;
 		esac
-	done < "$frag"
+	done < <(awk -F= '/^CONFIG_/ { if (!($1 in v)) k[++n] = $1; v[$1] = $0 }
+		END { for (i = 1; i <= n; i++) print v[k[i]] }' "${frags[@]}")
 	[ $bad -eq 0 ] || die "guest config fragment not satisfied (unmet Kconfig dependencies above)"
 	echo "$fsum" > "$obj/.htier-config"
 fi
 
-echo "  KBUILD  bzImage ($(make -s -C "$tree" kernelversion))"
+echo "  KBUILD  $(basename "$out") ($(make -s -C "$tree" kernelversion))"
 "${kmake[@]}" bzImage >"$obj/kbuild.log" 2>&1 ||
 	die "kernel build failed:
 $(grep -E -m20 'error|Error' "$obj/kbuild.log" || tail -20 "$obj/kbuild.log")"
 grep -E 'warning:' "$obj/kbuild.log" | sort -u | head -20 >&2 || true
-cp "$obj/arch/x86/boot/bzImage" "$top/build/bzImage"
+cp "$obj/arch/x86/boot/bzImage" "$out"

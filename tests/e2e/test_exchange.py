@@ -1,13 +1,15 @@
 """Page exchange (CONFIG_PAGE_EXCHANGE) in the default tiered VM: the
 debugfs-driven selftest (cross-process, COW, shmem, mlock, GUP reference,
 THP, batch) and the integrity stress (checksummed private, shared and forked
-pages rewritten and verified while pairs are exchanged continuously)."""
+pages rewritten and verified while pairs are exchanged continuously). The
+stress boots the DEBUG_VM + lockdep kernel (make kernel-debug), so VM_BUG_ON,
+lock-ordering and sleeping-in-atomic reports fail it too."""
 
 import os
 import re
 
 import pytap
-from htiervm import VM
+from htiervm import KERNEL, KERNEL_DEBUG, VM
 
 EXCHANGE = "/sys/kernel/debug/page_exchange/exchange"
 # Exchanges the stress must reach: make check / make check-full.
@@ -15,9 +17,9 @@ STRESS_N = int(os.environ.get("HTIER_EXCHANGE_N", "100000"))
 STRESS_FULL_N = 1000000
 
 
-def _vm(name):
+def _vm(name, kernel=KERNEL):
     # hplace and NUMA balancing would move the test pages on their own.
-    return VM(name=name, append="hplace=off numa_balancing=disable")
+    return VM(name=name, append="hplace=off numa_balancing=disable", kernel=kernel)
 
 
 def _require_exchange(vm):
@@ -26,12 +28,31 @@ def _require_exchange(vm):
         raise pytap.Skip("kernel built without CONFIG_PAGE_EXCHANGE")
 
 
+def _debug_locks(vm):
+    """lockdep's debug_locks: 1 while it validates, 0 once it turned itself
+    off (after its first report, or when one of its tables filled up)."""
+    out = vm.sh("cat /proc/lockdep_stats")
+    m = re.search(r"^\s*debug_locks:\s+(\d+)\s*$", out, re.M)
+    assert m, "no debug_locks in /proc/lockdep_stats:\n" + out
+    return int(m.group(1))
+
+
+def _require_debug_kernel(vm):
+    # Never the normal kernel by mistake: the booted kernel must have lockdep
+    # (/proc/lockdep_stats) and DEBUG_VM (dump_vma exists only with it).
+    rc, _ = vm.run("test -r /proc/lockdep_stats && grep -qw dump_vma /proc/kallsyms")
+    assert rc == 0, f"{vm.kernel} lacks lockdep or DEBUG_VM: not a `make kernel-debug` build"
+    assert _debug_locks(vm) == 1, \
+        "lockdep already off after boot:\n" + vm.sh("dmesg | tail -40")
+
+
 def _tap_failures(out):
     return [l for l in out.splitlines() if l.startswith("not ok")]
 
 
 def _stress(n, seconds, timeout):
-    with _vm("exchange-stress") as vm:
+    with _vm("exchange-stress", kernel=KERNEL_DEBUG) as vm:
+        _require_debug_kernel(vm)
         _require_exchange(vm)
         vm.sh("echo 0 > /proc/sys/kernel/numa_balancing 2>/dev/null; true")
         rc, out = vm.run(f"exchange_stress -n {n} -t {seconds}", timeout=timeout)
@@ -41,6 +62,8 @@ def _stress(n, seconds, timeout):
         assert m and int(m.group(1)) >= n, out
         problems = vm.dmesg_problems()
         assert not problems, "dmesg: " + "\n".join(problems)
+        assert _debug_locks(vm) == 1, \
+            "lockdep turned itself off during the stress:\n" + vm.sh("dmesg | tail -40")
 
 
 def test_exchange_selftest():
