@@ -118,7 +118,8 @@ int main(int argc, char **argv)
 		perror("mmap");
 		return 1;
 	}
-	madvise(base, size, thp ? MADV_HUGEPAGE : MADV_NOHUGEPAGE);
+	if (madvise(base, size, thp ? MADV_HUGEPAGE : MADV_NOHUGEPAGE))
+		perror(thp ? "madvise(MADV_HUGEPAGE)" : "madvise(MADV_NOHUGEPAGE)");
 	if (node >= 0) {
 		unsigned long mask = 1UL << node;
 

@@ -61,6 +61,27 @@ static unsigned int plkt_on_node(struct kunit *test, unsigned long addr,
 	return n;
 }
 
+/* Pages of [addr, addr + nr pages) on @nid (contents not checked). */
+static unsigned int plkt_count(struct kunit *test, unsigned long addr,
+			       unsigned int nr, int nid)
+{
+	unsigned int i, n = 0;
+
+	for (i = 0; i < nr; i++) {
+		struct page *page;
+
+		mmap_read_lock(current->mm);
+		KUNIT_ASSERT_EQ(test,
+				get_user_pages_remote(current->mm,
+						      addr + i * PAGE_SIZE, 1,
+						      0, &page, NULL), 1);
+		mmap_read_unlock(current->mm);
+		n += page_to_nid(page) == nid;
+		put_page(page);
+	}
+	return n;
+}
+
 /* A batch whose plan holds the test mm's ranges as hot or cold. */
 static struct hplace_batch *plkt_batch(struct kunit *test)
 {
@@ -170,6 +191,71 @@ static void hplace_test_swap_exchanges_hot_slow_with_cold_fast(struct kunit *tes
 	KUNIT_EXPECT_EQ(test, plkt_on_node(test, cold, 8, 1), 8U);
 }
 
+/*
+ * A huge page half inside a cold range is split, and only that half moves;
+ * one wholly inside moves whole.
+ */
+static void hplace_test_thp_split_or_whole(struct kunit *test)
+{
+	struct hplace_batch *b;
+	unsigned long map, thp, i;
+	u64 split0 = hplace.place.stats.thp_split;
+	u64 moved0 = hplace.place.stats.thp_moved;
+	struct folio *folio;
+	struct page *page;
+	long n;
+
+	if (!IS_ENABLED(CONFIG_TRANSPARENT_HUGEPAGE))
+		kunit_skip(test, "CONFIG_TRANSPARENT_HUGEPAGE is off");
+	map = kunit_vm_mmap(test, NULL, 0, 3 * HPAGE_PMD_SIZE,
+			    PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+			    0);
+	KUNIT_ASSERT_FALSE(test, IS_ERR_VALUE(map));
+	b = plkt_batch(test);	/* after the mmap gave the test an mm */
+	thp = ALIGN(map, HPAGE_PMD_SIZE);
+	KUNIT_ASSERT_EQ(test, do_madvise(current->mm, thp, 2 * HPAGE_PMD_SIZE,
+					 MADV_HUGEPAGE), 0);
+	/*
+	 * Write every page: a split remaps zero-filled pieces of an anonymous
+	 * huge page to the shared zero page, and those do not move.
+	 */
+	for (i = 0; i < 2 * HPAGE_PMD_NR; i++) {
+		u64 v = i + 1;
+
+		KUNIT_ASSERT_EQ(test, copy_to_user((void __user *)thp +
+						   i * PAGE_SIZE, &v,
+						   sizeof(v)), 0);
+	}
+	mmap_read_lock(current->mm);
+	n = get_user_pages_remote(current->mm, thp, 1, 0, &page, NULL);
+	mmap_read_unlock(current->mm);
+	KUNIT_ASSERT_EQ(test, n, 1);
+	folio = page_folio(page);
+	if (!folio_test_large(folio) || folio_nid(folio) != 0) {
+		put_page(page);
+		kunit_skip(test, "no huge page on node 0 for the test mm");
+	}
+	put_page(page);
+	lru_add_drain_all();
+
+	/* First huge page: only its upper half is in the range. */
+	plkt_add(b, false, thp + HPAGE_PMD_SIZE / 2, HPAGE_PMD_NR / 2);
+	/* Second one: wholly inside. */
+	plkt_add(b, false, thp + HPAGE_PMD_SIZE, HPAGE_PMD_NR);
+	hplace_demote(b, 2 * HPAGE_PMD_NR);
+	KUNIT_EXPECT_EQ(test, hplace.place.stats.thp_split - split0, 1ULL);
+	KUNIT_EXPECT_EQ(test, hplace.place.stats.thp_moved - moved0, 1ULL);
+	lru_add_drain_all();
+	plkt_rewind(b);
+	KUNIT_EXPECT_EQ(test, hplace_demote(b, 2 * HPAGE_PMD_NR),
+			(u64)HPAGE_PMD_NR / 2);
+	KUNIT_EXPECT_EQ(test, plkt_count(test, thp, HPAGE_PMD_NR / 2, 0),
+			HPAGE_PMD_NR / 2);
+	KUNIT_EXPECT_EQ(test, plkt_count(test, thp + HPAGE_PMD_SIZE / 2,
+					 HPAGE_PMD_NR * 3 / 2, 1),
+			HPAGE_PMD_NR * 3 / 2);
+}
+
 static void hplace_test_nodes_knob_validation(struct kunit *test)
 {
 	nodemask_t fast = hplace.place.fast, slow = hplace.place.slow;
@@ -192,6 +278,7 @@ static struct kunit_case hplace_placement_cases[] = {
 	KUNIT_CASE(hplace_test_demote_then_promote),
 	KUNIT_CASE(hplace_test_budget_and_want_bound_moves),
 	KUNIT_CASE(hplace_test_swap_exchanges_hot_slow_with_cold_fast),
+	KUNIT_CASE(hplace_test_thp_split_or_whole),
 	KUNIT_CASE(hplace_test_nodes_knob_validation),
 	{}
 };

@@ -1,0 +1,318 @@
+"""hplace part 2 in the VM: placement of a shifting hot set between the fast
+node (0, 512 MiB) and the slow node (1, 1536 MiB) of the default tiered VM,
+with the accessed-bit sampler under TCG, reacting to hballoon resizes of the
+fast tier; the same with hplace off; the same decisions driven
+deterministically through the injection sampler; knobs and coexistence.
+
+The workload (tests/guest/hotset) maps 1 GiB, first-touches all of it on
+the slow node, then sends 90% of its touches to a 256 MiB hot part and 10%
+to the rest; SIGUSR1 moves the hot part. Residency is read with
+tests/guest/pagenodes (move_pages(2) queries). Every test sets
+numa_balancing=0 and demotion_enabled=0 explicitly."""
+
+import re
+import time
+
+import pytap
+from htiervm import VM, MiB
+
+H = "/sys/kernel/mm/hplace"
+D = "/sys/kernel/debug/hplace"
+CONVERGE_S = 120
+# 1 GiB working set, 256 MiB hot part at 64 MiB, moving to 640 MiB.
+WS = "-m 1024 -H 256 -o 64 -O 640 -c 100 -r 500000 -n 1 -t 0"
+HB = ["virtio-hballoon-pci,id=hb0"]
+
+
+def note(msg):
+    print(f"# {msg}", flush=True)
+
+
+def prepare(vm, enable=True):
+    vm.sh("echo 0 > /proc/sys/kernel/numa_balancing")
+    vm.sh("echo 0 > /sys/kernel/mm/numa/demotion_enabled")
+    vm.sh(f"echo {1 if enable else 0} > {H}/enabled")
+
+
+def stat(vm, name):
+    return int(vm.sh(f"cat {H}/stats/{name}"))
+
+
+def start_hotset(vm, args, name="hs"):
+    vm.sh(f"hotset {args} > /tmp/{name}.out 2>&1 &")
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        out = vm.sh(f"cat /tmp/{name}.out")
+        m = re.search(r"pid=(\d+) base=(0x[0-9a-f]+) size=(\d+) "
+                      r"hot_start=(0x[0-9a-f]+) hot_end=(0x[0-9a-f]+)", out)
+        if m:
+            return {"pid": int(m[1]), "base": int(m[2], 16), "size": int(m[3]),
+                    "hot": (int(m[4], 16), int(m[5], 16)), "name": name}
+        time.sleep(2)
+    raise AssertionError(f"hotset did not start: {vm.sh(f'cat /tmp/{name}.out')}")
+
+
+def shift(vm, hs):
+    """Move the hot part (SIGUSR1); returns the new (start, end)."""
+    vm.sh(f"kill -USR1 {hs['pid']}")
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        m = re.search(r"shifted hot_start=(0x[0-9a-f]+) hot_end=(0x[0-9a-f]+)",
+                      vm.sh(f"cat /tmp/{hs['name']}.out"))
+        if m:
+            hs["hot"] = (int(m[1], 16), int(m[2], 16))
+            return hs["hot"]
+        time.sleep(1)
+    raise AssertionError("hotset did not shift")
+
+
+def stop_and_verify(vm, hs):
+    """Stop the workload; its every page must still hold its checksum."""
+    vm.sh(f"kill -TERM {hs['pid']}")
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        out = vm.sh(f"cat /tmp/{hs['name']}.out")
+        if "verify=" in out:
+            assert "verify=ok" in out, out
+            return
+        time.sleep(2)
+    raise AssertionError(f"hotset did not finish: {out}")
+
+
+def residency(vm, pid, ranges):
+    """[(pages on node 0, pages on node 1), ...] for [(start, end), ...]."""
+    args = " ".join(f"{s:#x} {e:#x}" for s, e in ranges)
+    out = vm.sh(f"pagenodes {pid} {args}", timeout=300)
+    res = []
+    for line in out.splitlines():
+        m = re.search(r"pages=(\d+) node0=(\d+) node1=(\d+)", line)
+        assert m, out
+        res.append((int(m[2]), int(m[3])))
+    assert len(res) == len(ranges), out
+    return res
+
+
+def parts(hs):
+    """The hot part and the cold rest of the mapping, as ranges."""
+    base, end = hs["base"], hs["base"] + hs["size"]
+    h0, h1 = hs["hot"]
+    cold = [(base, h0)] if h0 > base else []
+    cold += [(h1, end)] if h1 < end else []
+    return [(h0, h1)], cold
+
+
+def fast_split(vm, hs):
+    """(hot pages on fast, cold pages on fast, hot pages)."""
+    hot, cold = parts(hs)
+    r = residency(vm, hs["pid"], hot + cold)
+    return r[0][0], sum(x[0] for x in r[1:]), (hot[0][1] - hot[0][0]) // 4096
+
+
+def wait_hot_on_fast(vm, hs, share=0.9, timeout=CONVERGE_S):
+    """Seconds until `share` of the hot part is on node 0, or fail."""
+    t0 = time.monotonic()
+    last = None
+    while True:
+        hot_fast, cold_fast, hot_pages = fast_split(vm, hs)
+        el = time.monotonic() - t0
+        last = (hot_fast, cold_fast, hot_pages)
+        note(f"  t={el:5.0f}s hot on fast {hot_fast / hot_pages:6.1%} "
+             f"cold on fast {cold_fast * 4096 // MiB} MiB "
+             f"promoted {stat(vm, 'promoted')} demoted {stat(vm, 'demoted')} "
+             f"exchanged {stat(vm, 'exchanged')}")
+        if hot_fast >= share * hot_pages:
+            return el
+        if el > timeout:
+            raise AssertionError(f"hot set not on the fast node after {el:.0f}s: {last}; "
+                                 f"ranges:\n{vm.sh(f'head -40 {D}/ranges')}")
+        time.sleep(5)
+
+
+def usable_fast_pages(vm):
+    """Fast-node pages hot data can have: free + anonymous - headroom."""
+    info = vm.node_meminfo(0)
+    headroom = int(vm.sh(f"cat {H}/headroom_permille"))
+    return (info["MemFree"] + info["AnonPages"] - info["MemTotal"] * headroom // 1000) // 4096
+
+
+def wait_balloon(vm, node, timeout=300):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        n = {x["node"]: x for x in vm.qmp("query-hballoon")["nodes"]}[node]
+        if n["actual"] == n["target"]:
+            return
+        time.sleep(2)
+    raise AssertionError(f"balloon did not settle: {vm.qmp('query-hballoon')}")
+
+
+def test_hot_set_follows_and_balloon_takes_cold_memory():
+    with VM(name="hplace-place", devices=HB) as vm:
+        prepare(vm)
+        vm.sh(f"echo abit > {H}/sampler")
+        v0 = vm.vmstat()
+        hs = start_hotset(vm, WS)
+        hot_fast, cold_fast, hot_pages = fast_split(vm, hs)
+        assert hot_fast < 0.1 * hot_pages, (hot_fast, hot_pages)  # first touch: slow
+        t1 = wait_hot_on_fast(vm, hs)
+        note(f"hot set 1: >= 90% on the fast node after {t1:.0f}s")
+
+        # The host shrinks the fast tier by 128 MiB: cold pages go first.
+        time.sleep(10)  # let the fill of spare fast memory settle
+        h1, c1, _ = fast_split(vm, hs)
+        ram = {x["node"]: x for x in vm.qmp("query-hballoon")["nodes"]}[0]["ram"]
+        vm.qmp("hballoon-set", node=0, size=ram - 128 * MiB)
+        wait_balloon(vm, 0)
+        time.sleep(10)  # headroom demotions after the balloon settled
+        h2, c2, _ = fast_split(vm, hs)
+        from_cold, from_hot = max(0, c1 - c2), max(0, h1 - h2)
+        bound = 0.9 * min(hot_pages, usable_fast_pages(vm))
+        note(f"shrink: fast lost {from_cold} cold and {from_hot} hot pages; "
+             f"hot on fast {h2} (bound {bound:.0f})")
+        assert from_cold + from_hot > 0, (h1, c1, h2, c2)
+        assert from_cold >= 0.9 * (from_cold + from_hot), (h1, c1, h2, c2)
+        assert h2 >= bound, (h2, bound)
+        vm.qmp("hballoon-set", node=0, size=ram)
+        wait_balloon(vm, 0)
+
+        # The hot part moves: it follows.
+        shift(vm, hs)
+        t2 = wait_hot_on_fast(vm, hs)
+        note(f"hot set 2: >= 90% on the fast node after {t2:.0f}s")
+        v1 = vm.vmstat()
+        note("vmstat: " + " ".join(f"{k}={v1[k] - v0.get(k, 0)}" for k in
+                                   ("hplace_promote", "hplace_demote", "hplace_exchange",
+                                    "hplace_migrate_fail", "hplace_migrate_ns")))
+        assert v1["hplace_promote"] > v0["hplace_promote"]
+        assert v1["hplace_demote"] > v0["hplace_demote"]
+        node0 = vm.sh("grep hplace_ /sys/devices/system/node/node0/vmstat")
+        assert re.search(r"hplace_promote [1-9]", node0), node0
+        stop_and_verify(vm, hs)
+        assert not vm.dmesg_problems(), vm.dmesg_problems()
+
+
+def test_hplace_off_leaves_first_touch():
+    with VM(name="hplace-place-off", append="hplace=off") as vm:
+        prepare(vm, enable=False)
+        hs = start_hotset(vm, WS)
+        time.sleep(60)
+        hot_fast, _, hot_pages = fast_split(vm, hs)
+        note(f"hplace off: hot on fast after 60s: {hot_fast / hot_pages:.1%}")
+        assert hot_fast < 0.05 * hot_pages, (hot_fast, hot_pages)
+        assert vm.vmstat()["hplace_promote"] == 0
+        stop_and_verify(vm, hs)
+
+
+def test_injected_hot_range_is_promoted():
+    """Deterministic: no sampler samples (the workload is idle); injected
+    samples alone make a 32 MiB range hot."""
+    with VM(name="hplace-place-inject") as vm:
+        prepare(vm)
+        # Idle workload: touches nothing after the first touch.
+        hs = start_hotset(vm, "-m 128 -H 32 -o 64 -n 1 -r 1 -t 0")
+        pid, (h0, h1) = hs["pid"], hs["hot"]
+        # One sample per 256 KiB: 128 lines, within one page per write.
+        lines = "\\n".join(f"{pid} {a:#x} load" for a in range(h0, h1, 256 * 1024))
+        deadline = time.monotonic() + CONVERGE_S
+        while True:
+            rc, out = vm.run(f"printf '{lines}\\n' > {D}/inject")
+            assert rc == 0, f"inject failed: {out[-300:]}"
+            (hot_fast, _), = residency(vm, pid, [(h0, h1)])
+            if hot_fast >= 0.9 * (h1 - h0) // 4096:
+                break
+            assert time.monotonic() < deadline, vm.sh(f"grep '^{pid} ' {D}/ranges")
+            time.sleep(2)
+        assert stat(vm, "promoted") >= (h1 - h0) // 4096 * 0.9
+        stop_and_verify(vm, hs)
+
+
+def test_knobs_reject_bad_values_and_change_nothing():
+    with VM(name="hplace-place-knobs") as vm:
+        prepare(vm)
+        files = ("headroom_permille", "migrate_mbps", "fast_nodes", "slow_nodes")
+        before = {f: vm.sh(f"cat {H}/{f}") for f in files}
+        assert before["fast_nodes"] == "0 (auto)", before
+        assert before["slow_nodes"] == "1 (auto)", before
+        assert before["headroom_permille"] == "50", before
+        bad = [("headroom_permille", v) for v in ("501", "-1", "x", "''")]
+        bad += [("migrate_mbps", v) for v in ("0", "1048577", "fast", "''")]
+        bad += [(f, v) for f in ("fast_nodes", "slow_nodes")
+                for v in ("2", "0-1", "x", "''", "7")]
+        for f, v in bad:
+            rc, out = vm.run(f"echo {v} > {H}/{f}")
+            assert rc != 0 and "Invalid argument" in out, (f, v, rc, out)
+            assert vm.sh(f"cat {H}/{f}") == before[f], (f, v)
+        vm.sh(f"echo 0 > {H}/fast_nodes")
+        assert vm.sh(f"cat {H}/fast_nodes") == "0 (set)"
+        vm.sh(f"echo auto > {H}/fast_nodes")
+        assert vm.sh(f"cat {H}/fast_nodes") == "0 (auto)"
+        for f, v in (("headroom_permille", "100"), ("migrate_mbps", "64")):
+            vm.sh(f"echo {v} > {H}/{f}")
+            assert vm.sh(f"cat {H}/{f}") == v
+        vmstat = vm.vmstat()
+        for name in ("hplace_promote", "hplace_demote", "hplace_exchange",
+                     "hplace_exchange_fail", "hplace_migrate_fail", "hplace_migrate_ns"):
+            assert name in vmstat, name
+        for name in ("threshold", "hot_bytes", "ranges", "tree_bytes", "promoted",
+                     "demoted", "exchanged", "thp_split"):
+            stat(vm, name)
+        skipped = vm.sh(f"cat {H}/stats/skipped")
+        assert re.search(r"^mlocked \d+$", skipped, re.M), skipped
+        # Enabling while NUMA balancing is on: EBUSY, naming the knob.
+        vm.sh(f"echo 0 > {H}/enabled")
+        vm.sh("echo 1 > /proc/sys/kernel/numa_balancing")
+        rc, out = vm.run(f"echo 1 > {H}/enabled")
+        assert rc != 0 and "busy" in out.lower(), out
+        assert "numa_balancing" in vm.sh("dmesg | tail -5")
+
+
+def fill_fast_node(vm, leave_mib=12):
+    """An idle process holds all but `leave_mib` of node 0's free memory."""
+    free = vm.node_meminfo(0)["MemFree"] // MiB
+    filler = start_hotset(vm, f"-m {free - leave_mib} -H 1 -n 0 -r 1 -t 0", name="filler")
+    info = vm.node_meminfo(0)
+    note(f"fast node filled: {info['MemFree'] // MiB} MiB free of {info['MemTotal'] // MiB}")
+    return filler
+
+
+def test_full_fast_tier_promotes_by_exchange():
+    """The fast tier is full from the start (an idle process holds it): the
+    hot set still reaches it, by exchanging pages with the idle ones."""
+    with VM(name="hplace-place-full") as vm:
+        prepare(vm)
+        vm.sh(f"echo abit > {H}/sampler")
+        filler = fill_fast_node(vm)
+        x0 = vm.vmstat()["hplace_exchange"]
+        hs = start_hotset(vm, WS)
+        t = wait_hot_on_fast(vm, hs)
+        x1 = vm.vmstat()["hplace_exchange"]
+        note(f"full fast tier: hot set >= 90% on the fast node after {t:.0f}s, "
+             f"{x1 - x0} pairs exchanged, {stat(vm, 'promoted')} pages promoted, "
+             f"{stat(vm, 'demoted')} demoted by migration")
+        assert x1 - x0 >= 0.5 * 256 * MiB // 4096, (x0, x1)
+        stop_and_verify(vm, hs)
+        stop_and_verify(vm, filler)
+        assert not vm.dmesg_problems(), vm.dmesg_problems()
+
+
+def test_hot_set_with_transparent_huge_pages():
+    """THP on: huge pages of uniformly hot ranges move whole. The cold part
+    is left untouched here: with 2 MiB accessed-bit granularity, 10% of
+    touches spread over every cold huge page would keep them all young
+    (that needs PEBS). The hot part starts mid-huge-page; the split of
+    partly hot huge pages is checked deterministically in KUnit."""
+    with VM(name="hplace-place-thp") as vm:
+        prepare(vm)
+        vm.sh(f"echo abit > {H}/sampler")
+        vm.sh("echo madvise > /sys/kernel/mm/transparent_hugepage/enabled")
+        hs = start_hotset(vm, "-m 1024 -H 256 -o 65 -r 500000 -n 1 -t 0 -T")
+        thp = sum(vm.node_meminfo(n).get("AnonHugePages", 0) for n in (0, 1)) // MiB
+        note(f"AnonHugePages: {thp} MiB")
+        if thp < 256:
+            raise pytap.Skip(f"only {thp} MiB of huge pages were allocated")
+        t = wait_hot_on_fast(vm, hs)
+        note(f"THP: hot set >= 90% on the fast node after {t:.0f}s; "
+             f"{stat(vm, 'thp_moved')} huge pages moved whole, "
+             f"{stat(vm, 'thp_split')} split")
+        assert stat(vm, "thp_moved") > 0
+        stop_and_verify(vm, hs)
+        assert not vm.dmesg_problems(), vm.dmesg_problems()
