@@ -1,16 +1,25 @@
 #!/usr/bin/env python3
-"""make demo: boot the default tiered VM and show hballoon at work.
+"""make demo: boot the default tiered VM and show hballoon + hplace at work.
 
 The guest sees a fast and a slow NUMA node, each backed on the host by its
 own shared file in /dev/shm, so the host side of a resize is visible as the
 file's allocated blocks. The demo fills slow memory in the guest, then
 shrinks and regrows each tier through hballoonctl, printing what the guest
 and the host see after each step.
+
+Then the main act: a workload whose 256 MiB hot set (90% of its touches)
+sits in 1 GiB first touched on the slow node runs while a live table, one
+row a second, shows how much of the hot set hplace has put on the fast
+node, its promotions, demotions and exchanges, and the CPU of its two
+threads. Midway the host shrinks the fast tier by 128 MiB and grows it
+back through hballoonctl; later the hot set moves and hplace follows.
 """
 
 import os
+import re
 import subprocess
 import sys
+import time
 
 TOP = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 sys.path.insert(0, os.path.join(TOP, "tests", "lib"))
@@ -41,6 +50,81 @@ def hballoonctl(vm, *args):
         print("     " + line)
     if r.returncode not in (0, 4):  # 4: the guest could not give it all
         raise VMError(f"hballoonctl {' '.join(args)} exited {r.returncode}")
+
+
+HOTSET = "-m 1024 -H 256 -o 64 -O 640 -c 100 -r 500000 -n 1 -t 0"
+H = "/sys/kernel/mm/hplace"
+
+
+def thread_pid(vm, comm):
+    return vm.sh(f"for p in /proc/[0-9]*; do [ \"$(cat $p/comm 2>/dev/null)\" = {comm} ] "
+                 "&& echo ${p#/proc/}; done; true").split()[0]
+
+
+def hplace_act(vm):
+    """The live table: hot-set residency while the tiers change."""
+    print("== hplace: a 1 GiB workload, 256 MiB of it hot, first touched on the slow node")
+    vm.sh("echo 0 > /proc/sys/kernel/numa_balancing; "
+          "echo 0 > /sys/kernel/mm/numa/demotion_enabled; "
+          f"echo 1 > {H}/enabled; echo abit > {H}/sampler")
+    vm.sh(f"hotset {HOTSET} > /tmp/hs.out 2>&1 &")
+    while "pid=" not in vm.sh("cat /tmp/hs.out"):
+        time.sleep(1)
+    m = re.search(r"pid=(\d+) .*hot_start=(0x[0-9a-f]+) hot_end=(0x[0-9a-f]+)",
+                  vm.sh("cat /tmp/hs.out"))
+    pid, hot = m[1], (m[2], m[3])
+    engine, migrator = thread_pid(vm, "hplaced"), thread_pid(vm, "hplace-migrate")
+    print(f"   sampler {vm.sh(f'cat {H}/sampler')}; budget "
+          f"{vm.sh(f'cat {H}/cpu_budget_permille')} permille; migrate_mbps "
+          f"{vm.sh(f'cat {H}/migrate_mbps')}")
+    print("     t  hot on fast  fast free  promoted  demoted  exchanged  "
+          "detect CPU  migrate CPU  event")
+    fast = vm.nodes[0].size
+    events = {70: ("shrink", ["set", "0", f"{(fast - 128 * MiB) // MiB}M"]),
+              100: ("grow", ["set", "0", "max"]), 130: ("shift", None)}
+    prev = None
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < 230:
+        out = vm.sh(f"pagenodes {pid} {hot[0]} {hot[1]}; "
+                    f"cat /proc/{engine}/schedstat /proc/{migrator}/schedstat /proc/uptime "
+                    f"{H}/stats/promoted {H}/stats/demoted {H}/stats/exchanged; "
+                    "grep MemFree /sys/devices/system/node/node0/meminfo", timeout=120)
+        lines = out.splitlines()
+        m = re.search(r"pages=(\d+) node0=(\d+)", lines[0])
+        share = int(m[2]) / int(m[1])
+        cur = [int(lines[1].split()[0]), int(lines[2].split()[0]), float(lines[3].split()[0])]
+        free = int(re.search(r"(\d+) kB", lines[7])[1]) // 1024
+        cpu = ("", "")
+        if prev:
+            wall = (cur[2] - prev[2]) * 1e9
+            cpu = (f"{(cur[0] - prev[0]) / wall * 1000:.1f}", f"{(cur[1] - prev[1]) / wall * 1000:.1f}")
+        prev = cur
+        el = time.monotonic() - t0
+        event = ""
+        for at in sorted(events):
+            if el >= at:
+                what, args = events.pop(at)
+                event = what
+                if args:
+                    r = subprocess.run([HBALLOONCTL, "--qmp", vm.qmp_path, *args],
+                                       capture_output=True, text=True, timeout=300)
+                    event += f": hballoonctl {' '.join(args)} -> exit {r.returncode}"
+                else:
+                    vm.sh(f"kill -USR1 {pid}")
+                    time.sleep(1)
+                    m = re.search(r"shifted hot_start=(0x[0-9a-f]+) hot_end=(0x[0-9a-f]+)",
+                                  vm.sh("cat /tmp/hs.out"))
+                    hot = (m[1], m[2])
+                    event += f": the hot set moves to {hot[0]}"
+                break
+        print(f"   {el:4.0f}s  {share:10.1%}  {free:6d} MiB  {lines[4]:>8}  {lines[5]:>7}  "
+              f"{lines[6]:>9}  {cpu[0]:>7} ‰  {cpu[1]:>8} ‰   {event}", flush=True)
+        time.sleep(max(0.0, 1.0 - (time.monotonic() - t0 - el)))
+    vm.sh(f"kill -TERM {pid}")
+    time.sleep(3)
+    print("   workload: " + vm.sh("tail -1 /tmp/hs.out"))
+    print("   " + vm.sh("grep -E 'hplace_(promote|demote|exchange|migrate)' /proc/vmstat "
+                        "| tr '\\n' ' '"))
 
 
 def main():
@@ -75,6 +159,7 @@ def main():
             hballoonctl(vm, "set", "0", "max")
             show(vm, "both tiers grown back (host memory returns as the guest uses it)")
             hballoonctl(vm, "status")
+            hplace_act(vm)
             print("== powering off")
     except VMError as e:
         print(f"demo: {e}", file=sys.stderr)

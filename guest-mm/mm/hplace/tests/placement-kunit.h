@@ -288,6 +288,7 @@ static struct kunit_suite hplace_placement_suite = {
 	.init = plkt_init,
 	.test_cases = hplace_placement_cases,
 };
+
 kunit_test_suite(hplace_placement_suite);
 
 #endif /* _HPLACE_PLACEMENT_KUNIT_H */
