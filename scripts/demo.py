@@ -23,6 +23,7 @@ import time
 
 TOP = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 sys.path.insert(0, os.path.join(TOP, "tests", "lib"))
+import hotset  # noqa: E402
 from htiervm import VM, MiB, VMError, default_nodes  # noqa: E402
 
 HBALLOONCTL = os.path.join(TOP, "build", "hballoonctl")
@@ -66,13 +67,10 @@ def hplace_act(vm):
     print("== hplace: a 1 GiB workload, 256 MiB of it hot, first touched on the slow node")
     vm.sh("echo 0 > /proc/sys/kernel/numa_balancing; "
           "echo 0 > /sys/kernel/mm/numa/demotion_enabled; "
-          f"echo 1 > {H}/enabled; echo abit > {H}/sampler")
-    vm.sh(f"hotset {HOTSET} > /tmp/hs.out 2>&1 &")
-    while "pid=" not in vm.sh("cat /tmp/hs.out"):
-        time.sleep(1)
-    m = re.search(r"pid=(\d+) .*hot_start=(0x[0-9a-f]+) hot_end=(0x[0-9a-f]+)",
-                  vm.sh("cat /tmp/hs.out"))
-    pid, hot = m[1], (m[2], m[3])
+          f"echo 0 > {H}/enabled; echo abit > {H}/sampler")
+    hs = hotset.start(vm, HOTSET)
+    pid = hs["pid"]
+    vm.sh(f"echo 1 > {H}/enabled")  # the whole working set is on the slow node now
     engine, migrator = thread_pid(vm, "hplaced"), thread_pid(vm, "hplace-migrate")
     print(f"   sampler {vm.sh(f'cat {H}/sampler')}; budget "
           f"{vm.sh(f'cat {H}/cpu_budget_permille')} permille; migrate_mbps "
@@ -85,7 +83,7 @@ def hplace_act(vm):
     prev = None
     t0 = time.monotonic()
     while time.monotonic() - t0 < 230:
-        out = vm.sh(f"pagenodes {pid} {hot[0]} {hot[1]}; "
+        out = vm.sh(f"pagenodes {pid} {hs['hot_start']:#x} {hs['hot_end']:#x}; "
                     f"cat /proc/{engine}/schedstat /proc/{migrator}/schedstat /proc/uptime "
                     f"{H}/stats/promoted {H}/stats/demoted {H}/stats/exchanged; "
                     "grep MemFree /sys/devices/system/node/node0/meminfo", timeout=120)
@@ -110,19 +108,13 @@ def hplace_act(vm):
                                        capture_output=True, text=True, timeout=300)
                     event += f": hballoonctl {' '.join(args)} -> exit {r.returncode}"
                 else:
-                    vm.sh(f"kill -USR1 {pid}")
-                    time.sleep(1)
-                    m = re.search(r"shifted hot_start=(0x[0-9a-f]+) hot_end=(0x[0-9a-f]+)",
-                                  vm.sh("cat /tmp/hs.out"))
-                    hot = (m[1], m[2])
-                    event += f": the hot set moves to {hot[0]}"
+                    hotset.shift(vm, hs)
+                    event += f": the hot set moves to {hs['hot_start']:#x}"
                 break
         print(f"   {el:4.0f}s  {share:10.1%}  {free:6d} MiB  {lines[4]:>8}  {lines[5]:>7}  "
               f"{lines[6]:>9}  {cpu[0]:>7} ‰  {cpu[1]:>8} ‰   {event}", flush=True)
         time.sleep(max(0.0, 1.0 - (time.monotonic() - t0 - el)))
-    vm.sh(f"kill -TERM {pid}")
-    time.sleep(3)
-    print("   workload: " + vm.sh("tail -1 /tmp/hs.out"))
+    print("   workload: " + hotset.stop_and_verify(vm, hs))
     print("   " + vm.sh("grep -E 'hplace_(promote|demote|exchange|migrate)' /proc/vmstat "
                         "| tr '\\n' ' '"))
 

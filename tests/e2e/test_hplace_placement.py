@@ -15,6 +15,7 @@ import time
 
 import pytap
 from htiervm import VM, MiB
+from hotset import shift, start as start_hotset, stop_and_verify
 
 H = "/sys/kernel/mm/hplace"
 D = "/sys/kernel/debug/hplace"
@@ -38,47 +39,6 @@ def stat(vm, name):
     return int(vm.sh(f"cat {H}/stats/{name}"))
 
 
-def start_hotset(vm, args, name="hs"):
-    vm.sh(f"hotset {args} > /tmp/{name}.out 2>&1 &")
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline:
-        out = vm.sh(f"cat /tmp/{name}.out")
-        m = re.search(r"pid=(\d+) base=(0x[0-9a-f]+) size=(\d+) "
-                      r"hot_start=(0x[0-9a-f]+) hot_end=(0x[0-9a-f]+)", out)
-        if m:
-            return {"pid": int(m[1]), "base": int(m[2], 16), "size": int(m[3]),
-                    "hot": (int(m[4], 16), int(m[5], 16)), "name": name}
-        time.sleep(2)
-    raise AssertionError(f"hotset did not start: {vm.sh(f'cat /tmp/{name}.out')}")
-
-
-def shift(vm, hs):
-    """Move the hot part (SIGUSR1); returns the new (start, end)."""
-    vm.sh(f"kill -USR1 {hs['pid']}")
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        m = re.search(r"shifted hot_start=(0x[0-9a-f]+) hot_end=(0x[0-9a-f]+)",
-                      vm.sh(f"cat /tmp/{hs['name']}.out"))
-        if m:
-            hs["hot"] = (int(m[1], 16), int(m[2], 16))
-            return hs["hot"]
-        time.sleep(1)
-    raise AssertionError("hotset did not shift")
-
-
-def stop_and_verify(vm, hs):
-    """Stop the workload; its every page must still hold its checksum."""
-    vm.sh(f"kill -TERM {hs['pid']}")
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline:
-        out = vm.sh(f"cat /tmp/{hs['name']}.out")
-        if "verify=" in out:
-            assert "verify=ok" in out, out
-            return
-        time.sleep(2)
-    raise AssertionError(f"hotset did not finish: {out}")
-
-
 def residency(vm, pid, ranges):
     """[(pages on node 0, pages on node 1), ...] for [(start, end), ...]."""
     args = " ".join(f"{s:#x} {e:#x}" for s, e in ranges)
@@ -95,7 +55,7 @@ def residency(vm, pid, ranges):
 def parts(hs):
     """The hot part and the cold rest of the mapping, as ranges."""
     base, end = hs["base"], hs["base"] + hs["size"]
-    h0, h1 = hs["hot"]
+    h0, h1 = hs["hot_start"], hs["hot_end"]
     cold = [(base, h0)] if h0 > base else []
     cold += [(h1, end)] if h1 < end else []
     return [(h0, h1)], cold
@@ -147,12 +107,13 @@ def wait_balloon(vm, node, timeout=300):
 
 def test_hot_set_follows_and_balloon_takes_cold_memory():
     with VM(name="hplace-place", devices=HB) as vm:
-        prepare(vm)
+        prepare(vm, enable=False)
         vm.sh(f"echo abit > {H}/sampler")
         v0 = vm.vmstat()
         hs = start_hotset(vm, WS)
         hot_fast, cold_fast, hot_pages = fast_split(vm, hs)
         assert hot_fast < 0.1 * hot_pages, (hot_fast, hot_pages)  # first touch: slow
+        vm.sh(f"echo 1 > {H}/enabled")
         t1 = wait_hot_on_fast(vm, hs)
         note(f"hot set 1: >= 90% on the fast node after {t1:.0f}s")
 
@@ -209,7 +170,7 @@ def test_injected_hot_range_is_promoted():
         prepare(vm)
         # Idle workload: touches nothing after the first touch.
         hs = start_hotset(vm, "-m 128 -H 32 -o 64 -n 1 -r 1 -t 0")
-        pid, (h0, h1) = hs["pid"], hs["hot"]
+        pid, h0, h1 = hs["pid"], hs["hot_start"], hs["hot_end"]
         # One sample per 256 KiB: 128 lines, within one page per write.
         lines = "\\n".join(f"{pid} {a:#x} load" for a in range(h0, h1, 256 * 1024))
         deadline = time.monotonic() + CONVERGE_S

@@ -10,6 +10,7 @@ import re
 import time
 
 import pytap
+from hotset import start as start_hotset
 from htiervm import VM
 
 H = "/sys/kernel/mm/hplace"
@@ -31,21 +32,6 @@ def prepare(vm, enable=True):
 
 def stat(vm, name):
     return vm.sh(f"cat {H}/stats/{name}").strip()
-
-
-def start_hotset(vm, args, name="hs"):
-    """Start tests/guest/hotset in the background; return its info line."""
-    vm.sh(f"hotset {args} > /tmp/{name}.out 2>&1 &")
-    deadline = time.monotonic() + 180
-    while time.monotonic() < deadline:
-        out = vm.sh(f"cat /tmp/{name}.out")
-        m = re.search(r"pid=(\d+) base=(0x[0-9a-f]+) size=(\d+) "
-                      r"hot_start=(0x[0-9a-f]+) hot_end=(0x[0-9a-f]+)", out)
-        if m:
-            return {"pid": int(m[1]), "base": int(m[2], 16), "size": int(m[3]),
-                    "hot_start": int(m[4], 16), "hot_end": int(m[5], 16)}
-        time.sleep(1)
-    raise AssertionError(f"hotset did not start: {vm.sh(f'cat /tmp/{name}.out')}")
 
 
 def wait_tracked(vm, pid, timeout=30):
@@ -228,15 +214,11 @@ def test_abit_finds_hot_region():
 
 
 def test_budget_holds_measured_by_schedstat():
-    _budget_windows((10, 20))
-
-
-@pytap.full
-def test_budget_holds_at_5_permille():
-    # Weak spot: at 5 permille under TCG on a loaded host the fixed cost of
-    # a tick (wakeup, TLB flush IPIs, epoch) is close to the whole budget;
-    # measured 1.33x once (10 and 20 permille: 0.86x and 0.93x).
-    _budget_windows((5,))
+    # 5 permille is the tight one: under TCG the fixed cost of a tick
+    # (wakeup, TLB flush IPIs, epoch) is close to the whole budget. Once,
+    # on a host loaded by a parallel kernel build, it measured 1.33x; on
+    # an otherwise idle host 0.84x (10: 0.88x, 20: 0.89x; 60 s windows).
+    _budget_windows((5, 10, 20))
 
 
 def _budget_windows(budgets):

@@ -93,56 +93,47 @@ static ssize_t sampler_store(struct kobject *kobj, struct kobj_attribute *attr,
 	return ret ? ret : count;
 }
 
-static ssize_t cpu_budget_permille_show(struct kobject *kobj,
-					struct kobj_attribute *attr, char *buf)
+/* An unsigned knob: shown as is, set through its validating setter. */
+struct hplace_uint_attr {
+	struct kobj_attribute attr;
+	const unsigned int *val;
+	int (*set)(unsigned int v);
+};
+
+static ssize_t hplace_uint_show(struct kobject *kobj,
+				struct kobj_attribute *attr, char *buf)
 {
-	return sysfs_emit(buf, "%u\n", READ_ONCE(hplace.permille));
+	struct hplace_uint_attr *ua = container_of(attr, struct hplace_uint_attr,
+						   attr);
+
+	return sysfs_emit(buf, "%u\n", READ_ONCE(*ua->val));
 }
 
-static ssize_t cpu_budget_permille_store(struct kobject *kobj,
-					 struct kobj_attribute *attr,
-					 const char *buf, size_t count)
+static ssize_t hplace_uint_store(struct kobject *kobj,
+				 struct kobj_attribute *attr, const char *buf,
+				 size_t count)
 {
+	struct hplace_uint_attr *ua = container_of(attr, struct hplace_uint_attr,
+						   attr);
 	unsigned int v;
 
-	if (kstrtouint(buf, 10, &v) || hplace_set_permille(v))
+	if (kstrtouint(buf, 10, &v) || ua->set(v))
 		return -EINVAL;
 	return count;
 }
 
-static ssize_t headroom_permille_show(struct kobject *kobj,
-				      struct kobj_attribute *attr, char *buf)
-{
-	return sysfs_emit(buf, "%u\n", READ_ONCE(hplace.place.headroom_permille));
-}
+#define HPLACE_UINT_ATTR(_name, _val, _set)				\
+	static struct hplace_uint_attr _name##_attr = {			\
+		.attr = __ATTR(_name, 0644, hplace_uint_show,		\
+			       hplace_uint_store),			\
+		.val = _val,						\
+		.set = _set,						\
+	}
 
-static ssize_t headroom_permille_store(struct kobject *kobj,
-				       struct kobj_attribute *attr,
-				       const char *buf, size_t count)
-{
-	unsigned int v;
-
-	if (kstrtouint(buf, 10, &v) || hplace_set_headroom(v))
-		return -EINVAL;
-	return count;
-}
-
-static ssize_t migrate_mbps_show(struct kobject *kobj,
-				 struct kobj_attribute *attr, char *buf)
-{
-	return sysfs_emit(buf, "%u\n", READ_ONCE(hplace.place.migrate_mbps));
-}
-
-static ssize_t migrate_mbps_store(struct kobject *kobj,
-				  struct kobj_attribute *attr,
-				  const char *buf, size_t count)
-{
-	unsigned int v;
-
-	if (kstrtouint(buf, 10, &v) || hplace_set_mbps(v))
-		return -EINVAL;
-	return count;
-}
+HPLACE_UINT_ATTR(cpu_budget_permille, &hplace.permille, hplace_set_permille);
+HPLACE_UINT_ATTR(headroom_permille, &hplace.place.headroom_permille,
+		 hplace_set_headroom);
+HPLACE_UINT_ATTR(migrate_mbps, &hplace.place.migrate_mbps, hplace_set_mbps);
 
 static ssize_t hplace_nodes_show(char *buf, bool fast)
 {
@@ -185,21 +176,16 @@ static ssize_t slow_nodes_store(struct kobject *kobj,
 }
 
 static struct kobj_attribute enabled_attr = __ATTR_RW(enabled);
-static struct kobj_attribute headroom_permille_attr =
-	__ATTR_RW(headroom_permille);
-static struct kobj_attribute migrate_mbps_attr = __ATTR_RW(migrate_mbps);
 static struct kobj_attribute fast_nodes_attr = __ATTR_RW(fast_nodes);
 static struct kobj_attribute slow_nodes_attr = __ATTR_RW(slow_nodes);
 static struct kobj_attribute sampler_attr = __ATTR_RW(sampler);
-static struct kobj_attribute cpu_budget_permille_attr =
-	__ATTR_RW(cpu_budget_permille);
 
 static struct attribute *hplace_attrs[] = {
 	&enabled_attr.attr,
 	&sampler_attr.attr,
-	&cpu_budget_permille_attr.attr,
-	&headroom_permille_attr.attr,
-	&migrate_mbps_attr.attr,
+	&cpu_budget_permille_attr.attr.attr,
+	&headroom_permille_attr.attr.attr,
+	&migrate_mbps_attr.attr.attr,
 	&fast_nodes_attr.attr,
 	&slow_nodes_attr.attr,
 	NULL,
