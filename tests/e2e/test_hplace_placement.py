@@ -226,8 +226,10 @@ def test_knobs_reject_bad_values_and_change_nothing():
         assert "numa_balancing" in vm.sh("dmesg | tail -5")
 
 
-def fill_fast_node(vm, leave_mib=12):
-    """An idle process holds all but `leave_mib` of node 0's free memory."""
+def fill_fast_node(vm, leave_mib=24):
+    """An idle process holds all but `leave_mib` of node 0's free memory
+    (about the default headroom: no room left to promote into). Call it
+    with hplace off, so it does not demote the filler while it fills."""
     free = vm.node_meminfo(0)["MemFree"] // MiB
     filler = start_hotset(vm, f"-m {free - leave_mib} -H 1 -n 0 -r 1 -t 0", name="filler")
     info = vm.node_meminfo(0)
@@ -239,11 +241,12 @@ def test_full_fast_tier_promotes_by_exchange():
     """The fast tier is full from the start (an idle process holds it): the
     hot set still reaches it, by exchanging pages with the idle ones."""
     with VM(name="hplace-place-full") as vm:
-        prepare(vm)
+        prepare(vm, enable=False)
         vm.sh(f"echo abit > {H}/sampler")
         filler = fill_fast_node(vm)
         x0 = vm.vmstat()["hplace_exchange"]
         hs = start_hotset(vm, WS)
+        vm.sh(f"echo 1 > {H}/enabled")
         t = wait_hot_on_fast(vm, hs)
         x1 = vm.vmstat()["hplace_exchange"]
         note(f"full fast tier: hot set >= 90% on the fast node after {t:.0f}s, "
@@ -277,3 +280,35 @@ def test_hot_set_with_transparent_huge_pages():
         assert stat(vm, "thp_moved") > 0
         stop_and_verify(vm, hs)
         assert not vm.dmesg_problems(), vm.dmesg_problems()
+
+
+def test_cgroup_knob_tracks_only_that_cgroup():
+    with VM(name="hplace-place-cgroup") as vm:
+        prepare(vm)
+        assert vm.sh(f"cat {H}/cgroup") == "-"
+        vm.sh("grep -q ' /sys/fs/cgroup cgroup2 ' /proc/mounts || "
+              "mount -t cgroup2 none /sys/fs/cgroup")
+        vm.sh("mkdir -p /sys/fs/cgroup/tenant")
+        # Both are below the 16 MiB size rule: untracked by default.
+        inside = start_hotset(vm, "-m 8 -H 1 -r 1000 -t 0", name="inside")
+        outside = start_hotset(vm, "-m 8 -H 1 -r 1000 -t 0", name="outside")
+        vm.sh(f"echo {inside['pid']} > /sys/fs/cgroup/tenant/cgroup.procs")
+        for bad in ("/no-such-cgroup", "tenant/../../x"):
+            rc, out = vm.run(f"echo {bad} > {H}/cgroup")
+            assert rc != 0 and "Invalid argument" in out, (bad, out)
+            assert vm.sh(f"cat {H}/cgroup") == "-"
+        vm.sh(f"echo /tenant > {H}/cgroup")
+        assert vm.sh(f"cat {H}/cgroup") == "/tenant"
+        deadline = time.monotonic() + 30
+        pids = set()
+        while time.monotonic() < deadline:
+            pids = {int(l.split()[0]) for l in vm.sh(f"cat {D}/ranges").splitlines()}
+            if inside["pid"] in pids:
+                break
+            time.sleep(1)
+        assert inside["pid"] in pids and outside["pid"] not in pids, pids
+        vm.sh(f"echo - > {H}/cgroup")
+        assert vm.sh(f"cat {H}/cgroup") == "-"
+        # The workloads are left running: in this guest, killing a process
+        # that was ever moved between cgroups wedges the test agent (seen
+        # with hplace=off too; not understood yet), and the VM goes anyway.

@@ -16,11 +16,12 @@
  *
  * Tracked processes: every user process whose resident set is at least
  * HPLACE_MIN_RSS_PAGES (16 MiB), checked once per epoch; one that drops
- * below half of that is untracked.  A process is held with mmgrab() (the
- * mm_struct stays, the address space may go) and its page tables are only
- * touched under mmget_not_zero(); when that fails, the process has exited
- * and is untracked.  Ranges follow the private anonymous VMAs, refreshed
- * every epoch.
+ * below half of that is untracked.  With sysfs "cgroup" set, instead every
+ * process in that cgroup v2 subtree, whatever its size, and no other.  A
+ * process is held with mmgrab() (the mm_struct stays, the address space
+ * may go) and its page tables are only touched under mmget_not_zero();
+ * when that fails, the process has exited and is untracked.  Ranges follow
+ * the private anonymous VMAs, refreshed every epoch.
  */
 
 #define pr_fmt(fmt) "hplace: " fmt
@@ -43,6 +44,7 @@
 #include <linux/pid.h>
 #include <linux/init.h>
 #include <linux/kstrtox.h>
+#include <linux/cgroup.h>
 #include "engine.h"
 
 #define CREATE_TRACE_POINTS
@@ -295,10 +297,33 @@ struct hplace_candidate {
 	pid_t pid;
 };
 
-/* Refresh tracked processes and adopt large new ones (once per epoch). */
+/* Is @t in the cgroup the user chose (always true when none is)?  RCU. */
+static bool hplace_task_wanted(struct task_struct *t)
+{
+	return !hplace.cgroup ||
+	       cgroup_is_descendant(task_dfl_cgroup(t), hplace.cgroup);
+}
+
+/* Is the process @pid still one to track by the cgroup rule? */
+static bool hplace_pid_wanted(pid_t pid)
+{
+	struct task_struct *t;
+	bool ret;
+
+	if (!hplace.cgroup)
+		return true;
+	rcu_read_lock();
+	t = find_task_by_vpid(pid);
+	ret = t && hplace_task_wanted(t);
+	rcu_read_unlock();
+	return ret;
+}
+
+/* Refresh tracked processes and adopt new ones (once per epoch). */
 static void hplace_refresh_procs(void)
 {
 	struct hplace_candidate cand[HPLACE_ADOPT_PER_EPOCH];
+	unsigned long min_rss = hplace.cgroup ? 1 : HPLACE_MIN_RSS_PAGES;
 	struct hplace_proc *p, *tmp;
 	struct task_struct *t;
 	unsigned int nr = 0, i;
@@ -309,7 +334,8 @@ static void hplace_refresh_procs(void)
 			continue;
 		}
 		p->rss_pages = get_mm_rss(p->mm);
-		if (!p->on_demand && p->rss_pages < HPLACE_MIN_RSS_PAGES / 2) {
+		if (!p->on_demand && (p->rss_pages < min_rss / 2 ||
+				      !hplace_pid_wanted(p->pid))) {
 			mmput(p->mm);
 			hplace_untrack(p);
 			continue;
@@ -328,7 +354,7 @@ static void hplace_refresh_procs(void)
 			continue;
 		task_lock(t);
 		mm = t->mm;
-		if (mm && get_mm_rss(mm) >= HPLACE_MIN_RSS_PAGES &&
+		if (mm && get_mm_rss(mm) >= min_rss && hplace_task_wanted(t) &&
 		    !hplace_find_proc(t->tgid)) {
 			mmgrab(mm);
 			cand[nr].mm = mm;
@@ -819,6 +845,40 @@ int hplace_set_permille(unsigned int permille)
 	if (hplace.active)
 		hplace_budget_set_permille(&hplace.budget, permille);
 	mutex_unlock(&hplace.lock);
+	return 0;
+}
+
+/**
+ * hplace_set_cgroup() - track only one cgroup's processes (sysfs "cgroup")
+ * @path: a cgroup v2 path such as "/tenant/db" (relative to the cgroup2
+ *	root), or "" / "-" to go back to every large process
+ *
+ * Processes outside the cgroup are untracked at the next epoch.
+ *
+ * Return: 0, or -EINVAL (nothing changed) when @path names no cgroup.
+ */
+int hplace_set_cgroup(const char *path)
+{
+	struct cgroup *cg = NULL, *old;
+	char buf[HPLACE_REASON_LEN];
+
+	if (strscpy(buf, path) < 0)
+		return -EINVAL;
+	strim(buf);
+	if (buf[0] && strcmp(buf, "-")) {
+		cg = cgroup_get_from_path(buf);
+		if (IS_ERR(cg))
+			return -EINVAL;
+	}
+	mutex_lock(&hplace.lock);
+	old = hplace.cgroup;
+	hplace.cgroup = cg;
+	strscpy(hplace.cgroup_path, cg ? buf : "");
+	hplace.next_epoch = 0;
+	mutex_unlock(&hplace.lock);
+	if (old)
+		cgroup_put(old);
+	hplace_kick(HPLACE_KICK_CONFIG);
 	return 0;
 }
 

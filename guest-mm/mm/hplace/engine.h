@@ -178,6 +178,9 @@ struct hplace_watch {
  * @resizes: node resize notifications seen
  * @watch: test probe window (debugfs)
  * @place: placement knobs, plan and the migration thread
+ * @cgroup: when set (sysfs "cgroup"), only processes in this cgroup (v2)
+ *	or below it are tracked, whatever their size; a reference is held
+ * @cgroup_path: the path written, for reading back
  */
 struct hplace_engine {
 	struct mutex lock;	/* see @lock above */
@@ -212,6 +215,8 @@ struct hplace_engine {
 	unsigned long resizes;
 	struct hplace_watch watch;
 	struct hplace_place place;
+	struct cgroup *cgroup;
+	char cgroup_path[HPLACE_REASON_LEN];
 };
 
 /* Bits of hplace_engine.kick. */
@@ -231,6 +236,7 @@ int hplace_parse_inject(const char *line, pid_t *pid, unsigned long *addr,
 int hplace_set_enabled(bool on);
 int hplace_set_mode(enum hplace_sampler_mode mode);
 int hplace_set_permille(unsigned int permille);
+int hplace_set_cgroup(const char *path);
 const char *hplace_coexist_conflict(void);
 
 void hplace_record(struct hplace_proc *p, unsigned long addr, bool young);

@@ -4,7 +4,7 @@
  * /sys/kernel/debug/hplace/ (tests and researchers).
  *
  * sysfs: enabled, sampler, cpu_budget_permille, headroom_permille,
- * migrate_mbps, fast_nodes, slow_nodes and stats/ (read-only).
+ * migrate_mbps, fast_nodes, slow_nodes, cgroup and stats/ (read-only).
  * Invalid writes return -EINVAL and change nothing.
  *
  * debugfs:
@@ -175,6 +175,25 @@ static ssize_t slow_nodes_store(struct kobject *kobj,
 	return hplace_set_nodes(false, buf) ? -EINVAL : count;
 }
 
+static ssize_t cgroup_show(struct kobject *kobj, struct kobj_attribute *attr,
+			   char *buf)
+{
+	ssize_t ret;
+
+	mutex_lock(&hplace.lock);
+	ret = sysfs_emit(buf, "%s\n", hplace.cgroup_path[0] ?
+			 hplace.cgroup_path : "-");
+	mutex_unlock(&hplace.lock);
+	return ret;
+}
+
+static ssize_t cgroup_store(struct kobject *kobj, struct kobj_attribute *attr,
+			    const char *buf, size_t count)
+{
+	return hplace_set_cgroup(buf) ? -EINVAL : count;
+}
+
+static struct kobj_attribute cgroup_attr = __ATTR_RW(cgroup);
 static struct kobj_attribute enabled_attr = __ATTR_RW(enabled);
 static struct kobj_attribute fast_nodes_attr = __ATTR_RW(fast_nodes);
 static struct kobj_attribute slow_nodes_attr = __ATTR_RW(slow_nodes);
@@ -188,6 +207,7 @@ static struct attribute *hplace_attrs[] = {
 	&migrate_mbps_attr.attr.attr,
 	&fast_nodes_attr.attr,
 	&slow_nodes_attr.attr,
+	&cgroup_attr.attr,
 	NULL,
 };
 
