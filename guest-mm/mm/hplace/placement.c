@@ -57,6 +57,8 @@
 #define HPLACE_SPLIT_MAX	16
 /* Pages isolated per migrate_pages() call. */
 #define HPLACE_MIGRATE_BATCH	512
+/* A full fast tier trades a page only for one this many times denser. */
+#define HPLACE_SWAP_MARGIN	2
 
 /* The migrator's copy of the plan, and the address spaces it pinned. */
 struct hplace_batch {
@@ -86,6 +88,8 @@ struct hplace_collect {
 	struct list_head list;	/* isolated folios (migration) */
 	struct folio **folios;	/* referenced folios (exchange) */
 	unsigned int nr_folios;
+	u64 density_min;	/* densities of the ranges picked from */
+	u64 density_max;
 	struct folio *last_large;
 	struct folio *split[HPLACE_SPLIT_MAX];
 	unsigned int nr_split;
@@ -576,6 +580,7 @@ static bool hplace_collect(struct hplace_batch *b, bool hot,
 		struct hplace_move *m = &list[*pos];
 		struct mm_struct *mm = b->mm[m->proc];
 		unsigned long start = max(*addr, m->start);
+		unsigned long got;
 
 		if (!mm || start >= m->end) {
 			(*pos)++;
@@ -586,9 +591,14 @@ static bool hplace_collect(struct hplace_batch *b, bool hot,
 		c->end = m->end;
 		c->next = m->end;
 		c->last_large = NULL;
+		got = c->got;
 		mmap_read_lock(mm);
 		walk_page_range(mm, start, m->end, &hplace_collect_ops, c);
 		mmap_read_unlock(mm);
+		if (c->got > got) {
+			c->density_min = min(c->density_min, m->density);
+			c->density_max = max(c->density_max, m->density);
+		}
 		hplace_split_partial(c);
 		if (c->next >= m->end) {
 			(*pos)++;
@@ -696,6 +706,7 @@ static void hplace_collect_init(struct hplace_collect *c,
 	memset(c, 0, sizeof(*c));
 	c->from = *from;
 	c->want = want;
+	c->density_min = U64_MAX;
 	INIT_LIST_HEAD(&c->list);
 }
 
@@ -761,6 +772,13 @@ static u64 hplace_promote(struct hplace_batch *b, u64 want, bool *more)
 	return moved;
 }
 
+/* Displace fast pages only for pages HPLACE_SWAP_MARGIN times denser. */
+static bool hplace_worth_swapping(const struct hplace_collect *hot,
+				  const struct hplace_collect *cold)
+{
+	return hot->density_min > HPLACE_SWAP_MARGIN * cold->density_max;
+}
+
 /*
  * The fast tier is full: exchange hot-slow with cold-fast base pages, up
  * to @max_pairs.  Returns the pairs exchanged; *more tells whether hot
@@ -793,6 +811,15 @@ static u64 hplace_swap(struct hplace_batch *b, u64 max_pairs, bool *more)
 			cold.nr_folios = 0;
 		}
 		n = min(hot.nr_folios, cold.nr_folios);
+		/*
+		 * Only a clearly hotter page displaces a fast one: ranges of
+		 * nearly equal density would otherwise trade places with
+		 * every bit of sampling noise.
+		 */
+		if (n && !hplace_worth_swapping(&hot, &cold)) {
+			n = 0;
+			*more = false;
+		}
 		for (i = 0; i < n; i++) {
 			hplace_xpairs[i].a = hot.folios[i];
 			hplace_xpairs[i].b = cold.folios[i];
@@ -820,6 +847,19 @@ static u64 hplace_swap(struct hplace_batch *b, u64 max_pairs, bool *more)
 			break;
 	}
 	return done;
+}
+
+/*
+ * Paired migration under the same rule as exchange: the next hot range
+ * to promote must be HPLACE_SWAP_MARGIN times denser than the next cold
+ * range to demote.
+ */
+static bool hplace_pair_worth(const struct hplace_batch *b)
+{
+	if (b->hot_pos >= b->plan.nr_hot || !b->plan.nr_cold)
+		return false;
+	return b->plan.hot[b->hot_pos].density >
+	       HPLACE_SWAP_MARGIN * b->plan.cold[0].density;
 }
 
 /* ---------------------------------------------------------------- pass */
@@ -924,7 +964,7 @@ static bool hplace_migrate_pass(void)
 	/* 3. Full: exchange, then paired migration for what is left. */
 	if (p >= room && b->budget) {
 		hplace_swap(b, U64_MAX, &more);
-		while (more && b->budget >= 2) {
+		while (more && b->budget >= 2 && hplace_pair_worth(b)) {
 			n = hplace_demote(b, min_t(u64, b->budget / 2,
 						   HPLACE_MIGRATE_BATCH));
 			if (!n || !hplace_promote(b, n, &more))

@@ -110,6 +110,7 @@ static void plkt_add(struct hplace_batch *b, bool hot, unsigned long addr,
 	m->proc = 0;
 	m->start = addr;
 	m->end = addr + nr * PAGE_SIZE;
+	m->density = hot ? 100 : 1;	/* well apart: worth swapping */
 }
 
 static void plkt_rewind(struct hplace_batch *b)
@@ -185,6 +186,16 @@ static void hplace_test_swap_exchanges_hot_slow_with_cold_fast(struct kunit *tes
 	plkt_add(b, true, hot, 8);
 	plkt_add(b, false, cold, 8);
 	plkt_rewind(b);
+	/* Nearly equal densities: no trade (no thrashing on noise). */
+	b->plan.hot[0].density = 3;
+	b->plan.cold[0].density = 2;
+	KUNIT_EXPECT_EQ(test, hplace_swap(b, 8, &more), 0ULL);
+	KUNIT_EXPECT_EQ(test, plkt_on_node(test, hot, 8, 1), 8U);
+
+	b->plan.hot[0].density = 100;
+	plkt_rewind(b);
+	/* Reading the pages queued them for activation: drain that. */
+	lru_add_drain_all();
 	KUNIT_EXPECT_EQ(test, hplace_swap(b, 8, &more), 8ULL);
 	KUNIT_EXPECT_EQ(test, hplace.place.stats.exchanged - before, 8ULL);
 	KUNIT_EXPECT_EQ(test, plkt_on_node(test, hot, 8, 0), 8U);
