@@ -312,3 +312,43 @@ def test_cgroup_knob_tracks_only_that_cgroup():
         # The workloads are left running: in this guest, killing a process
         # that was ever moved between cgroups wedges the test agent (seen
         # with hplace=off too; not understood yet), and the VM goes anyway.
+
+
+def _inject_range(vm, pid, start, end, step=256 * 1024):
+    """One injected sample per `step` of [start, end), in page-sized writes."""
+    addrs = list(range(start, end, step))
+    for i in range(0, len(addrs), 120):
+        lines = "\\n".join(f"{pid} {a:#x} load" for a in addrs[i:i + 120])
+        rc, out = vm.run(f"printf '{lines}\\n' > {D}/inject")
+        assert rc == 0, f"inject failed: {out[-300:]}"
+
+
+def test_injected_hot_set_moves_and_follows():
+    """Deterministic version of the shifting hot set: only injected samples
+    (the workload is idle). With a 45% headroom the fast tier holds one
+    160 MiB hot range and only part of a second, so when the injected hot
+    range moves, the old one must give up fast memory (demoted or
+    exchanged, coldest first) for the new one to arrive."""
+    with VM(name="hplace-place-inject-shift") as vm:
+        prepare(vm, enable=False)
+        vm.sh(f"echo 450 > {H}/headroom_permille")
+        hs = start_hotset(vm, "-m 512 -H 160 -o 16 -n 1 -r 1 -t 0")
+        pid, base = hs["pid"], hs["base"]
+        a = (base + 16 * MiB, base + 176 * MiB)
+        b = (base + 256 * MiB, base + 416 * MiB)
+        vm.sh(f"echo 1 > {H}/enabled")
+        for hot, cold in ((a, None), (b, a)):
+            deadline = time.monotonic() + CONVERGE_S
+            while True:
+                _inject_range(vm, pid, *hot)
+                r = residency(vm, pid, [hot] + ([cold] if cold else []))
+                if r[0][0] >= 0.9 * (hot[1] - hot[0]) // 4096:
+                    break
+                assert time.monotonic() < deadline, (r, vm.sh(f"grep '^{pid} ' {D}/ranges"))
+                time.sleep(2)
+            note(f"injected hot range at +{(hot[0] - base) // MiB} MiB: "
+                 f"{r[0][0]} of {(hot[1] - hot[0]) // 4096} pages on the fast node"
+                 + (f"; the old one keeps {r[1][0]}" if cold else ""))
+            if cold:
+                assert r[1][0] <= 0.75 * (cold[1] - cold[0]) // 4096, r
+        stop_and_verify(vm, hs)
