@@ -137,21 +137,27 @@ static void hplace_tier_nodes(nodemask_t *fast, nodemask_t *slow)
 	}
 }
 
+/*
+ * Fill in the automatic sets: both automatic follow the memory tiers; one
+ * automatic is every other node with memory.
+ */
+static void hplace_derive_nodes(bool fast_auto, bool slow_auto,
+				nodemask_t *fast, nodemask_t *slow)
+{
+	if (fast_auto && slow_auto)
+		hplace_tier_nodes(fast, slow);
+	else if (fast_auto)
+		nodes_andnot(*fast, node_states[N_MEMORY], *slow);
+	else if (slow_auto)
+		nodes_andnot(*slow, node_states[N_MEMORY], *fast);
+}
+
 /* Recompute the automatic sets; caller holds hplace.lock. */
 static void hplace_refresh_nodes(void)
 {
 	struct hplace_place *pl = &hplace.place;
-	nodemask_t fast, slow;
 
-	hplace_tier_nodes(&fast, &slow);
-	if (pl->fast_auto && pl->slow_auto) {
-		pl->fast = fast;
-		pl->slow = slow;
-	} else if (pl->fast_auto) {
-		nodes_andnot(pl->fast, node_states[N_MEMORY], pl->slow);
-	} else if (pl->slow_auto) {
-		nodes_andnot(pl->slow, node_states[N_MEMORY], pl->fast);
-	}
+	hplace_derive_nodes(pl->fast_auto, pl->slow_auto, &pl->fast, &pl->slow);
 }
 
 /**
@@ -168,7 +174,7 @@ static void hplace_refresh_nodes(void)
 int hplace_set_nodes(bool fast, const char *buf)
 {
 	struct hplace_place *pl = &hplace.place;
-	nodemask_t mask, tier_fast, tier_slow, nfast, nslow;
+	nodemask_t mask, nfast, nslow;
 	bool fast_auto, slow_auto;
 	int ret = 0;
 
@@ -193,15 +199,7 @@ int hplace_set_nodes(bool fast, const char *buf)
 		nslow = mask;
 		slow_auto = false;
 	}
-	hplace_tier_nodes(&tier_fast, &tier_slow);
-	if (fast_auto && slow_auto) {
-		nfast = tier_fast;
-		nslow = tier_slow;
-	} else if (fast_auto) {
-		nodes_andnot(nfast, node_states[N_MEMORY], nslow);
-	} else if (slow_auto) {
-		nodes_andnot(nslow, node_states[N_MEMORY], nfast);
-	}
+	hplace_derive_nodes(fast_auto, slow_auto, &nfast, &nslow);
 	/* Both tiers must have a node, and no node can be in both. */
 	if (!(fast_auto && slow_auto) &&
 	    (nodes_empty(nfast) || nodes_empty(nslow) ||
@@ -977,7 +975,6 @@ out:
 	hplace_release(b);
 	hplace_tokens = b->budget;
 	count_vm_events(HPLACE_MIGRATE_NS, local_clock() - t0);
-	hplace.place.stats.passes++;
 	return more && !b->budget;
 }
 

@@ -89,7 +89,6 @@ struct hplace_plan {
  * @thp_split: huge pages split because only part of them was to move
  * @thp_moved: huge pages moved whole
  * @skipped: pages left in place, by enum hplace_skip
- * @passes: migration passes run
  * @thread_ns: migration thread runtime while enabled
  */
 struct hplace_place_stats {
@@ -101,7 +100,6 @@ struct hplace_place_stats {
 	u64 thp_split;
 	u64 thp_moved;
 	u64 skipped[HPLACE_NR_SKIP];
-	u64 passes;
 	u64 thread_ns;
 };
 

@@ -135,9 +135,14 @@ HPLACE_UINT_ATTR(headroom_permille, &hplace.place.headroom_permille,
 		 hplace_set_headroom);
 HPLACE_UINT_ATTR(migrate_mbps, &hplace.place.migrate_mbps, hplace_set_mbps);
 
-static ssize_t hplace_nodes_show(char *buf, bool fast)
+/* fast_nodes and slow_nodes share one show/store; @attr tells which. */
+static struct kobj_attribute fast_nodes_attr;
+
+static ssize_t hplace_nodes_show(struct kobject *kobj,
+				 struct kobj_attribute *attr, char *buf)
 {
 	const struct hplace_place *pl = &hplace.place;
+	bool fast = attr == &fast_nodes_attr;
 	ssize_t ret;
 
 	mutex_lock(&hplace.lock);
@@ -149,30 +154,12 @@ static ssize_t hplace_nodes_show(char *buf, bool fast)
 	return ret;
 }
 
-static ssize_t fast_nodes_show(struct kobject *kobj,
-			       struct kobj_attribute *attr, char *buf)
+static ssize_t hplace_nodes_store(struct kobject *kobj,
+				  struct kobj_attribute *attr,
+				  const char *buf, size_t count)
 {
-	return hplace_nodes_show(buf, true);
-}
-
-static ssize_t fast_nodes_store(struct kobject *kobj,
-				struct kobj_attribute *attr,
-				const char *buf, size_t count)
-{
-	return hplace_set_nodes(true, buf) ? -EINVAL : count;
-}
-
-static ssize_t slow_nodes_show(struct kobject *kobj,
-			       struct kobj_attribute *attr, char *buf)
-{
-	return hplace_nodes_show(buf, false);
-}
-
-static ssize_t slow_nodes_store(struct kobject *kobj,
-				struct kobj_attribute *attr,
-				const char *buf, size_t count)
-{
-	return hplace_set_nodes(false, buf) ? -EINVAL : count;
+	return hplace_set_nodes(attr == &fast_nodes_attr, buf) ? -EINVAL :
+	       count;
 }
 
 static ssize_t cgroup_show(struct kobject *kobj, struct kobj_attribute *attr,
@@ -195,8 +182,10 @@ static ssize_t cgroup_store(struct kobject *kobj, struct kobj_attribute *attr,
 
 static struct kobj_attribute cgroup_attr = __ATTR_RW(cgroup);
 static struct kobj_attribute enabled_attr = __ATTR_RW(enabled);
-static struct kobj_attribute fast_nodes_attr = __ATTR_RW(fast_nodes);
-static struct kobj_attribute slow_nodes_attr = __ATTR_RW(slow_nodes);
+static struct kobj_attribute fast_nodes_attr =
+	__ATTR(fast_nodes, 0644, hplace_nodes_show, hplace_nodes_store);
+static struct kobj_attribute slow_nodes_attr =
+	__ATTR(slow_nodes, 0644, hplace_nodes_show, hplace_nodes_store);
 static struct kobj_attribute sampler_attr = __ATTR_RW(sampler);
 
 static struct attribute *hplace_attrs[] = {
