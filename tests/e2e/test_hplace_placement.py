@@ -333,6 +333,110 @@ def _inject_range(vm, pid, start, end, step=256 * 1024):
         assert rc == 0, f"inject failed: {out[-300:]}"
 
 
+def start_injector(vm, pid, ranges, step=256 * 1024, name="inj"):
+    """A guest-side loop that injects one sample per `step` of each range
+    once a second, until stop_injector(): samples keep coming while the
+    test waits on the host (a balloon resize, say). awk writes the lines in
+    files of 120 (under a page each: one write(2) per file)."""
+    d = f"/tmp/{name}"
+    spec = " ".join(f"{s} {e}" for s, e in ranges)
+    vm.sh(f"rm -rf {d} && mkdir -p {d} && echo {spec} | awk -v pid={pid} -v step={step} "
+          f"'{{ for (i = 1; i < NF; i += 2) for (a = $i; a < $(i + 1); a += step) "
+          f"printf \"%d %.0f load\\n\", pid, a > sprintf(\"{d}/%04d\", n++ / 120) }}'")
+    files = int(vm.sh(f"ls {d} | wc -l"))
+    assert files > 0, vm.sh(f"ls -l {d}")
+    return int(vm.sh(f"(while :; do for f in {d}/*; do cat $f > {D}/inject || exit 1; done; "
+                     f"sleep 1; done) >/tmp/{name}.log 2>&1 & echo $!"))
+
+
+def stop_injector(vm, ipid):
+    """Stop the loop; it must still be running (no write failed)."""
+    assert vm.run(f"kill -0 {ipid}")[0] == 0, vm.sh("cat /tmp/inj*.log")
+    vm.sh(f"kill {ipid}")
+
+
+def test_injected_shrink_demotes_cold_first():
+    """Deterministic version of the hballoon shrink: an idle process holds
+    most of the fast node (never sampled: cold), an idle one on the slow
+    node has a 128 MiB range that only injected samples make hot, and the
+    injections go on while the host takes 128 MiB of the fast tier. First,
+    with hplace disabled, the same injections move nothing."""
+    hot_mib = 128
+    with VM(name="hplace-place-inject-shrink", devices=HB) as vm:
+        prepare(vm, enable=False)
+        free = vm.node_meminfo(0)["MemFree"] // MiB
+        cold = start_hotset(vm, f"-m {free - hot_mib - 48} -H 1 -n 0 -r 1 -t 0", name="cold")
+        hs = start_hotset(vm, f"-m 256 -H {hot_mib} -o 64 -n 1 -r 1 -t 0")
+        hot = (hs["hot_start"], hs["hot_end"])
+        hot_pages = (hot[1] - hot[0]) // 4096
+        rest = parts(hs)[1]
+        ipid = start_injector(vm, hs["pid"], [hot])
+        time.sleep(10)
+        (off_fast, _), = residency(vm, hs["pid"], [hot])
+        assert off_fast == 0 and stat(vm, "promoted") == 0, off_fast
+        assert int(vm.sh(f"grep -c '^{hs['pid']} ' {D}/ranges")) > 0
+
+        vm.sh(f"echo 1 > {H}/enabled")
+        t0 = time.monotonic()
+        while residency(vm, hs["pid"], [hot])[0][0] < 0.9 * hot_pages:
+            assert time.monotonic() - t0 < CONVERGE_S, vm.sh(f"grep '^{hs['pid']} ' {D}/ranges")
+            time.sleep(2)
+        note(f"injected hot range: >= 90% on the fast node after {time.monotonic() - t0:.0f}s")
+        time.sleep(10)  # let spare-capacity fill settle
+
+        def fast_pages():
+            r = residency(vm, hs["pid"], [hot] + rest)
+            (c,) = residency(vm, cold["pid"], [(cold["base"], cold["base"] + cold["size"])])
+            return r[0][0], sum(x[0] for x in r[1:]) + c[0]
+
+        h1, c1 = fast_pages()
+        d1 = stat(vm, "demoted")
+        ram = {x["node"]: x for x in vm.qmp("query-hballoon")["nodes"]}[0]["ram"]
+        vm.qmp("hballoon-set", node=0, size=ram - 128 * MiB)
+        wait_balloon(vm, 0)
+        time.sleep(10)
+        h2, c2 = fast_pages()
+        from_cold, from_hot = max(0, c1 - c2), max(0, h1 - h2)
+        bound = 0.9 * min(hot_pages, usable_fast_pages(vm))
+        note(f"injected shrink: fast lost {from_cold} cold and {from_hot} hot pages "
+             f"({stat(vm, 'demoted') - d1} demoted); hot on fast {h2} (bound {bound:.0f})")
+        assert from_cold >= 32 * MiB // 4096, (h1, c1, h2, c2)
+        assert from_cold >= 0.9 * (from_cold + from_hot), (h1, c1, h2, c2)
+        assert h2 >= bound, (h2, bound)
+        stop_injector(vm, ipid)
+        stop_and_verify(vm, hs)
+        stop_and_verify(vm, cold)
+        assert not vm.dmesg_problems(), vm.dmesg_problems()
+
+
+def test_injected_full_fast_tier_exchanges():
+    """Deterministic version of the full fast tier: an idle process holds
+    the fast node, and only injected samples make a 128 MiB range of an idle
+    process on the slow node hot; it gets there by exchange."""
+    with VM(name="hplace-place-inject-full") as vm:
+        prepare(vm, enable=False)
+        filler = fill_fast_node(vm)
+        hs = start_hotset(vm, "-m 256 -H 128 -o 64 -n 1 -r 1 -t 0")
+        hot = (hs["hot_start"], hs["hot_end"])
+        hot_pages = (hot[1] - hot[0]) // 4096
+        ipid = start_injector(vm, hs["pid"], [hot])
+        x0 = vm.vmstat()["hplace_exchange"]
+        vm.sh(f"echo 1 > {H}/enabled")
+        t0 = time.monotonic()
+        while residency(vm, hs["pid"], [hot])[0][0] < 0.9 * hot_pages:
+            assert time.monotonic() - t0 < CONVERGE_S, vm.sh(f"grep '^{hs['pid']} ' {D}/ranges")
+            time.sleep(2)
+        x1 = vm.vmstat()["hplace_exchange"]
+        note(f"injected, full fast tier: >= 90% on the fast node after "
+             f"{time.monotonic() - t0:.0f}s, {x1 - x0} pairs exchanged, "
+             f"{stat(vm, 'promoted')} promoted")
+        assert x1 - x0 >= 0.5 * hot_pages, (x0, x1)
+        stop_injector(vm, ipid)
+        stop_and_verify(vm, hs)
+        stop_and_verify(vm, filler)
+        assert not vm.dmesg_problems(), vm.dmesg_problems()
+
+
 def test_injected_hot_set_moves_and_follows():
     """Deterministic version of the shifting hot set: only injected samples
     (the workload is idle). With a 45% headroom the fast tier holds one
