@@ -39,6 +39,12 @@ def stat(vm, name):
     return int(vm.sh(f"cat {H}/stats/{name}"))
 
 
+def moves(vm):
+    """stats/moves: {reason: pages}."""
+    return {k: int(v) for k, v in
+            (l.split() for l in vm.sh(f"cat {H}/stats/moves").splitlines())}
+
+
 def residency(vm, pid, ranges):
     """[(pages on node 0, pages on node 1), ...] for [(start, end), ...]."""
     args = " ".join(f"{s:#x} {e:#x}" for s, e in ranges)
@@ -117,8 +123,16 @@ def test_hot_set_follows_and_balloon_takes_cold_memory():
         t1 = wait_hot_on_fast(vm, hs)
         note(f"hot set 1: >= 90% on the fast node after {t1:.0f}s")
 
-        # The host shrinks the fast tier by 128 MiB: cold pages go first.
+        # Settled: pages stop moving (no trading on sampling noise).
         time.sleep(10)  # let the fill of spare fast memory settle
+        m0 = moves(vm)
+        time.sleep(20)
+        m1 = moves(vm)
+        churn = {k: m1[k] - m0[k] for k in m1 if m1[k] != m0[k]}
+        note(f"steady state: pages moved in 20s: {sum(churn.values())} {churn}")
+        assert sum(churn.values()) <= 0.1 * 256 * MiB // 4096, churn
+
+        # The host shrinks the fast tier by 128 MiB: cold pages go first.
         h1, c1, _ = fast_split(vm, hs)
         ram = {x["node"]: x for x in vm.qmp("query-hballoon")["nodes"]}[0]["ram"]
         vm.qmp("hballoon-set", node=0, size=ram - 128 * MiB)
@@ -353,6 +367,37 @@ def stop_injector(vm, ipid):
     """Stop the loop; it must still be running (no write failed)."""
     assert vm.run(f"kill -0 {ipid}")[0] == 0, vm.sh("cat /tmp/inj*.log")
     vm.sh(f"kill {ipid}")
+
+
+def test_mbind_pages_stay_where_the_tenant_bound_them():
+    """Two idle processes on the slow node get the same injected samples;
+    the one whose mapping is still bound there with mbind(MPOL_BIND) keeps
+    its pages there (counted as skipped: mempolicy), the other is promoted."""
+    with VM(name="hplace-place-mbind") as vm:
+        prepare(vm)
+        hs_free = start_hotset(vm, "-m 64 -H 32 -o 16 -n 1 -r 1 -t 0", name="free")
+        bound = start_hotset(vm, "-m 64 -H 32 -o 16 -n 1 -B -r 1 -t 0", name="bound")
+        ranges = {n: (h["hot_start"], h["hot_end"]) for n, h in
+                  (("free", hs_free), ("bound", bound))}
+        ipid = start_injector(vm, hs_free["pid"], [ranges["free"]], name="inj-free")
+        ipid2 = start_injector(vm, bound["pid"], [ranges["bound"]], name="inj-bound")
+        pages = 32 * MiB // 4096
+        t0 = time.monotonic()
+        while residency(vm, hs_free["pid"], [ranges["free"]])[0][0] < 0.9 * pages:
+            assert time.monotonic() - t0 < CONVERGE_S, vm.sh(f"cat {D}/ranges")
+            time.sleep(2)
+        time.sleep(5)
+        (on_fast, on_slow), = residency(vm, bound["pid"], [ranges["bound"]])
+        skipped = vm.sh(f"cat {H}/stats/skipped")
+        note(f"mbind: the unbound range promoted in {time.monotonic() - t0:.0f}s; "
+             f"the bound one has {on_fast} pages on the fast node; "
+             + skipped.replace(chr(10), ", "))
+        assert on_fast == 0 and on_slow == pages, (on_fast, on_slow)
+        assert int(re.search(r"^mempolicy (\d+)$", skipped, re.M)[1]) >= pages, skipped
+        stop_injector(vm, ipid)
+        stop_injector(vm, ipid2)
+        stop_and_verify(vm, hs_free)
+        stop_and_verify(vm, bound)
 
 
 def test_injected_shrink_demotes_cold_first():

@@ -59,6 +59,14 @@
 #define HPLACE_MIGRATE_BATCH	512
 /* A full fast tier trades a page only for one this many times denser. */
 #define HPLACE_SWAP_MARGIN	2
+/*
+ * Promotion into free fast memory stops this far above the headroom
+ * (a share of it, in permille, plus a floor), so the small allocations
+ * that then eat into the free memory do not trigger a headroom demotion
+ * at once: without the gap the two steps traded pages back and forth.
+ */
+#define HPLACE_ROOM_GAP_PERMILLE	250
+#define HPLACE_ROOM_GAP_MIN		(SZ_1M >> PAGE_SHIFT)
 
 /* The migrator's copy of the plan, and the address spaces it pinned. */
 struct hplace_batch {
@@ -85,6 +93,7 @@ struct hplace_collect {
 	unsigned long got;	/* pages picked */
 	unsigned long next;	/* where the walk stopped */
 	bool refs_only;		/* exchange: take references, base pages */
+	bool vma_policy;	/* the VMA walked has its own mempolicy */
 	struct list_head list;	/* isolated folios (migration) */
 	struct folio **folios;	/* referenced folios (exchange) */
 	unsigned int nr_folios;
@@ -109,6 +118,7 @@ static const char * const hplace_skip_names[HPLACE_NR_SKIP] = {
 	[HPLACE_SKIP_SHARED] = "shared",
 	[HPLACE_SKIP_BUSY] = "busy",
 	[HPLACE_SKIP_LARGE] = "large",
+	[HPLACE_SKIP_MEMPOLICY] = "mempolicy",
 };
 
 /**
@@ -120,6 +130,25 @@ static const char * const hplace_skip_names[HPLACE_NR_SKIP] = {
 const char *hplace_skip_name(enum hplace_skip why)
 {
 	return why < HPLACE_NR_SKIP ? hplace_skip_names[why] : "?";
+}
+
+static const char * const hplace_move_names[HPLACE_NR_MOVE] = {
+	[HPLACE_MOVE_HEADROOM] = "demote_headroom",
+	[HPLACE_MOVE_ROOM] = "promote_room",
+	[HPLACE_MOVE_PAIR_DEMOTE] = "demote_paired",
+	[HPLACE_MOVE_PAIR_PROMOTE] = "promote_paired",
+	[HPLACE_MOVE_EXCHANGE] = "exchange",
+};
+
+/**
+ * hplace_move_name() - name of a move reason, as in stats/moves
+ * @why: the reason
+ *
+ * Return: a static string.
+ */
+const char *hplace_move_name(enum hplace_move_why why)
+{
+	return why < HPLACE_NR_MOVE ? hplace_move_names[why] : "?";
 }
 
 /* Fast and slow nodes as the kernel's memory tiers see them. */
@@ -359,6 +388,7 @@ static int hplace_cmp_cold(const void *a, const void *b)
 void hplace_place_plan(void)
 {
 	struct hplace_plan *pl = &hplace.place.plan;
+	u64 sum_count = 0, sum_pages = 0;
 	struct hplace_proc *p;
 	struct hplace_range *r;
 
@@ -376,6 +406,8 @@ void hplace_place_plan(void)
 		hplace_rtree_for_each(&p->tree, r) {
 			struct hplace_move *m;
 
+			sum_count += r->count;
+			sum_pages += hplace_range_pages(r);
 			if (r->hot && pl->nr_hot < HPLACE_PLAN_MAX) {
 				m = &pl->hot[pl->nr_hot++];
 			} else if (!r->hot && pl->nr_cold < HPLACE_PLAN_MAX) {
@@ -390,6 +422,8 @@ void hplace_place_plan(void)
 			m->density = hplace_range_density(r);
 		}
 	}
+	pl->mean_density = sum_pages ?
+		div64_u64(sum_count << HPLACE_RT_DENSITY_SHIFT, sum_pages) : 0;
 	sort(pl->hot, pl->nr_hot, sizeof(*pl->hot), hplace_cmp_hot, NULL);
 	sort(pl->cold, pl->nr_cold, sizeof(*pl->cold), hplace_cmp_cold, NULL);
 	pl->gen++;
@@ -416,6 +450,10 @@ static void hplace_collect_folio(struct hplace_collect *c,
 
 	if (!node_isset(folio_nid(folio), c->from))
 		return;
+	if (c->vma_policy) {
+		hplace_skip(HPLACE_SKIP_MEMPOLICY, nr);
+		return;
+	}
 	if (!folio_test_anon(folio) || folio_test_ksm(folio)) {
 		hplace_skip(HPLACE_SKIP_NOT_ANON, nr);
 		return;
@@ -528,12 +566,19 @@ static int hplace_collect_test_walk(unsigned long start, unsigned long end,
 				    struct mm_walk *walk)
 {
 	struct vm_area_struct *vma = walk->vma;
+	struct hplace_collect *c = walk->private;
 
 	/* The ranges follow private anonymous VMAs; they may have changed. */
 	if (!vma_is_anonymous(vma) || !vma_migratable(vma) ||
 	    (vma->vm_flags & (VM_SHARED | VM_HUGETLB | VM_PFNMAP | VM_IO |
 			      VM_MIXEDMAP)))
 		return 1;
+	/*
+	 * A policy set with mbind(2) says where the tenant wants the pages:
+	 * leave them there (walked anyway, to count them as skipped).
+	 */
+	c->vma_policy = vma_policy(vma) &&
+			vma_policy(vma)->mode != MPOL_LOCAL;
 	return 0;
 }
 
@@ -770,11 +815,23 @@ static u64 hplace_promote(struct hplace_batch *b, u64 want, bool *more)
 	return moved;
 }
 
-/* Displace fast pages only for pages HPLACE_SWAP_MARGIN times denser. */
-static bool hplace_worth_swapping(const struct hplace_collect *hot,
+/*
+ * Is a hot range of @hot density worth a fast page of a range of @cold
+ * density?  Only when it is HPLACE_SWAP_MARGIN times denser, and denser
+ * than tracked memory on average: two below-average ranges trading places
+ * gain little, and their densities differ mostly by sampling noise.
+ */
+static bool hplace_worth_displacing(const struct hplace_batch *b, u64 hot,
+				    u64 cold)
+{
+	return hot > HPLACE_SWAP_MARGIN * cold && hot >= b->plan.mean_density;
+}
+
+static bool hplace_worth_swapping(const struct hplace_batch *b,
+				  const struct hplace_collect *hot,
 				  const struct hplace_collect *cold)
 {
-	return hot->density_min > HPLACE_SWAP_MARGIN * cold->density_max;
+	return hplace_worth_displacing(b, hot->density_min, cold->density_max);
 }
 
 /*
@@ -814,7 +871,7 @@ static u64 hplace_swap(struct hplace_batch *b, u64 max_pairs, bool *more)
 		 * nearly equal density would otherwise trade places with
 		 * every bit of sampling noise.
 		 */
-		if (n && !hplace_worth_swapping(&hot, &cold)) {
+		if (n && !hplace_worth_swapping(b, &hot, &cold)) {
 			n = 0;
 			*more = false;
 		}
@@ -837,6 +894,7 @@ static u64 hplace_swap(struct hplace_batch *b, u64 max_pairs, bool *more)
 		for (i = 0; i < cold.nr_folios; i++)
 			folio_put(cold.folios[i]);
 		hplace.place.stats.exchanged += ok;
+		hplace.place.stats.moves[HPLACE_MOVE_EXCHANGE] += ok;
 		hplace.place.stats.exchange_failed += n - ok;
 		done += ok;
 		b->budget -= min(b->budget, 2ULL * n);
@@ -856,8 +914,8 @@ static bool hplace_pair_worth(const struct hplace_batch *b)
 {
 	if (b->hot_pos >= b->plan.nr_hot || !b->plan.nr_cold)
 		return false;
-	return b->plan.hot[b->hot_pos].density >
-	       HPLACE_SWAP_MARGIN * b->plan.cold[0].density;
+	return hplace_worth_displacing(b, b->plan.hot[b->hot_pos].density,
+				       b->plan.cold[0].density);
 }
 
 /* ---------------------------------------------------------------- pass */
@@ -899,6 +957,7 @@ static bool hplace_snapshot(struct hplace_batch *b)
 		memcpy(b->plan.hot, pl->hot, pl->nr_hot * sizeof(*pl->hot));
 		b->plan.nr_cold = pl->nr_cold;
 		memcpy(b->plan.cold, pl->cold, pl->nr_cold * sizeof(*pl->cold));
+		b->plan.mean_density = pl->mean_density;
 	}
 	for (i = 0; i < b->plan.nr_procs; i++) {
 		b->mm[i] = NULL;
@@ -927,6 +986,20 @@ static void hplace_release(struct hplace_batch *b)
 	}
 }
 
+/* Free pages promotion leaves above the headroom (HPLACE_ROOM_GAP_*). */
+static u64 hplace_room_gap(const struct hplace_batch *b)
+{
+	u64 managed = 0;
+	int nid;
+
+	for_each_node_mask(nid, b->fast)
+		if (node_state(nid, N_MEMORY))
+			managed += hplace_node_managed(nid);
+	return max_t(u64, HPLACE_ROOM_GAP_MIN,
+		     div_u64(managed * b->headroom * HPLACE_ROOM_GAP_PERMILLE,
+			     1000 * 1000));
+}
+
 /* One pass; returns true when it stopped for lack of tokens. */
 static bool hplace_migrate_pass(void)
 {
@@ -946,18 +1019,21 @@ static bool hplace_migrate_pass(void)
 	/* 1. Keep the headroom (and make room for a pending shrink). */
 	hplace_fast_room(&b->fast, b->headroom, &free, &keep, &anon);
 	if (free < keep)
-		hplace_demote(b, keep - free);
+		hplace.place.stats.moves[HPLACE_MOVE_HEADROOM] +=
+			hplace_demote(b, keep - free);
 
 	/* Nothing was left to move under this plan: wait for the next. */
 	if (b->settled_gen == b->plan.gen)
 		goto out;
 
-	/* 2. Promote into the room above the headroom. */
+	/* 2. Promote into the room above the headroom (and the gap). */
 	hplace_fast_room(&b->fast, b->headroom, &free, &keep, &anon);
+	keep += hplace_room_gap(b);
 	room = free > keep ? free - keep : 0;
 	b->cold_pos = 0;
 	b->cold_addr = 0;
 	p = hplace_promote(b, room, &more);
+	hplace.place.stats.moves[HPLACE_MOVE_ROOM] += p;
 
 	/* 3. Full: exchange, then paired migration for what is left. */
 	if (p >= room && b->budget) {
@@ -965,7 +1041,11 @@ static bool hplace_migrate_pass(void)
 		while (more && b->budget >= 2 && hplace_pair_worth(b)) {
 			n = hplace_demote(b, min_t(u64, b->budget / 2,
 						   HPLACE_MIGRATE_BATCH));
-			if (!n || !hplace_promote(b, n, &more))
+			hplace.place.stats.moves[HPLACE_MOVE_PAIR_DEMOTE] += n;
+			if (n)
+				n = hplace_promote(b, n, &more);
+			hplace.place.stats.moves[HPLACE_MOVE_PAIR_PROMOTE] += n;
+			if (!n)
 				break;
 		}
 	}

@@ -31,6 +31,8 @@
  *	still in a per-CPU LRU batch); retried later
  * @HPLACE_SKIP_LARGE: a huge page offered to page exchange, which takes
  *	base pages only; it is migrated instead
+ * @HPLACE_SKIP_MEMPOLICY: in a VMA with its own memory policy (mbind(2)):
+ *	the tenant chose the node
  * @HPLACE_NR_SKIP: number of reasons
  */
 enum hplace_skip {
@@ -40,7 +42,28 @@ enum hplace_skip {
 	HPLACE_SKIP_SHARED,
 	HPLACE_SKIP_BUSY,
 	HPLACE_SKIP_LARGE,
+	HPLACE_SKIP_MEMPOLICY,
 	HPLACE_NR_SKIP,
+};
+
+/**
+ * enum hplace_move_why - why placement moved pages (stats/moves)
+ * @HPLACE_MOVE_HEADROOM: demoted to keep the fast tier's headroom free, or
+ *	to make way for a pending hballoon shrink
+ * @HPLACE_MOVE_ROOM: promoted into free fast memory above the headroom
+ * @HPLACE_MOVE_PAIR_DEMOTE: demoted to make way for a hotter page (the
+ *	fast tier was full and page exchange did not take the pair)
+ * @HPLACE_MOVE_PAIR_PROMOTE: promoted into the frame such a demotion freed
+ * @HPLACE_MOVE_EXCHANGE: hot-slow / cold-fast pairs exchanged
+ * @HPLACE_NR_MOVE: number of reasons
+ */
+enum hplace_move_why {
+	HPLACE_MOVE_HEADROOM,
+	HPLACE_MOVE_ROOM,
+	HPLACE_MOVE_PAIR_DEMOTE,
+	HPLACE_MOVE_PAIR_PROMOTE,
+	HPLACE_MOVE_EXCHANGE,
+	HPLACE_NR_MOVE,
 };
 
 /**
@@ -66,6 +89,8 @@ struct hplace_move {
  * @nr_hot: entries in @hot
  * @cold: cold ranges, coldest first (demote their fast pages)
  * @nr_cold: entries in @cold
+ * @mean_density: density of all tracked memory together (the baseline a
+ *	range must beat to displace fast pages when the tier is full)
  * @dropped: ranges left out because a list or @proc_ids was full
  */
 struct hplace_plan {
@@ -76,6 +101,7 @@ struct hplace_plan {
 	unsigned int nr_hot;
 	struct hplace_move *cold;
 	unsigned int nr_cold;
+	u64 mean_density;
 	u64 dropped;
 };
 
@@ -89,6 +115,7 @@ struct hplace_plan {
  * @thp_split: huge pages split because only part of them was to move
  * @thp_moved: huge pages moved whole
  * @skipped: pages left in place, by enum hplace_skip
+ * @moves: pages (exchange: pairs) moved, by enum hplace_move_why
  * @thread_ns: migration thread runtime while enabled
  */
 struct hplace_place_stats {
@@ -100,6 +127,7 @@ struct hplace_place_stats {
 	u64 thp_split;
 	u64 thp_moved;
 	u64 skipped[HPLACE_NR_SKIP];
+	u64 moves[HPLACE_NR_MOVE];
 	u64 thread_ns;
 };
 
@@ -148,5 +176,6 @@ int hplace_set_nodes(bool fast, const char *buf);
 int hplace_set_headroom(unsigned int permille);
 int hplace_set_mbps(unsigned int mbps);
 const char *hplace_skip_name(enum hplace_skip why);
+const char *hplace_move_name(enum hplace_move_why why);
 
 #endif /* _MM_HPLACE_PLACEMENT_H */

@@ -379,6 +379,18 @@ static ssize_t skipped_show(struct kobject *kobj, struct kobj_attribute *attr,
 	return len;
 }
 
+/* stats/moves: "reason pages" per line, why placement moved pages. */
+static ssize_t moves_show(struct kobject *kobj, struct kobj_attribute *attr,
+			  char *buf)
+{
+	int len = 0, i;
+
+	for (i = 0; i < HPLACE_NR_MOVE; i++)
+		len += sysfs_emit_at(buf, len, "%s %llu\n", hplace_move_name(i),
+				     READ_ONCE(hplace.place.stats.moves[i]));
+	return len;
+}
+
 /* stats/exchange_refused: "reason count" per line (page exchange). */
 static ssize_t exchange_refused_show(struct kobject *kobj,
 				     struct kobj_attribute *attr, char *buf)
@@ -393,6 +405,7 @@ static ssize_t exchange_refused_show(struct kobject *kobj,
 }
 
 static struct kobj_attribute skipped_attr = __ATTR_RO(skipped);
+static struct kobj_attribute moves_attr = __ATTR_RO(moves);
 static struct kobj_attribute exchange_refused_attr =
 	__ATTR_RO(exchange_refused);
 
@@ -455,6 +468,7 @@ static struct attribute *hplace_stats_attrs[] = {
 	&hplace_stat_migrate_thread_ns.attr.attr,
 	&hplace_stat_plan_dropped.attr.attr,
 	&skipped_attr.attr,
+	&moves_attr.attr,
 	&exchange_refused_attr.attr,
 	&pebs_unavailable_attr.attr,
 	&paused_attr.attr,

@@ -192,7 +192,14 @@ static void hplace_test_swap_exchanges_hot_slow_with_cold_fast(struct kunit *tes
 	KUNIT_EXPECT_EQ(test, hplace_swap(b, 8, &more), 0ULL);
 	KUNIT_EXPECT_EQ(test, plkt_on_node(test, hot, 8, 1), 8U);
 
+	/* Well apart, but below the average of tracked memory: no trade. */
 	b->plan.hot[0].density = 100;
+	b->plan.mean_density = 101;
+	plkt_rewind(b);
+	KUNIT_EXPECT_EQ(test, hplace_swap(b, 8, &more), 0ULL);
+	KUNIT_EXPECT_EQ(test, plkt_on_node(test, hot, 8, 1), 8U);
+
+	b->plan.mean_density = 100;
 	plkt_rewind(b);
 	/* Reading the pages queued them for activation: drain that. */
 	lru_add_drain_all();
