@@ -111,7 +111,8 @@ static u64 hplace_tokens, hplace_tokens_ns;
 
 /* ------------------------------------------------------------- knobs */
 
-static const char * const hplace_skip_names[HPLACE_NR_SKIP] = {
+/* Names of the reasons, as in stats/skipped and stats/moves. */
+const char * const hplace_skip_names[HPLACE_NR_SKIP] = {
 	[HPLACE_SKIP_NOT_ANON] = "not_anon",
 	[HPLACE_SKIP_MLOCKED] = "mlocked",
 	[HPLACE_SKIP_PINNED] = "pinned",
@@ -121,35 +122,13 @@ static const char * const hplace_skip_names[HPLACE_NR_SKIP] = {
 	[HPLACE_SKIP_MEMPOLICY] = "mempolicy",
 };
 
-/**
- * hplace_skip_name() - name of a skip reason, as in stats/skipped
- * @why: the reason
- *
- * Return: a static string.
- */
-const char *hplace_skip_name(enum hplace_skip why)
-{
-	return why < HPLACE_NR_SKIP ? hplace_skip_names[why] : "?";
-}
-
-static const char * const hplace_move_names[HPLACE_NR_MOVE] = {
+const char * const hplace_move_names[HPLACE_NR_MOVE] = {
 	[HPLACE_MOVE_HEADROOM] = "demote_headroom",
 	[HPLACE_MOVE_ROOM] = "promote_room",
 	[HPLACE_MOVE_PAIR_DEMOTE] = "demote_paired",
 	[HPLACE_MOVE_PAIR_PROMOTE] = "promote_paired",
 	[HPLACE_MOVE_EXCHANGE] = "exchange",
 };
-
-/**
- * hplace_move_name() - name of a move reason, as in stats/moves
- * @why: the reason
- *
- * Return: a static string.
- */
-const char *hplace_move_name(enum hplace_move_why why)
-{
-	return why < HPLACE_NR_MOVE ? hplace_move_names[why] : "?";
-}
 
 /* Fast and slow nodes as the kernel's memory tiers see them. */
 static void hplace_tier_nodes(nodemask_t *fast, nodemask_t *slow)

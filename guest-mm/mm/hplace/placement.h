@@ -175,7 +175,7 @@ void hplace_place_resize(int nid, unsigned long action, unsigned long pages);
 int hplace_set_nodes(bool fast, const char *buf);
 int hplace_set_headroom(unsigned int permille);
 int hplace_set_mbps(unsigned int mbps);
-const char *hplace_skip_name(enum hplace_skip why);
-const char *hplace_move_name(enum hplace_move_why why);
+extern const char * const hplace_skip_names[HPLACE_NR_SKIP];
+extern const char * const hplace_move_names[HPLACE_NR_MOVE];
 
 #endif /* _MM_HPLACE_PLACEMENT_H */

@@ -367,28 +367,33 @@ HPLACE_STAT(thp_moved, HPLACE_ST_THP_MOVED);
 HPLACE_STAT(migrate_thread_ns, HPLACE_ST_MIGRATE_NS);
 HPLACE_STAT(plan_dropped, HPLACE_ST_PLAN_DROPPED);
 
-/* stats/skipped: "reason pages" per line, why placement left pages. */
-static ssize_t skipped_show(struct kobject *kobj, struct kobj_attribute *attr,
-			    char *buf)
+/* "name count" lines, one per entry of @names. */
+static ssize_t hplace_emit_counts(char *buf, const char * const *names,
+				  const u64 *counts, unsigned int nr)
 {
-	int len = 0, i;
+	unsigned int i;
+	int len = 0;
 
-	for (i = 0; i < HPLACE_NR_SKIP; i++)
-		len += sysfs_emit_at(buf, len, "%s %llu\n", hplace_skip_name(i),
-				     READ_ONCE(hplace.place.stats.skipped[i]));
+	for (i = 0; i < nr; i++)
+		len += sysfs_emit_at(buf, len, "%s %llu\n", names[i],
+				     READ_ONCE(counts[i]));
 	return len;
 }
 
-/* stats/moves: "reason pages" per line, why placement moved pages. */
+/* stats/skipped: pages placement left in place, by reason. */
+static ssize_t skipped_show(struct kobject *kobj, struct kobj_attribute *attr,
+			    char *buf)
+{
+	return hplace_emit_counts(buf, hplace_skip_names,
+				  hplace.place.stats.skipped, HPLACE_NR_SKIP);
+}
+
+/* stats/moves: pages placement moved, by reason. */
 static ssize_t moves_show(struct kobject *kobj, struct kobj_attribute *attr,
 			  char *buf)
 {
-	int len = 0, i;
-
-	for (i = 0; i < HPLACE_NR_MOVE; i++)
-		len += sysfs_emit_at(buf, len, "%s %llu\n", hplace_move_name(i),
-				     READ_ONCE(hplace.place.stats.moves[i]));
-	return len;
+	return hplace_emit_counts(buf, hplace_move_names,
+				  hplace.place.stats.moves, HPLACE_NR_MOVE);
 }
 
 /* stats/exchange_refused: "reason count" per line (page exchange). */
