@@ -117,6 +117,8 @@ def hplace_act(vm):
     print("   workload: " + hotset.stop_and_verify(vm, hs))
     print("   " + vm.sh("grep -E 'hplace_(promote|demote|exchange|migrate)' /proc/vmstat "
                         "| tr '\\n' ' '"))
+    print("   why pages moved (stats/moves): "
+          + vm.sh("tr '\\n' ' ' < /sys/kernel/mm/hplace/stats/moves"))
 
 
 def main():
