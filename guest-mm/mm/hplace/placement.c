@@ -67,6 +67,14 @@
  */
 #define HPLACE_ROOM_GAP_PERMILLE	250
 #define HPLACE_ROOM_GAP_MIN		(SZ_1M >> PAGE_SHIFT)
+/*
+ * A new plan with the same hot ranges as a plan that left nothing to move
+ * is taken as settled too, without walking its page tables again, this
+ * many times in a row; then it is walked anyway (new pages, densities that
+ * now clear the margin).  A resize, or free room where there was none,
+ * ends the run at once.
+ */
+#define HPLACE_QUIET_PLANS	8
 
 /* The migrator's copy of the plan, and the address spaces it pinned. */
 struct hplace_batch {
@@ -77,6 +85,8 @@ struct hplace_batch {
 	unsigned int headroom;
 	unsigned int mbps;
 	u64 settled_gen;	/* plan generation with nothing left to move */
+	bool settled_full;	/* ... and no free room left to promote into */
+	unsigned int quiet;	/* plans in a row taken as settled unwalked */
 	u64 budget;		/* pages this pass may still move */
 	unsigned int hot_pos;	/* next hot range to look at */
 	unsigned long hot_addr;	/* and where in it */
@@ -282,6 +292,7 @@ void hplace_place_resize(int nid, unsigned long action, unsigned long pages)
 		return;
 	if (action == NODE_RESIZE_PENDING)
 		WRITE_ONCE(hplace.place.target_pages[nid], pages);
+	set_bit(0, &hplace.place.resized);
 	hplace_place_kick();
 }
 
@@ -913,6 +924,24 @@ static u64 hplace_refill(unsigned int mbps, u64 now)
 	return hplace_tokens;
 }
 
+/* Does plan @pl name the same hot ranges, in the same order, as @b's? */
+static bool hplace_same_hot(const struct hplace_batch *b,
+			    const struct hplace_plan *pl)
+{
+	unsigned int i;
+
+	if (pl->nr_hot != b->plan.nr_hot)
+		return false;
+	for (i = 0; i < pl->nr_hot; i++) {
+		const struct hplace_move *x = &b->plan.hot[i], *y = &pl->hot[i];
+
+		if (x->start != y->start || x->end != y->end ||
+		    b->plan.proc_ids[x->proc] != pl->proc_ids[y->proc])
+			return false;
+	}
+	return true;
+}
+
 /* Copy the plan and pin its address spaces; false when idle. */
 static bool hplace_snapshot(struct hplace_batch *b)
 {
@@ -928,7 +957,19 @@ static bool hplace_snapshot(struct hplace_batch *b)
 	b->slow = hplace.place.slow;
 	b->headroom = hplace.place.headroom_permille;
 	b->mbps = hplace.place.migrate_mbps;
+	if (test_and_clear_bit(0, &hplace.place.resized)) {
+		/* Walk the plan again now, and the next one too. */
+		b->settled_gen = 0;	/* plan generations start at 1 */
+		b->quiet = HPLACE_QUIET_PLANS;
+	}
 	if (run && b->plan.gen != pl->gen) {
+		bool quiet = b->settled_gen == b->plan.gen &&
+			     b->quiet < HPLACE_QUIET_PLANS &&
+			     hplace_same_hot(b, pl);
+
+		b->quiet = quiet ? b->quiet + 1 : 0;
+		if (quiet)
+			b->settled_gen = pl->gen;
 		b->plan.gen = pl->gen;
 		b->plan.nr_procs = pl->nr_procs;
 		memcpy(b->plan.proc_ids, pl->proc_ids, sizeof(pl->proc_ids));
@@ -1001,14 +1042,17 @@ static bool hplace_migrate_pass(void)
 		hplace.place.stats.moves[HPLACE_MOVE_HEADROOM] +=
 			hplace_demote(b, keep - free);
 
-	/* Nothing was left to move under this plan: wait for the next. */
-	if (b->settled_gen == b->plan.gen)
-		goto out;
-
 	/* 2. Promote into the room above the headroom (and the gap). */
 	hplace_fast_room(&b->fast, b->headroom, &free, &keep, &anon);
 	keep += hplace_room_gap(b);
 	room = free > keep ? free - keep : 0;
+
+	/*
+	 * Nothing was left to move under this plan: wait for the next,
+	 * unless room has opened up since it filled.
+	 */
+	if (b->settled_gen == b->plan.gen && !(room && b->settled_full))
+		goto out;
 	b->cold_pos = 0;
 	b->cold_addr = 0;
 	p = hplace_promote(b, room, &more);
@@ -1028,8 +1072,10 @@ static bool hplace_migrate_pass(void)
 				break;
 		}
 	}
-	if (!more)
+	if (!more) {
 		b->settled_gen = b->plan.gen;
+		b->settled_full = p >= room;
+	}
 out:
 	hplace_release(b);
 	hplace_tokens = b->budget;

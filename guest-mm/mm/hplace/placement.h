@@ -146,6 +146,7 @@ struct hplace_place_stats {
  * @task: the migration thread ("hplace-migrate")
  * @wq: it sleeps here
  * @kick: work pending (new plan, resize)
+ * @resized: bit 0: an hballoon resize since the migrator last looked
  * @stats: counters, written by the migration thread only
  *
  * Knobs and the plan are protected by hplace.lock.
@@ -162,6 +163,7 @@ struct hplace_place {
 	struct task_struct *task;
 	wait_queue_head_t wq;
 	unsigned long kick;
+	unsigned long resized;
 	struct hplace_place_stats stats;
 };
 

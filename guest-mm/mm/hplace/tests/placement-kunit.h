@@ -292,12 +292,50 @@ static void hplace_test_nodes_knob_validation(struct kunit *test)
 	KUNIT_EXPECT_TRUE(test, nodes_equal(fast, hplace.place.fast));
 }
 
+/*
+ * A plan with the same hot ranges (by process id, not plan index; any
+ * densities) may be taken as settled; any other difference may not.
+ */
+static void hplace_test_same_hot_plan(struct kunit *test)
+{
+	struct hplace_batch *b = plkt_batch(test);
+	struct hplace_plan *pl = kunit_kzalloc(test, sizeof(*pl), GFP_KERNEL);
+
+	KUNIT_ASSERT_NOT_NULL(test, pl);
+	pl->hot = kunit_kcalloc(test, 4, sizeof(*pl->hot), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, pl->hot);
+	b->plan.proc_ids[0] = 7;
+	b->plan.proc_ids[1] = 9;
+	b->plan.nr_procs = 2;
+	b->plan.hot[0] = (struct hplace_move){ 1, 0x1000, 0x9000, 50 };
+	b->plan.hot[1] = (struct hplace_move){ 0, 0x9000, 0xa000, 40 };
+	b->plan.nr_hot = 2;
+
+	pl->proc_ids[0] = 9;	/* the same processes, other indexes */
+	pl->proc_ids[1] = 7;
+	pl->nr_procs = 2;
+	pl->hot[0] = (struct hplace_move){ 0, 0x1000, 0x9000, 80 };
+	pl->hot[1] = (struct hplace_move){ 1, 0x9000, 0xa000, 10 };
+	pl->nr_hot = 2;
+	KUNIT_EXPECT_TRUE(test, hplace_same_hot(b, pl));
+
+	pl->hot[1].end = 0xb000;
+	KUNIT_EXPECT_FALSE(test, hplace_same_hot(b, pl));
+	pl->hot[1].end = 0xa000;
+	pl->hot[1].proc = 0;
+	KUNIT_EXPECT_FALSE(test, hplace_same_hot(b, pl));
+	pl->hot[1].proc = 1;
+	pl->nr_hot = 1;
+	KUNIT_EXPECT_FALSE(test, hplace_same_hot(b, pl));
+}
+
 static struct kunit_case hplace_placement_cases[] = {
 	KUNIT_CASE(hplace_test_demote_then_promote),
 	KUNIT_CASE(hplace_test_budget_and_want_bound_moves),
 	KUNIT_CASE(hplace_test_swap_exchanges_hot_slow_with_cold_fast),
 	KUNIT_CASE(hplace_test_thp_split_or_whole),
 	KUNIT_CASE(hplace_test_nodes_knob_validation),
+	KUNIT_CASE(hplace_test_same_hot_plan),
 	{}
 };
 
