@@ -76,6 +76,25 @@
  */
 #define HPLACE_QUIET_PLANS	8
 
+/*
+ * The ways placement walks the plan: the hot list hottest first, the cold
+ * list coldest first, and the cold list warmest first (sampled ranges
+ * only), to fill free fast memory once nothing hot is left on the slow
+ * tier.
+ */
+enum hplace_list {
+	HPLACE_LIST_HOT,
+	HPLACE_LIST_COLD,
+	HPLACE_LIST_WARM,
+	HPLACE_NR_LISTS,
+};
+
+/* Where a walk of one list stands: the range, and the address in it. */
+struct hplace_cursor {
+	unsigned int pos;
+	unsigned long addr;
+};
+
 /* The migrator's copy of the plan, and the address spaces it pinned. */
 struct hplace_batch {
 	struct hplace_plan plan;
@@ -88,10 +107,7 @@ struct hplace_batch {
 	bool settled_full;	/* ... and no free room left to promote into */
 	unsigned int quiet;	/* plans in a row taken as settled unwalked */
 	u64 budget;		/* pages this pass may still move */
-	unsigned int hot_pos;	/* next hot range to look at */
-	unsigned long hot_addr;	/* and where in it */
-	unsigned int cold_pos;
-	unsigned long cold_addr;
+	struct hplace_cursor cur[HPLACE_NR_LISTS];	/* where walks stand */
 };
 
 /* One walk over part of a range: what to pick and where it went. */
@@ -135,6 +151,7 @@ const char * const hplace_skip_names[HPLACE_NR_SKIP] = {
 const char * const hplace_move_names[HPLACE_NR_MOVE] = {
 	[HPLACE_MOVE_HEADROOM] = "demote_headroom",
 	[HPLACE_MOVE_ROOM] = "promote_room",
+	[HPLACE_MOVE_FILL] = "promote_fill",
 	[HPLACE_MOVE_PAIR_DEMOTE] = "demote_paired",
 	[HPLACE_MOVE_PAIR_PROMOTE] = "promote_paired",
 	[HPLACE_MOVE_EXCHANGE] = "exchange",
@@ -597,24 +614,29 @@ static void hplace_split_partial(struct hplace_collect *c)
 }
 
 /*
- * Walk the ranges of plan list @hot (else cold) from the batch's cursor,
- * picking folios on @from until @c is full; advances the cursor.
- * Returns false once the list is exhausted.
+ * Walk the ranges of plan list @which from the batch's cursor, picking
+ * folios on @from until @c is full; advances the cursor.  Returns false
+ * once the list is exhausted.
  */
-static bool hplace_collect(struct hplace_batch *b, bool hot,
+static bool hplace_collect(struct hplace_batch *b, enum hplace_list which,
 			   struct hplace_collect *c)
 {
+	bool hot = which == HPLACE_LIST_HOT;
 	struct hplace_move *list = hot ? b->plan.hot : b->plan.cold;
 	unsigned int nr = hot ? b->plan.nr_hot : b->plan.nr_cold;
-	unsigned int *pos = hot ? &b->hot_pos : &b->cold_pos;
-	unsigned long *addr = hot ? &b->hot_addr : &b->cold_addr;
+	unsigned int *pos = &b->cur[which].pos;
+	unsigned long *addr = &b->cur[which].addr;
 
 	while (*pos < nr) {
-		struct hplace_move *m = &list[*pos];
+		struct hplace_move *m = which == HPLACE_LIST_WARM ?
+			&list[nr - 1 - *pos] : &list[*pos];
 		struct mm_struct *mm = b->mm[m->proc];
 		unsigned long start = max(*addr, m->start);
 		unsigned long got;
 
+		/* Warmest first: the rest was never sampled. */
+		if (which == HPLACE_LIST_WARM && !m->density)
+			return false;
 		if (!mm || start >= m->end) {
 			(*pos)++;
 			*addr = 0;
@@ -743,6 +765,12 @@ static void hplace_collect_init(struct hplace_collect *c,
 	INIT_LIST_HEAD(&c->list);
 }
 
+static void hplace_rewind(struct hplace_batch *b, enum hplace_list which)
+{
+	b->cur[which].pos = 0;
+	b->cur[which].addr = 0;
+}
+
 /* Demote up to @want pages of the coldest ranges; returns pages moved. */
 static u64 hplace_demote(struct hplace_batch *b, u64 want)
 {
@@ -763,7 +791,7 @@ static u64 hplace_demote(struct hplace_batch *b, u64 want)
 			bool more, progress;
 
 			hplace_collect_init(&c, &from, chunk);
-			more = hplace_collect(b, false, &c);
+			more = hplace_collect(b, HPLACE_LIST_COLD, &c);
 			progress = c.got;
 			chunk = hplace_migrate(&c, dst, false, src);
 			moved += chunk;
@@ -772,14 +800,14 @@ static u64 hplace_demote(struct hplace_batch *b, u64 want)
 				break;
 		}
 		/* The cold list is walked again for the next fast node. */
-		b->cold_pos = 0;
-		b->cold_addr = 0;
+		hplace_rewind(b, HPLACE_LIST_COLD);
 	}
 	return moved;
 }
 
-/* Promote up to @want slow pages of the hottest ranges. */
-static u64 hplace_promote(struct hplace_batch *b, u64 want, bool *more)
+/* Promote up to @want slow pages of list @which (hot, or warm to fill). */
+static u64 hplace_promote(struct hplace_batch *b, enum hplace_list which,
+			  u64 want, bool *more)
 {
 	int dst = hplace_roomiest(&b->fast);
 	struct hplace_collect c;
@@ -794,7 +822,7 @@ static u64 hplace_promote(struct hplace_batch *b, u64 want, bool *more)
 		u64 got;
 
 		hplace_collect_init(&c, &b->slow, chunk);
-		*more = hplace_collect(b, true, &c);
+		*more = hplace_collect(b, which, &c);
 		got = c.got;
 		chunk = hplace_migrate(&c, dst, true, NUMA_NO_NODE);
 		moved += chunk;
@@ -845,13 +873,13 @@ static u64 hplace_swap(struct hplace_batch *b, u64 max_pairs, bool *more)
 		hplace_collect_init(&hot, &b->slow, want);
 		hot.refs_only = true;
 		hot.folios = hplace_xfolios[0];
-		*more = hplace_collect(b, true, &hot);
+		*more = hplace_collect(b, HPLACE_LIST_HOT, &hot);
 		if (hot.nr_folios) {
 			hplace_collect_init(&cold, &b->fast,
 					    hot.nr_folios);
 			cold.refs_only = true;
 			cold.folios = hplace_xfolios[1];
-			hplace_collect(b, false, &cold);
+			hplace_collect(b, HPLACE_LIST_COLD, &cold);
 		} else {
 			cold.nr_folios = 0;
 		}
@@ -902,9 +930,11 @@ static u64 hplace_swap(struct hplace_batch *b, u64 max_pairs, bool *more)
  */
 static bool hplace_pair_worth(const struct hplace_batch *b)
 {
-	if (b->hot_pos >= b->plan.nr_hot || !b->plan.nr_cold)
+	unsigned int pos = b->cur[HPLACE_LIST_HOT].pos;
+
+	if (pos >= b->plan.nr_hot || !b->plan.nr_cold)
 		return false;
-	return hplace_worth_displacing(b, b->plan.hot[b->hot_pos].density,
+	return hplace_worth_displacing(b, b->plan.hot[pos].density,
 				       b->plan.cold[0].density);
 }
 
@@ -1031,10 +1061,7 @@ static bool hplace_migrate_pass(void)
 		return false;
 	t0 = local_clock();
 	b->budget = hplace_refill(b->mbps, t0);
-	b->hot_pos = 0;
-	b->hot_addr = 0;
-	b->cold_pos = 0;
-	b->cold_addr = 0;
+	memset(b->cur, 0, sizeof(b->cur));
 
 	/* 1. Keep the headroom (and make room for a pending shrink). */
 	hplace_fast_room(&b->fast, b->headroom, &free, &keep, &anon);
@@ -1053,10 +1080,18 @@ static bool hplace_migrate_pass(void)
 	 */
 	if (b->settled_gen == b->plan.gen && !(room && b->settled_full))
 		goto out;
-	b->cold_pos = 0;
-	b->cold_addr = 0;
-	p = hplace_promote(b, room, &more);
+	hplace_rewind(b, HPLACE_LIST_COLD);
+	p = hplace_promote(b, HPLACE_LIST_HOT, room, &more);
 	hplace.place.stats.moves[HPLACE_MOVE_ROOM] += p;
+	/* Nothing hot left on the slow tier: fill the room with warm pages. */
+	if (!more && p < room && b->budget) {
+		bool warm_more;
+		u64 f = hplace_promote(b, HPLACE_LIST_WARM, room - p,
+				       &warm_more);
+
+		hplace.place.stats.moves[HPLACE_MOVE_FILL] += f;
+		p += f;
+	}
 
 	/* 3. Full: exchange, then paired migration for what is left. */
 	if (p >= room && b->budget) {
@@ -1066,7 +1101,8 @@ static bool hplace_migrate_pass(void)
 						   HPLACE_MIGRATE_BATCH));
 			hplace.place.stats.moves[HPLACE_MOVE_PAIR_DEMOTE] += n;
 			if (n)
-				n = hplace_promote(b, n, &more);
+				n = hplace_promote(b, HPLACE_LIST_HOT, n,
+						   &more);
 			hplace.place.stats.moves[HPLACE_MOVE_PAIR_PROMOTE] += n;
 			if (!n)
 				break;

@@ -51,6 +51,8 @@ enum hplace_skip {
  * @HPLACE_MOVE_HEADROOM: demoted to keep the fast tier's headroom free, or
  *	to make way for a pending hballoon shrink
  * @HPLACE_MOVE_ROOM: promoted into free fast memory above the headroom
+ * @HPLACE_MOVE_FILL: promoted into free fast memory left over once no hot
+ *	page was on the slow tier: pages of the warmest cold ranges
  * @HPLACE_MOVE_PAIR_DEMOTE: demoted to make way for a hotter page (the
  *	fast tier was full and page exchange did not take the pair)
  * @HPLACE_MOVE_PAIR_PROMOTE: promoted into the frame such a demotion freed
@@ -60,6 +62,7 @@ enum hplace_skip {
 enum hplace_move_why {
 	HPLACE_MOVE_HEADROOM,
 	HPLACE_MOVE_ROOM,
+	HPLACE_MOVE_FILL,
 	HPLACE_MOVE_PAIR_DEMOTE,
 	HPLACE_MOVE_PAIR_PROMOTE,
 	HPLACE_MOVE_EXCHANGE,

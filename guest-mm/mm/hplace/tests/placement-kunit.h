@@ -115,10 +115,7 @@ static void plkt_add(struct hplace_batch *b, bool hot, unsigned long addr,
 
 static void plkt_rewind(struct hplace_batch *b)
 {
-	b->hot_pos = 0;
-	b->hot_addr = 0;
-	b->cold_pos = 0;
-	b->cold_addr = 0;
+	memset(b->cur, 0, sizeof(b->cur));
 }
 
 static int plkt_init(struct kunit *test)
@@ -143,7 +140,7 @@ static void hplace_test_demote_then_promote(struct kunit *test)
 	lru_add_drain_all();
 	plkt_add(b, true, addr, PLKT_PAGES);
 	plkt_rewind(b);
-	KUNIT_EXPECT_EQ(test, hplace_promote(b, PLKT_PAGES, &more),
+	KUNIT_EXPECT_EQ(test, hplace_promote(b, HPLACE_LIST_HOT, PLKT_PAGES, &more),
 			(u64)PLKT_PAGES);
 	KUNIT_EXPECT_EQ(test, plkt_on_node(test, addr, PLKT_PAGES, 0),
 			PLKT_PAGES);
@@ -293,6 +290,33 @@ static void hplace_test_nodes_knob_validation(struct kunit *test)
 }
 
 /*
+ * Filling free fast memory walks the cold list warmest first and stops at
+ * the ranges that were never sampled.
+ */
+static void hplace_test_fill_takes_sampled_ranges_only(struct kunit *test)
+{
+	unsigned long idle = plkt_map(test, 4), warm = plkt_map(test, 4);
+	struct hplace_batch *b = plkt_batch(test);
+	bool more;
+
+	plkt_add(b, false, idle, 4);
+	plkt_add(b, false, warm, 4);
+	hplace_demote(b, 8);
+	KUNIT_ASSERT_EQ(test, plkt_on_node(test, idle, 4, 1), 4U);
+	KUNIT_ASSERT_EQ(test, plkt_on_node(test, warm, 4, 1), 4U);
+	lru_add_drain_all();
+
+	b->plan.cold[0].density = 0;	/* coldest first */
+	b->plan.cold[1].density = 5;
+	plkt_rewind(b);
+	KUNIT_EXPECT_EQ(test, hplace_promote(b, HPLACE_LIST_WARM, 8, &more),
+			4ULL);
+	KUNIT_EXPECT_FALSE(test, more);
+	KUNIT_EXPECT_EQ(test, plkt_on_node(test, warm, 4, 0), 4U);
+	KUNIT_EXPECT_EQ(test, plkt_on_node(test, idle, 4, 1), 4U);
+}
+
+/*
  * A plan with the same hot ranges (by process id, not plan index; any
  * densities) may be taken as settled; any other difference may not.
  */
@@ -336,6 +360,7 @@ static struct kunit_case hplace_placement_cases[] = {
 	KUNIT_CASE(hplace_test_thp_split_or_whole),
 	KUNIT_CASE(hplace_test_nodes_knob_validation),
 	KUNIT_CASE(hplace_test_same_hot_plan),
+	KUNIT_CASE(hplace_test_fill_takes_sampled_ranges_only),
 	{}
 };
 
