@@ -92,3 +92,45 @@ def test_failed_boot_in_with_leaves_no_qemu():
     except BootTimeout:
         pass
     assert vm.proc.poll() is not None, f"QEMU pid {vm.proc.pid} still running"
+
+
+def test_qemu_crash_during_boot_gets_one_more_boot():
+    """QEMU killed by a signal before the guest is up (a TCG crash) gets one
+    more boot, keeping the crashed boot's logs; a second crash fails."""
+    import os
+    import signal
+    import threading
+
+    def segv_soon(vm, seen):
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            p = vm.proc
+            if p is not None and p.pid not in seen:
+                seen.add(p.pid)
+                os.kill(p.pid, signal.SIGSEGV)
+                return
+            time.sleep(0.05)
+
+    vm = VM(name="boot-crash", nodes=[Node(256 * MiB, cpus=True)], accel="tcg")
+    seen = set()
+    vm.start()
+    segv_soon(vm, seen)
+    with vm:
+        assert vm.sh("echo up") == "up"
+        assert os.path.exists(vm.stderr_log + ".crashed")
+        assert len(seen) == 1 and vm.proc.pid not in seen
+
+    vm = VM(name="boot-crash-twice", nodes=[Node(256 * MiB, cpus=True)], accel="tcg")
+    seen = set()
+    vm.start()
+    segv_soon(vm, seen)
+    killer = threading.Thread(target=lambda: [time.sleep(0.5), segv_soon(vm, seen)])
+    killer.start()
+    try:
+        with vm:
+            raise AssertionError("booted although QEMU was killed twice")
+    except VMExited as e:
+        assert "second boot" in str(e), e
+    finally:
+        killer.join()
+    assert len(seen) == 2, seen

@@ -418,6 +418,45 @@ def test_mbind_pages_stay_where_the_tenant_bound_them():
         stop_and_verify(vm, bound)
 
 
+def test_injected_warm_memory_fills_free_room():
+    """Free fast memory is filled with lukewarm pages, never with idle ones.
+    Two idle processes sit on the slow node. The first gets dense injected
+    samples in 64 MiB (hot) and sparse ones in 512 MiB (warm: too big to be
+    classified hot next to it); the second (192 MiB) gets none."""
+    with VM(name="hplace-place-inject-fill") as vm:
+        prepare(vm, enable=False)
+        hs = start_hotset(vm, "-m 576 -H 64 -o 0 -n 1 -r 1 -t 0")
+        idle_hs = start_hotset(vm, "-m 192 -H 1 -n 1 -r 1 -t 0", name="idle")
+        base = hs["base"]
+        hot = (base, base + 64 * MiB)
+        warm = (base + 64 * MiB, base + 576 * MiB)
+        idle = (idle_hs["base"], idle_hs["base"] + idle_hs["size"])
+        warm_pages = 512 * MiB // 4096
+        i1 = start_injector(vm, hs["pid"], [hot], name="inj-hot")
+        i2 = start_injector(vm, hs["pid"], [warm], step=4 * MiB, name="inj-warm")
+        vm.sh(f"echo 1 > {H}/enabled")
+        t0 = time.monotonic()
+        while True:
+            r = residency(vm, hs["pid"], [hot, warm])
+            if r[0][0] == 64 * MiB // 4096 and r[1][0] >= 0.5 * warm_pages:
+                break
+            assert time.monotonic() - t0 < CONVERGE_S, (r, moves(vm))
+            time.sleep(3)
+        el = time.monotonic() - t0
+        time.sleep(5)
+        r = residency(vm, hs["pid"], [hot, warm])
+        (idle_fast, _), = residency(vm, idle_hs["pid"], [idle])
+        note(f"fill: after {el:.0f}s on the fast node: hot {r[0][0]}, warm {r[1][0]} of "
+             f"{warm_pages}, idle {idle_fast}; {vm.node_meminfo(0)['MemFree'] // MiB} MiB "
+             f"free; {moves(vm)}")
+        assert idle_fast == 0, idle_fast
+        assert r[1][0] >= 0.5 * warm_pages, r
+        stop_injector(vm, i1)
+        stop_injector(vm, i2)
+        stop_and_verify(vm, hs)
+        stop_and_verify(vm, idle_hs)
+
+
 def test_injected_shrink_demotes_cold_first():
     """Deterministic version of the hballoon shrink: an idle process holds
     most of the fast node (never sampled: cold), an idle one on the slow
