@@ -14,25 +14,14 @@ import re
 import time
 
 import pytap
+from hplacetest import D, H, note, prepare
 from htiervm import VM, MiB
 from hotset import shift, start as start_hotset, stop_and_verify
 
-H = "/sys/kernel/mm/hplace"
-D = "/sys/kernel/debug/hplace"
 CONVERGE_S = 120
 # 1 GiB working set, 256 MiB hot part at 64 MiB, moving to 640 MiB.
 WS = "-m 1024 -H 256 -o 64 -O 640 -c 100 -r 500000 -n 1 -t 0"
 HB = ["virtio-hballoon-pci,id=hb0"]
-
-
-def note(msg):
-    print(f"# {msg}", flush=True)
-
-
-def prepare(vm, enable=True):
-    vm.sh("echo 0 > /proc/sys/kernel/numa_balancing")
-    vm.sh("echo 0 > /sys/kernel/mm/numa/demotion_enabled")
-    vm.sh(f"echo {1 if enable else 0} > {H}/enabled")
 
 
 def stat(vm, name):

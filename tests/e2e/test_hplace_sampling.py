@@ -10,24 +10,11 @@ import re
 import time
 
 import pytap
+from hplacetest import D, H, note, prepare
 from hotset import start as start_hotset
 from htiervm import VM
 
-H = "/sys/kernel/mm/hplace"
-D = "/sys/kernel/debug/hplace"
 WINDOW = 60 if os.environ.get("HTIER_FULL") == "1" else 30
-
-
-def note(msg):
-    print(f"# {msg}", flush=True)
-
-
-def prepare(vm, enable=True):
-    vm.sh("echo 0 > /proc/sys/kernel/numa_balancing")
-    vm.sh("echo 0 > /sys/kernel/mm/numa/demotion_enabled")
-    vm.sh(f"test -d {H} && test -d {D}")
-    if enable:
-        vm.sh(f"echo 1 > {H}/enabled")
 
 
 def stat(vm, name):
