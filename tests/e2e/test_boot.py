@@ -1,7 +1,10 @@
 """The build-boot-test loop itself: the tiered VM, the harness protocol, and
 the failure paths (boot timeout, QEMU dying, guest panic, command timeout)."""
 
+import os
 import re
+import signal
+import threading
 import time
 
 from htiervm import VM, BootTimeout, CommandTimeout, VMExited, MiB, Node
@@ -97,10 +100,6 @@ def test_failed_boot_in_with_leaves_no_qemu():
 def test_qemu_crash_during_boot_gets_one_more_boot():
     """QEMU killed by a signal before the guest is up (a TCG crash) gets one
     more boot, keeping the crashed boot's logs; a second crash fails."""
-    import os
-    import signal
-    import threading
-
     def segv_soon(vm, seen):
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:

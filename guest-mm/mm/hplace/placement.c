@@ -720,8 +720,10 @@ static unsigned int hplace_count_large(struct list_head *list)
  * does not move goes back to the LRU.
  */
 static unsigned long hplace_migrate(struct hplace_collect *c, int nid,
-				    bool promote, int src)
+				    enum hplace_move_why why, int src)
 {
+	bool promote = why == HPLACE_MOVE_ROOM || why == HPLACE_MOVE_FILL ||
+		       why == HPLACE_MOVE_PAIR_PROMOTE;
 	unsigned int moved = 0, large;
 	unsigned long want = c->got;
 
@@ -744,13 +746,11 @@ static unsigned long hplace_migrate(struct hplace_collect *c, int nid,
 		count_vm_events(HPLACE_MIGRATE_FAIL, want - moved);
 		hplace.place.stats.migrate_failed += want - moved;
 	}
-	if (promote) {
+	if (promote)
 		mod_node_page_state(NODE_DATA(nid), HPLACE_PROMOTE, moved);
-		hplace.place.stats.promoted += moved;
-	} else {
+	else
 		mod_node_page_state(NODE_DATA(src), HPLACE_DEMOTE, moved);
-		hplace.place.stats.demoted += moved;
-	}
+	hplace.place.stats.moves[why] += moved;
 	c->got = 0;
 	return moved;
 }
@@ -771,8 +771,12 @@ static void hplace_rewind(struct hplace_batch *b, enum hplace_list which)
 	b->cur[which].addr = 0;
 }
 
-/* Demote up to @want pages of the coldest ranges; returns pages moved. */
-static u64 hplace_demote(struct hplace_batch *b, u64 want)
+/*
+ * Demote up to @want pages of the coldest ranges, counted as @why
+ * (HEADROOM or PAIR_DEMOTE); returns pages moved.
+ */
+static u64 hplace_demote(struct hplace_batch *b, u64 want,
+			 enum hplace_move_why why)
 {
 	int dst = hplace_roomiest(&b->slow);
 	struct hplace_collect c;
@@ -793,7 +797,7 @@ static u64 hplace_demote(struct hplace_batch *b, u64 want)
 			hplace_collect_init(&c, &from, chunk);
 			more = hplace_collect(b, HPLACE_LIST_COLD, &c);
 			progress = c.got;
-			chunk = hplace_migrate(&c, dst, false, src);
+			chunk = hplace_migrate(&c, dst, why, src);
 			moved += chunk;
 			b->budget -= min(b->budget, chunk);
 			if (!more || !progress)
@@ -805,10 +809,15 @@ static u64 hplace_demote(struct hplace_batch *b, u64 want)
 	return moved;
 }
 
-/* Promote up to @want slow pages of list @which (hot, or warm to fill). */
-static u64 hplace_promote(struct hplace_batch *b, enum hplace_list which,
+/*
+ * Promote up to @want slow pages, counted as @why: of the hot ranges
+ * (ROOM, PAIR_PROMOTE) or, to fill free room, of the warm ones (FILL).
+ */
+static u64 hplace_promote(struct hplace_batch *b, enum hplace_move_why why,
 			  u64 want, bool *more)
 {
+	enum hplace_list which = why == HPLACE_MOVE_FILL ? HPLACE_LIST_WARM :
+							   HPLACE_LIST_HOT;
 	int dst = hplace_roomiest(&b->fast);
 	struct hplace_collect c;
 	u64 moved = 0;
@@ -824,7 +833,7 @@ static u64 hplace_promote(struct hplace_batch *b, enum hplace_list which,
 		hplace_collect_init(&c, &b->slow, chunk);
 		*more = hplace_collect(b, which, &c);
 		got = c.got;
-		chunk = hplace_migrate(&c, dst, true, NUMA_NO_NODE);
+		chunk = hplace_migrate(&c, dst, why, NUMA_NO_NODE);
 		moved += chunk;
 		b->budget -= min(b->budget, chunk);
 		if (!*more || !got || chunk < got)
@@ -911,7 +920,6 @@ static u64 hplace_swap(struct hplace_batch *b, u64 max_pairs, bool *more)
 			folio_put(hot.folios[i]);
 		for (i = 0; i < cold.nr_folios; i++)
 			folio_put(cold.folios[i]);
-		hplace.place.stats.exchanged += ok;
 		hplace.place.stats.moves[HPLACE_MOVE_EXCHANGE] += ok;
 		hplace.place.stats.exchange_failed += n - ok;
 		done += ok;
@@ -1066,8 +1074,7 @@ static bool hplace_migrate_pass(void)
 	/* 1. Keep the headroom (and make room for a pending shrink). */
 	hplace_fast_room(&b->fast, b->headroom, &free, &keep, &anon);
 	if (free < keep)
-		hplace.place.stats.moves[HPLACE_MOVE_HEADROOM] +=
-			hplace_demote(b, keep - free);
+		hplace_demote(b, keep - free, HPLACE_MOVE_HEADROOM);
 
 	/* 2. Promote into the room above the headroom (and the gap). */
 	hplace_fast_room(&b->fast, b->headroom, &free, &keep, &anon);
@@ -1081,16 +1088,12 @@ static bool hplace_migrate_pass(void)
 	if (b->settled_gen == b->plan.gen && !(room && b->settled_full))
 		goto out;
 	hplace_rewind(b, HPLACE_LIST_COLD);
-	p = hplace_promote(b, HPLACE_LIST_HOT, room, &more);
-	hplace.place.stats.moves[HPLACE_MOVE_ROOM] += p;
+	p = hplace_promote(b, HPLACE_MOVE_ROOM, room, &more);
 	/* Nothing hot left on the slow tier: fill the room with warm pages. */
 	if (!more && p < room && b->budget) {
 		bool warm_more;
-		u64 f = hplace_promote(b, HPLACE_LIST_WARM, room - p,
-				       &warm_more);
 
-		hplace.place.stats.moves[HPLACE_MOVE_FILL] += f;
-		p += f;
+		p += hplace_promote(b, HPLACE_MOVE_FILL, room - p, &warm_more);
 	}
 
 	/* 3. Full: exchange, then paired migration for what is left. */
@@ -1098,13 +1101,10 @@ static bool hplace_migrate_pass(void)
 		hplace_swap(b, U64_MAX, &more);
 		while (more && b->budget >= 2 && hplace_pair_worth(b)) {
 			n = hplace_demote(b, min_t(u64, b->budget / 2,
-						   HPLACE_MIGRATE_BATCH));
-			hplace.place.stats.moves[HPLACE_MOVE_PAIR_DEMOTE] += n;
-			if (n)
-				n = hplace_promote(b, HPLACE_LIST_HOT, n,
-						   &more);
-			hplace.place.stats.moves[HPLACE_MOVE_PAIR_PROMOTE] += n;
-			if (!n)
+						   HPLACE_MIGRATE_BATCH),
+					  HPLACE_MOVE_PAIR_DEMOTE);
+			if (!n || !hplace_promote(b, HPLACE_MOVE_PAIR_PROMOTE,
+						  n, &more))
 				break;
 		}
 	}

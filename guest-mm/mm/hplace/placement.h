@@ -110,21 +110,16 @@ struct hplace_plan {
 
 /**
  * struct hplace_place_stats - placement counters, cumulative
- * @promoted: pages moved to the fast tier by migration
- * @demoted: pages moved to the slow tier by migration
- * @exchanged: hot-slow / cold-fast page pairs exchanged
  * @exchange_failed: pairs that page exchange refused
  * @migrate_failed: pages isolated for migration that did not move
  * @thp_split: huge pages split because only part of them was to move
  * @thp_moved: huge pages moved whole
  * @skipped: pages left in place, by enum hplace_skip
- * @moves: pages (exchange: pairs) moved, by enum hplace_move_why
+ * @moves: pages (exchange: pairs) moved, by enum hplace_move_why; the
+ *	promoted, demoted and exchanged totals are sums of these
  * @thread_ns: migration thread runtime while enabled
  */
 struct hplace_place_stats {
-	u64 promoted;
-	u64 demoted;
-	u64 exchanged;
 	u64 exchange_failed;
 	u64 migrate_failed;
 	u64 thp_split;

@@ -242,6 +242,12 @@ struct hplace_stat_attr {
 	enum hplace_stat stat;
 };
 
+/* Pages placement moved for one reason (stats/moves). */
+static u64 hplace_moves(enum hplace_move_why why)
+{
+	return READ_ONCE(hplace.place.stats.moves[why]);
+}
+
 static u64 hplace_stat_value(enum hplace_stat st)
 {
 	const struct hplace_sampler_ops *ops = hplace.active;
@@ -297,11 +303,14 @@ static u64 hplace_stat_value(enum hplace_stat st)
 	case HPLACE_ST_HOT_BYTES:
 		return hplace.cres.hot_pages << PAGE_SHIFT;
 	case HPLACE_ST_PROMOTED:
-		return READ_ONCE(hplace.place.stats.promoted);
+		return hplace_moves(HPLACE_MOVE_ROOM) +
+		       hplace_moves(HPLACE_MOVE_FILL) +
+		       hplace_moves(HPLACE_MOVE_PAIR_PROMOTE);
 	case HPLACE_ST_DEMOTED:
-		return READ_ONCE(hplace.place.stats.demoted);
+		return hplace_moves(HPLACE_MOVE_HEADROOM) +
+		       hplace_moves(HPLACE_MOVE_PAIR_DEMOTE);
 	case HPLACE_ST_EXCHANGED:
-		return READ_ONCE(hplace.place.stats.exchanged);
+		return hplace_moves(HPLACE_MOVE_EXCHANGE);
 	case HPLACE_ST_EXCHANGE_FAILED:
 		return READ_ONCE(hplace.place.stats.exchange_failed);
 	case HPLACE_ST_MIGRATE_FAILED:

@@ -133,14 +133,14 @@ static void hplace_test_demote_then_promote(struct kunit *test)
 	bool more;
 
 	plkt_add(b, false, addr, PLKT_PAGES);
-	KUNIT_EXPECT_EQ(test, hplace_demote(b, PLKT_PAGES), (u64)on0);
+	KUNIT_EXPECT_EQ(test, hplace_demote(b, PLKT_PAGES, HPLACE_MOVE_HEADROOM), (u64)on0);
 	KUNIT_EXPECT_EQ(test, plkt_on_node(test, addr, PLKT_PAGES, 1),
 			PLKT_PAGES);
 
 	lru_add_drain_all();
 	plkt_add(b, true, addr, PLKT_PAGES);
 	plkt_rewind(b);
-	KUNIT_EXPECT_EQ(test, hplace_promote(b, HPLACE_LIST_HOT, PLKT_PAGES, &more),
+	KUNIT_EXPECT_EQ(test, hplace_promote(b, HPLACE_MOVE_ROOM, PLKT_PAGES, &more),
 			(u64)PLKT_PAGES);
 	KUNIT_EXPECT_EQ(test, plkt_on_node(test, addr, PLKT_PAGES, 0),
 			PLKT_PAGES);
@@ -155,11 +155,11 @@ static void hplace_test_budget_and_want_bound_moves(struct kunit *test)
 	KUNIT_ASSERT_EQ(test, on0, PLKT_PAGES);
 	plkt_add(b, false, addr, PLKT_PAGES);
 	b->budget = 3;
-	KUNIT_EXPECT_EQ(test, hplace_demote(b, PLKT_PAGES), 3ULL);
+	KUNIT_EXPECT_EQ(test, hplace_demote(b, PLKT_PAGES, HPLACE_MOVE_HEADROOM), 3ULL);
 	KUNIT_EXPECT_EQ(test, b->budget, 0ULL);
 	b->budget = U64_MAX;
 	plkt_rewind(b);
-	KUNIT_EXPECT_EQ(test, hplace_demote(b, 2), 2ULL);
+	KUNIT_EXPECT_EQ(test, hplace_demote(b, 2, HPLACE_MOVE_HEADROOM), 2ULL);
 	KUNIT_EXPECT_EQ(test, plkt_on_node(test, addr, PLKT_PAGES, 1), 5U);
 }
 
@@ -167,14 +167,14 @@ static void hplace_test_swap_exchanges_hot_slow_with_cold_fast(struct kunit *tes
 {
 	unsigned long hot = plkt_map(test, 8), cold = plkt_map(test, 8);
 	struct hplace_batch *b = plkt_batch(test);
-	u64 before = hplace.place.stats.exchanged;
+	u64 before = hplace.place.stats.moves[HPLACE_MOVE_EXCHANGE];
 	bool more;
 
 	if (!IS_ENABLED(CONFIG_PAGE_EXCHANGE))
 		kunit_skip(test, "CONFIG_PAGE_EXCHANGE is off");
 	/* The hot range goes to the slow node first. */
 	plkt_add(b, false, hot, 8);
-	hplace_demote(b, 8);
+	hplace_demote(b, 8, HPLACE_MOVE_HEADROOM);
 	KUNIT_ASSERT_EQ(test, plkt_on_node(test, hot, 8, 1), 8U);
 	KUNIT_ASSERT_EQ(test, plkt_on_node(test, cold, 8, 0), 8U);
 	lru_add_drain_all();
@@ -201,7 +201,7 @@ static void hplace_test_swap_exchanges_hot_slow_with_cold_fast(struct kunit *tes
 	/* Reading the pages queued them for activation: drain that. */
 	lru_add_drain_all();
 	KUNIT_EXPECT_EQ(test, hplace_swap(b, 8, &more), 8ULL);
-	KUNIT_EXPECT_EQ(test, hplace.place.stats.exchanged - before, 8ULL);
+	KUNIT_EXPECT_EQ(test, hplace.place.stats.moves[HPLACE_MOVE_EXCHANGE] - before, 8ULL);
 	KUNIT_EXPECT_EQ(test, plkt_on_node(test, hot, 8, 0), 8U);
 	KUNIT_EXPECT_EQ(test, plkt_on_node(test, cold, 8, 1), 8U);
 }
@@ -257,12 +257,12 @@ static void hplace_test_thp_split_or_whole(struct kunit *test)
 	plkt_add(b, false, thp + HPAGE_PMD_SIZE / 2, HPAGE_PMD_NR / 2);
 	/* Second one: wholly inside. */
 	plkt_add(b, false, thp + HPAGE_PMD_SIZE, HPAGE_PMD_NR);
-	hplace_demote(b, 2 * HPAGE_PMD_NR);
+	hplace_demote(b, 2 * HPAGE_PMD_NR, HPLACE_MOVE_HEADROOM);
 	KUNIT_EXPECT_EQ(test, hplace.place.stats.thp_split - split0, 1ULL);
 	KUNIT_EXPECT_EQ(test, hplace.place.stats.thp_moved - moved0, 1ULL);
 	lru_add_drain_all();
 	plkt_rewind(b);
-	KUNIT_EXPECT_EQ(test, hplace_demote(b, 2 * HPAGE_PMD_NR),
+	KUNIT_EXPECT_EQ(test, hplace_demote(b, 2 * HPAGE_PMD_NR, HPLACE_MOVE_HEADROOM),
 			(u64)HPAGE_PMD_NR / 2);
 	KUNIT_EXPECT_EQ(test, plkt_count(test, thp, HPAGE_PMD_NR / 2, 0),
 			HPAGE_PMD_NR / 2);
@@ -301,7 +301,7 @@ static void hplace_test_fill_takes_sampled_ranges_only(struct kunit *test)
 
 	plkt_add(b, false, idle, 4);
 	plkt_add(b, false, warm, 4);
-	hplace_demote(b, 8);
+	hplace_demote(b, 8, HPLACE_MOVE_HEADROOM);
 	KUNIT_ASSERT_EQ(test, plkt_on_node(test, idle, 4, 1), 4U);
 	KUNIT_ASSERT_EQ(test, plkt_on_node(test, warm, 4, 1), 4U);
 	lru_add_drain_all();
@@ -309,7 +309,7 @@ static void hplace_test_fill_takes_sampled_ranges_only(struct kunit *test)
 	b->plan.cold[0].density = 0;	/* coldest first */
 	b->plan.cold[1].density = 5;
 	plkt_rewind(b);
-	KUNIT_EXPECT_EQ(test, hplace_promote(b, HPLACE_LIST_WARM, 8, &more),
+	KUNIT_EXPECT_EQ(test, hplace_promote(b, HPLACE_MOVE_FILL, 8, &more),
 			4ULL);
 	KUNIT_EXPECT_FALSE(test, more);
 	KUNIT_EXPECT_EQ(test, plkt_on_node(test, warm, 4, 0), 4U);
