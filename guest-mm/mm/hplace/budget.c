@@ -106,6 +106,26 @@ static u64 hplace_budget_apply(const struct hplace_budget *b, u32 f)
 	return clamp(n, b->p.min, b->p.max);
 }
 
+/*
+ * A slow scanner works in batches, less often than the controller decides.
+ * A decision over a window without a batch would see only the fixed costs
+ * and, having no work to judge the rate by, hold the rate: the cost then
+ * averages well below the budget.  Such windows are merged into the next
+ * one with work, unless they are already over budget or long, or fall in a
+ * throttle pause.
+ */
+static bool hplace_budget_defer(const struct hplace_budget *b, u64 elapsed)
+{
+	if (b->p.mode != HPLACE_BUDGET_RATE || b->acc_work)
+		return false;
+	/* A throttle pause is meant to be idle and is judged on its own. */
+	if (b->last_ns < b->pause_end_ns)
+		return false;
+	if (elapsed >= HPLACE_BUDGET_MAX_DEFER * b->p.min_interval_ns)
+		return false;
+	return b->acc_cost_ns * 1000 <= elapsed * b->p.permille;
+}
+
 /**
  * hplace_budget_tick() - feed a measurement, maybe update the knob
  * @b: the controller
@@ -136,6 +156,8 @@ bool hplace_budget_tick(struct hplace_budget *b, u64 now_ns, u64 cost_ns,
 		return false;
 
 	elapsed = now_ns - b->last_ns;
+	if (hplace_budget_defer(b, elapsed))
+		return false;
 	cost = min(b->acc_cost_ns, 64 * elapsed);
 	work = b->acc_work;
 	b->acc_cost_ns = 0;
@@ -185,6 +207,7 @@ bool hplace_budget_tick(struct hplace_budget *b, u64 now_ns, u64 cost_ns,
 					   (u64)b->p.permille *
 					   HPLACE_BUDGET_SETPOINT);
 		b->pause_ns = need > elapsed ? need - elapsed : 0;
+		b->pause_end_ns = now_ns + b->pause_ns;
 	}
 	return true;
 }

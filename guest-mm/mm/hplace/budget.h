@@ -24,6 +24,13 @@
  *    actually used most of the allowed rate: the budget is a ceiling, not
  *    a target, and an idle engine must not wind the rate up.
  *
+ * In rate mode a slow scan works in batches that can be further apart than
+ * @min_interval_ns.  A window without work that is still within budget is
+ * then merged into the next one (for at most HPLACE_BUDGET_MAX_DEFER
+ * intervals), so each decision sees a whole scan period: judged alone,
+ * such windows would show only fixed costs and hold the rate, and the
+ * engine would spend half its budget.
+ *
  * In period mode the cost also depends on how many events occur, which the
  * controller cannot see while the workload idles: it remembers the most
  * expensive load recently seen (cost ratio times period, decaying by 1/64
@@ -49,6 +56,8 @@
 #define HPLACE_BUDGET_LOW	(HPLACE_BUDGET_ONE * 85 / 100)
 /* Above this share at the cheapest knob setting, throttle. */
 #define HPLACE_BUDGET_THROTTLE	HPLACE_BUDGET_ONE
+/* Rate mode: longest wait, in update intervals, for a window with work. */
+#define HPLACE_BUDGET_MAX_DEFER	8
 
 /**
  * enum hplace_budget_mode - how the knob relates to cost
@@ -89,6 +98,7 @@ struct hplace_budget_params {
  * @last_ratio: cost/budget of the last update, HPLACE_BUDGET_ONE = budget
  * @usage_ppm: smoothed measured usage in millionths of one CPU
  * @pause_ns: while throttled, how long the caller should pause detection
+ * @pause_end_ns: when the last throttle pause ends
  * @throttled: the last update throttled
  * @throttles: number of updates that throttled
  * @updates: number of updates
@@ -107,6 +117,7 @@ struct hplace_budget {
 	u32 last_ratio;
 	u64 usage_ppm;
 	u64 pause_ns;
+	u64 pause_end_ns;
 	bool throttled;
 	unsigned long throttles;
 	unsigned long updates;
