@@ -376,35 +376,41 @@ def stop_injector(vm, ipid):
     vm.sh(f"kill {ipid}")
 
 
-def test_mbind_pages_stay_where_the_tenant_bound_them():
-    """Two idle processes on the slow node get the same injected samples;
-    the one whose mapping is still bound there with mbind(MPOL_BIND) keeps
-    its pages there (counted as skipped: mempolicy), the other is promoted."""
+def test_bound_pages_stay_where_the_tenant_bound_them():
+    """Three idle processes on the slow node get the same injected samples:
+    one whose mapping is still bound there with mbind(MPOL_BIND), one bound
+    as a whole with set_mempolicy(MPOL_BIND), and one free. The bound ones
+    keep their pages there (counted as skipped: mempolicy); the free one is
+    promoted."""
     with VM(name="hplace-place-mbind") as vm:
         prepare(vm)
-        hs_free = start_hotset(vm, "-m 64 -H 32 -o 16 -n 1 -r 1 -t 0", name="free")
-        bound = start_hotset(vm, "-m 64 -H 32 -o 16 -n 1 -B -r 1 -t 0", name="bound")
-        ranges = {n: (h["hot_start"], h["hot_end"]) for n, h in
-                  (("free", hs_free), ("bound", bound))}
-        ipid = start_injector(vm, hs_free["pid"], [ranges["free"]], name="inj-free")
-        ipid2 = start_injector(vm, bound["pid"], [ranges["bound"]], name="inj-bound")
+        procs = {
+            "free": start_hotset(vm, "-m 64 -H 32 -o 16 -n 1 -r 1 -t 0", name="free"),
+            "mbind": start_hotset(vm, "-m 64 -H 32 -o 16 -n 1 -B -r 1 -t 0", name="mbind"),
+            "task": start_hotset(vm, "-m 64 -H 32 -o 16 -n 1 -P -r 1 -t 0", name="task"),
+        }
+        ranges = {n: (h["hot_start"], h["hot_end"]) for n, h in procs.items()}
+        injectors = [start_injector(vm, h["pid"], [ranges[n]], name=f"inj-{n}")
+                     for n, h in procs.items()]
         pages = 32 * MiB // 4096
         t0 = time.monotonic()
-        while residency(vm, hs_free["pid"], [ranges["free"]])[0][0] < 0.9 * pages:
+        while residency(vm, procs["free"]["pid"], [ranges["free"]])[0][0] < 0.9 * pages:
             assert time.monotonic() - t0 < CONVERGE_S, vm.sh(f"cat {D}/ranges")
             time.sleep(2)
+        took = time.monotonic() - t0
         time.sleep(5)
-        (on_fast, on_slow), = residency(vm, bound["pid"], [ranges["bound"]])
+        bound = {n: residency(vm, procs[n]["pid"], [ranges[n]])[0] for n in ("mbind", "task")}
         skipped = vm.sh(f"cat {H}/stats/skipped")
-        note(f"mbind: the unbound range promoted in {time.monotonic() - t0:.0f}s; "
-             f"the bound one has {on_fast} pages on the fast node; "
+        note(f"bound pages: the free range promoted in {took:.0f}s; pages on the "
+             f"fast node: mbind {bound['mbind'][0]}, set_mempolicy {bound['task'][0]}; "
              + skipped.replace(chr(10), ", "))
-        assert on_fast == 0 and on_slow == pages, (on_fast, on_slow)
-        assert int(re.search(r"^mempolicy (\d+)$", skipped, re.M)[1]) >= pages, skipped
-        stop_injector(vm, ipid)
-        stop_injector(vm, ipid2)
-        stop_and_verify(vm, hs_free)
-        stop_and_verify(vm, bound)
+        for n, (on_fast, on_slow) in bound.items():
+            assert on_fast == 0 and on_slow == pages, (n, on_fast, on_slow)
+        assert int(re.search(r"^mempolicy (\d+)$", skipped, re.M)[1]) >= 2 * pages, skipped
+        for ipid in injectors:
+            stop_injector(vm, ipid)
+        for h in procs.values():
+            stop_and_verify(vm, h)
 
 
 def test_injected_warm_memory_fills_free_room():

@@ -4,12 +4,13 @@
  *
  *   hotset [-m total_MiB] [-H hot_MiB] [-o hot_offset_MiB] [-O next_MiB]
  *          [-t seconds] [-c cold_permille] [-r touches_per_s] [-n node] [-B]
- *          [-T]
+ *          [-P] [-T]
  *
  * Maps total_MiB of private anonymous memory and writes every page once
  * (first touch on `node` with -n, through mbind(MPOL_BIND), after which the
  * policy goes back to the default so the pages may move; -B keeps the
- * binding, for tests of placement honouring mbind), so all of it is
+ * binding, for tests of placement honouring mbind; -P binds the whole
+ * process with set_mempolicy(MPOL_BIND) instead and keeps it), so all of it is
  * resident; each page's first word holds a checksum of its index.  Prints
  *
  *   pid=<pid> base=0x<addr> size=<bytes> hot_start=0x<addr> hot_end=0x<addr>
@@ -82,11 +83,11 @@ int main(int argc, char **argv)
 	unsigned long sweeps = 0, touches = 0, bad = 0;
 	double seconds = 0, rate = 0, t0;
 	long page = sysconf(_SC_PAGESIZE);
-	int opt, thp = 0, node = -1, keep_bind = 0;
+	int opt, thp = 0, node = -1, keep_bind = 0, task_bind = 0;
 	char *base, *hs;
 	size_t size, hsize, i, npages, hot_first, hot_pages;
 
-	while ((opt = getopt(argc, argv, "m:H:o:O:t:c:r:n:BT")) != -1) {
+	while ((opt = getopt(argc, argv, "m:H:o:O:t:c:r:n:BPT")) != -1) {
 		switch (opt) {
 		case 'm': total = strtoul(optarg, NULL, 0); break;
 		case 'H': hot = strtoul(optarg, NULL, 0); break;
@@ -97,6 +98,7 @@ int main(int argc, char **argv)
 		case 'r': rate = strtod(optarg, NULL); break;
 		case 'n': node = atoi(optarg); break;
 		case 'B': keep_bind = 1; break;
+		case 'P': task_bind = 1; break;
 		case 'T': thp = 1; break;
 		default:
 			fprintf(stderr, "usage: %s [-m MiB] [-H MiB] [-o MiB] [-O MiB] [-t s] [-c permille] [-r touches/s] [-n node] [-B] [-T]\n",
@@ -123,7 +125,14 @@ int main(int argc, char **argv)
 	}
 	if (madvise(base, size, thp ? MADV_HUGEPAGE : MADV_NOHUGEPAGE))
 		perror(thp ? "madvise(MADV_HUGEPAGE)" : "madvise(MADV_NOHUGEPAGE)");
-	if (node >= 0) {
+	if (node >= 0 && task_bind) {
+		unsigned long mask = 1UL << node;
+
+		if (syscall(SYS_set_mempolicy, MPOL_BIND, &mask, 64)) {
+			perror("set_mempolicy");
+			return 1;
+		}
+	} else if (node >= 0) {
 		unsigned long mask = 1UL << node;
 
 		if (syscall(SYS_mbind, base, size, MPOL_BIND, &mask, 64, 0)) {
@@ -134,7 +143,7 @@ int main(int argc, char **argv)
 	npages = size / page;
 	for (i = 0; i < npages; i++)
 		*(volatile uint64_t *)(base + i * page) = checksum(i);
-	if (node >= 0 && !keep_bind &&
+	if (node >= 0 && !keep_bind && !task_bind &&
 	    syscall(SYS_mbind, base, size, MPOL_DEFAULT, NULL, 0, 0)) {
 		perror("mbind default");
 		return 1;

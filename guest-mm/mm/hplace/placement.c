@@ -36,6 +36,9 @@
 #include <linux/sched/mm.h>
 #include <linux/sched/cputime.h>
 #include <linux/sched/clock.h>
+#include <linux/sched/signal.h>
+#include <linux/sched/task.h>
+#include <linux/pid_namespace.h>
 #include <linux/pagewalk.h>
 #include <linux/migrate.h>
 #include <linux/mempolicy.h>
@@ -99,6 +102,7 @@ struct hplace_cursor {
 struct hplace_batch {
 	struct hplace_plan plan;
 	struct mm_struct *mm[HPLACE_PLAN_PROCS];
+	bool task_policy[HPLACE_PLAN_PROCS];	/* set_mempolicy(2) in force */
 	nodemask_t fast;
 	nodemask_t slow;
 	unsigned int headroom;
@@ -119,7 +123,8 @@ struct hplace_collect {
 	unsigned long got;	/* pages picked */
 	unsigned long next;	/* where the walk stopped */
 	bool refs_only;		/* exchange: take references, base pages */
-	bool vma_policy;	/* the VMA walked has its own mempolicy */
+	bool task_policy;	/* the process has a task-wide mempolicy */
+	bool vma_policy;	/* a mempolicy applies to the VMA walked */
 	struct list_head list;	/* isolated folios (migration) */
 	struct folio **folios;	/* referenced folios (exchange) */
 	unsigned int nr_folios;
@@ -581,11 +586,14 @@ static int hplace_collect_test_walk(unsigned long start, unsigned long end,
 			      VM_MIXEDMAP)))
 		return 1;
 	/*
-	 * A policy set with mbind(2) says where the tenant wants the pages:
-	 * leave them there (walked anyway, to count them as skipped).
+	 * A policy set with mbind(2), or failing that with set_mempolicy(2),
+	 * says where the tenant wants the pages: leave them there (walked
+	 * anyway, to count them as skipped).
 	 */
-	c->vma_policy = vma_policy(vma) &&
-			vma_policy(vma)->mode != MPOL_LOCAL;
+	if (vma_policy(vma))
+		c->vma_policy = vma_policy(vma)->mode != MPOL_LOCAL;
+	else
+		c->vma_policy = c->task_policy;
 	return 0;
 }
 
@@ -646,6 +654,7 @@ static bool hplace_collect(struct hplace_batch *b, enum hplace_list which,
 		c->end = m->end;
 		c->next = m->end;
 		c->last_large = NULL;
+		c->task_policy = b->task_policy[m->proc];
 		got = c->got;
 		mmap_read_lock(mm);
 		walk_page_range(mm, start, m->end, &hplace_collect_ops, c);
@@ -980,6 +989,33 @@ static bool hplace_same_hot(const struct hplace_batch *b,
 	return true;
 }
 
+/*
+ * Whether a thread of @p's process has a task-wide memory policy
+ * (set_mempolicy(2)) other than local allocation.  Threads have their own
+ * policies; one such thread is taken as the tenant saying where the
+ * process's memory goes.
+ */
+static bool hplace_task_policy(const struct hplace_proc *p)
+{
+	struct task_struct *leader, *t;
+	bool found = false;
+
+	rcu_read_lock();
+	leader = pid_task(find_pid_ns(p->pid, &init_pid_ns), PIDTYPE_TGID);
+	if (leader) {
+		for_each_thread(leader, t) {
+			task_lock(t);
+			found = t->mm == p->mm && t->mempolicy &&
+				t->mempolicy->mode != MPOL_LOCAL;
+			task_unlock(t);
+			if (found)
+				break;
+		}
+	}
+	rcu_read_unlock();
+	return found;
+}
+
 /* Copy the plan and pin its address spaces; false when idle. */
 static bool hplace_snapshot(struct hplace_batch *b)
 {
@@ -1028,6 +1064,7 @@ static bool hplace_snapshot(struct hplace_batch *b)
 				break;
 			}
 		}
+		b->task_policy[i] = b->mm[i] && hplace_task_policy(p);
 	}
 	mutex_unlock(&hplace.lock);
 	return run;

@@ -31,7 +31,8 @@
  *	still in a per-CPU LRU batch); retried later
  * @HPLACE_SKIP_LARGE: a huge page offered to page exchange, which takes
  *	base pages only; it is migrated instead
- * @HPLACE_SKIP_MEMPOLICY: in a VMA with its own memory policy (mbind(2)):
+ * @HPLACE_SKIP_MEMPOLICY: under a memory policy the tenant set: the VMA's
+ *	own (mbind(2)) or else a thread's task-wide one (set_mempolicy(2));
  *	the tenant chose the node
  * @HPLACE_NR_SKIP: number of reasons
  */
