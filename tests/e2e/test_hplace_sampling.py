@@ -234,12 +234,10 @@ def _budget_windows(budgets):
     for permille, used, _, _, _ in results:
         assert used <= 1.2 * permille, results
     # Overload: 1 GiB of tracked memory is far more than any of these
-    # budgets can scan, so the engine should use most of it. The controller
-    # holds 0.85-1.0x by its own measure, which differs from schedstat's
-    # by a few percent either way; the exact share is a benchmark figure
-    # (bench/hplace-sampling), not a pass mark.
+    # budgets can scan, so the engine should use most of it: the controller
+    # holds 0.85-1.0x of it over each decision window.
     for permille, used, _, _, _ in results:
-        assert used >= 0.75 * permille, results
+        assert used >= 0.8 * permille, results
 
 
 def test_idle_engine_stays_below_budget():
