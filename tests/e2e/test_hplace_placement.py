@@ -506,6 +506,42 @@ def test_injected_shrink_demotes_cold_first():
         assert not vm.dmesg_problems(), vm.dmesg_problems()
 
 
+def test_allocating_into_the_headroom_wakes_placement():
+    """An idle process holds most of the fast node; once hplace has settled,
+    another process (bound to the fast node, so never moved) allocates into
+    the headroom. The node's free mark wakes the migration thread, which
+    demotes the idle process's pages until the headroom is free again."""
+    with VM(name="hplace-place-free-mark") as vm:
+        prepare(vm, enable=False)
+        filler = fill_fast_node(vm, leave_mib=96)
+        vm.sh(f"echo 1 > {H}/enabled")
+        time.sleep(8)
+        w0, d0 = stat(vm, "free_mark_wakeups"), moves(vm)["demote_headroom"]
+        total = vm.node_meminfo(0)["MemTotal"]
+        keep = total * int(vm.sh(f"cat {H}/headroom_permille")) // 1000
+        free0 = vm.node_meminfo(0)["MemFree"]
+        take = (free0 - keep) // MiB + 16
+        mpid = int(vm.sh(f"memfill -n 0 -m {take} -h > /tmp/memfill.out 2>&1 & echo $!"))
+        t0 = time.monotonic()
+        while True:
+            assert time.monotonic() - t0 < 60, (vm.node_meminfo(0), moves(vm),
+                                                vm.sh("cat /tmp/memfill.out"))
+            done = "filled" in vm.sh("cat /tmp/memfill.out")
+            d1 = moves(vm)["demote_headroom"]
+            if done and d1 > d0 and vm.node_meminfo(0)["MemFree"] >= 0.9 * keep:
+                break
+            time.sleep(0.5)
+        took = time.monotonic() - t0
+        w1 = stat(vm, "free_mark_wakeups")
+        note(f"free mark: {free0 // MiB} MiB free, headroom {keep // MiB} MiB, took "
+             f"{take} MiB; headroom back within {took:.1f}s of the start of the "
+             f"allocation; {d1 - d0} pages demoted; {w1 - w0} free-mark wakeups")
+        assert w1 > w0, (w0, w1)
+        vm.sh(f"kill {mpid}")
+        stop_and_verify(vm, filler)
+        assert not vm.dmesg_problems(), vm.dmesg_problems()
+
+
 def test_injected_full_fast_tier_exchanges():
     """Deterministic version of the full fast tier: an idle process holds
     the fast node, and only injected samples make a 128 MiB range of an idle

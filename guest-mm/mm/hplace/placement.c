@@ -8,8 +8,9 @@
  * coldest first.  A second thread, "hplace-migrate", executes it, so that
  * migration (paced by migrate_mbps) is never billed to the detection
  * budget and a long migration never delays sampling.  It wakes on a new
- * plan, on an hballoon resize, and every HPLACE_MIGRATE_POLL_MS to check
- * the fast tier's free memory against its headroom.  Each pass:
+ * plan, on an hballoon resize, and when a fast node's free memory falls
+ * below its share of the headroom (a node free mark, armed after each
+ * pass; a slow timer backs it up).  Each pass:
  *
  *  1. keeps the headroom: while the fast tier has less free memory than
  *     headroom_permille of its size (plus what a pending hballoon shrink
@@ -45,6 +46,7 @@
 #include <linux/huge_mm.h>
 #include <linux/memory-tiers.h>
 #include <linux/node_resize.h>
+#include <linux/node_free_mark.h>
 #include <linux/exchange.h>
 #include <linux/vmstat.h>
 #include <linux/sort.h>
@@ -52,8 +54,13 @@
 #include "../internal.h"
 #include "engine.h"
 
-/* Idle check of the fast tier's free memory (watermark event). */
-#define HPLACE_MIGRATE_POLL_MS	200
+/*
+ * Longest sleep between passes.  A fast node falling below its headroom
+ * wakes the thread at once through its free mark; the timer covers what
+ * the mark cannot see (drift folded by the periodic vmstat refresh, a
+ * node left below its headroom with nothing to demote).
+ */
+#define HPLACE_MIGRATE_IDLE_MS	1000
 /* Pause between passes while work remains (token bucket refill). */
 #define HPLACE_MIGRATE_PACE_MS	50
 /* Huge pages split per range walk. */
@@ -334,6 +341,17 @@ static unsigned long hplace_node_managed(int nid)
  * Free pages of the fast tier, and how many must stay free: the headroom
  * plus what a pending hballoon shrink of a fast node still has to take.
  */
+static unsigned long hplace_node_keep(int nid, unsigned int headroom)
+{
+	unsigned long managed = hplace_node_managed(nid);
+	unsigned long target = READ_ONCE(hplace.place.target_pages[nid]);
+	unsigned long keep = div_u64((u64)managed * headroom, 1000);
+
+	if (target && target < managed)
+		keep += managed - target;
+	return keep;
+}
+
 static void hplace_fast_room(const nodemask_t *fast, unsigned int headroom,
 			     u64 *free, u64 *keep, u64 *anon)
 {
@@ -341,19 +359,51 @@ static void hplace_fast_room(const nodemask_t *fast, unsigned int headroom,
 
 	*free = *keep = *anon = 0;
 	for_each_node_mask(nid, *fast) {
-		unsigned long managed, target;
-
 		if (!node_state(nid, N_MEMORY))
 			continue;
-		managed = hplace_node_managed(nid);
-		target = READ_ONCE(hplace.place.target_pages[nid]);
 		*free += sum_zone_node_page_state(nid, NR_FREE_PAGES);
 		*anon += node_page_state(NODE_DATA(nid), NR_ANON_MAPPED);
-		*keep += div_u64((u64)managed * headroom, 1000);
-		if (target && target < managed)
-			*keep += managed - target;
+		*keep += hplace_node_keep(nid, headroom);
 	}
 }
+
+/*
+ * Arm each fast node's free mark at its share of what must stay free, so
+ * that falling below it wakes the migration thread.  A node already below
+ * stays disarmed: the pass that could not fix that is retried on the
+ * timer, not on every page allocated.  Other nodes are disarmed.
+ */
+static void hplace_arm_free_marks(void)
+{
+	struct hplace_place *pl = &hplace.place;
+	bool on = READ_ONCE(hplace.enabled);
+	int nid;
+
+	mutex_lock(&hplace.lock);
+	for_each_node_state(nid, N_MEMORY) {
+		unsigned long keep = 0;
+
+		if (on && node_isset(nid, pl->fast)) {
+			keep = hplace_node_keep(nid, pl->headroom_permille);
+			if (sum_zone_node_page_state(nid, NR_FREE_PAGES) < keep)
+				keep = 0;
+		}
+		node_free_mark_set(nid, keep);
+	}
+	mutex_unlock(&hplace.lock);
+}
+
+static int hplace_free_mark_cb(struct notifier_block *nb, unsigned long nid,
+			       void *unused)
+{
+	hplace.place.stats.free_marks++;
+	hplace_place_kick();
+	return NOTIFY_OK;
+}
+
+static struct notifier_block hplace_free_mark_nb = {
+	.notifier_call = hplace_free_mark_cb,
+};
 
 /**
  * hplace_place_capacity() - fast-tier pages hot ranges may fill
@@ -1162,11 +1212,12 @@ static int hplace_migrate_thread(void *unused)
 	u64 rt = 0;
 
 	while (!kthread_should_stop()) {
-		long timeout = msecs_to_jiffies(HPLACE_MIGRATE_POLL_MS);
+		long timeout = msecs_to_jiffies(HPLACE_MIGRATE_IDLE_MS);
 		u64 now_rt;
 
 		if (hplace_migrate_pass())
 			timeout = msecs_to_jiffies(HPLACE_MIGRATE_PACE_MS);
+		hplace_arm_free_marks();
 		now_rt = task_sched_runtime(current);
 		if (READ_ONCE(hplace.enabled))
 			pl->stats.thread_ns += now_rt - rt;
@@ -1188,6 +1239,7 @@ int __init hplace_place_init(void)
 {
 	struct hplace_place *pl = &hplace.place;
 	struct task_struct *task;
+	int ret;
 
 	init_waitqueue_head(&pl->wq);
 	pl->fast_auto = true;
@@ -1215,6 +1267,9 @@ int __init hplace_place_init(void)
 					   sizeof(*pl->plan.cold), GFP_KERNEL);
 	if (!hplace_batch->plan.hot || !hplace_batch->plan.cold)
 		return -ENOMEM;
+	ret = register_node_free_mark_notifier(&hplace_free_mark_nb);
+	if (ret)
+		return ret;
 	task = kthread_run(hplace_migrate_thread, NULL, "hplace-migrate");
 	if (IS_ERR(task))
 		return PTR_ERR(task);

@@ -119,6 +119,7 @@ struct hplace_plan {
  * @moves: pages (exchange: pairs) moved, by enum hplace_move_why; the
  *	promoted, demoted and exchanged totals are sums of these
  * @thread_ns: migration thread runtime while enabled
+ * @free_marks: wakeups because a fast node fell below its headroom share
  */
 struct hplace_place_stats {
 	u64 exchange_failed;
@@ -128,6 +129,7 @@ struct hplace_place_stats {
 	u64 skipped[HPLACE_NR_SKIP];
 	u64 moves[HPLACE_NR_MOVE];
 	u64 thread_ns;
+	u64 free_marks;
 };
 
 /**

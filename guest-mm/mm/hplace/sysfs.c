@@ -235,6 +235,7 @@ enum hplace_stat {
 	HPLACE_ST_THP_MOVED,
 	HPLACE_ST_MIGRATE_NS,
 	HPLACE_ST_PLAN_DROPPED,
+	HPLACE_ST_FREE_MARKS,
 };
 
 struct hplace_stat_attr {
@@ -323,6 +324,8 @@ static u64 hplace_stat_value(enum hplace_stat st)
 		return READ_ONCE(hplace.place.stats.thread_ns);
 	case HPLACE_ST_PLAN_DROPPED:
 		return hplace.place.plan.dropped;
+	case HPLACE_ST_FREE_MARKS:
+		return READ_ONCE(hplace.place.stats.free_marks);
 	}
 	return 0;
 }
@@ -375,6 +378,7 @@ HPLACE_STAT(thp_split, HPLACE_ST_THP_SPLIT);
 HPLACE_STAT(thp_moved, HPLACE_ST_THP_MOVED);
 HPLACE_STAT(migrate_thread_ns, HPLACE_ST_MIGRATE_NS);
 HPLACE_STAT(plan_dropped, HPLACE_ST_PLAN_DROPPED);
+HPLACE_STAT(free_mark_wakeups, HPLACE_ST_FREE_MARKS);
 
 /* "name count" lines, one per entry of @names. */
 static ssize_t hplace_emit_counts(char *buf, const char * const *names,
@@ -481,6 +485,7 @@ static struct attribute *hplace_stats_attrs[] = {
 	&hplace_stat_thp_moved.attr.attr,
 	&hplace_stat_migrate_thread_ns.attr.attr,
 	&hplace_stat_plan_dropped.attr.attr,
+	&hplace_stat_free_mark_wakeups.attr.attr,
 	&skipped_attr.attr,
 	&moves_attr.attr,
 	&exchange_refused_attr.attr,
