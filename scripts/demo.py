@@ -119,6 +119,8 @@ def hplace_act(vm):
                         "| tr '\\n' ' '"))
     print("   why pages moved (stats/moves): "
           + vm.sh("tr '\\n' ' ' < /sys/kernel/mm/hplace/stats/moves"))
+    print("   passes woken by the fast node's free mark (stats/free_mark_wakeups): "
+          + vm.sh("cat /sys/kernel/mm/hplace/stats/free_mark_wakeups"))
 
 
 def main():
