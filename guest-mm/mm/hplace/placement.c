@@ -337,10 +337,7 @@ static unsigned long hplace_node_managed(int nid)
 	return pages;
 }
 
-/*
- * Free pages of the fast tier, and how many must stay free: the headroom
- * plus what a pending hballoon shrink of a fast node still has to take.
- */
+/* Pages of @nid that must stay free: its headroom and a pending shrink. */
 static unsigned long hplace_node_keep(int nid, unsigned int headroom)
 {
 	unsigned long managed = hplace_node_managed(nid);
@@ -352,6 +349,10 @@ static unsigned long hplace_node_keep(int nid, unsigned int headroom)
 	return keep;
 }
 
+/*
+ * Free pages of the fast tier, and how many must stay free: the headroom
+ * plus what a pending hballoon shrink of a fast node still has to take.
+ */
 static void hplace_fast_room(const nodemask_t *fast, unsigned int headroom,
 			     u64 *free, u64 *keep, u64 *anon)
 {
