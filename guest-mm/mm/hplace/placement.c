@@ -368,6 +368,16 @@ static void hplace_fast_room(const nodemask_t *fast, unsigned int headroom,
 	}
 }
 
+static void hplace_free_mark_notify(struct node_free_marks *m, int nid)
+{
+	hplace.place.stats.free_marks++;
+	hplace_place_kick();
+}
+
+static struct node_free_marks hplace_free_marks = {
+	.notify = hplace_free_mark_notify,
+};
+
 /*
  * Arm each fast node's free mark at its share of what must stay free, so
  * that falling below it wakes the migration thread.  A node already below
@@ -389,22 +399,10 @@ static void hplace_arm_free_marks(void)
 			if (sum_zone_node_page_state(nid, NR_FREE_PAGES) < keep)
 				keep = 0;
 		}
-		node_free_mark_set(nid, keep);
+		node_free_mark_set(&hplace_free_marks, nid, keep);
 	}
 	mutex_unlock(&hplace.lock);
 }
-
-static int hplace_free_mark_cb(struct notifier_block *nb, unsigned long nid,
-			       void *unused)
-{
-	hplace.place.stats.free_marks++;
-	hplace_place_kick();
-	return NOTIFY_OK;
-}
-
-static struct notifier_block hplace_free_mark_nb = {
-	.notifier_call = hplace_free_mark_cb,
-};
 
 /**
  * hplace_place_capacity() - fast-tier pages hot ranges may fill
@@ -1240,7 +1238,6 @@ int __init hplace_place_init(void)
 {
 	struct hplace_place *pl = &hplace.place;
 	struct task_struct *task;
-	int ret;
 
 	init_waitqueue_head(&pl->wq);
 	pl->fast_auto = true;
@@ -1268,9 +1265,7 @@ int __init hplace_place_init(void)
 					   sizeof(*pl->plan.cold), GFP_KERNEL);
 	if (!hplace_batch->plan.hot || !hplace_batch->plan.cold)
 		return -ENOMEM;
-	ret = register_node_free_mark_notifier(&hplace_free_mark_nb);
-	if (ret)
-		return ret;
+	register_node_free_marks(&hplace_free_marks);
 	task = kthread_run(hplace_migrate_thread, NULL, "hplace-migrate");
 	if (IS_ERR(task))
 		return PTR_ERR(task);

@@ -14,14 +14,14 @@
 static atomic_t nfm_test_calls;
 static int nfm_test_nid;
 
-static int nfm_test_cb(struct notifier_block *nb, unsigned long nid, void *d)
+static void nfm_test_notify(struct node_free_marks *m, int nid)
 {
-	WRITE_ONCE(nfm_test_nid, (int)nid);
+	WRITE_ONCE(nfm_test_nid, nid);
 	atomic_inc(&nfm_test_calls);
-	return NOTIFY_OK;
 }
 
-static struct notifier_block nfm_test_nb = { .notifier_call = nfm_test_cb };
+/* The test's own marks: other listeners (hplace) keep theirs. */
+static struct node_free_marks nfm_test_marks = { .notify = nfm_test_notify };
 
 struct nfm_test_pages {
 	struct list_head list;
@@ -42,12 +42,12 @@ static void nfm_test_take(struct nfm_test_pages *tp, int nid, unsigned int nr,
 		list_add(&page->lru, &tp->list);
 		tp->nr++;
 		if (until_called) {
-			irq_work_sync(&node_free_mark_work);
+			irq_work_sync(&nfm_test_marks.work);
 			if (atomic_read(&nfm_test_calls))
 				break;
 		}
 	}
-	irq_work_sync(&node_free_mark_work);
+	irq_work_sync(&nfm_test_marks.work);
 }
 
 static void nfm_test_put(struct nfm_test_pages *tp)
@@ -65,16 +65,13 @@ static int nfm_test_init(struct kunit *test)
 {
 	atomic_set(&nfm_test_calls, 0);
 	WRITE_ONCE(nfm_test_nid, NUMA_NO_NODE);
-	return register_node_free_mark_notifier(&nfm_test_nb);
+	register_node_free_marks(&nfm_test_marks);
+	return 0;
 }
 
 static void nfm_test_exit(struct kunit *test)
 {
-	int nid;
-
-	for_each_node_state(nid, N_MEMORY)
-		node_free_mark_set(nid, 0);
-	unregister_node_free_mark_notifier(&nfm_test_nb);
+	unregister_node_free_marks(&nfm_test_marks);
 }
 
 static void nfm_test_fires_once_below_mark(struct kunit *test)
@@ -85,7 +82,7 @@ static void nfm_test_fires_once_below_mark(struct kunit *test)
 
 	if (free < 2 * NFM_TEST_MAX_PAGES)
 		kunit_skip(test, "node %d has only %lu free pages", nid, free);
-	node_free_mark_set(nid, free - 256);
+	node_free_mark_set(&nfm_test_marks, nid, free - 256);
 	nfm_test_take(&tp, nid, NFM_TEST_MAX_PAGES, true);
 	KUNIT_EXPECT_EQ(test, atomic_read(&nfm_test_calls), 1);
 	KUNIT_EXPECT_EQ(test, READ_ONCE(nfm_test_nid), nid);
@@ -100,28 +97,30 @@ static void nfm_test_fires_once_below_mark(struct kunit *test)
 	nfm_test_put(&tp);
 }
 
-static void nfm_test_quiet_above_mark(struct kunit *test)
+/* Taking 2048 pages off the first memory node must not notify. */
+static void nfm_test_expect_quiet(struct kunit *test)
 {
 	struct nfm_test_pages tp = { .list = LIST_HEAD_INIT(tp.list) };
-	int nid = first_memory_node;
 
-	node_free_mark_set(nid, 1);
-	nfm_test_take(&tp, nid, 2048, false);
+	nfm_test_take(&tp, first_memory_node, 2048, false);
 	KUNIT_EXPECT_EQ(test, atomic_read(&nfm_test_calls), 0);
 	nfm_test_put(&tp);
 }
 
+static void nfm_test_quiet_above_mark(struct kunit *test)
+{
+	node_free_mark_set(&nfm_test_marks, first_memory_node, 1);
+	nfm_test_expect_quiet(test);
+}
+
 static void nfm_test_disarmed_is_quiet(struct kunit *test)
 {
-	struct nfm_test_pages tp = { .list = LIST_HEAD_INIT(tp.list) };
 	int nid = first_memory_node;
-	unsigned long free = sum_zone_node_page_state(nid, NR_FREE_PAGES);
 
-	node_free_mark_set(nid, free);
-	node_free_mark_set(nid, 0);
-	nfm_test_take(&tp, nid, 2048, false);
-	KUNIT_EXPECT_EQ(test, atomic_read(&nfm_test_calls), 0);
-	nfm_test_put(&tp);
+	node_free_mark_set(&nfm_test_marks, nid,
+			   sum_zone_node_page_state(nid, NR_FREE_PAGES));
+	node_free_mark_set(&nfm_test_marks, nid, 0);
+	nfm_test_expect_quiet(test);
 }
 
 static struct kunit_case nfm_test_cases[] = {
