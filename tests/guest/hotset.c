@@ -86,6 +86,7 @@ int main(int argc, char **argv)
 	int opt, thp = 0, node = -1, keep_bind = 0, task_bind = 0;
 	char *base, *hs;
 	size_t size, hsize, i, npages, hot_first, hot_pages;
+	unsigned long mask;
 
 	while ((opt = getopt(argc, argv, "m:H:o:O:t:c:r:n:BPT")) != -1) {
 		switch (opt) {
@@ -115,6 +116,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "hotset: bad sizes\n");
 		return 2;
 	}
+	mask = node >= 0 ? 1UL << node : 0;
 	size = total * MIB;
 	hsize = hot * MIB;
 	base = mmap(NULL, size, PROT_READ | PROT_WRITE,
@@ -126,15 +128,11 @@ int main(int argc, char **argv)
 	if (madvise(base, size, thp ? MADV_HUGEPAGE : MADV_NOHUGEPAGE))
 		perror(thp ? "madvise(MADV_HUGEPAGE)" : "madvise(MADV_NOHUGEPAGE)");
 	if (node >= 0 && task_bind) {
-		unsigned long mask = 1UL << node;
-
 		if (syscall(SYS_set_mempolicy, MPOL_BIND, &mask, 64)) {
 			perror("set_mempolicy");
 			return 1;
 		}
 	} else if (node >= 0) {
-		unsigned long mask = 1UL << node;
-
 		if (syscall(SYS_mbind, base, size, MPOL_BIND, &mask, 64, 0)) {
 			perror("mbind");
 			return 1;
