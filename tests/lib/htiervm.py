@@ -144,8 +144,10 @@ class VM:
     def __init__(self, nodes=None, cpus=2, accel="auto", append="",
                  qemu_args=(), devices=(), boot_timeout=None, name="vm",
                  workdir=None, kernel=KERNEL, initrd=INITRD, qemu=QEMU,
-                 incoming=None, log=None):
+                 incoming=None, log=None, maxmem=None, slots=None):
         self.nodes = nodes or default_nodes()
+        # Room for memory devices (virtio-mem, DIMMs): -m ...,slots=,maxmem=
+        self.maxmem, self.slots = maxmem, slots
         self.cpus = cpus
         self.accel = probe_accel() if accel == "auto" else accel
         self.append = append
@@ -174,6 +176,15 @@ class VM:
     def memory_size(self):
         return sum(n.size for n in self.nodes)
 
+    def memory_option(self):
+        """-m's value: the nodes' RAM, plus slots/maxmem when asked for."""
+        opt = f"{self.memory_size() // MiB}M"
+        if self.slots is not None:
+            opt += f",slots={self.slots}"
+        if self.maxmem is not None:
+            opt += f",maxmem={self.maxmem // MiB}M"
+        return opt
+
     def backend_path(self, i):
         """Path of node i's shared backing file (backend='file'), else None."""
         if self.nodes[i].backend != "file":
@@ -192,7 +203,7 @@ class VM:
         args = [self.qemu, "-name", self.name, "-nodefaults", "-no-user-config",
                 "-display", "none", "-no-reboot",
                 "-machine", "q35,hmat=on", *accel,
-                "-smp", str(self.cpus), "-m", f"{self.memory_size() // MiB}M",
+                "-smp", str(self.cpus), "-m", self.memory_option(),
                 "-kernel", self.kernel, "-initrd", self.initrd,
                 "-append", ("console=ttyS0 panic=-1 loglevel=6 " + self.append).strip(),
                 # ttyS0: kernel console, kept as a file; ttyS1: the agent.
