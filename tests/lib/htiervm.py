@@ -257,6 +257,11 @@ class VM:
         self._reader_thread.start()
         return self
 
+    def uptime(self):
+        """Seconds since this QEMU process started (the clock a TCG plugin's
+        timestamps count from, within the time QEMU takes to load it)."""
+        return time.monotonic() - self._t0
+
     def boot(self):
         """Start QEMU and wait until the guest agent is ready."""
         if self.proc is None:
