@@ -4,9 +4,10 @@
  *
  * Every tick (HPLACE_ABIT_TICK_MS, 100 ms by default) the engine thread
  *  1. checks the pages it armed on the previous tick: test-and-clear the
- *     accessed bit; set means "accessed within the last tick", a positive
- *     sample recorded into the range tree;
- *  2. arms a fresh set of pages: clears their accessed bit;
+ *     accessed bit; set (or the folio no longer idle) means "accessed
+ *     within the last tick", a positive sample recorded into the range tree;
+ *  2. arms a fresh set of pages: clears their accessed bit, handing it back
+ *     to the folio's young flag, and marks the folio idle;
  *  3. flushes the TLB once per process for everything it cleared.
  *
  * Pages are drawn by stratified random sampling over all tracked ranges of
@@ -38,6 +39,8 @@
 #include <linux/random.h>
 #include <linux/huge_mm.h>
 #include <linux/vmstat.h>
+#include <linux/mmu_notifier.h>
+#include <linux/page_idle.h>
 #include <asm/tlbflush.h>
 #include "engine.h"
 #include <trace/events/hplace.h>
@@ -75,25 +78,53 @@ static struct {
 	bool running;
 } abit;
 
-/* Accessed-bit test-and-clear of one page (4 KiB or PMD-mapped THP). */
+/*
+ * Accessed-bit check of one page (4 KiB or PMD-mapped THP).
+ *
+ * Clearing the accessed bit takes information reclaim needs: folio_referenced()
+ * (the LRU's and MGLRU's "was it used?") would then see an old mapping of a
+ * page in constant use.  So, as DAMON does (mm/damon/ops-common.c), a young
+ * bit that is cleared is handed back to the folio's young flag, which
+ * folio_referenced() counts, and the folio is marked idle.  Whoever clears the
+ * bit before the next check (reclaim, idle page tracking) clears the idle
+ * flag too, so the check still sees that access.
+ */
 struct hplace_abit_walk {
 	int young;	/* -1 not present, 0 old, 1 young */
+	bool cleared;	/* an accessed bit was cleared: the TLB needs a flush */
 };
+
+/* Caller holds the page table lock; @folio may be NULL (special mapping). */
+static void hplace_abit_mkold(struct hplace_abit_walk *w, struct folio *folio,
+			      bool cleared)
+{
+	w->cleared = cleared;
+	w->young = cleared || (folio && !folio_test_idle(folio));
+	if (!folio)
+		return;
+	if (cleared)
+		folio_set_young(folio);
+	folio_set_idle(folio);
+}
 
 static int hplace_abit_pmd_entry(pmd_t *pmd, unsigned long addr,
 				 unsigned long next, struct mm_walk *walk)
 {
 	struct hplace_abit_walk *w = walk->private;
+	struct vm_area_struct *vma = walk->vma;
 	spinlock_t *ptl;	/* page table lock */
-	pte_t *pte;
+	pte_t *pte, ptent;
 
 #ifdef CONFIG_TRANSPARENT_HUGEPAGE
 	if (pmd_trans_huge(pmdp_get(pmd))) {
 		ptl = pmd_lock(walk->mm, pmd);
 		if (pmd_trans_huge(pmdp_get(pmd))) {
-			w->young = pmdp_test_and_clear_young(walk->vma,
-							     addr & HPAGE_PMD_MASK,
-							     pmd);
+			unsigned long haddr = addr & HPAGE_PMD_MASK;
+
+			hplace_abit_mkold(w, vm_normal_folio_pmd(vma, haddr,
+								 pmdp_get(pmd)),
+					  pmdp_clear_young_notify(vma, haddr,
+								  pmd));
 			spin_unlock(ptl);
 			return 0;
 		}
@@ -103,8 +134,10 @@ static int hplace_abit_pmd_entry(pmd_t *pmd, unsigned long addr,
 	pte = pte_offset_map_lock(walk->mm, pmd, addr, &ptl);
 	if (!pte)
 		return 0;
-	if (pte_present(ptep_get(pte)))
-		w->young = ptep_test_and_clear_young(walk->vma, addr, pte);
+	ptent = ptep_get(pte);
+	if (pte_present(ptent))
+		hplace_abit_mkold(w, vm_normal_folio(vma, addr, ptent),
+				  ptep_clear_young_notify(vma, addr, pte));
 	pte_unmap_unlock(pte, ptl);
 	return 0;
 }
@@ -114,12 +147,17 @@ static const struct mm_walk_ops hplace_abit_walk_ops = {
 	.walk_lock = PGWALK_RDLOCK,
 };
 
-/* Caller holds the mmap lock for reading. */
-static int hplace_abit_young(struct mm_struct *mm, unsigned long addr)
+/*
+ * Caller holds the mmap lock for reading.  Returns -1 (not present), 0 or 1
+ * (accessed since the last check); *@cleared says whether a flush is due.
+ */
+static int hplace_abit_young(struct mm_struct *mm, unsigned long addr,
+			     bool *cleared)
 {
 	struct hplace_abit_walk w = { .young = -1 };
 
 	walk_page_range(mm, addr, addr + PAGE_SIZE, &hplace_abit_walk_ops, &w);
+	*cleared = w.cleared;
 	return w.young;
 }
 
@@ -171,7 +209,7 @@ static u64 hplace_abit_scan_proc(struct hplace_proc *p, unsigned int *ip,
 	unsigned long lo = ULONG_MAX, hi = 0, addr;
 	struct hplace_range *r;
 	unsigned int i = *ip;
-	bool locked = false;
+	bool locked = false, cleared;
 	u64 done = 0;
 	int young;
 
@@ -186,12 +224,12 @@ static u64 hplace_abit_scan_proc(struct hplace_proc *p, unsigned int *ip,
 		if (abit.pend[i].proc_id != p->id || !locked)
 			continue;
 		addr = abit.pend[i].addr;
-		young = hplace_abit_young(mm, addr);
+		young = hplace_abit_young(mm, addr, &cleared);
 		done++;
 		if (young < 0)
 			continue;
 		hplace_record(p, addr, young);
-		if (young > 0) {
+		if (cleared) {
 			lo = min(lo, addr);
 			hi = max(hi, addr);
 		}
@@ -208,13 +246,13 @@ static u64 hplace_abit_scan_proc(struct hplace_proc *p, unsigned int *ip,
 			if (!locked || *nr_next >= HPLACE_ABIT_BATCH)
 				continue;
 			done++;
-			young = hplace_abit_young(mm, addr);
+			young = hplace_abit_young(mm, addr, &cleared);
 			if (young < 0)
 				continue;	/* not populated: nothing to watch */
 			abit.next[*nr_next].proc_id = p->id;
 			abit.next[*nr_next].addr = addr;
 			(*nr_next)++;
-			if (young) {
+			if (cleared) {
 				lo = min(lo, addr);
 				hi = max(hi, addr);
 			}
@@ -369,3 +407,5 @@ const struct hplace_sampler_ops hplace_abit_ops = {
 	.handler_ns = hplace_abit_handler_ns,
 	.next_tick_ns = hplace_abit_next_tick,
 };
+
+#include "tests/sampler-abit-kunit.h"
