@@ -119,6 +119,7 @@ struct hplace_batch {
 	unsigned int quiet;	/* plans in a row taken as settled unwalked */
 	u64 budget;		/* pages this pass may still move */
 	struct hplace_cursor cur[HPLACE_NR_LISTS];	/* where walks stand */
+	u64 walks;		/* page-table walks of plan ranges */
 };
 
 /* One walk over part of a range: what to pick and where it went. */
@@ -708,6 +709,7 @@ static bool hplace_collect(struct hplace_batch *b, enum hplace_list which,
 		mmap_read_lock(mm);
 		walk_page_range(mm, start, m->end, &hplace_collect_ops, c);
 		mmap_read_unlock(mm);
+		b->walks++;
 		if (c->got > got) {
 			c->density_min = min(c->density_min, m->density);
 			c->density_max = max(c->density_max, m->density);
@@ -823,15 +825,44 @@ static void hplace_collect_init(struct hplace_collect *c,
 	INIT_LIST_HEAD(&c->list);
 }
 
-static void hplace_rewind(struct hplace_batch *b, enum hplace_list which)
+/*
+ * Migrate the folios @c isolated on the fast nodes to @dst one source node
+ * at a time, so that each node's hplace_demote count lands right; returns
+ * pages moved.
+ */
+static u64 hplace_migrate_demote(struct hplace_batch *b,
+				 struct hplace_collect *c, int dst,
+				 enum hplace_move_why why)
 {
-	b->cur[which].pos = 0;
-	b->cur[which].addr = 0;
+	struct folio *folio, *next;
+	LIST_HEAD(isolated);
+	u64 moved = 0;
+	int src;
+
+	list_splice_init(&c->list, &isolated);
+	for_each_node_mask(src, b->fast) {
+		c->got = 0;
+		list_for_each_entry_safe(folio, next, &isolated, lru) {
+			if (folio_nid(folio) != src)
+				continue;
+			list_move_tail(&folio->lru, &c->list);
+			c->got += folio_nr_pages(folio);
+		}
+		moved += hplace_migrate(c, dst, why, src);
+	}
+	/* Only fast folios were picked; anything else goes back untouched. */
+	if (!list_empty(&isolated))
+		putback_movable_pages(&isolated);
+	c->got = 0;
+	return moved;
 }
 
 /*
  * Demote up to @want pages of the coldest ranges, counted as @why
- * (HEADROOM or PAIR_DEMOTE); returns pages moved.
+ * (HEADROOM or PAIR_DEMOTE); returns pages moved.  The walk continues
+ * where the previous call of this pass stopped: the ranges behind the
+ * cold cursor have nothing left to give (the pair loop calls this once
+ * per batch, and re-walking them made a pass quadratic).
  */
 static u64 hplace_demote(struct hplace_batch *b, u64 want,
 			 enum hplace_move_why why)
@@ -839,30 +870,22 @@ static u64 hplace_demote(struct hplace_batch *b, u64 want,
 	int dst = hplace_roomiest(&b->slow);
 	struct hplace_collect c;
 	u64 moved = 0;
-	int src;
 
 	if (dst == NUMA_NO_NODE)
 		return 0;
-	/* One source node at a time, so hplace_demote counts land right. */
-	for_each_node_mask(src, b->fast) {
-		nodemask_t from = nodemask_of_node(src);
+	while (moved < want && b->budget) {
+		u64 chunk = min3(want - moved, b->budget,
+				 (u64)HPLACE_MIGRATE_BATCH);
+		bool more, progress;
 
-		while (moved < want && b->budget) {
-			u64 chunk = min3(want - moved, b->budget,
-					 (u64)HPLACE_MIGRATE_BATCH);
-			bool more, progress;
-
-			hplace_collect_init(&c, &from, chunk);
-			more = hplace_collect(b, HPLACE_LIST_COLD, &c);
-			progress = c.got;
-			chunk = hplace_migrate(&c, dst, why, src);
-			moved += chunk;
-			b->budget -= min(b->budget, chunk);
-			if (!more || !progress)
-				break;
-		}
-		/* The cold list is walked again for the next fast node. */
-		hplace_rewind(b, HPLACE_LIST_COLD);
+		hplace_collect_init(&c, &b->fast, chunk);
+		more = hplace_collect(b, HPLACE_LIST_COLD, &c);
+		progress = c.got;
+		chunk = hplace_migrate_demote(b, &c, dst, why);
+		moved += chunk;
+		b->budget -= min(b->budget, chunk);
+		if (!more || !progress)
+			break;
 	}
 	return moved;
 }
@@ -996,12 +1019,13 @@ static u64 hplace_swap(struct hplace_batch *b, u64 max_pairs, bool *more)
  */
 static bool hplace_pair_worth(const struct hplace_batch *b)
 {
-	unsigned int pos = b->cur[HPLACE_LIST_HOT].pos;
+	unsigned int hot = b->cur[HPLACE_LIST_HOT].pos;
+	unsigned int cold = b->cur[HPLACE_LIST_COLD].pos;
 
-	if (pos >= b->plan.nr_hot || !b->plan.nr_cold)
+	if (hot >= b->plan.nr_hot || cold >= b->plan.nr_cold)
 		return false;
-	return hplace_worth_displacing(b, b->plan.hot[pos].density,
-				       b->plan.cold[0].density);
+	return hplace_worth_displacing(b, b->plan.hot[hot].density,
+				       b->plan.cold[cold].density);
 }
 
 /* ---------------------------------------------------------------- pass */
@@ -1173,7 +1197,6 @@ static bool hplace_migrate_pass(void)
 	 */
 	if (b->settled_gen == b->plan.gen && !(room && b->settled_full))
 		goto out;
-	hplace_rewind(b, HPLACE_LIST_COLD);
 	p = hplace_promote(b, HPLACE_MOVE_ROOM, room, &more);
 	/* Nothing hot left on the slow tier: fill the room with warm pages. */
 	if (!more && p < room && b->budget) {

@@ -14,6 +14,7 @@
 #include <linux/mman.h>
 
 #define PLKT_PAGES	16
+#define PLKT_RANGES	4	/* plan entries plkt_batch() makes room for */
 
 static unsigned long plkt_map(struct kunit *test, unsigned int nr)
 {
@@ -88,8 +89,9 @@ static struct hplace_batch *plkt_batch(struct kunit *test)
 	struct hplace_batch *b = kunit_kzalloc(test, sizeof(*b), GFP_KERNEL);
 
 	KUNIT_ASSERT_NOT_NULL(test, b);
-	b->plan.hot = kunit_kcalloc(test, 4, sizeof(*b->plan.hot), GFP_KERNEL);
-	b->plan.cold = kunit_kcalloc(test, 4, sizeof(*b->plan.cold),
+	b->plan.hot = kunit_kcalloc(test, PLKT_RANGES, sizeof(*b->plan.hot),
+				    GFP_KERNEL);
+	b->plan.cold = kunit_kcalloc(test, PLKT_RANGES, sizeof(*b->plan.cold),
 				     GFP_KERNEL);
 	KUNIT_ASSERT_NOT_NULL(test, b->plan.hot);
 	KUNIT_ASSERT_NOT_NULL(test, b->plan.cold);
@@ -353,6 +355,63 @@ static void hplace_test_same_hot_plan(struct kunit *test)
 	KUNIT_EXPECT_FALSE(test, hplace_same_hot(b, pl));
 }
 
+/*
+ * The pair loop demotes a batch at a time: each call goes on from where
+ * the last stopped, so a pass walks each cold range about once, not once
+ * per batch (which made it quadratic in the ranges drained).
+ */
+static void hplace_test_demote_walks_each_range_once(struct kunit *test)
+{
+	struct hplace_batch *b;
+	unsigned long addr[PLKT_RANGES];
+	unsigned int i, calls = 0;
+	u64 moved = 0, n;
+
+	for (i = 0; i < PLKT_RANGES; i++)
+		addr[i] = plkt_map(test, PLKT_PAGES);
+	b = plkt_batch(test);	/* after the first mapping made current->mm */
+	for (i = 0; i < PLKT_RANGES; i++) {
+		KUNIT_ASSERT_EQ(test, plkt_count(test, addr[i], PLKT_PAGES, 0),
+				PLKT_PAGES);
+		plkt_add(b, false, addr[i], PLKT_PAGES);
+	}
+	/* Reading the pages queued them for activation: drain that. */
+	lru_add_drain_all();
+	do {
+		n = hplace_demote(b, 4, HPLACE_MOVE_PAIR_DEMOTE);
+		moved += n;
+		calls++;
+
+	} while (n && calls < 100);
+	KUNIT_EXPECT_EQ(test, moved, 4ULL * PLKT_PAGES);
+	for (i = 0; i < PLKT_RANGES; i++)
+		KUNIT_EXPECT_EQ(test, plkt_on_node(test, addr[i], PLKT_PAGES, 1),
+				PLKT_PAGES);
+	KUNIT_EXPECT_LE_MSG(test, b->walks, (u64)calls + PLKT_RANGES,
+			    "%u calls walked %llu times", calls, b->walks);
+}
+
+/* Paired migration weighs the next hot range against the next cold one. */
+static void hplace_test_pair_worth_follows_cursors(struct kunit *test)
+{
+	struct hplace_batch *b = plkt_batch(test);
+
+	plkt_add(b, true, 0x100000, 1);
+	plkt_add(b, false, 0x200000, 1);
+	plkt_add(b, false, 0x300000, 1);
+	b->plan.hot[0].density = 100;
+	b->plan.cold[0].density = 1;
+	b->plan.cold[1].density = 90;
+	b->plan.mean_density = 50;
+	KUNIT_EXPECT_TRUE(test, hplace_pair_worth(b));
+	/* The coldest range is drained: the next one is nearly as hot. */
+	b->cur[HPLACE_LIST_COLD].pos = 1;
+	KUNIT_EXPECT_FALSE(test, hplace_pair_worth(b));
+	/* No cold range left at all. */
+	b->cur[HPLACE_LIST_COLD].pos = 2;
+	KUNIT_EXPECT_FALSE(test, hplace_pair_worth(b));
+}
+
 static struct kunit_case hplace_placement_cases[] = {
 	KUNIT_CASE(hplace_test_demote_then_promote),
 	KUNIT_CASE(hplace_test_budget_and_want_bound_moves),
@@ -361,6 +420,8 @@ static struct kunit_case hplace_placement_cases[] = {
 	KUNIT_CASE(hplace_test_nodes_knob_validation),
 	KUNIT_CASE(hplace_test_same_hot_plan),
 	KUNIT_CASE(hplace_test_fill_takes_sampled_ranges_only),
+	KUNIT_CASE(hplace_test_demote_walks_each_range_once),
+	KUNIT_CASE(hplace_test_pair_worth_follows_cursors),
 	{}
 };
 
