@@ -506,6 +506,54 @@ def test_injected_shrink_demotes_cold_first():
         assert not vm.dmesg_problems(), vm.dmesg_problems()
 
 
+def test_withdrawn_or_reached_shrink_releases_the_room():
+    """The fast node is full of cold memory and the host shrinks it by
+    256 MiB while migration is slowed to 4 MiB/s: hplace holds room for the
+    shrink (stats/resize_hold_kb) and demotes into it. The host then
+    withdraws the shrink (target := the size reached): the hold must go
+    within seconds and demotion stop beyond the headroom, instead of making
+    room nobody takes. A shrink that completes releases its hold too."""
+    with VM(name="hplace-place-shrink-abort", devices=HB) as vm:
+        prepare(vm)
+        vm.sh(f"echo 4 > {H}/migrate_mbps")
+        free = vm.node_meminfo(0)["MemFree"] // MiB
+        cold = start_hotset(vm, f"-m {free - 48} -H 1 -n 0 -r 1 -t 0", name="cold")
+        time.sleep(5)
+        ram = {x["node"]: x for x in vm.qmp("query-hballoon")["nodes"]}[0]["ram"]
+        vm.qmp("hballoon-set", node=0, size=ram - 256 * MiB)
+        t0 = time.monotonic()
+        while stat(vm, "resize_hold_kb") == 0:
+            assert time.monotonic() - t0 < 20, vm.qmp("query-hballoon")
+            time.sleep(1)
+        time.sleep(3)
+        node = {x["node"]: x for x in vm.qmp("query-hballoon")["nodes"]}[0]
+        assert node["actual"] > node["target"], node  # still under way
+        hold = stat(vm, "resize_hold_kb")
+        vm.qmp("hballoon-set", node=0, size=node["actual"])
+        t0 = time.monotonic()
+        while stat(vm, "resize_hold_kb"):
+            assert time.monotonic() - t0 < 10, \
+                f"hold {stat(vm, 'resize_hold_kb')} KiB after the shrink was withdrawn"
+            time.sleep(0.5)
+        note(f"withdrawn shrink: hold {hold} KiB released in {time.monotonic() - t0:.1f}s")
+        info = vm.node_meminfo(0)
+        headroom = info["MemTotal"] * int(vm.sh(f"cat {H}/headroom_permille")) // 1000 // 1024
+        d0 = stat(vm, "demoted")
+        time.sleep(10)
+        demoted = (stat(vm, "demoted") - d0) * 4
+        note(f"  then demoted {demoted} KiB in 10 s (headroom {headroom} KiB)")
+        assert demoted <= headroom + 8 * 1024, (demoted, headroom)
+
+        vm.sh(f"echo 200 > {H}/migrate_mbps")
+        node = {x["node"]: x for x in vm.qmp("query-hballoon")["nodes"]}[0]
+        vm.qmp("hballoon-set", node=0, size=node["actual"] - 32 * MiB)
+        wait_balloon(vm, 0)
+        time.sleep(2)
+        assert stat(vm, "resize_hold_kb") == 0, stat(vm, "resize_hold_kb")
+        stop_and_verify(vm, cold)
+        assert not vm.dmesg_problems(), vm.dmesg_problems()
+
+
 def test_allocating_into_the_headroom_wakes_placement():
     """An idle process holds most of the fast node; once hplace has settled,
     another process (bound to the fast node, so never moved) allocates 8 MiB

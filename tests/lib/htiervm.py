@@ -27,7 +27,8 @@ from dataclasses import dataclass, field
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BUILD = os.path.join(TOP, "build")
 QEMU = os.path.join(BUILD, "qemu-system-x86_64")
-KERNEL = os.path.join(BUILD, "bzImage")
+# HTIER_KERNEL: run the tests against another build of the guest kernel.
+KERNEL = os.environ.get("HTIER_KERNEL") or os.path.join(BUILD, "bzImage")
 # DEBUG_VM + lockdep build of the same tree (make kernel-debug)
 KERNEL_DEBUG = os.path.join(BUILD, "bzImage-debug")
 INITRD = os.path.join(BUILD, "initramfs.cpio.gz")

@@ -13,9 +13,11 @@
  * enum node_resize_action - what a node resize notification announces
  * @NODE_RESIZE_PENDING: the node has been asked to change size and will
  *	try to: it has @old_pages usable pages now and should end up with
- *	@new_pages. Sent when the request arrives and again whenever a
- *	shrink stalls because the node has no free memory left to give, so
- *	that a placement engine can make room (e.g. demote cold pages).
+ *	@new_pages. Sent when a request arrives, including one that cancels
+ *	an earlier request (then @new_pages may equal @old_pages: the node
+ *	is to stay as it is), and again whenever a shrink stalls because the
+ *	node has no free memory left to give, so that a placement engine can
+ *	make room (e.g. demote cold pages).
  * @NODE_RESIZED: the node's usable memory changed from @old_pages to
  *	@new_pages. Resizes in progress are reported in steps, so several of
  *	these may follow one %NODE_RESIZE_PENDING.

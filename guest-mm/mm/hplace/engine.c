@@ -890,8 +890,7 @@ static int hplace_resize_cb(struct notifier_block *nb, unsigned long action,
 	struct node_resize_event *ev = data;
 
 	WRITE_ONCE(hplace.resizes, hplace.resizes + 1);
-	hplace_place_resize(ev->nid, action,
-			    action == NODE_RESIZE_PENDING ? ev->new_pages : 0);
+	hplace_place_resize(ev->nid, action, ev->old_pages, ev->new_pages);
 	hplace_kick(HPLACE_KICK_RESIZE);
 	return NOTIFY_OK;
 }

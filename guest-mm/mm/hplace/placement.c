@@ -310,18 +310,42 @@ void hplace_place_kick(void)
 	wake_up(&hplace.place.wq);
 }
 
+/*
+ * The shrink target placement keeps room for (0: none), after a resize
+ * event of a node: a pending size below the node's size now (@old) is a
+ * shrink to make room for; a pending size at or above it is a grow or a
+ * shrink the host withdrew, and drops the target; so does a resize that
+ * reached it.  Otherwise placement would go on demoting to hold free
+ * memory that nobody will take.
+ */
+static unsigned long hplace_next_target(unsigned long target,
+					unsigned long action,
+					unsigned long old, unsigned long new)
+{
+	if (action == NODE_RESIZE_PENDING)
+		return new < old ? new : 0;
+	if (action == NODE_RESIZED && target && new <= target)
+		return 0;
+	return target;
+}
+
 /**
  * hplace_place_resize() - note an hballoon resize (notifier context)
  * @nid: the node
  * @action: NODE_RESIZE_PENDING or NODE_RESIZED
- * @pages: the size the node is to reach (pending) or has reached
+ * @old: the node's usable pages before the event
+ * @new: the size the node is to reach (pending) or has reached
  */
-void hplace_place_resize(int nid, unsigned long action, unsigned long pages)
+void hplace_place_resize(int nid, unsigned long action, unsigned long old,
+			 unsigned long new)
 {
+	unsigned long *target;
+
 	if (nid < 0 || nid >= MAX_NUMNODES)
 		return;
-	if (action == NODE_RESIZE_PENDING)
-		WRITE_ONCE(hplace.place.target_pages[nid], pages);
+	target = &hplace.place.target_pages[nid];
+	WRITE_ONCE(*target, hplace_next_target(READ_ONCE(*target), action,
+					       old, new));
 	set_bit(0, &hplace.place.resized);
 	hplace_place_kick();
 }
@@ -367,6 +391,32 @@ static void hplace_fast_room(const nodemask_t *fast, unsigned int headroom,
 		*anon += node_page_state(NODE_DATA(nid), NR_ANON_MAPPED);
 		*keep += hplace_node_keep(nid, headroom);
 	}
+}
+
+/**
+ * hplace_place_resize_hold() - pages kept free for pending shrinks
+ *
+ * What the fast nodes must still give up to reach the sizes hballoon
+ * resizes asked for, for stats/.
+ *
+ * Return: pages.
+ */
+u64 hplace_place_resize_hold(void)
+{
+	u64 hold = 0;
+	int nid;
+
+	for_each_node_mask(nid, hplace.place.fast) {
+		unsigned long target = READ_ONCE(hplace.place.target_pages[nid]);
+		unsigned long managed;
+
+		if (!target || !node_state(nid, N_MEMORY))
+			continue;
+		managed = hplace_node_managed(nid);
+		if (target < managed)
+			hold += managed - target;
+	}
+	return hold;
 }
 
 static void hplace_free_mark_notify(struct node_free_marks *m, int nid)

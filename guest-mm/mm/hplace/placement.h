@@ -142,8 +142,9 @@ struct hplace_place_stats {
  * @migrate_mbps: migration rate limit, MiB/s
  * @plan: written by the engine (under hplace.lock), read by the migrator
  *	(under hplace.lock too, into its own copy)
- * @target_pages: per node, the size a pending hballoon resize asked for
- *	(0: none); written by the resize notifier
+ * @target_pages: per node, the size a pending hballoon shrink asked for
+ *	(0: none; dropped once reached or withdrawn); written by the resize
+ *	notifier
  * @task: the migration thread ("hplace-migrate")
  * @wq: it sleeps here
  * @kick: work pending (new plan, resize)
@@ -174,7 +175,9 @@ int hplace_place_init(void);
 void hplace_place_kick(void);
 void hplace_place_plan(void);
 u64 hplace_place_capacity(void);
-void hplace_place_resize(int nid, unsigned long action, unsigned long pages);
+void hplace_place_resize(int nid, unsigned long action, unsigned long old,
+			 unsigned long new);
+u64 hplace_place_resize_hold(void);
 int hplace_set_nodes(bool fast, const char *buf);
 int hplace_set_headroom(unsigned int permille);
 int hplace_set_mbps(unsigned int mbps);

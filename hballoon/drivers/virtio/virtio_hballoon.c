@@ -481,8 +481,13 @@ static void hballoon_notify_resized(struct hballoon_node *node, bool settled)
 	node_resize_notify(NODE_RESIZED, node->nid, old, managed);
 }
 
-/* Tell listeners the size @node is heading for, if it differs from now. */
-static void hballoon_announce_pending(struct hballoon_node *node)
+/*
+ * Tell listeners the size @node is heading for. On a new target (@changed)
+ * always, even when that is the size it has now: a shrink the host withdrew
+ * must reach them, or they would go on making room nobody takes. On a
+ * stalled shrink, only while there is still a way to go.
+ */
+static void hballoon_announce_pending(struct hballoon_node *node, bool changed)
 {
 	unsigned long managed, expected;
 
@@ -491,7 +496,7 @@ static void hballoon_announce_pending(struct hballoon_node *node)
 	expected = hballoon_expected_pages(managed, node->num_pages,
 					   node->target, HB_PFNS_PER_PAGE);
 	mutex_unlock(&node->hb->balloon_lock);
-	if (expected != managed)
+	if (changed || expected != managed)
 		node_resize_notify(NODE_RESIZE_PENDING, node->nid, managed,
 				   expected);
 }
@@ -524,7 +529,7 @@ static s64 hballoon_sync_target(struct hballoon_node *node)
 	diff = (s64)target - (s64)node->num_pages;
 	mutex_unlock(&hb->balloon_lock);
 
-	hballoon_announce_pending(node);
+	hballoon_announce_pending(node, true);
 	return diff;
 }
 
@@ -601,7 +606,7 @@ static void hballoon_update_size_func(struct work_struct *work)
 				mutex_unlock(&hb->balloon_lock);
 				/* Ask for room: demoting cold pages frees some. */
 				if (done < nr)
-					hballoon_announce_pending(node);
+					hballoon_announce_pending(node, false);
 			} else if (diff < 0) {
 				nr = min_t(s64, -diff, HB_BATCH_PFNS);
 				done = hballoon_leak(node, nr);

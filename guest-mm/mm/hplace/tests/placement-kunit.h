@@ -412,6 +412,33 @@ static void hplace_test_pair_worth_follows_cursors(struct kunit *test)
 	KUNIT_EXPECT_FALSE(test, hplace_pair_worth(b));
 }
 
+/* A shrink target lasts while the shrink is pending, not once met or withdrawn. */
+static void hplace_test_resize_target_met_or_withdrawn(struct kunit *test)
+{
+	unsigned long t = 0;
+
+	/* A grow is nothing to make room for. */
+	t = hplace_next_target(t, NODE_RESIZE_PENDING, 1000, 1200);
+	KUNIT_EXPECT_EQ(test, t, 0UL);
+	/* Shrink to 800: hold 200; progress in steps keeps it. */
+	t = hplace_next_target(t, NODE_RESIZE_PENDING, 1000, 800);
+	KUNIT_EXPECT_EQ(test, t, 800UL);
+	t = hplace_next_target(t, NODE_RESIZED, 1000, 900);
+	KUNIT_EXPECT_EQ(test, t, 800UL);
+	/* The host withdraws it: the pending size is the size now. */
+	t = hplace_next_target(t, NODE_RESIZE_PENDING, 900, 900);
+	KUNIT_EXPECT_EQ(test, t, 0UL);
+	/* A new shrink, reached: dropped. */
+	t = hplace_next_target(t, NODE_RESIZE_PENDING, 900, 700);
+	KUNIT_EXPECT_EQ(test, t, 700UL);
+	t = hplace_next_target(t, NODE_RESIZED, 750, 700);
+	KUNIT_EXPECT_EQ(test, t, 0UL);
+	/* A stalled shrink re-announced keeps its target. */
+	t = hplace_next_target(t, NODE_RESIZE_PENDING, 700, 600);
+	t = hplace_next_target(t, NODE_RESIZE_PENDING, 650, 600);
+	KUNIT_EXPECT_EQ(test, t, 600UL);
+}
+
 static struct kunit_case hplace_placement_cases[] = {
 	KUNIT_CASE(hplace_test_demote_then_promote),
 	KUNIT_CASE(hplace_test_budget_and_want_bound_moves),
@@ -422,6 +449,7 @@ static struct kunit_case hplace_placement_cases[] = {
 	KUNIT_CASE(hplace_test_fill_takes_sampled_ranges_only),
 	KUNIT_CASE(hplace_test_demote_walks_each_range_once),
 	KUNIT_CASE(hplace_test_pair_worth_follows_cursors),
+	KUNIT_CASE(hplace_test_resize_target_met_or_withdrawn),
 	{}
 };
 
