@@ -120,6 +120,10 @@ struct hplace_batch {
 	u64 budget;		/* pages this pass may still move */
 	struct hplace_cursor cur[HPLACE_NR_LISTS];	/* where walks stand */
 	u64 walks;		/* page-table walks of plan ranges */
+	/* Counters and exchange scratch: the engine's, or a KUnit case's own. */
+	struct hplace_place_stats *stats;
+	struct folio **xfolios[2];
+	struct exchange_pair *xpairs;
 };
 
 /* One walk over part of a range: what to pick and where it went. */
@@ -130,6 +134,7 @@ struct hplace_collect {
 	unsigned long want;	/* pages wanted */
 	unsigned long got;	/* pages picked */
 	unsigned long next;	/* where the walk stopped */
+	struct hplace_place_stats *stats;	/* the batch's counters */
 	bool refs_only;		/* exchange: take references, base pages */
 	bool task_policy;	/* the process has a task-wide mempolicy */
 	bool vma_policy;	/* a mempolicy applies to the VMA walked */
@@ -144,8 +149,6 @@ struct hplace_collect {
 };
 
 static struct hplace_batch *hplace_batch;
-static struct folio **hplace_xfolios[2];
-static struct exchange_pair *hplace_xpairs;
 static u64 hplace_tokens, hplace_tokens_ns;
 
 /* ------------------------------------------------------------- knobs */
@@ -544,9 +547,10 @@ void hplace_place_plan(void)
 
 /* ---------------------------------------------------------------- walk */
 
-static void hplace_skip(enum hplace_skip why, unsigned long nr)
+static void hplace_skip(struct hplace_collect *c, enum hplace_skip why,
+			unsigned long nr)
 {
-	hplace.place.stats.skipped[why] += nr;
+	c->stats->skipped[why] += nr;
 }
 
 static bool hplace_collect_full(struct hplace_collect *c)
@@ -563,23 +567,23 @@ static void hplace_collect_folio(struct hplace_collect *c,
 	if (!node_isset(folio_nid(folio), c->from))
 		return;
 	if (c->vma_policy) {
-		hplace_skip(HPLACE_SKIP_MEMPOLICY, nr);
+		hplace_skip(c, HPLACE_SKIP_MEMPOLICY, nr);
 		return;
 	}
 	if (!folio_test_anon(folio) || folio_test_ksm(folio)) {
-		hplace_skip(HPLACE_SKIP_NOT_ANON, nr);
+		hplace_skip(c, HPLACE_SKIP_NOT_ANON, nr);
 		return;
 	}
 	if (folio_test_mlocked(folio) || folio_test_unevictable(folio)) {
-		hplace_skip(HPLACE_SKIP_MLOCKED, nr);
+		hplace_skip(c, HPLACE_SKIP_MLOCKED, nr);
 		return;
 	}
 	if (folio_maybe_dma_pinned(folio)) {
-		hplace_skip(HPLACE_SKIP_PINNED, nr);
+		hplace_skip(c, HPLACE_SKIP_PINNED, nr);
 		return;
 	}
 	if (folio_likely_mapped_shared(folio)) {
-		hplace_skip(HPLACE_SKIP_SHARED, nr);
+		hplace_skip(c, HPLACE_SKIP_SHARED, nr);
 		return;
 	}
 	if (nr > 1 && (fstart < c->start ||
@@ -593,7 +597,7 @@ static void hplace_collect_folio(struct hplace_collect *c,
 	}
 	if (c->refs_only) {
 		if (nr > 1) {
-			hplace_skip(HPLACE_SKIP_LARGE, nr);
+			hplace_skip(c, HPLACE_SKIP_LARGE, nr);
 			return;
 		}
 		folio_get(folio);
@@ -602,7 +606,7 @@ static void hplace_collect_folio(struct hplace_collect *c,
 		return;
 	}
 	if (!folio_isolate_lru(folio)) {
-		hplace_skip(HPLACE_SKIP_BUSY, nr);
+		hplace_skip(c, HPLACE_SKIP_BUSY, nr);
 		return;
 	}
 	list_add_tail(&folio->lru, &c->list);
@@ -713,7 +717,7 @@ static void hplace_split_partial(struct hplace_collect *c)
 
 		if (folio_trylock(folio)) {
 			if (!split_folio(folio))
-				hplace.place.stats.thp_split++;
+				c->stats->thp_split++;
 			folio_unlock(folio);
 		}
 		folio_put(folio);
@@ -851,24 +855,26 @@ static unsigned long hplace_migrate(struct hplace_collect *c, int nid,
 		large -= min(large, hplace_count_large(&c->list));
 		putback_movable_pages(&c->list);
 	}
-	hplace.place.stats.thp_moved += large;
+	c->stats->thp_moved += large;
 	if (want > moved) {
 		count_vm_events(HPLACE_MIGRATE_FAIL, want - moved);
-		hplace.place.stats.migrate_failed += want - moved;
+		c->stats->migrate_failed += want - moved;
 	}
 	if (promote)
 		mod_node_page_state(NODE_DATA(nid), HPLACE_PROMOTE, moved);
 	else
 		mod_node_page_state(NODE_DATA(src), HPLACE_DEMOTE, moved);
-	hplace.place.stats.moves[why] += moved;
+	c->stats->moves[why] += moved;
 	c->got = 0;
 	return moved;
 }
 
-static void hplace_collect_init(struct hplace_collect *c,
+static void hplace_collect_init(const struct hplace_batch *b,
+				struct hplace_collect *c,
 				const nodemask_t *from, unsigned long want)
 {
 	memset(c, 0, sizeof(*c));
+	c->stats = b->stats;
 	c->from = *from;
 	c->want = want;
 	c->density_min = U64_MAX;
@@ -928,7 +934,7 @@ static u64 hplace_demote(struct hplace_batch *b, u64 want,
 				 (u64)HPLACE_MIGRATE_BATCH);
 		bool more, progress;
 
-		hplace_collect_init(&c, &b->fast, chunk);
+		hplace_collect_init(b, &c, &b->fast, chunk);
 		more = hplace_collect(b, HPLACE_LIST_COLD, &c);
 		progress = c.got;
 		chunk = hplace_migrate_demote(b, &c, dst, why);
@@ -961,7 +967,7 @@ static u64 hplace_promote(struct hplace_batch *b, enum hplace_move_why why,
 				 (u64)HPLACE_MIGRATE_BATCH);
 		u64 got;
 
-		hplace_collect_init(&c, &b->slow, chunk);
+		hplace_collect_init(b, &c, &b->slow, chunk);
 		*more = hplace_collect(b, which, &c);
 		got = c.got;
 		chunk = hplace_migrate(&c, dst, why, NUMA_NO_NODE);
@@ -1010,15 +1016,15 @@ static u64 hplace_swap(struct hplace_batch *b, u64 max_pairs, bool *more)
 		u64 want = min3(max_pairs - done, b->budget / 2,
 				(u64)EXCHANGE_BATCH_MAX);
 
-		hplace_collect_init(&hot, &b->slow, want);
+		hplace_collect_init(b, &hot, &b->slow, want);
 		hot.refs_only = true;
-		hot.folios = hplace_xfolios[0];
+		hot.folios = b->xfolios[0];
 		*more = hplace_collect(b, HPLACE_LIST_HOT, &hot);
 		if (hot.nr_folios) {
-			hplace_collect_init(&cold, &b->fast,
+			hplace_collect_init(b, &cold, &b->fast,
 					    hot.nr_folios);
 			cold.refs_only = true;
-			cold.folios = hplace_xfolios[1];
+			cold.folios = b->xfolios[1];
 			hplace_collect(b, HPLACE_LIST_COLD, &cold);
 		} else {
 			cold.nr_folios = 0;
@@ -1034,13 +1040,13 @@ static u64 hplace_swap(struct hplace_batch *b, u64 max_pairs, bool *more)
 			*more = false;
 		}
 		for (i = 0; i < n; i++) {
-			hplace_xpairs[i].a = hot.folios[i];
-			hplace_xpairs[i].b = cold.folios[i];
+			b->xpairs[i].a = hot.folios[i];
+			b->xpairs[i].b = cold.folios[i];
 		}
-		ok = n ? exchange_folio_pairs(hplace_xpairs, n) : 0;
+		ok = n ? exchange_folio_pairs(b->xpairs, n) : 0;
 		for (i = 0; i < n; i++) {
 			/* Contents moved; each folio stays in its frame. */
-			if (hplace_xpairs[i].result != EXCHANGE_OK)
+			if (b->xpairs[i].result != EXCHANGE_OK)
 				continue;
 			mod_node_page_state(folio_pgdat(cold.folios[i]),
 					    HPLACE_PROMOTE, 1);
@@ -1051,8 +1057,8 @@ static u64 hplace_swap(struct hplace_batch *b, u64 max_pairs, bool *more)
 			folio_put(hot.folios[i]);
 		for (i = 0; i < cold.nr_folios; i++)
 			folio_put(cold.folios[i]);
-		hplace.place.stats.moves[HPLACE_MOVE_EXCHANGE] += ok;
-		hplace.place.stats.exchange_failed += n - ok;
+		b->stats->moves[HPLACE_MOVE_EXCHANGE] += ok;
+		b->stats->exchange_failed += n - ok;
 		done += ok;
 		b->budget -= min(b->budget, 2ULL * n);
 		/* No cold partner left, or nothing would go: stop. */
@@ -1323,14 +1329,18 @@ int __init hplace_place_init(void)
 	pl->plan.cold = kvcalloc(HPLACE_PLAN_MAX, sizeof(*pl->plan.cold),
 				 GFP_KERNEL);
 	hplace_batch = kzalloc(sizeof(*hplace_batch), GFP_KERNEL);
-	hplace_xfolios[0] = kcalloc(EXCHANGE_BATCH_MAX, sizeof(struct folio *),
-				    GFP_KERNEL);
-	hplace_xfolios[1] = kcalloc(EXCHANGE_BATCH_MAX, sizeof(struct folio *),
-				    GFP_KERNEL);
-	hplace_xpairs = kcalloc(EXCHANGE_BATCH_MAX, sizeof(*hplace_xpairs),
-				GFP_KERNEL);
-	if (!pl->plan.hot || !pl->plan.cold || !hplace_batch ||
-	    !hplace_xfolios[0] || !hplace_xfolios[1] || !hplace_xpairs)
+	if (!pl->plan.hot || !pl->plan.cold || !hplace_batch)
+		return -ENOMEM;
+	hplace_batch->stats = &pl->stats;
+	hplace_batch->xfolios[0] = kcalloc(EXCHANGE_BATCH_MAX,
+					   sizeof(struct folio *), GFP_KERNEL);
+	hplace_batch->xfolios[1] = kcalloc(EXCHANGE_BATCH_MAX,
+					   sizeof(struct folio *), GFP_KERNEL);
+	hplace_batch->xpairs = kcalloc(EXCHANGE_BATCH_MAX,
+				       sizeof(*hplace_batch->xpairs),
+				       GFP_KERNEL);
+	if (!hplace_batch->xfolios[0] || !hplace_batch->xfolios[1] ||
+	    !hplace_batch->xpairs)
 		return -ENOMEM;
 	hplace_batch->plan.hot = kvcalloc(HPLACE_PLAN_MAX,
 					  sizeof(*pl->plan.hot), GFP_KERNEL);
