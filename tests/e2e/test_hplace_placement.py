@@ -16,7 +16,7 @@ import time
 import pytap
 from hplacetest import D, H, note, prepare
 from htiervm import VM, MiB
-from hotset import shift, start as start_hotset, stop_and_verify
+from hotset import INFO, shift, start as start_hotset, stop_and_verify
 
 CONVERGE_S = 120
 # 1 GiB working set, 256 MiB hot part at 64 MiB, moving to 640 MiB.
@@ -205,6 +205,48 @@ def test_injected_hot_range_is_promoted():
             time.sleep(2)
         assert stat(vm, "promoted") >= (h1 - h0) // 4096 * 0.9
         stop_and_verify(vm, hs)
+
+
+def test_injection_and_ranges_across_pid_namespaces():
+    """A tenant in a container names its processes in its own pid namespace.
+    hotset runs in a new pid namespace; samples are injected from inside it
+    with its namespace pid. hplace must track the right process (the hot
+    range is promoted), list it in ranges under the pid each reader sees
+    (its global pid outside, its namespace pid inside), and show a reader
+    inside the namespace no process from outside."""
+    with VM(name="hplace-place-pidns") as vm:
+        prepare(vm)
+        vm.sh("unshare -p -f sh -c 'exec hotset -m 128 -H 32 -o 64 -n 1 -r 1 -t 0' "
+              "> /tmp/ns.out 2>&1 &")
+        deadline = time.monotonic() + 120
+        while not INFO.search(vm.sh("cat /tmp/ns.out")):
+            assert time.monotonic() < deadline, vm.sh("cat /tmp/ns.out")
+            time.sleep(1)
+        m = INFO.search(vm.sh("cat /tmp/ns.out"))
+        vpid, h0, h1 = int(m[1]), int(m[4], 16), int(m[5], 16)
+        gpid = int(vm.sh("pidof hotset").split()[0])
+        assert vpid != gpid, (vpid, gpid)
+        inside = f"nsenter -t {gpid} -p"
+        lines = "\\n".join(f"{vpid} {a:#x} load" for a in range(h0, h1, 256 * 1024))
+        deadline = time.monotonic() + CONVERGE_S
+        while True:
+            rc, out = vm.run(f"{inside} sh -c \"printf '{lines}\\n' > {D}/inject\"")
+            assert rc == 0, f"inject from the namespace failed: {out[-300:]}"
+            (hot_fast, _), = residency(vm, gpid, [(h0, h1)])
+            if hot_fast >= 0.9 * (h1 - h0) // 4096:
+                break
+            assert time.monotonic() < deadline, vm.sh(f"cat {D}/ranges")
+            time.sleep(2)
+        outside = {int(l.split()[0]) for l in vm.sh(f"cat {D}/ranges").splitlines()}
+        assert gpid in outside and vpid not in outside, (gpid, vpid, outside)
+        seen = {int(l.split()[0]) for l in vm.sh(f"{inside} cat {D}/ranges").splitlines()}
+        assert seen == {vpid}, (vpid, seen)
+        vm.sh(f"kill -TERM {gpid}")
+        deadline = time.monotonic() + 120
+        while "verify=" not in vm.sh("cat /tmp/ns.out"):
+            assert time.monotonic() < deadline, vm.sh("cat /tmp/ns.out")
+            time.sleep(1)
+        assert "verify=ok" in vm.sh("cat /tmp/ns.out"), vm.sh("cat /tmp/ns.out")
 
 
 def test_knobs_reject_bad_values_and_change_nothing():

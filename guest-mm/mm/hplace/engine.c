@@ -167,19 +167,34 @@ const char *hplace_coexist_conflict(void)
 
 static struct hplace_proc *hplace_last_proc;	/* lookup cache */
 
-static struct hplace_proc *hplace_find_proc(pid_t pid)
+/*
+ * The tracked process whose thread group id in the initial pid namespace
+ * is @nr: what samples carry (the sampler runs in the process's context and
+ * records current->tgid) and what adoption sees.
+ */
+static struct hplace_proc *hplace_find_proc(pid_t nr)
 {
 	struct hplace_proc *last = hplace_last_proc;
 	struct hplace_proc *p;
 
-	if (last && last->pid == pid)
+	if (last && pid_nr(last->pid) == nr)
 		return last;
 	list_for_each_entry(p, &hplace.procs, node) {
-		if (p->pid == pid) {
+		if (pid_nr(p->pid) == nr) {
 			hplace_last_proc = p;
 			return p;
 		}
 	}
+	return NULL;
+}
+
+static struct hplace_proc *hplace_find_proc_pid(struct pid *pid)
+{
+	struct hplace_proc *p;
+
+	list_for_each_entry(p, &hplace.procs, node)
+		if (p->pid == pid)
+			return p;
 	return NULL;
 }
 
@@ -244,13 +259,17 @@ static void hplace_untrack(struct hplace_proc *p)
 	hplace.nr_procs--;
 	hplace_rtree_destroy(&p->tree);
 	mmdrop(p->mm);
+	put_pid(p->pid);
 	if (hplace_last_proc == p)
 		hplace_last_proc = NULL;
 	kfree(p);
 }
 
-/* @mm was grabbed by the caller; the reference passes to the new proc. */
-static struct hplace_proc *hplace_track(struct mm_struct *mm, pid_t pid,
+/*
+ * @mm was grabbed and @pid referenced by the caller; both references pass
+ * to the new proc (or are dropped on failure).
+ */
+static struct hplace_proc *hplace_track(struct mm_struct *mm, struct pid *pid,
 					bool on_demand)
 {
 	struct hplace_proc *p = kzalloc(sizeof(*p), GFP_KERNEL);
@@ -258,6 +277,7 @@ static struct hplace_proc *hplace_track(struct mm_struct *mm, pid_t pid,
 	if (!p || hplace_rtree_init(&p->tree, &hplace.pool, &hplace.tparams)) {
 		kfree(p);
 		mmdrop(mm);
+		put_pid(pid);
 		return NULL;
 	}
 	p->mm = mm;
@@ -274,27 +294,40 @@ static struct hplace_proc *hplace_track(struct mm_struct *mm, pid_t pid,
 	return p;
 }
 
-/* Track @pid now (injection); caller holds hplace.lock. */
-static struct hplace_proc *hplace_track_pid(pid_t pid)
+/*
+ * The process the caller calls @vnr (in the caller's pid namespace: an
+ * injection is written by a tenant, maybe in a container), tracked now if
+ * it is not yet.  Caller holds hplace.lock.
+ */
+static struct hplace_proc *hplace_track_vnr(pid_t vnr)
 {
+	struct hplace_proc *p = NULL;
 	struct task_struct *task;
 	struct mm_struct *mm;
+	struct pid *tgid;
 
-	task = find_get_task_by_vpid(pid);
+	task = find_get_task_by_vpid(vnr);
 	if (!task)
 		return NULL;
+	tgid = get_task_pid(task, PIDTYPE_TGID);
 	mm = get_task_mm(task);
 	put_task_struct(task);
-	if (!mm)
-		return NULL;
+	if (tgid)
+		p = hplace_find_proc_pid(tgid);
+	if (p || !tgid || !mm) {
+		put_pid(tgid);
+		if (mm)
+			mmput(mm);
+		return p;
+	}
 	mmgrab(mm);
 	mmput(mm);
-	return hplace_track(mm, pid, true);
+	return hplace_track(mm, tgid, true);
 }
 
 struct hplace_candidate {
 	struct mm_struct *mm;
-	pid_t pid;
+	struct pid *pid;
 };
 
 /* Is @t in the cgroup the user chose (always true when none is)?  RCU. */
@@ -305,7 +338,7 @@ static bool hplace_task_wanted(struct task_struct *t)
 }
 
 /* Is the process @pid still one to track by the cgroup rule? */
-static bool hplace_pid_wanted(pid_t pid)
+static bool hplace_pid_wanted(struct pid *pid)
 {
 	struct task_struct *t;
 	bool ret;
@@ -313,7 +346,7 @@ static bool hplace_pid_wanted(pid_t pid)
 	if (!hplace.cgroup)
 		return true;
 	rcu_read_lock();
-	t = find_task_by_vpid(pid);
+	t = pid_task(pid, PIDTYPE_TGID);
 	ret = t && hplace_task_wanted(t);
 	rcu_read_unlock();
 	return ret;
@@ -358,7 +391,7 @@ static void hplace_refresh_procs(void)
 		    !hplace_find_proc(t->tgid)) {
 			mmgrab(mm);
 			cand[nr].mm = mm;
-			cand[nr].pid = t->tgid;
+			cand[nr].pid = get_pid(task_tgid(t));
 			nr++;
 		}
 		task_unlock(t);
@@ -459,7 +492,8 @@ static unsigned int hplace_drain(void)
 
 /**
  * hplace_inject() - feed one sample, as a sampler would (debugfs, tests)
- * @pid: process id; tracked on demand if it is not yet
+ * @pid: process id in the caller's pid namespace; tracked on demand if it
+ *	is not yet
  * @addr: user virtual address
  * @kind: enum hplace_access_kind (informational)
  *
@@ -477,9 +511,7 @@ int hplace_inject(pid_t pid, unsigned long addr, enum hplace_access_kind kind)
 	if (addr < PAGE_SIZE || addr >= TASK_SIZE_MAX)
 		return -EFAULT;
 	mutex_lock(&hplace.lock);
-	p = hplace_find_proc(pid);
-	if (!p)
-		p = hplace_track_pid(pid);
+	p = hplace_track_vnr(pid);
 	if (!p) {
 		mutex_unlock(&hplace.lock);
 		return -ESRCH;

@@ -103,7 +103,9 @@ extern const struct hplace_sampler_ops hplace_abit_ops;
  * @node: link in hplace_engine.procs
  * @mm: the address space, pinned with mmgrab() (struct only; page tables
  *	are used only under mmget_not_zero())
- * @pid: thread group id
+ * @pid: its thread group, referenced (as damon_target holds it): one
+ *	identity whatever pid namespace a sample, an injection or a reader
+ *	names it from
  * @id: unique serial number (never reused, unlike pointers)
  * @tree: its ranges
  * @rss_pages: resident pages at the last refresh
@@ -114,7 +116,7 @@ extern const struct hplace_sampler_ops hplace_abit_ops;
 struct hplace_proc {
 	struct list_head node;
 	struct mm_struct *mm;
-	pid_t pid;
+	struct pid *pid;
 	u64 id;
 	struct hplace_rtree tree;
 	unsigned long rss_pages;
@@ -125,7 +127,7 @@ struct hplace_proc {
 
 /**
  * struct hplace_watch - a debugfs probe window for tests
- * @pid: process
+ * @pid: process (referenced; NULL: none)
  * @start: first address
  * @end: end address
  * @in: positive samples of @pid inside [@start, @end)
@@ -134,7 +136,7 @@ struct hplace_proc {
  * @checked_out: observations of @pid outside
  */
 struct hplace_watch {
-	pid_t pid;
+	struct pid *pid;
 	unsigned long start;
 	unsigned long end;
 	u64 in;

@@ -1130,7 +1130,7 @@ static bool hplace_task_policy(const struct hplace_proc *p)
 	bool found = false;
 
 	rcu_read_lock();
-	leader = pid_task(find_pid_ns(p->pid, &init_pid_ns), PIDTYPE_TGID);
+	leader = pid_task(p->pid, PIDTYPE_TGID);
 	if (leader) {
 		for_each_thread(leader, t) {
 			task_lock(t);

@@ -571,8 +571,13 @@ static int hplace_ranges_show(struct seq_file *m, void *v)
 
 	mutex_lock(&hplace.lock);
 	for (p = hplace_first_proc(); p; p = hplace_next_proc(p)) {
+		/* As /proc: pids as the reader's namespace sees them, or not. */
+		pid_t nr = pid_vnr(p->pid);
+
+		if (!nr)
+			continue;
 		hplace_rtree_for_each(&p->tree, r)
-			seq_printf(m, "%d 0x%lx 0x%lx %lu %u %llu %d\n", p->pid,
+			seq_printf(m, "%d 0x%lx 0x%lx %lu %u %llu %d\n", nr,
 				   r->start, r->end, hplace_range_pages(r),
 				   r->count, hplace_range_density(r), r->hot);
 	}
@@ -611,8 +616,10 @@ static ssize_t hplace_watch_write(struct file *file, const char __user *ubuf,
 	if (sscanf(buf, "%d %li %li", &pid, &start, &end) != 3 || pid < 0 ||
 	    start > end)
 		return -EINVAL;
+	/* The writer names the process in its own pid namespace. */
 	mutex_lock(&hplace.lock);
-	hplace.watch.pid = pid;
+	put_pid(hplace.watch.pid);
+	hplace.watch.pid = pid ? find_get_pid(pid) : NULL;
 	hplace.watch.start = start;
 	hplace.watch.end = end;
 	hplace.watch.in = 0;
