@@ -229,16 +229,25 @@ static bool hplace_vma_tracked(struct vm_area_struct *vma)
 				  VM_MIXEDMAP));
 }
 
-/* Make the tree follow the private anonymous VMAs.  mm is pinned. */
-static void hplace_refresh_vmas(struct hplace_proc *p)
+/*
+ * Make the tree follow the private anonymous VMAs.  mm is pinned.  Runs
+ * under hplace.lock, so it never waits for the tenant's mmap_lock: one
+ * process holding it for writing (a long mprotect(2) or mmap(2)) would
+ * stall placement, the migrator's snapshot and every stats/ read.  A busy
+ * process keeps its ranges until a later epoch (samples in new mappings
+ * still make ranges of their own).  Returns false if it was busy.
+ */
+static bool hplace_refresh_vmas(struct hplace_proc *p)
 {
 	struct mm_struct *mm = p->mm;
 	struct vm_area_struct *vma;
 	unsigned long prev_end = 0;
 	struct vma_iterator vmi;
 
-	if (mmap_read_lock_killable(mm))
-		return;
+	if (!mmap_read_trylock(mm)) {
+		hplace.refresh_busy++;
+		return false;
+	}
 	vma_iter_init(&vmi, mm, 0);
 	for_each_vma(vmi, vma) {
 		if (!hplace_vma_tracked(vma))
@@ -251,6 +260,7 @@ static void hplace_refresh_vmas(struct hplace_proc *p)
 	mmap_read_unlock(mm);
 	if (prev_end < TASK_SIZE_MAX)
 		hplace_rtree_remove(&p->tree, prev_end, TASK_SIZE_MAX);
+	return true;
 }
 
 static void hplace_untrack(struct hplace_proc *p)

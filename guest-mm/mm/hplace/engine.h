@@ -178,6 +178,7 @@ struct hplace_watch {
  * @untracked: samples whose process is not tracked
  * @unmatched: samples outside every range
  * @resizes: node resize notifications seen
+ * @refresh_busy: epochs a process's VMAs were not re-read (mmap_lock busy)
  * @watch: test probe window (debugfs)
  * @place: placement knobs, plan and the migration thread
  * @cgroup: when set (sysfs "cgroup"), only processes in this cgroup (v2)
@@ -215,6 +216,7 @@ struct hplace_engine {
 	u64 untracked;
 	u64 unmatched;
 	unsigned long resizes;
+	u64 refresh_busy;
 	struct hplace_watch watch;
 	struct hplace_place place;
 	struct cgroup *cgroup;

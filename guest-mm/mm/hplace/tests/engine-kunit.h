@@ -9,6 +9,7 @@
 #define _HPLACE_ENGINE_KUNIT_H
 
 #include <kunit/test.h>
+#include <linux/mman.h>
 
 static void hplace_test_parse_inject_valid(struct kunit *test)
 {
@@ -64,10 +65,42 @@ static void hplace_test_permille_range(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, hplace_set_permille(old), 0);
 }
 
+/*
+ * Re-reading a process's VMAs happens under hplace.lock: it must not wait
+ * for the process's mmap_lock (here held for writing by the test itself,
+ * which would deadlock a waiting reader), only skip it until later.
+ */
+static void hplace_test_refresh_skips_busy_mm(struct kunit *test)
+{
+	struct hplace_rtree_params params;
+	struct hplace_rtree_pool pool;
+	struct hplace_proc p = { };
+	unsigned long addr;
+
+	addr = kunit_vm_mmap(test, NULL, 0, 16 * PAGE_SIZE,
+			     PROT_READ | PROT_WRITE,
+			     MAP_PRIVATE | MAP_ANONYMOUS, 0);
+	KUNIT_ASSERT_FALSE(test, IS_ERR_VALUE(addr) || !addr);
+	hplace_rtree_default_params(&params);
+	hplace_rtree_pool_init(&pool, 64);
+	KUNIT_ASSERT_EQ(test, hplace_rtree_init(&p.tree, &pool, &params), 0);
+	p.mm = current->mm;
+
+	mmap_write_lock(p.mm);
+	KUNIT_EXPECT_FALSE(test, hplace_refresh_vmas(&p));
+	mmap_write_unlock(p.mm);
+	KUNIT_EXPECT_EQ(test, p.tree.nr_ranges, 0U);
+
+	KUNIT_EXPECT_TRUE(test, hplace_refresh_vmas(&p));
+	KUNIT_EXPECT_GT(test, p.tree.nr_ranges, 0U);
+	hplace_rtree_destroy(&p.tree);
+}
+
 static struct kunit_case hplace_engine_test_cases[] = {
 	KUNIT_CASE(hplace_test_parse_inject_valid),
 	KUNIT_CASE(hplace_test_parse_inject_invalid),
 	KUNIT_CASE(hplace_test_permille_range),
+	KUNIT_CASE(hplace_test_refresh_skips_busy_mm),
 	{},
 };
 
