@@ -67,8 +67,6 @@
 #define HPLACE_SPLIT_MAX	16
 /* Pages isolated per migrate_pages() call. */
 #define HPLACE_MIGRATE_BATCH	512
-/* A full fast tier trades a page only for one this many times denser. */
-#define HPLACE_SWAP_MARGIN	2
 /*
  * Promotion into free fast memory stops this far above the headroom
  * (a share of it, in permille, plus a floor), so the small allocations
@@ -120,6 +118,12 @@ struct hplace_batch {
 	u64 budget;		/* pages this pass may still move */
 	struct hplace_cursor cur[HPLACE_NR_LISTS];	/* where walks stand */
 	u64 walks;		/* page-table walks of plan ranges */
+	/*
+	 * While a trade is under way: the density the hot side surely has;
+	 * cold ranges that may be as dense (bound at or above) are passed
+	 * over, not taken as partners (0: no trade, take any).
+	 */
+	u64 cold_below;
 	/* Counters and exchange scratch: the engine's, or a KUnit case's own. */
 	struct hplace_place_stats *stats;
 	struct folio **xfolios[2];
@@ -141,8 +145,8 @@ struct hplace_collect {
 	struct list_head list;	/* isolated folios (migration) */
 	struct folio **folios;	/* referenced folios (exchange) */
 	unsigned int nr_folios;
-	u64 density_min;	/* densities of the ranges picked from */
-	u64 density_max;
+	u64 density_lo;		/* least confident density picked from */
+	u64 density_hi;		/* highest density bound picked from */
 	struct folio *last_large;
 	struct folio *split[HPLACE_SPLIT_MAX];
 	unsigned int nr_split;
@@ -480,18 +484,36 @@ u64 hplace_place_capacity(void)
 
 /* ---------------------------------------------------------------- plan */
 
+/*
+ * Hot ranges, the surely hottest first: by the density their samples
+ * support (a small range with one sample has a high estimate and proves
+ * nothing; first in line, it would stop every exchange of the pass).
+ */
 static int hplace_cmp_hot(const void *a, const void *b)
 {
 	const struct hplace_move *x = a, *y = b;
 
+	if (x->density_lo != y->density_lo)
+		return x->density_lo > y->density_lo ? -1 : 1;
 	if (x->density != y->density)
 		return x->density > y->density ? -1 : 1;
 	return x->start < y->start ? -1 : x->start > y->start;
 }
 
+/*
+ * Cold ranges, coldest first by estimate (the warm fill walks them from
+ * the other end and stops at the first never sampled); among equal
+ * estimates, the surely coldest (lowest bound) first.
+ */
 static int hplace_cmp_cold(const void *a, const void *b)
 {
-	return -hplace_cmp_hot(a, b);
+	const struct hplace_move *x = a, *y = b;
+
+	if (x->density != y->density)
+		return x->density < y->density ? -1 : 1;
+	if (x->density_hi != y->density_hi)
+		return x->density_hi < y->density_hi ? -1 : 1;
+	return x->start < y->start ? -1 : x->start > y->start;
 }
 
 /**
@@ -535,6 +557,8 @@ void hplace_place_plan(void)
 			m->start = r->start;
 			m->end = r->end;
 			m->density = hplace_range_density(r);
+			hplace_range_density_bounds(r, &m->density_lo,
+						    &m->density_hi);
 		}
 	}
 	pl->mean_density = sum_pages ?
@@ -749,6 +773,16 @@ static bool hplace_collect(struct hplace_batch *b, enum hplace_list which,
 		/* Warmest first: the rest was never sampled. */
 		if (which == HPLACE_LIST_WARM && !m->density)
 			return false;
+		/*
+		 * Not surely colder than what would take its place.  Hot ranges
+		 * come surest first, so no later trade of this pass wants it.
+		 */
+		if (which == HPLACE_LIST_COLD && b->cold_below &&
+		    m->density_hi >= b->cold_below) {
+			(*pos)++;
+			*addr = 0;
+			continue;
+		}
 		if (!mm || start >= m->end) {
 			(*pos)++;
 			*addr = 0;
@@ -765,8 +799,8 @@ static bool hplace_collect(struct hplace_batch *b, enum hplace_list which,
 		mmap_read_unlock(mm);
 		b->walks++;
 		if (c->got > got) {
-			c->density_min = min(c->density_min, m->density);
-			c->density_max = max(c->density_max, m->density);
+			c->density_lo = min(c->density_lo, m->density_lo);
+			c->density_hi = max(c->density_hi, m->density_hi);
 		}
 		hplace_split_partial(c);
 		if (c->next >= m->end) {
@@ -877,7 +911,7 @@ static void hplace_collect_init(const struct hplace_batch *b,
 	c->stats = b->stats;
 	c->from = *from;
 	c->want = want;
-	c->density_min = U64_MAX;
+	c->density_lo = U64_MAX;
 	INIT_LIST_HEAD(&c->list);
 }
 
@@ -980,22 +1014,25 @@ static u64 hplace_promote(struct hplace_batch *b, enum hplace_move_why why,
 }
 
 /*
- * Is a hot range of @hot density worth a fast page of a range of @cold
- * density?  Only when it is HPLACE_SWAP_MARGIN times denser, and denser
- * than tracked memory on average: two below-average ranges trading places
- * gain little, and their densities differ mostly by sampling noise.
+ * Is a hot range worth a fast page of a cold one?  Only when its samples
+ * show it denser than the cold one's samples allow (@hot_lo, @cold_hi:
+ * hplace_range_density_bounds()), and denser than tracked memory on
+ * average.  Point estimates are not enough: a sparse range with one lucky
+ * sample looks dense, and with a full fast tier every such fluke traded
+ * pages back and forth (thousands of exchanges a minute at steady state).
+ * Below-average ranges trading places gain little either way.
  */
-static bool hplace_worth_displacing(const struct hplace_batch *b, u64 hot,
-				    u64 cold)
+static bool hplace_worth_displacing(const struct hplace_batch *b, u64 hot_lo,
+				    u64 cold_hi)
 {
-	return hot > HPLACE_SWAP_MARGIN * cold && hot >= b->plan.mean_density;
+	return hot_lo > cold_hi && hot_lo >= b->plan.mean_density;
 }
 
 static bool hplace_worth_swapping(const struct hplace_batch *b,
 				  const struct hplace_collect *hot,
 				  const struct hplace_collect *cold)
 {
-	return hplace_worth_displacing(b, hot->density_min, cold->density_max);
+	return hplace_worth_displacing(b, hot->density_lo, cold->density_hi);
 }
 
 /*
@@ -1020,14 +1057,18 @@ static u64 hplace_swap(struct hplace_batch *b, u64 max_pairs, bool *more)
 		hot.refs_only = true;
 		hot.folios = b->xfolios[0];
 		*more = hplace_collect(b, HPLACE_LIST_HOT, &hot);
-		if (hot.nr_folios) {
+		cold.nr_folios = 0;
+		/* Hot ranges come surest first: none later is worth more. */
+		if (hot.nr_folios && hot.density_lo < b->plan.mean_density) {
+			*more = false;
+		} else if (hot.nr_folios) {
 			hplace_collect_init(b, &cold, &b->fast,
 					    hot.nr_folios);
 			cold.refs_only = true;
 			cold.folios = b->xfolios[1];
+			b->cold_below = hot.density_lo;
 			hplace_collect(b, HPLACE_LIST_COLD, &cold);
-		} else {
-			cold.nr_folios = 0;
+			b->cold_below = 0;
 		}
 		n = min(hot.nr_folios, cold.nr_folios);
 		/*
@@ -1069,19 +1110,20 @@ static u64 hplace_swap(struct hplace_batch *b, u64 max_pairs, bool *more)
 }
 
 /*
- * Paired migration under the same rule as exchange: the next hot range
- * to promote must be HPLACE_SWAP_MARGIN times denser than the next cold
- * range to demote.
+ * Paired migration under the same rule as exchange: the next hot range to
+ * promote must be surely denser than average, and only cold ranges surely
+ * less dense than it are demoted for it.  Returns the density the cold
+ * side must stay under (0: no pairing).
  */
-static bool hplace_pair_worth(const struct hplace_batch *b)
+static u64 hplace_pair_worth(const struct hplace_batch *b)
 {
 	unsigned int hot = b->cur[HPLACE_LIST_HOT].pos;
-	unsigned int cold = b->cur[HPLACE_LIST_COLD].pos;
+	u64 lo;
 
-	if (hot >= b->plan.nr_hot || cold >= b->plan.nr_cold)
-		return false;
-	return hplace_worth_displacing(b, b->plan.hot[hot].density,
-				       b->plan.cold[cold].density);
+	if (hot >= b->plan.nr_hot)
+		return 0;
+	lo = b->plan.hot[hot].density_lo;
+	return lo && lo >= b->plan.mean_density ? lo : 0;
 }
 
 /* ---------------------------------------------------------------- pass */
@@ -1264,10 +1306,14 @@ static bool hplace_migrate_pass(void)
 	/* 3. Full: exchange, then paired migration for what is left. */
 	if (p >= room && b->budget) {
 		hplace_swap(b, U64_MAX, &more);
-		while (more && b->budget >= 2 && hplace_pair_worth(b)) {
+		while (more && b->budget >= 2) {
+			b->cold_below = hplace_pair_worth(b);
+			if (!b->cold_below)
+				break;
 			n = hplace_demote(b, min_t(u64, b->budget / 2,
 						   HPLACE_MIGRATE_BATCH),
 					  HPLACE_MOVE_PAIR_DEMOTE);
+			b->cold_below = 0;
 			if (!n || !hplace_promote(b, HPLACE_MOVE_PAIR_PROMOTE,
 						  n, &more))
 				break;

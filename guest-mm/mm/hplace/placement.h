@@ -76,12 +76,16 @@ enum hplace_move_why {
  * @start: first address
  * @end: end address
  * @density: access density when planned (hplace_range_density())
+ * @density_lo: the density its samples support with confidence, and
+ * @density_hi: the one they rule out (hplace_range_density_bounds())
  */
 struct hplace_move {
 	unsigned int proc;
 	unsigned long start;
 	unsigned long end;
 	u64 density;
+	u64 density_lo;
+	u64 density_hi;
 };
 
 /**

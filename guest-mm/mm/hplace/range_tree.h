@@ -191,6 +191,37 @@ static inline u64 hplace_range_density(const struct hplace_range *r)
 			hplace_range_pages(r));
 }
 
+/* Confidence of the density bounds, in standard deviations. */
+#define HPLACE_RT_BOUND_Z	2
+
+/**
+ * hplace_range_density_bounds() - densities a range's count supports
+ * @r: the range
+ * @lo: density the range has with high confidence (0 if none)
+ * @hi: density it stays under with high confidence
+ *
+ * A decayed count is a sum of recent samples, close to Poisson: n samples
+ * put the rate at n +- z sqrt(n) (z = HPLACE_RT_BOUND_Z), and no sample at
+ * all only bounds it by z^2.  Placement trades a fast page for a slow one
+ * only when these bounds of the two ranges lie apart, so that sampling
+ * noise alone moves nothing: a sparse range whose one sample makes it look
+ * dense has @lo 0.  Same units as hplace_range_density().
+ */
+static inline void hplace_range_density_bounds(const struct hplace_range *r,
+					       u64 *lo, u64 *hi)
+{
+	const u64 one = 1ULL << HPLACE_RT_COUNT_SHIFT;
+	const u64 z = HPLACE_RT_BOUND_Z;
+	u64 n = r->count, pages = hplace_range_pages(r);
+	/* sqrt(n / one) samples, in units of one: sqrt(n * one). */
+	u64 sd = int_sqrt64(n * one);
+
+	*lo = n > z * sd ?
+	      div64_ul((n - z * sd) << HPLACE_RT_DENSITY_SHIFT, pages) : 0;
+	*hi = div64_ul((n + z * sd + z * z * one) << HPLACE_RT_DENSITY_SHIFT,
+		       pages);
+}
+
 /**
  * hplace_rtree_first() - lowest range of a tree
  * @t: the tree

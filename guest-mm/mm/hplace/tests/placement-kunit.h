@@ -128,6 +128,8 @@ static void plkt_add(struct hplace_batch *b, bool hot, unsigned long addr,
 	m->start = addr;
 	m->end = addr + nr * PAGE_SIZE;
 	m->density = hot ? 100 : 1;	/* well apart: worth swapping */
+	m->density_lo = m->density;
+	m->density_hi = m->density;
 }
 
 static void plkt_rewind(struct hplace_batch *b)
@@ -199,14 +201,15 @@ static void hplace_test_swap_exchanges_hot_slow_with_cold_fast(struct kunit *tes
 	plkt_add(b, true, hot, 8);
 	plkt_add(b, false, cold, 8);
 	plkt_rewind(b);
-	/* Nearly equal densities: no trade (no thrashing on noise). */
-	b->plan.hot[0].density = 3;
-	b->plan.cold[0].density = 2;
+	/* Overlapping bounds: no trade (no thrashing on sampling noise). */
+	b->plan.hot[0].density_lo = 2;
+	b->plan.hot[0].density_hi = 6;
+	b->plan.cold[0].density_hi = 3;
 	KUNIT_EXPECT_EQ(test, hplace_swap(b, 8, &more), 0ULL);
 	KUNIT_EXPECT_EQ(test, plkt_on_node(test, hot, 8, 1), 8U);
 
 	/* Well apart, but below the average of tracked memory: no trade. */
-	b->plan.hot[0].density = 100;
+	b->plan.hot[0].density_lo = 100;
 	b->plan.mean_density = 101;
 	plkt_rewind(b);
 	KUNIT_EXPECT_EQ(test, hplace_swap(b, 8, &more), 0ULL);
@@ -403,25 +406,62 @@ static void hplace_test_demote_walks_each_range_once(struct kunit *test)
 			    "%u calls walked %llu times", calls, b->walks);
 }
 
-/* Paired migration weighs the next hot range against the next cold one. */
+/*
+ * Paired migration goes on while the next hot range is surely denser than
+ * average, and demotes only cold ranges surely less dense than it.
+ */
 static void hplace_test_pair_worth_follows_cursors(struct kunit *test)
 {
 	struct hplace_batch *b = plkt_batch(test);
 
 	plkt_add(b, true, 0x100000, 1);
-	plkt_add(b, false, 0x200000, 1);
-	plkt_add(b, false, 0x300000, 1);
-	b->plan.hot[0].density = 100;
-	b->plan.cold[0].density = 1;
-	b->plan.cold[1].density = 90;
+	plkt_add(b, true, 0x200000, 1);
+	b->plan.hot[0].density_lo = 100;
+	b->plan.hot[1].density_lo = 40;
 	b->plan.mean_density = 50;
-	KUNIT_EXPECT_TRUE(test, hplace_pair_worth(b));
-	/* The coldest range is drained: the next one is nearly as hot. */
-	b->cur[HPLACE_LIST_COLD].pos = 1;
-	KUNIT_EXPECT_FALSE(test, hplace_pair_worth(b));
-	/* No cold range left at all. */
-	b->cur[HPLACE_LIST_COLD].pos = 2;
-	KUNIT_EXPECT_FALSE(test, hplace_pair_worth(b));
+	KUNIT_EXPECT_EQ(test, hplace_pair_worth(b), 100ULL);
+	/* The next one is not surely above average. */
+	b->cur[HPLACE_LIST_HOT].pos = 1;
+	KUNIT_EXPECT_EQ(test, hplace_pair_worth(b), 0ULL);
+	/* No hot range left. */
+	b->cur[HPLACE_LIST_HOT].pos = 2;
+	KUNIT_EXPECT_EQ(test, hplace_pair_worth(b), 0ULL);
+}
+
+/*
+ * A full fast tier: exchange takes its cold partners only from ranges
+ * surely colder than the hot side, and passes over the others (here a
+ * small range nobody sampled: its density is unknown, not low) instead
+ * of giving up on the whole batch.
+ */
+static void hplace_test_swap_passes_over_unsure_cold(struct kunit *test)
+{
+	unsigned long hot = plkt_map(test, 8), unsure = plkt_map(test, 4);
+	unsigned long cold = plkt_map(test, 8);
+	struct hplace_batch *b = plkt_batch(test);
+	bool more;
+
+	if (!IS_ENABLED(CONFIG_PAGE_EXCHANGE))
+		kunit_skip(test, "CONFIG_PAGE_EXCHANGE is off");
+	plkt_add(b, false, hot, 8);
+	hplace_demote(b, 8, HPLACE_MOVE_HEADROOM);
+	KUNIT_ASSERT_EQ(test, plkt_on_node(test, hot, 8, 1), 8U);
+	lru_add_drain_all();
+
+	b->plan.nr_cold = 0;
+	plkt_add(b, true, hot, 8);
+	plkt_add(b, false, unsure, 4);
+	plkt_add(b, false, cold, 8);
+	b->plan.hot[0].density_lo = 100;
+	b->plan.mean_density = 50;
+	b->plan.cold[0].density_hi = 1000;	/* unsampled, small: unsure */
+	b->plan.cold[1].density_hi = 10;
+	plkt_rewind(b);
+	lru_add_drain_all();
+	KUNIT_EXPECT_EQ(test, hplace_swap(b, 8, &more), 8ULL);
+	KUNIT_EXPECT_EQ(test, plkt_on_node(test, hot, 8, 0), 8U);
+	KUNIT_EXPECT_EQ(test, plkt_on_node(test, cold, 8, 1), 8U);
+	KUNIT_EXPECT_EQ(test, plkt_on_node(test, unsure, 4, 0), 4U);
 }
 
 /* A shrink target lasts while the shrink is pending, not once met or withdrawn. */
@@ -461,6 +501,7 @@ static struct kunit_case hplace_placement_cases[] = {
 	KUNIT_CASE(hplace_test_fill_takes_sampled_ranges_only),
 	KUNIT_CASE(hplace_test_demote_walks_each_range_once),
 	KUNIT_CASE(hplace_test_pair_worth_follows_cursors),
+	KUNIT_CASE(hplace_test_swap_passes_over_unsure_cold),
 	KUNIT_CASE(hplace_test_resize_target_met_or_withdrawn),
 	{}
 };

@@ -6,6 +6,7 @@
  * munmap, allocation failures, O(log n) depth, and the hand-off to
  * hplace_classify().
  */
+#include <math.h>
 #include "hplace_internal.h"
 #include "range_tree.h"
 #include "classify.h"
@@ -69,6 +70,61 @@ static bool mk_tree(struct hplace_rtree *t, unsigned int max,
 	p.max_ranges = max;
 	hplace_rtree_pool_init(&pool, pool_max);
 	T_EQ(hplace_rtree_init(t, &pool, &p), 0);
+	return true;
+}
+
+/* Poisson(lambda) by inversion; lambda well under 700. */
+static unsigned int poisson(double lambda, unsigned int *seed)
+{
+	double u = (double)rand_r(seed) / RAND_MAX, p = exp(-lambda), c = p;
+	unsigned int k = 0;
+
+	while (u > c && k < 10000) {
+		k++;
+		p *= lambda / k;
+		c += p;
+	}
+	return k;
+}
+
+/*
+ * The density bounds cover the true rate of Poisson sample counts (the
+ * bound each side is exceeded in well under 5% of draws), order with the
+ * count, and give a one-sample range no confident density at all.
+ */
+static bool t_rtree_density_bounds(void)
+{
+	static const double lambdas[] = { 0.5, 2, 8, 30, 120, 400 };
+	const u64 one = 1ULL << HPLACE_RT_COUNT_SHIFT;
+	struct hplace_range r = { .start = 0, .end = 512UL << PAGE_SHIFT };
+	unsigned int seed = 7, i, k, over, under;
+	u64 lo, hi, plo = 0, phi = 0, truth;
+
+	for (i = 0; i < sizeof(lambdas) / sizeof(lambdas[0]); i++) {
+		truth = (u64)(lambdas[i] * one) << HPLACE_RT_DENSITY_SHIFT;
+		truth /= 512;
+		over = under = 0;
+		for (k = 0; k < 4000; k++) {
+			r.count = poisson(lambdas[i], &seed) * one;
+			hplace_range_density_bounds(&r, &lo, &hi);
+			T_ASSERT(lo <= hplace_range_density(&r));
+			T_ASSERT(hi >= hplace_range_density(&r));
+			over += lo > truth;
+			under += hi < truth;
+		}
+		T_ASSERTF(over < 200 && under < 200,
+			  "lambda %.1f: lo above truth %u, hi below %u of 4000",
+			  lambdas[i], over, under);
+	}
+	for (k = 0; k <= 64; k++) {
+		r.count = k * one;
+		hplace_range_density_bounds(&r, &lo, &hi);
+		T_ASSERT(lo >= plo && hi > phi);
+		plo = lo;
+		phi = hi;
+		if (k <= 4)
+			T_EQ(lo, 0);
+	}
 	return true;
 }
 
@@ -605,6 +661,7 @@ static bool t_rtree_classify(void)
 
 const struct t_case t_rtree_cases[] = {
 	{ "rtree: parameter validation", t_rtree_params },
+	{ "rtree: density bounds cover Poisson counts", t_rtree_density_bounds },
 	{ "rtree: add, lookup, record, unmatched", t_rtree_add_lookup_record },
 	{ "rtree: range created around an untracked sample", t_rtree_create_for_sample },
 	{ "rtree: splits find a 64 MiB hot part in 1 GiB", t_rtree_split_finds_hot },
