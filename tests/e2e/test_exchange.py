@@ -1,7 +1,8 @@
 """Page exchange (CONFIG_PAGE_EXCHANGE) in the default tiered VM: the
 debugfs-driven selftest (cross-process, COW, shmem, mlock, GUP reference,
-THP, batch) and the integrity stress (checksummed private, shared and forked
-pages rewritten and verified while pairs are exchanged continuously). The
+THP, batch), the page-state test (exchange keeps what migration keeps) and
+the integrity stress (checksummed private, shared and forked pages rewritten
+and verified while pairs are exchanged continuously). The
 stress boots the DEBUG_VM + lockdep kernel (make kernel-debug), so VM_BUG_ON,
 lock-ordering and sleeping-in-atomic reports fail it too."""
 
@@ -67,12 +68,20 @@ def _stress(n, seconds, timeout):
 
 
 def test_exchange_selftest():
+    """exchange_selftest (what exchange does), then exchange_state (what it
+    keeps: soft-dirty, uffd-wp, KSM, pins, mlock, hugetlb, MADV_FREE, fork
+    advice, writes and unmaps during the move, each compared with
+    move_pages(2)) in one boot."""
     with _vm("exchange-selftest") as vm:
         _require_exchange(vm)
-        rc, out = vm.run("exchange_selftest", timeout=300)
-        print("\n".join("# " + l for l in out.splitlines()))
-        assert rc == 0 and not _tap_failures(out), out
-        assert re.search(r"^1\.\.\d+$", out, re.M), out
+        failed = []
+        for tool in ("exchange_selftest", "exchange_state"):
+            rc, out = vm.run(tool, timeout=300)
+            print("\n".join(f"# {tool}: " + l for l in out.splitlines()))
+            if rc != 0 or _tap_failures(out) or not re.search(r"^1\.\.\d+$", out, re.M):
+                failed.append(f"{tool} (exit {rc}): " +
+                              "; ".join(_tap_failures(out) or ["no TAP plan"]))
+        assert not failed, "\n".join(failed)
         problems = vm.dmesg_problems()
         assert not problems, "dmesg: " + "\n".join(problems)
 
