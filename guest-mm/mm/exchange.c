@@ -240,6 +240,21 @@ static enum exchange_result exchange_prepare(struct exchange_pair *p)
 		r = exchange_check(p->b);
 	if (r != EXCHANGE_OK)
 		return r;
+	/*
+	 * Only like with like.  From exchange_state() until the migration
+	 * entries are removed, each entry points at a frame that already
+	 * carries the other side's identity, and page-table walkers that
+	 * meet it (zap on munmap or exit, fork's copy, mprotect) judge the
+	 * entry by that frame: mm_counter() picks the rss counter,
+	 * should_zap_folio() spares anonymous COW copies, anonymous writable
+	 * entries stay exclusive.  Anonymous with shmem would make them
+	 * misjudge it (an unmapped page counted off MM_SHMEMPAGES instead of
+	 * MM_ANONPAGES).  Our reference keeps each side's kind: an anonymous
+	 * folio stays anonymous, a shmem one loses its mapping at most, which
+	 * exchange_check() refuses under the lock.
+	 */
+	if (folio_test_anon(p->a) != folio_test_anon(p->b))
+		return EXCHANGE_FAIL_TYPE;
 
 	if (!exchange_isolate(p->a))
 		return EXCHANGE_FAIL_ISOLATE;
@@ -522,7 +537,8 @@ static void exchange_remap(struct exchange_pair *p)
 /**
  * exchange_folio_pairs() - exchange several pairs of folios
  * @pairs: the pairs; each folio must be referenced exactly once by the
- *	caller, and may appear in at most one pair
+ *	caller, and may appear in at most one pair; both folios of a pair
+ *	must be anonymous, or both shmem (else %EXCHANGE_FAIL_TYPE)
  * @nr: number of pairs, at most %EXCHANGE_BATCH_MAX
  *
  * For every pair, swaps the contents of the two folios and all the state that

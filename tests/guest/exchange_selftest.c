@@ -248,15 +248,18 @@ static void test_cow_after_fork(void)
 	munmap(q, psz);
 }
 
-/* 4: shared anonymous (shmem) pages stay shared after exchange. */
+/*
+ * 4: shared anonymous (shmem) pages stay shared after exchange with shmem;
+ * anonymous with shmem is refused (mm/exchange.c: only like with like).
+ */
 static void test_shmem(void)
 {
 	char *s = map(1), *t = map(1), *a = map(0), why[64], r;
 	struct child ch;
-	int ret, ns, na, ret2, nt;
+	int ret, ns, nt, na, ret2;
 
 	if (place(s, 30, 0) || place(a, 31, 1) || place(t, 32, 1)) {
-		report(0, "shmem page with private page", "setup failed");
+		report(0, "shmem page with shmem page of another mapping", "setup failed");
 		return;
 	}
 	if (pipe(ch.to) || pipe(ch.from))
@@ -284,27 +287,37 @@ static void test_shmem(void)
 		_exit(0);
 	}
 	child_cmd(&ch, 'n', &r);
-	ret = xchg_pages(ch.pid, s, getpid(), a, why, sizeof(why));
+	/* s named through the child, t through the parent. */
+	ret = xchg_pages(ch.pid, s, getpid(), t, why, sizeof(why));
 	ns = page_node(0, s);
-	na = page_node(0, a);
+	nt = page_node(0, t);
 	child_cmd(&ch, 'c', &r);
-	report(ret == 0 && check(s, 30) && check(a, 31) && r == '1' &&
-	       ns == 1 && na == 0,
-	       "shmem page with private page",
-	       "ret %d (%s) nodes s=%d a=%d child-ok=%c", ret, why, ns, na, r);
+	report(ret == 0 && check(s, 30) && check(t, 32) && r == '1' &&
+	       ns == 1 && nt == 0,
+	       "shmem page with shmem page of another mapping",
+	       "ret %d (%s) nodes s=%d t=%d child-ok=%c", ret, why, ns, nt, r);
 	/* Still one shared page: the child's write shows in the parent. */
 	child_cmd(&ch, 'w', &r);
-	report(check(s, 33) && check(a, 31), "shmem still shared after exchange", NULL);
+	report(check(s, 33) && check(t, 32), "shmem still shared after exchange", NULL);
 
-	/* shmem <-> shmem in two different mappings. */
-	ret2 = xchg_pages(getpid(), s, getpid(), t, why, sizeof(why));
+	/* And back: each page returns to its first frame. */
+	ret = xchg_pages(getpid(), s, getpid(), t, why, sizeof(why));
 	ns = page_node(0, s);
 	nt = page_node(0, t);
 	child_cmd(&ch, 'n', &r);
-	report(ret2 == 0 && check(s, 33) && check(t, 32) && ns == 1 && nt == 1 &&
-	       r == '1',
-	       "shmem with shmem of another mapping",
-	       "ret %d (%s) nodes s=%d t=%d child-s=%c", ret2, why, ns, nt, r);
+	report(ret == 0 && check(s, 33) && check(t, 32) && ns == 0 && nt == 1 &&
+	       r == '0',
+	       "shmem pages exchanged back",
+	       "ret %d (%s) nodes s=%d t=%d child-s=%c", ret, why, ns, nt, r);
+
+	/* Anonymous with shmem: refused, both left as they were. */
+	ret2 = xchg_pages(ch.pid, s, getpid(), a, why, sizeof(why));
+	ns = page_node(0, s);
+	na = page_node(0, a);
+	report(ret2 == -EOPNOTSUPP && !strcmp(why, "type") && check(s, 33) &&
+	       check(a, 31) && ns == 0 && na == 1,
+	       "shmem page with private page refused",
+	       "ret %d (%s) nodes s=%d a=%d", ret2, why, ns, na);
 	child_quit(&ch);
 	munmap(s, psz);
 	munmap(t, psz);

@@ -6,11 +6,12 @@
  * kinds: private anonymous, shared anonymous (shmem, one slice per worker)
  * and forked (written, then shared copy-on-write with a grandchild that only
  * verifies, while the worker keeps breaking COW on some of them). Meanwhile
- * the parent exchanges random pairs of those pages (across processes, kinds
- * and nodes) through /sys/kernel/debug/page_exchange/exchange until it has
- * done -n exchanges or -t seconds passed. Every page carries its owner,
- * index and generation; a lost write, a page swapped into the wrong place or
- * a lost page fails verification.
+ * the parent exchanges random pairs of those pages (across processes and
+ * nodes; anonymous with anonymous, shmem with shmem) through
+ * /sys/kernel/debug/page_exchange/exchange until it has done -n exchanges
+ * or -t seconds passed. Every page carries its owner, index and generation;
+ * a lost write, a page swapped into the wrong place or a lost page fails
+ * verification.
  *
  * Usage: exchange_stress [-n exchanges] [-t seconds] [-w workers] [-p pages]
  * Prints TAP; exits non-zero on corruption or if fewer than -n exchanges
@@ -178,17 +179,20 @@ struct target {
 /*
  * A random target not used yet in this batch: a folio in two pairs of one
  * batch cannot be isolated twice. The forked page seen from the worker and
- * from the grandchild (targets 4k+2 and 4k+3) may be one folio.
+ * from the grandchild (targets 4k+2 and 4k+3) may be one folio. Shared
+ * targets (4k+1) are shmem and pair only with each other, private and
+ * forked ones are anonymous: exchange refuses anonymous with shmem.
+ * @shared: 1 or 0 for that kind, -1 for any.
  */
 static struct target *pick(struct target *t, int nt, char *used,
-			   unsigned int *seed)
+			   unsigned int *seed, int shared)
 {
 	int i, key;
 
 	do {
 		i = rand_r(seed) % nt;
 		key = i % 4 == 3 ? i - 1 : i;
-	} while (used[key]);
+	} while (used[key] || (shared >= 0 && (i % 4 == 1) != shared));
 	used[key] = 1;
 	return &t[i];
 }
@@ -259,8 +263,9 @@ int main(int argc, char **argv)
 
 		memset(used, 0, nt);
 		for (i = 0; i < BATCH; i++) {
-			struct target *x = pick(t, nt, used, &seed);
-			struct target *y = pick(t, nt, used, &seed);
+			struct target *x = pick(t, nt, used, &seed, -1);
+			struct target *y = pick(t, nt, used, &seed,
+						(x - t) % 4 == 1);
 
 			off += snprintf(lines + off, sizeof(lines) - off,
 					"%d %lx %d %lx\n", x->pid,

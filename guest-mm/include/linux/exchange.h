@@ -19,7 +19,8 @@ struct folio;
  * @EXCHANGE_FAIL_SAME: both sides are the same folio.
  * @EXCHANGE_FAIL_LARGE: a large folio (THP, mTHP, hugetlb): not supported.
  * @EXCHANGE_FAIL_TYPE: neither anonymous nor shmem (file cache, KSM,
- *	zone device, non-LRU movable, lazily freed anonymous).
+ *	zone device, non-LRU movable, lazily freed anonymous), or one side
+ *	anonymous and the other shmem.
  * @EXCHANGE_FAIL_MLOCKED: mlocked or otherwise unevictable.
  * @EXCHANGE_FAIL_PINNED: possibly pinned for DMA (FOLL_PIN).
  * @EXCHANGE_FAIL_WRITEBACK: under writeback.

@@ -112,6 +112,17 @@ static void exkt_exchange_ok(struct kunit *test, unsigned long x, u32 sx,
 	KUNIT_EXPECT_EQ(test, exkt_pfn(test, y), px);
 }
 
+/* Is the page mapped at @addr marked exclusive to its one anonymous user? */
+static bool exkt_anon_exclusive(struct kunit *test, unsigned long addr)
+{
+	struct folio *folio = exkt_folio(test, addr);
+	bool exclusive = folio_test_anon(folio) &&
+			 PageAnonExclusive(folio_page(folio, 0));
+
+	folio_put(folio);
+	return exclusive;
+}
+
 static void exchange_test_anon(struct kunit *test)
 {
 	unsigned long a = exkt_map(test, MAP_PRIVATE | MAP_ANONYMOUS, 2);
@@ -120,6 +131,13 @@ static void exchange_test_anon(struct kunit *test)
 	exkt_fill(test, a, 1);
 	exkt_fill(test, a + PAGE_SIZE, 2);
 	exkt_exchange_ok(test, a, 1, a + PAGE_SIZE, 2);
+	/*
+	 * Written, so exclusive before; exclusivity (which keeps GUP pins
+	 * and COW apart) comes back from the migration entries, as after a
+	 * migration, and is not lost to the other frame.
+	 */
+	KUNIT_EXPECT_TRUE(test, exkt_anon_exclusive(test, a));
+	KUNIT_EXPECT_TRUE(test, exkt_anon_exclusive(test, a + PAGE_SIZE));
 	/* Writable and still private after the exchange. */
 	exkt_fill(test, a, 3);
 	KUNIT_EXPECT_TRUE(test, exkt_check(test, a, 3));
@@ -129,28 +147,82 @@ static void exchange_test_anon(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, exchange_ok_count() - before, 2);
 }
 
+/*
+ * The file a shared mapping at @addr maps (not through GUP: a second GUP
+ * of a page activates it through a per-CPU batch that holds a reference).
+ */
+static struct address_space *exkt_file_mapping(struct kunit *test,
+					       unsigned long addr)
+{
+	struct address_space *mapping = NULL;
+	struct vm_area_struct *vma;
+
+	mmap_read_lock(current->mm);
+	vma = vma_lookup(current->mm, addr);
+	if (vma && vma->vm_file)
+		mapping = vma->vm_file->f_mapping;
+	mmap_read_unlock(current->mm);
+	KUNIT_ASSERT_NOT_NULL(test, mapping);
+	return mapping;
+}
+
 static void exchange_test_shmem(struct kunit *test)
 {
 	unsigned long s = exkt_map(test, MAP_SHARED | MAP_ANONYMOUS, 2);
-	unsigned long a = exkt_map(test, MAP_PRIVATE | MAP_ANONYMOUS, 1);
+	unsigned long t = exkt_map(test, MAP_SHARED | MAP_ANONYMOUS, 1);
+	struct address_space *ms, *mt;
 	struct folio *folio;
 
 	exkt_fill(test, s, 10);
 	exkt_fill(test, s + PAGE_SIZE, 11);
-	exkt_fill(test, a, 12);
+	exkt_fill(test, t, 12);
+	ms = exkt_file_mapping(test, s);
+	mt = exkt_file_mapping(test, t);
+	KUNIT_ASSERT_PTR_NE(test, ms, mt);
 
-	/* shmem <-> anonymous: the page-cache slot follows the data. */
-	exkt_exchange_ok(test, s, 10, a, 12);
+	/* Two shmem files: the page-cache slots follow the data. */
+	exkt_exchange_ok(test, s, 10, t, 12);
 	folio = exkt_folio(test, s);
-	KUNIT_EXPECT_FALSE(test, folio_test_anon(folio));
-	KUNIT_EXPECT_TRUE(test, shmem_mapping(folio->mapping));
+	KUNIT_EXPECT_PTR_EQ(test, folio->mapping, ms);
+	KUNIT_EXPECT_EQ(test, folio->index, 0);
 	folio_put(folio);
-	folio = exkt_folio(test, a);
-	KUNIT_EXPECT_TRUE(test, folio_test_anon(folio));
+	folio = exkt_folio(test, t);
+	KUNIT_EXPECT_PTR_EQ(test, folio->mapping, mt);
 	folio_put(folio);
 
 	/* Two pages of the same shmem mapping. */
 	exkt_exchange_ok(test, s, 10, s + PAGE_SIZE, 11);
+}
+
+/*
+ * Anonymous with shmem is refused in either order: page-table walkers that
+ * meet a migration entry mid-exchange would judge it by the wrong kind.
+ */
+static void exchange_test_anon_shmem(struct kunit *test)
+{
+	unsigned long s = exkt_map(test, MAP_SHARED | MAP_ANONYMOUS, 1);
+	unsigned long a = exkt_map(test, MAP_PRIVATE | MAP_ANONYMOUS, 1);
+	unsigned long ps, pa, fails;
+	struct folio *fs, *fa;
+
+	exkt_fill(test, s, 15);
+	exkt_fill(test, a, 16);
+	lru_add_drain_all();
+	fails = exchange_fail_count(EXCHANGE_FAIL_TYPE);
+	fs = exkt_folio(test, s);
+	fa = exkt_folio(test, a);
+	ps = folio_pfn(fs);
+	pa = folio_pfn(fa);
+	KUNIT_EXPECT_EQ(test, exchange_folios(fs, fa), EXCHANGE_FAIL_TYPE);
+	KUNIT_EXPECT_EQ(test, exchange_folios(fa, fs), EXCHANGE_FAIL_TYPE);
+	folio_put(fs);
+	folio_put(fa);
+	KUNIT_EXPECT_EQ(test, exchange_fail_count(EXCHANGE_FAIL_TYPE) - fails,
+			2);
+	KUNIT_EXPECT_EQ(test, exkt_pfn(test, s), ps);
+	KUNIT_EXPECT_EQ(test, exkt_pfn(test, a), pa);
+	KUNIT_EXPECT_TRUE(test, exkt_check(test, s, 15));
+	KUNIT_EXPECT_TRUE(test, exkt_check(test, a, 16));
 }
 
 static void exchange_test_pinned(struct kunit *test)
@@ -294,6 +366,7 @@ static struct kunit_case exchange_test_cases[] = {
 	KUNIT_CASE(exchange_test_names),
 	KUNIT_CASE(exchange_test_anon),
 	KUNIT_CASE(exchange_test_shmem),
+	KUNIT_CASE(exchange_test_anon_shmem),
 	KUNIT_CASE(exchange_test_pinned),
 	KUNIT_CASE(exchange_test_extra_ref),
 	KUNIT_CASE(exchange_test_mlocked),
