@@ -26,13 +26,14 @@ QEMU_IN   := $(call lsfiles,qemu-hballoon hballoon/include) \
 GUEST_IN  := $(call lsfiles,tests/guest bench/workloads) scripts/build-initramfs.sh
 
 .PHONY: all deps linux-tree qemu-tree kernel kernel-debug qemu initramfs host-agent demo \
-	check check-full bench patches clean help bench-initramfs
+	check check-full bench patches clean help bench-initramfs \
+	selftests-mm selftests-mm-initramfs
 
 all: kernel kernel-debug qemu initramfs host-agent
 
 help:
 	@sed -n 's/^#   //p' Makefile
-	@echo "Other targets: deps kernel kernel-debug qemu initramfs host-agent bench patches clean"
+	@echo "Other targets: deps kernel kernel-debug qemu initramfs host-agent bench selftests-mm patches clean"
 
 # Installs the Debian packages everything below needs (root; idempotent).
 deps:
@@ -86,15 +87,26 @@ host-agent: | deps $(B)
 demo: all
 	@scripts/demo.py
 
-check: all
+check: all selftests-mm-initramfs
 	@tests/run
 
-check-full: all
+check-full: all selftests-mm-initramfs
 	@HTIER_FULL=1 tests/run
 
 # make bench QUICK=1: the short form (a subset of workloads, one repetition).
 bench: all bench-initramfs
 	@HTIER_BENCH_QUICK=$(QUICK) bench/run
+
+# Linux's own mm selftests (tools/testing/selftests/mm, built statically from
+# the pinned tree) on top of the test initramfs, with bash for their runner.
+selftests-mm-initramfs: $(B)/initramfs-selftests.cpio.gz
+$(B)/initramfs-selftests.cpio.gz: $(B)/initramfs.cpio.gz scripts/build-selftests-mm.sh $(KERNEL_IN) | deps $(B)
+	@$(call LOCK,kernel) scripts/build-selftests-mm.sh
+
+# Every category of them in the debug guest, hplace off and then on under a
+# full fast tier (tests/selftests-mm.py; make check runs a bounded part).
+selftests-mm: kernel-debug qemu selftests-mm-initramfs
+	@tests/selftests-mm.py --full
 
 patches: | deps $(B)
 	@$(call LOCK,kernel) $(call LOCK,qemu) scripts/export-patches.sh

@@ -51,6 +51,9 @@ PKGS=(
 	libvirt-clients/bookworm-backports
 	# bench: plots, and the real programs its workloads run in the guest
 	gnuplot-nox redis-server liblinear-tools
+	# Linux's mm selftests (make selftests-mm): bash for run_vmtests.sh in
+	# the guest, static libnuma and liburing for the tests that use them
+	bash-static libnuma-dev liburing-dev
 )
 
 pkg_name() { echo "${1%%/*}"; }

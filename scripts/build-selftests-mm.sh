@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Build build/initramfs-selftests.cpio.gz: build/initramfs.cpio.gz followed by
+# a second newc archive with Linux's own mm selftests
+# (tools/testing/selftests/mm of the prepared tree in build/src/linux, built
+# statically, unchanged) in /opt/selftests/mm, and bash (bash-static) for
+# their runner, run_vmtests.sh. Linux unpacks concatenated initramfs archives
+# in order, so the result is the test initramfs plus these.
+#
+# The UAPI headers come from the same tree (make headers into
+# build/obj/selftests-mm/kobj), so the tests are built against the kernel
+# they run on. Callers hold build/.kernel.lock (the tree is shared with the
+# kernel builds). tests/selftests-mm.py runs them.
+set -euo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+tree=$top/build/src/linux
+obj=$top/build/obj/selftests-mm
+base=$top/build/initramfs.cpio.gz
+out=$top/build/initramfs-selftests.cpio.gz
+stage=$top/build/initramfs-selftests.d
+die() { echo "build-selftests-mm: error: $*" >&2; exit 1; }
+
+[ -f "$base" ] || die "$base is missing (make initramfs)"
+[ -x /bin/bash-static ] || die "/bin/bash-static is missing (make deps: bash-static)"
+[ -f /usr/lib/x86_64-linux-gnu/libnuma.a ] || die "static libnuma is missing (make deps: libnuma-dev)"
+
+"$top/scripts/prepare-tree.sh" linux /usr/src/linux-source-6.12.tar.xz 1 \
+	"$top/guest-mm/patches/series" "$top/guest-mm" "$top/hballoon"
+
+mkdir -p "$obj/kobj" "$obj/bin"
+echo "  HDRS    selftests-mm ($(make -s -C "$tree" kernelversion))"
+make -s -C "$tree" O="$obj/kobj" headers >"$obj/headers.log" 2>&1 ||
+	die "make headers failed:
+$(tail -20 "$obj/headers.log")"
+
+# The selftests' own Makefile, as upstream runs it; -static so the binaries
+# need nothing from the initramfs. Its check_config.sh writes local_config.*
+# into the source directory (git-ignored upstream).
+echo "  MAKE    selftests/mm"
+make -C "$tree/tools/testing/selftests/mm" -j"$(nproc)" OUTPUT="$obj/bin" \
+	KHDR_INCLUDES="-isystem $obj/kobj/usr/include" LDFLAGS=-static \
+	>"$obj/build.log" 2>&1 ||
+	die "building tools/testing/selftests/mm failed:
+$(grep -E -m20 'error' "$obj/build.log" || tail -20 "$obj/build.log")"
+
+echo "  GEN     $(basename "$out")"
+rm -rf "$stage"
+dst=$stage/opt/selftests/mm
+mkdir -p "$dst" "$stage/bin" "$stage/etc"
+# Every program the Makefile built, and the scripts and settings
+# run_vmtests.sh calls (TEST_PROGS and TEST_FILES upstream).
+cp -p "$obj"/bin/* "$dst/"
+src=$tree/tools/testing/selftests/mm
+cp -p "$src"/*.sh "$src/settings" "$dst/"
+# run_vmtests.sh needs bash; busybox has none.
+cp /bin/bash-static "$stage/bin/bash"
+# Tests that look up a user (on-fault-limit runs as nobody when sudo exists).
+printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/sh\n' >"$stage/etc/passwd"
+printf 'root:x:0:\nnogroup:x:65534:\n' >"$stage/etc/group"
+
+extra=$obj/extra.cpio.gz
+(cd "$stage" && find . -mindepth 1 | LC_ALL=C sort |
+	cpio -o -H newc -R 0:0 --reproducible --quiet) | gzip -n -6 >"$extra"
+cat "$base" "$extra" >"$out.tmp"
+mv "$out.tmp" "$out"

@@ -1,0 +1,349 @@
+#!/usr/bin/env python3
+"""Linux's own mm selftests in the debug guest, with hplace off and on.
+
+    tests/selftests-mm.py [--full] [--modes off,on] [--categories "cow ksm"]
+                          [--report FILE]
+
+Boots build/bzImage-debug (DEBUG_VM, lockdep, KASAN; 4 vCPUs, a fast and a
+slow NUMA node) with build/initramfs-selftests.cpio.gz and runs upstream's
+runner, tools/testing/selftests/mm/run_vmtests.sh, unchanged:
+
+  off  hplace=off on the command line: the kernel as upstream tests it
+       (NUMA balancing and demotion off in both modes, so hplace is the only
+       difference);
+  on   hplace on, watching the cgroup /mmtests that the tests run in, while a
+       background workload in the same cgroup keeps the fast node full and
+       its hot set moving: hplace promotes, demotes and exchanges pages the
+       whole time (the vmstat counters before and after are reported and
+       must have grown).
+
+Each run_vmtests.sh entry (a program with its arguments) gets a verdict:
+pass, skip (with the reason the test printed) or fail. The verdicts must
+equal tests/selftests-mm.expected, skips included: a new skip fails as a
+new failure does. In both modes the subtests' verdicts (kselftest "ok N
+name" lines) must agree, and neither boot may log a WARNING, BUG, KASAN
+report or lockdep splat.
+
+Bounded (make check): hplace on, the programs that cover what page
+exchange must respect (GATE below). --full (make check-full,
+make selftests-mm): run_vmtests.sh with every category, both modes.
+Prints TAP for tests/run; writes the table to --report
+(default build/selftests-mm/report.md).
+"""
+
+import argparse
+import os
+import re
+import sys
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
+from htiervm import BUILD, KERNEL_DEBUG, MiB, GiB, VM, default_nodes  # noqa: E402
+
+TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+INITRD = os.path.join(BUILD, "initramfs-selftests.cpio.gz")
+EXPECTED = os.path.join(TOP, "tests", "selftests-mm.expected")
+DIR = "/opt/selftests/mm"
+H = "/sys/kernel/mm/hplace"
+
+# The gate's selection: the programs that cover the page state (and the
+# paths) a page exchange must carry or refuse — migration, copy-on-write,
+# MADV_POPULATE, mlock, mremap, soft-dirty, userfaultfd and KSM. Their
+# run_vmtests.sh categories take 17 minutes under TCG with KASAN (uffd-stress
+# and ksm_tests dominate), so the gate runs these programs, each as
+# run_vmtests.sh runs it, with the same huge-page reserve. uffd-unit-tests
+# whole took 741 s with hplace on (4 vCPUs on 2 host cores): the gate takes
+# its write-protect cases (-f wp: wp-fork*, wp-unpopulated, minor-wp,
+# sigbus-wp, events-wp on every memory type), the uffd-wp markers an
+# exchange must keep; the whole program runs in the full mode.
+GATE = ("migration", "cow", "madv_populate", "mlock2-tests", "mremap_dontunmap",
+        "soft-dirty", "uffd-unit-tests -f wp", "ksm_functional_tests")
+# run_vmtests.sh's minimum huge-page reserve (256 MiB of 2 MiB pages)
+HUGEPAGES = 128
+
+# What the kernel log must never show; the same pattern as htiervm's
+# dmesg_problems, plus the KASAN and lockdep report headers.
+SPLAT = (r"WARNING:|BUG:|Oops|general protection|INFO: (possible|task)|"
+         r"kernel BUG|UBSAN|KASAN|circular locking|inconsistent lock state")
+
+RESULT = re.compile(r"^(not )?ok \d+ (.+?)(?: # (SKIP|exit=\d+).*)?$")
+RUNNING = re.compile(r"^# running (.+)$")
+SUBTEST = re.compile(r"^# (not )?ok \d+ (.+?)(?: # (SKIP|TODO|XFAIL)\b ?(.*))?$")
+COUNTERS = ("hplace_promote", "hplace_demote", "hplace_exchange")
+
+
+def tap(ok, name, note=""):
+    tap.n += 1
+    tap.failed += not ok
+    print(f"{'' if ok else 'not '}ok {tap.n} - {name}" + (f" # {note}" if note else ""),
+          flush=True)
+
+
+tap.n = tap.failed = 0
+
+
+def comment(text):
+    for line in str(text).splitlines():
+        print(f"#   {line}", flush=True)
+
+
+def parse_run(out):
+    """run_vmtests.sh output -> {test: {"verdict", "reason", "subtests"}}.
+
+    A test's block starts at its "# running" banner and ends at its result
+    line; the reason of a skip is the last line of the block that says why
+    (kselftest prints "SKIP"/"skip" with it)."""
+    tests, block = {}, []
+    for line in out.splitlines():
+        line = line.rstrip("\r")
+        if RUNNING.match(line):
+            block = []
+            continue
+        m = RESULT.match(line)
+        if m and not line.startswith("#"):
+            name = m.group(2).strip()
+            verdict = "fail" if m.group(1) else ("skip" if m.group(3) == "SKIP" else "pass")
+            reason = ""
+            if verdict == "skip":
+                why = [b for b in block if re.search(r"skip", b, re.I) and "[SKIP]" not in b]
+                reason = re.sub(r"^(# )+", "", (why or block or [""])[-1]).strip()
+            elif verdict == "fail":
+                reason = m.group(3) or ""
+            subs = {}
+            for b in block:
+                s = SUBTEST.match(b)
+                if s:
+                    subs[s.group(2).strip()] = ("fail" if s.group(1) else
+                                                "skip" if s.group(3) == "SKIP" else "pass")
+            # Two entries with one name (a test run twice): keep both.
+            key, i = name, 2
+            while key in tests:
+                key, i = f"{name} ({i})", i + 1
+            tests[key] = {"verdict": verdict, "reason": reason[:160], "subtests": subs}
+            block = []
+            continue
+        block.append(line)
+    return tests
+
+
+def load_expected(path=EXPECTED):
+    """tests/selftests-mm.expected: `verdict test [# reason]` per line."""
+    exp = {}
+    for raw in open(path):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        body, _, reason = line.partition(" # ")
+        verdict, _, name = body.partition(" ")
+        if verdict not in ("pass", "skip", "fail"):
+            raise ValueError(f"{path}: bad verdict in {raw!r}")
+        exp[name.strip()] = (verdict, reason.strip())
+    return exp
+
+
+def start_churn(vm):
+    """The background load of the `on` mode, in the watched cgroup: an idle
+    filler holds the fast node (no room left to promote into), and two
+    processes on the slow node take turns at being hot (one runs, the other
+    is stopped, swapped every 20 s). Each turn the running one's pages must
+    reach the full fast tier, by exchange with the filler's or the stopped
+    one's cold pages, and what cooled is demoted when the tests take room."""
+    vm.sh("echo 0 > /proc/sys/kernel/numa_balancing")
+    vm.sh("echo 0 > /sys/kernel/mm/numa/demotion_enabled")
+    vm.sh("mkdir -p /sys/fs/cgroup/mmtests && echo $$ > /sys/fs/cgroup/mmtests/cgroup.procs")
+    vm.sh(f"echo /mmtests > {H}/cgroup && echo 1 > {H}/enabled")
+    free = vm.node_meminfo(0)["MemFree"] // MiB
+    # Each put in the cgroup before it allocates.
+    cg = "echo $$ > /sys/fs/cgroup/mmtests/cgroup.procs; exec hotset"
+    # 64 MiB left free: with 4 vCPUs the per-CPU free lists hold ~40 MiB
+    # that a node-bound allocation cannot use (it was OOM-killed at 24).
+    for name, args in (("filler", f"-m {free - 64} -H 1 -n 0 -r 1 -t 0"),
+                       ("turn_a", "-m 192 -H 192 -n 1 -t 0"),
+                       ("turn_b", "-m 192 -H 192 -n 1 -t 0")):
+        vm.sh(f"sh -c '{cg} {args}' > /tmp/{name}.out 2>&1 &")
+        deadline = time.monotonic() + 300
+        while "pid=" not in vm.sh(f"cat /tmp/{name}.out"):
+            assert time.monotonic() < deadline, \
+                f"hotset {args} did not start: " + vm.sh(
+                    f"cat /tmp/{name}.out; grep -E 'MemFree|MemTotal' "
+                    "/sys/devices/system/node/node*/meminfo; ps; dmesg | tail -30")
+            time.sleep(1)
+    pids = {n: int(re.search(r"pid=(\d+)", vm.sh(f"cat /tmp/{n}.out")).group(1))
+            for n in ("filler", "turn_a", "turn_b")}
+    vm.sh(f"kill -STOP {pids['turn_b']}; "
+          f"sh -c 'a={pids['turn_a']} b={pids['turn_b']}; while :; do sleep 20; "
+          "kill -STOP $a; kill -CONT $b; t=$a; a=$b; b=$t; done' "
+          "> /dev/null 2>&1 & echo $! > /tmp/turns.pid")
+    return pids
+
+
+def stop_churn(vm, pids):
+    """Stop the turns and the three processes; each checks its data on exit.
+    Returns the number of them that found every page intact."""
+    vm.sh("kill $(cat /tmp/turns.pid)")
+    for pid in pids.values():
+        vm.sh(f"kill -CONT {pid}; kill {pid}")
+    deadline = time.monotonic() + 300
+    while True:
+        done = vm.sh("cat /tmp/filler.out /tmp/turn_a.out /tmp/turn_b.out")
+        if done.count("verify=") == len(pids) or time.monotonic() > deadline:
+            return done.count("verify=ok")
+        time.sleep(1)
+
+
+def run_mode(mode, categories, programs, timeout):
+    # The default tiered VM's shape, larger: run_vmtests.sh reserves 256 MiB
+    # of huge pages and KASAN's shadow takes an eighth.
+    nodes = default_nodes(fast=1 * GiB, slow=2 * GiB)
+    append = "numa_balancing=disable" + (" hplace=off" if mode == "off" else " hplace=on")
+    with VM(nodes=nodes, cpus=4, kernel=KERNEL_DEBUG, initrd=INITRD, append=append,
+            name=f"selftests-mm-{mode}", boot_timeout=600) as vm:
+        if mode == "off":
+            vm.sh("echo 0 > /proc/sys/kernel/numa_balancing")
+            vm.sh("echo 0 > /sys/kernel/mm/numa/demotion_enabled")
+            if vm.run(f"test ! -d {H} || grep -qx 0 {H}/enabled")[0] != 0:
+                raise AssertionError("hplace=off did not leave hplace off")
+        else:
+            churn = start_churn(vm)
+            time.sleep(20)
+        # THP "always" (the normal guest kernel's e2e tests run "madvise"):
+        # the tests meet huge pages wherever they can.
+        vm.sh("echo always > /sys/kernel/mm/transparent_hugepage/enabled")
+        before = vm.vmstat()
+        if programs:
+            # run_vmtests.sh's run_test() for a list of programs: the same
+            # banner, "# "-prefixed output and result lines.
+            runner = f"echo {HUGEPAGES} > /proc/sys/vm/nr_hugepages"
+            for n, t in enumerate(programs, 1):
+                runner += (f"; echo '# running ./{t}'; ./{t} > /tmp/t.out 2>&1; rc=$?; "
+                           "sed 's/^/# /' /tmp/t.out; "
+                           f"if [ $rc -eq 0 ]; then echo 'ok {n} {t}'; "
+                           f"elif [ $rc -eq 4 ]; then echo 'ok {n} {t} # SKIP'; "
+                           f"else echo \"not ok {n} {t} # exit=$rc\"; fi")
+        else:
+            runner = "bash ./run_vmtests.sh" + (f" -t '{categories}'" if categories else "")
+        t0 = time.monotonic()
+        clock = {"start": t0, "seconds": {}}
+
+        def timing(line):
+            # Each entry's time, from its banner to its result line.
+            if RUNNING.match(line):
+                clock["start"] = time.monotonic()
+            m = RESULT.match(line)
+            if m and not line.startswith("#"):
+                clock["seconds"].setdefault(m.group(2).strip(), []).append(
+                    time.monotonic() - clock["start"])
+                if os.environ.get("HTIER_VERBOSE"):
+                    print(f"# {line} ({time.monotonic() - clock['start']:.0f}s)", flush=True)
+        # The runner in the watched cgroup (mode on), its children with it.
+        rc, out = vm.run(f"echo $$ > /sys/fs/cgroup/mmtests/cgroup.procs 2>/dev/null; "
+                         f"cd {DIR} && {runner}", timeout=timeout, stream=timing)
+        took = time.monotonic() - t0
+        after = vm.vmstat()
+        moved = {c: after.get(c, 0) - before.get(c, 0) for c in COUNTERS}
+        if mode == "on":
+            moved["background_intact"] = f"{stop_churn(vm, churn)}/{len(churn)}"
+        _, splat = vm.run(f"dmesg | grep -E '{SPLAT}'")
+        tests = parse_run(out)
+        for name, t in tests.items():
+            spent = clock["seconds"].get(re.sub(r" \(\d+\)$", "", name)) or [0]
+            t["seconds"] = spent.pop(0)
+        return {"tests": tests, "rc": rc, "seconds": took, "moved": moved,
+                "splat": [l for l in splat.splitlines() if l.strip()], "raw": out}
+
+
+def report(results, expected, path):
+    names = []
+    for r in results.values():
+        names += [n for n in r["tests"] if n not in names]
+    modes = list(results)
+    lines = ["| test | " + " | ".join(f"hplace {m}" for m in modes) + " | expected | seconds |",
+             "|---|" + "---|" * (len(modes) + 2)]
+    for n in names:
+        cells = []
+        for m in modes:
+            t = results[m]["tests"].get(n)
+            cells.append("–" if t is None else t["verdict"] + (f" ({t['reason']})" if t["reason"] else ""))
+        e = expected.get(n, ("(not listed)", ""))
+        secs = "/".join(f"{results[m]['tests'][n]['seconds']:.0f}" for m in modes
+                        if n in results[m]["tests"])
+        lines.append(f"| {n} | " + " | ".join(cells) + f" | {e[0]} | {secs} |")
+    for m in modes:
+        r = results[m]
+        lines.append("")
+        lines.append(f"hplace {m}: {len(r['tests'])} tests in {r['seconds']:.0f} s; "
+                     + ", ".join(f"{k} {'+' if isinstance(v, int) else ''}{v}" for k, v in r["moved"].items()))
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w") as f:
+        f.write("\n".join(lines) + "\n")
+    return lines
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--full", action="store_true", default=os.environ.get("HTIER_FULL") == "1",
+                    help="every category, hplace off and on (default: the gate's selection, on)")
+    ap.add_argument("--modes", help="comma-separated: off,on")
+    ap.add_argument("--categories", help="run_vmtests.sh -t categories")
+    ap.add_argument("--report", default=os.path.join(BUILD, "selftests-mm", "report.md"))
+    args = ap.parse_args()
+    modes = (args.modes or ("off,on" if args.full else "on")).split(",")
+    # --categories: run_vmtests.sh -t; --full: run_vmtests.sh, every
+    # category; otherwise the gate's programs.
+    categories = args.categories
+    programs = () if (args.full or categories) else GATE
+    for f in (KERNEL_DEBUG, INITRD):
+        if not os.path.exists(f):
+            print(f"not ok 1 - selftests-mm # {f} is missing (make kernel-debug selftests-mm-initramfs)")
+            return 1
+    expected = load_expected()
+    timeout = 2400 if programs else 14400
+
+    results = {}
+    for mode in modes:
+        try:
+            results[mode] = run_mode(mode, categories, programs, timeout)
+        except Exception as e:  # a boot or a runner that hung: one failure, with why
+            tap(False, f"mm selftests, hplace {mode}", f"{type(e).__name__}: {str(e)[-400:]}")
+            return 1
+        r = results[mode]
+        comment(f"hplace {mode}: {len(r['tests'])} tests in {r['seconds']:.0f} s; "
+                + ", ".join(f"{k} {'+' if isinstance(v, int) else ''}{v}" for k, v in r["moved"].items()))
+        tap(not r["splat"], f"hplace {mode}: no WARNING, BUG, KASAN or lockdep report",
+            "; ".join(r["splat"][:3]))
+        tap(len(r["tests"]) > 0, f"hplace {mode}: run_vmtests.sh ran tests",
+            "" if r["tests"] else r["raw"][-300:].replace("\n", " | "))
+        if mode == "on":
+            m = r["moved"]
+            tap(all(m[c] > 0 for c in COUNTERS) and m["background_intact"] == "3/3",
+                "hplace on: pages were promoted, demoted and exchanged during the run, "
+                "the background data intact",
+                ", ".join(f"{k} {'+' if isinstance(v, int) else ''}{v}" for k, v in m.items()))
+        for name, t in r["tests"].items():
+            e = expected.get(name)
+            got = t["verdict"] + (f" # {t['reason']}" if t["verdict"] == "skip" else "")
+            if e is None:
+                tap(False, f"mm/{name} [{mode}]",
+                    f"not in tests/selftests-mm.expected; got {got}")
+            elif e[0] != t["verdict"]:
+                tap(False, f"mm/{name} [{mode}]", f"expected {e[0]}, got {got}")
+            else:
+                tap(True, f"mm/{name} [{mode}]", t["reason"] if t["verdict"] != "pass" else "")
+    if len(results) == 2:
+        off, on = results["off"]["tests"], results["on"]["tests"]
+        diff = []
+        for name in off:
+            if name not in on:
+                continue
+            so, sn = off[name]["subtests"], on[name]["subtests"]
+            diff += [f"{name}: {s} {so[s]} -> {sn[s]}" for s in so if s in sn and so[s] != sn[s]]
+        tap(not diff, "every subtest has the same verdict with hplace off and on",
+            "; ".join(diff[:5]))
+    for line in report(results, expected, args.report):
+        comment(line)
+    print(f"1..{tap.n}")
+    return 1 if tap.failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
