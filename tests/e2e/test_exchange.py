@@ -52,15 +52,10 @@ def _tap_failures(out):
 
 
 def _stress(n, seconds, timeout):
-    """exchange_state, then exchange_stress, on the debug kernel."""
     with _vm("exchange-stress", kernel=KERNEL_DEBUG) as vm:
         _require_debug_kernel(vm)
         _require_exchange(vm)
         vm.sh("echo 0 > /proc/sys/kernel/numa_balancing 2>/dev/null; true")
-        # The state cases once more under KASAN and lockdep, before the stress.
-        rc, out = vm.run("exchange_state", timeout=600)
-        print("\n".join("# exchange_state: " + l for l in out.splitlines()))
-        assert rc == 0 and not _tap_failures(out), out
         rc, out = vm.run(f"exchange_stress -n {n} -t {seconds}", timeout=timeout)
         print("\n".join("# " + l for l in out.splitlines()))
         assert rc == 0 and not _tap_failures(out), out
