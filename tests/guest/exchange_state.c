@@ -76,6 +76,15 @@ struct pin_longterm_test {
 #define MOVE_ALL 4	/* MPOL_MF_MOVE_ALL */
 
 enum how { EXCHANGE, MIGRATION };
+
+/* A setup step failed: say which (TAP "Bail out!") before giving up. */
+#define BAIL(what) do {							\
+	printf("Bail out! %s: %s (line %d)\n", what, strerror(errno),	\
+	       __LINE__);							\
+	fflush(stdout);							\
+	exit(2);							\
+} while (0)
+
 static const char *const how_name[] = { "exchange", "move_pages" };
 
 static long psz;
@@ -158,10 +167,8 @@ static char *map_n(long n, int shared)
 	void *p = mmap(NULL, n * psz, PROT_READ | PROT_WRITE,
 		       (shared ? MAP_SHARED : MAP_PRIVATE) | MAP_ANONYMOUS, -1, 0);
 
-	if (p == MAP_FAILED) {
-		perror("mmap");
-		exit(2);
-	}
+	if (p == MAP_FAILED)
+		BAIL("mmap");
 	return p;
 }
 
@@ -1000,7 +1007,7 @@ static void test_writes_during_move(enum how how, int shmem)
 		}
 		p = mmap(NULL, psz, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 		if (p == MAP_FAILED)
-			exit(2);
+			BAIL("mmap");
 	} else {
 		p = map_n(1, 0);
 	}
@@ -1015,12 +1022,12 @@ static void test_writes_during_move(enum how how, int shmem)
 	for (i = 0; i < 2; i++) {
 		h[i].shadow = malloc(psz);
 		if (!h[i].shadow)
-			exit(2);
+			BAIL("malloc");
 		memcpy(h[i].shadow, h[i].page, psz);
 	}
 	for (i = 0; i < 2; i++)
 		if (pthread_create(&th[i], NULL, hammer_run, &h[i]))
-			exit(2);
+			BAIL("pthread_create");
 	t0 = now();
 	while (now() - t0 < 3) {
 		int ret = move_pair(how, p, q, why, sizeof(why));
@@ -1220,14 +1227,14 @@ static void test_zap_race(enum zap_kind kind, int seconds)
 	if (kind != ZAP_ANON) {
 		fd = memfd_create("exchange_state_zap", 0);
 		if (fd < 0 || ftruncate(fd, psz))
-			exit(2);
+			BAIL("memfd_create or ftruncate");
 	}
 	for (i = 0; i < nmaps; i++) {
 		s[i] = fd < 0 ? map_n(1, 0) :
 			mmap(NULL, psz, PROT_READ | PROT_WRITE, MAP_SHARED,
 			     fd, 0);
 		if (s[i] == MAP_FAILED)
-			exit(2);
+			BAIL("mmap");
 		s[i][0] = 1;
 	}
 	fill(s[0], 95);
@@ -1235,7 +1242,7 @@ static void test_zap_race(enum zap_kind kind, int seconds)
 	if (kind == ZAP_SHMEM) {
 		cfd = memfd_create("exchange_state_zap_child", 0);
 		if (cfd < 0 || ftruncate(cfd, psz))
-			exit(2);
+			BAIL("memfd_create or ftruncate");
 	}
 	fflush(stdout);
 	pid = fork();
