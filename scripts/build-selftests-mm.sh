@@ -22,6 +22,7 @@ die() { echo "build-selftests-mm: error: $*" >&2; exit 1; }
 [ -f "$base" ] || die "$base is missing (make initramfs)"
 [ -x /bin/bash-static ] || die "/bin/bash-static is missing (make deps: bash-static)"
 [ -f /usr/lib/x86_64-linux-gnu/libnuma.a ] || die "static libnuma is missing (make deps: libnuma-dev)"
+[ -f /usr/lib/x86_64-linux-gnu/liburing.a ] || die "static liburing is missing (make deps: liburing-dev)"
 
 "$top/scripts/prepare-tree.sh" linux /usr/src/linux-source-6.12.tar.xz 1 \
 	"$top/guest-mm/patches/series" "$top/guest-mm" "$top/hballoon"
@@ -36,11 +37,19 @@ $(tail -20 "$obj/headers.log")"
 # need nothing from the initramfs. Its check_config.sh writes local_config.*
 # into the source directory (git-ignored upstream).
 echo "  MAKE    selftests/mm"
+# check_config.sh caches what it found in the source directory, and
+# prepare-tree.sh keeps untracked files: probe afresh every time.
+rm -f "$tree/tools/testing/selftests/mm/local_config."{h,mk}
 make -C "$tree/tools/testing/selftests/mm" -j"$(nproc)" OUTPUT="$obj/bin" \
 	KHDR_INCLUDES="-isystem $obj/kobj/usr/include" LDFLAGS=-static \
 	>"$obj/build.log" 2>&1 ||
 	die "building tools/testing/selftests/mm failed:
 $(grep -E -m20 'error' "$obj/build.log" || tail -20 "$obj/build.log")"
+
+# Without io_uring, gup_longterm and cow skip their long-term pin cases
+# silently; refuse to build that.
+grep -q LOCAL_CONFIG_HAVE_LIBURING "$tree/tools/testing/selftests/mm/local_config.h" ||
+	die "selftests/mm built without liburing (check_config.sh did not find it)"
 
 echo "  GEN     $(basename "$out")"
 rm -rf "$stage"

@@ -244,6 +244,10 @@ def run_mode(mode, categories, programs, timeout):
         if mode == "on":
             moved["background_intact"] = f"{stop_churn(vm, churn)}/{len(churn)}"
         _, splat = vm.run(f"dmesg | grep -E '{SPLAT}'")
+        # lockdep turns itself off after its first report, or on overflow
+        _, locks = vm.run("grep -s 'debug_locks:' /proc/lockdep_stats")
+        if locks.split()[-1:] != ["1"]:
+            splat += f"\nlockdep is off at the end of the run ({locks.strip() or 'no lockdep_stats'})"
         tests = parse_run(out)
         for name, t in tests.items():
             spent = clock["seconds"].get(re.sub(r" \(\d+\)$", "", name)) or [0]
@@ -329,6 +333,11 @@ def main():
                 tap(False, f"mm/{name} [{mode}]", f"expected {e[0]}, got {got}")
             else:
                 tap(True, f"mm/{name} [{mode}]", t["reason"] if t["verdict"] != "pass" else "")
+        # An expected entry that never reported (the runner died, or left it
+        # out) fails as a failure would.
+        for prog in programs:
+            if prog not in r["tests"]:
+                tap(False, f"mm/{prog} [{mode}]", "did not run (no result line)")
     if len(results) == 2:
         off, on = results["off"]["tests"], results["on"]["tests"]
         diff = []
