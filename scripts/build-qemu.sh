@@ -15,12 +15,14 @@ if [ -x "$top/scripts/qemu-std-headers.sh" ]; then
 	"$top/scripts/qemu-std-headers.sh" "$tree"
 fi
 
-# Firmware comes from Debian's seabios and qemu-system-data packages; not
+# Firmware comes from Debian's seabios and qemu-system-data packages, and the
+# NICs' option ROMs (efi-*.rom, which q35's default e1000e and every -nic
+# load) from ipxe-qemu, which puts them in /usr/lib/ipxe/qemu; not
 # relocatable, or QEMU looks for it relative to build/ instead.
 conf=(--target-list=x86_64-softmmu --without-default-features
 	--enable-tcg --enable-kvm --enable-plugins --disable-docs --disable-rust
 	--disable-install-blobs --disable-werror --python=/usr/bin/python3
-	--prefix=/usr --firmwarepath=/usr/share/seabios:/usr/share/qemu
+	--prefix=/usr --firmwarepath=/usr/share/seabios:/usr/share/qemu:/usr/lib/ipxe/qemu
 	--disable-relocatable)
 # ninja re-runs meson by itself when a patch changes a meson.build.
 csum=$(echo "${conf[*]}" | sha256sum | cut -d' ' -f1)

@@ -43,6 +43,8 @@ PKGS=(
 	meson/bookworm-backports dpkg-dev
 	# without libfdt, meson tries to clone dtc; pycotap runs QEMU's qtests
 	libfdt-dev python3-pycotap
+	# firmware: BIOS, option ROMs, and the NIC ROMs q35 and -nic load
+	# (/usr/lib/ipxe/qemu, on build-qemu.sh's --firmwarepath)
 	seabios qemu-system-data ipxe-qemu
 	# guest userspace and host agent
 	busybox-static libjson-c-dev
