@@ -23,11 +23,13 @@ conf=(--target-list=x86_64-softmmu --without-default-features
 	--enable-tcg --enable-kvm --enable-plugins --disable-docs --disable-rust
 	--disable-install-blobs --disable-werror --python=/usr/bin/python3
 	--prefix=/usr --firmwarepath=/usr/share/seabios:/usr/share/qemu:/usr/lib/ipxe/qemu
-	--disable-relocatable)
+	--disable-relocatable --cc="ccache cc")
 # ninja re-runs meson by itself when a patch changes a meson.build.
 csum=$(echo "${conf[*]}" | sha256sum | cut -d' ' -f1)
 # ccache keeps its default per-user cache, shared by every clone on this
-# machine; BASEDIR makes paths relative so another clone still hits.
+# machine; BASEDIR makes paths relative so another clone still hits. QEMU's
+# configure names the compiler in meson's cross file, where meson does not
+# add ccache by itself: --cc above does.
 export CCACHE_BASEDIR=$top
 if [ ! -f "$obj/build.ninja" ] || [ "$(cat "$obj/.htier-config" 2>/dev/null)" != "$csum" ]; then
 	echo "  CONFIGURE qemu"
