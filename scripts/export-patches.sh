@@ -70,6 +70,7 @@ Wired into the build by the following patches.|$top/hballoon|"
 export_tree "$top/build/src/qemu" "$out/qemu" \
 	"hw/virtio: add the virtio-hballoon per-NUMA-node balloon device
 
-New files: the device, its PCI proxy, QAPI schema and qtest, and the
-standard header generated from Linux's include/uapi/linux/virtio_hballoon.h.
+New files: the device, its PCI proxy, QAPI schema, qtests and libqos
+driver (its qos graph nodes), and the standard header generated from
+Linux's include/uapi/linux/virtio_hballoon.h.
 Wired into the build by the following patches.|$top/qemu-hballoon|include/standard-headers/linux/virtio_hballoon.h"
