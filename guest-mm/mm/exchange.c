@@ -465,6 +465,7 @@ static enum exchange_result exchange_move(struct exchange_pair *p)
 	struct address_space *ma = folio_test_anon(a) ? NULL : a->mapping;
 	struct address_space *mb = folio_test_anon(b) ? NULL : b->mapping;
 	struct address_space *m1 = ma, *m2 = mb;
+	enum exchange_result result = EXCHANGE_FAIL_REFCOUNT;
 	int ea, eb;
 
 	if (folio_mapped(a) || folio_mapped(b))
@@ -484,10 +485,26 @@ static enum exchange_result exchange_move(struct exchange_pair *p)
 	ea = exchange_expected_refs(a);
 	eb = exchange_expected_refs(b);
 	if (!folio_ref_freeze(a, ea))
-		goto busy;
+		goto out_unlock;
 	if (!folio_ref_freeze(b, eb)) {
 		folio_ref_unfreeze(a, ea);
-		goto busy;
+		goto out_unlock;
+	}
+
+	/*
+	 * mlock_folio() runs without the folio lock: an mlock() that reached
+	 * a still-mapped folio after exchange_check() has set PG_mlocked.
+	 * Migration frees such a source and the flag with it; an exchange
+	 * would leave it on a frame that now holds the other side's data, in
+	 * a VMA that is not locked.  Nothing can set or clear the flag now
+	 * (no mapping, no batch reference): refuse, and remapping mlocks
+	 * the folio as usual.
+	 */
+	if (folio_test_mlocked(a) || folio_test_mlocked(b)) {
+		folio_ref_unfreeze(b, eb);
+		folio_ref_unfreeze(a, ea);
+		result = EXCHANGE_FAIL_MLOCKED;
+		goto out_unlock;
 	}
 
 	/*
@@ -517,12 +534,12 @@ static enum exchange_result exchange_move(struct exchange_pair *p)
 	folio_ref_unfreeze(b, ea);
 	return EXCHANGE_OK;
 
-busy:
+out_unlock:
 	if (m2)
 		xa_unlock(&m2->i_pages);
 	if (m1)
 		xa_unlock_irq(&m1->i_pages);
-	return EXCHANGE_FAIL_REFCOUNT;
+	return result;
 }
 
 /* Phase 4: map each folio where the other one was mapped. */
