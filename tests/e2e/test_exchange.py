@@ -51,14 +51,33 @@ def _tap_failures(out):
     return [l for l in out.splitlines() if l.startswith("not ok")]
 
 
+def _run_checked(vm, cmd, timeout):
+    """Run a TAP tool in the guest. On failure the message carries the
+    failing lines, the kernel's reports and the end of the output, so the
+    cause shows in make check's log and not only in a kept VM's."""
+    rc, out = vm.run(cmd, timeout=timeout)
+    print("\n".join(f"# {cmd.split()[0]}: " + l for l in out.splitlines()))
+    failed = _tap_failures(out) + [l for l in out.splitlines() if l.startswith("Bail out")]
+    if not re.search(r"^1\.\.\d+", out, re.M):
+        failed.append("no TAP plan (the tool died before its end)")
+    if rc != 0 or failed:
+        problems = vm.dmesg_problems()
+        raise AssertionError(
+            f"{cmd} exited {rc}; failed: {failed or 'none reported'}\n"
+            + "dmesg: " + ("\n".join(problems) or "clean") + "\n"
+            + "output (end):\n" + "\n".join(out.splitlines()[-25:]))
+    return out
+
+
 def _stress(n, seconds, timeout):
+    """exchange_state, then exchange_stress, on the debug kernel."""
     with _vm("exchange-stress", kernel=KERNEL_DEBUG) as vm:
         _require_debug_kernel(vm)
         _require_exchange(vm)
         vm.sh("echo 0 > /proc/sys/kernel/numa_balancing 2>/dev/null; true")
-        rc, out = vm.run(f"exchange_stress -n {n} -t {seconds}", timeout=timeout)
-        print("\n".join("# " + l for l in out.splitlines()))
-        assert rc == 0 and not _tap_failures(out), out
+        # The state cases once more under KASAN and lockdep, before the stress.
+        _run_checked(vm, "exchange_state", 600)
+        out = _run_checked(vm, f"exchange_stress -n {n} -t {seconds}", timeout)
         m = re.search(r"ok 1 - (\d+) exchanges", out)
         assert m and int(m.group(1)) >= n, out
         problems = vm.dmesg_problems()
@@ -81,8 +100,8 @@ def test_exchange_selftest():
             if rc != 0 or _tap_failures(out) or not re.search(r"^1\.\.\d+$", out, re.M):
                 failed.append(f"{tool} (exit {rc}): " +
                               "; ".join(_tap_failures(out) or ["no TAP plan"]))
-        assert not failed, "\n".join(failed)
         problems = vm.dmesg_problems()
+        assert not failed, "\n".join(failed) + "\ndmesg: " + ("\n".join(problems) or "clean")
         assert not problems, "dmesg: " + "\n".join(problems)
 
 

@@ -1218,6 +1218,14 @@ static const char *const zap_name[] = {
  * hundred times in 10 s) until exchange refused such pairs. @seconds: how
  * long to keep trying.
  */
+/* The parent spins on the child's flags: never forever on a dead child. */
+static int zap_child_died(pid_t pid)
+{
+	int status;
+
+	return waitpid(pid, &status, WNOHANG) == pid;
+}
+
 static void test_zap_race(enum zap_kind kind, int seconds)
 {
 	enum { NMAPS = 128 };
@@ -1262,7 +1270,8 @@ static void test_zap_race(enum zap_kind kind, int seconds)
 	t0 = now();
 	for (i = 1; now() - t0 < seconds; i++) {
 		while (ctl->ready != i)
-			;
+			if (zap_child_died(pid))
+				BAIL("zap child died early");
 		ctl->delay_ns = (int)(avg * 2e9);
 		ctl->go = i;
 		t = now();
@@ -1278,7 +1287,8 @@ static void test_zap_race(enum zap_kind kind, int seconds)
 			count_reason(why);
 		}
 		while (ctl->done != i)
-			;
+			if (zap_child_died(pid))
+				BAIL("zap child died early");
 	}
 	ctl->stop = 1;
 	waitpid(pid, NULL, 0);
