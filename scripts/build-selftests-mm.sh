@@ -62,7 +62,21 @@ src=$tree/tools/testing/selftests/mm
 cp -p "$src"/*.sh "$src/settings" "$dst/"
 # run_vmtests.sh needs bash; busybox has none.
 cp /bin/bash-static "$stage/bin/bash"
-# Tests that look up a user (on-fault-limit runs as nobody when sudo exists).
+# What the runner's scripts call and busybox lacks (charge_reserved_hugetlb.sh
+# and hugetlb_reparenting_test.sh clean up with "pgrep -f" and "killall
+# --wait"; without them the first one hangs): Debian's procps and psmisc
+# programs, with the shared libraries they load.
+for prog in /usr/bin/pgrep /usr/bin/pkill /usr/bin/killall; do
+	[ -x "$prog" ] || die "$prog is missing (make deps: procps psmisc)"
+	install -D -m 755 "$prog" "$stage$prog"
+	for lib in $(ldd "$prog" | grep -oE '/[^ ]+'); do
+		[ -e "$stage$lib" ] || install -D -m 755 "$lib" "$stage$lib"
+	done
+done
+# on-fault-limit runs as nobody through sudo, which the guest lacks: a
+# small one (tests/guest/selftests-sudo) on busybox su.
+install -m 755 "$top/tests/guest/selftests-sudo" "$stage/bin/sudo"
+# Tests that look up a user.
 printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/sh\n' >"$stage/etc/passwd"
 printf 'root:x:0:\nnogroup:x:65534:\n' >"$stage/etc/group"
 

@@ -54,8 +54,9 @@ PKGS=(
 	# bench: plots, and the real programs its workloads run in the guest
 	gnuplot-nox redis-server liblinear-tools
 	# Linux's mm selftests (make selftests-mm): bash for run_vmtests.sh in
-	# the guest, static libnuma and liburing for the tests that use them
-	bash-static libnuma-dev liburing-dev
+	# the guest, static libnuma and liburing for the tests that use them,
+	# pgrep and killall for its hugetlb cgroup scripts
+	bash-static libnuma-dev liburing-dev procps psmisc
 )
 
 pkg_name() { echo "${1%%/*}"; }
