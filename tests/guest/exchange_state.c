@@ -1207,6 +1207,24 @@ static const char *const zap_name[] = {
 };
 
 /*
+ * The parent spins on the child's flags: never forever on a dead child.
+ * Bails out with how the child ended.
+ */
+static void zap_check_child(pid_t pid, int round)
+{
+	int status;
+
+	if (waitpid(pid, &status, WNOHANG) != pid)
+		return;
+	printf("Bail out! zap child died in round %d: %s %d (line %d)\n", round,
+	       WIFSIGNALED(status) ? "signal" : "exit status",
+	       WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status),
+	       __LINE__);
+	fflush(stdout);
+	exit(2);
+}
+
+/*
  * A child's page (anonymous, or shmem for ZAP_SHMEM) exchanged with a page of
  * the parent, which is shmem mapped many times (so the exchange spends a
  * while in its rmap walks) or, for ZAP_ANON, a private anonymous page, while
@@ -1218,14 +1236,6 @@ static const char *const zap_name[] = {
  * hundred times in 10 s) until exchange refused such pairs. @seconds: how
  * long to keep trying.
  */
-/* The parent spins on the child's flags: never forever on a dead child. */
-static int zap_child_died(pid_t pid)
-{
-	int status;
-
-	return waitpid(pid, &status, WNOHANG) == pid;
-}
-
 static void test_zap_race(enum zap_kind kind, int seconds)
 {
 	enum { NMAPS = 128 };
@@ -1270,8 +1280,7 @@ static void test_zap_race(enum zap_kind kind, int seconds)
 	t0 = now();
 	for (i = 1; now() - t0 < seconds; i++) {
 		while (ctl->ready != i)
-			if (zap_child_died(pid))
-				BAIL("zap child died early");
+			zap_check_child(pid, i);
 		ctl->delay_ns = (int)(avg * 2e9);
 		ctl->go = i;
 		t = now();
@@ -1287,8 +1296,7 @@ static void test_zap_race(enum zap_kind kind, int seconds)
 			count_reason(why);
 		}
 		while (ctl->done != i)
-			if (zap_child_died(pid))
-				BAIL("zap child died early");
+			zap_check_child(pid, i);
 	}
 	ctl->stop = 1;
 	waitpid(pid, NULL, 0);
