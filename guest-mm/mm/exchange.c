@@ -455,6 +455,27 @@ static void exchange_cache_slot(struct address_space *mapping,
 }
 
 /*
+ * mlock_folio() sets PG_mlocked without the folio lock, so an mlock() that
+ * reached a still-mapped folio after exchange_check() may have set it; and
+ * when a munlock() cleared VM_LOCKED before our unmap and its page-table walk
+ * then met our migration entry, nobody cleared it again.  Called with the
+ * reference count frozen and the folio unmapped, when nothing can set or
+ * clear the flag: do what freeing a migrated source does, and clear it.
+ * Removing the migration entries mlocks each folio again through any
+ * VM_LOCKED VMA; otherwise the flag would stay on a frame that now holds
+ * the other side's data, in a VMA that is not locked.
+ */
+static void exchange_clear_stray_mlock(struct folio *folio)
+{
+	long nr = folio_nr_pages(folio);
+
+	if (folio_test_clear_mlocked(folio)) {
+		zone_stat_mod_folio(folio, NR_MLOCK, -nr);
+		count_vm_events(UNEVICTABLE_PGCLEARED, nr);
+	}
+}
+
+/*
  * Phase 3 for one unmapped pair: freeze both reference counts, then swap.
  * Returns %EXCHANGE_OK once past the point of no return, otherwise leaves
  * both folios untouched (still unmapped: the caller restores them).
@@ -465,7 +486,6 @@ static enum exchange_result exchange_move(struct exchange_pair *p)
 	struct address_space *ma = folio_test_anon(a) ? NULL : a->mapping;
 	struct address_space *mb = folio_test_anon(b) ? NULL : b->mapping;
 	struct address_space *m1 = ma, *m2 = mb;
-	enum exchange_result result = EXCHANGE_FAIL_REFCOUNT;
 	int ea, eb;
 
 	if (folio_mapped(a) || folio_mapped(b))
@@ -491,21 +511,8 @@ static enum exchange_result exchange_move(struct exchange_pair *p)
 		goto out_unlock;
 	}
 
-	/*
-	 * mlock_folio() runs without the folio lock: an mlock() that reached
-	 * a still-mapped folio after exchange_check() has set PG_mlocked.
-	 * Migration frees such a source and the flag with it; an exchange
-	 * would leave it on a frame that now holds the other side's data, in
-	 * a VMA that is not locked.  Nothing can set or clear the flag now
-	 * (no mapping, no batch reference): refuse, and remapping mlocks
-	 * the folio as usual.
-	 */
-	if (folio_test_mlocked(a) || folio_test_mlocked(b)) {
-		folio_ref_unfreeze(b, eb);
-		folio_ref_unfreeze(a, ea);
-		result = EXCHANGE_FAIL_MLOCKED;
-		goto out_unlock;
-	}
+	exchange_clear_stray_mlock(a);
+	exchange_clear_stray_mlock(b);
 
 	/*
 	 * Point of no return: nobody else holds a reference, no page table
@@ -539,7 +546,7 @@ out_unlock:
 		xa_unlock(&m2->i_pages);
 	if (m1)
 		xa_unlock_irq(&m1->i_pages);
-	return result;
+	return EXCHANGE_FAIL_REFCOUNT;
 }
 
 /* Phase 4: map each folio where the other one was mapped. */
