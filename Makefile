@@ -104,7 +104,7 @@ bench: all bench-initramfs
 # Linux's own mm selftests (tools/testing/selftests/mm, built statically from
 # the pinned tree) on top of the test initramfs, with bash for their runner.
 selftests-mm-initramfs: $(B)/initramfs-selftests.cpio.gz
-$(B)/initramfs-selftests.cpio.gz: $(B)/initramfs.cpio.gz scripts/build-selftests-mm.sh tests/guest/selftests-sudo $(KERNEL_IN) | deps $(B)
+$(B)/initramfs-selftests.cpio.gz: $(B)/initramfs.cpio.gz $(B)/bzImage-debug scripts/build-selftests-mm.sh tests/guest/selftests-sudo $(KERNEL_IN) | deps $(B)
 	@$(call LOCK,kernel) scripts/build-selftests-mm.sh
 
 # Every category of them in the debug guest, hplace off and then on under a

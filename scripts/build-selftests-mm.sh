@@ -64,15 +64,24 @@ cp -p "$src"/*.sh "$src/settings" "$dst/"
 cp /bin/bash-static "$stage/bin/bash"
 # What the runner's scripts call and busybox lacks (charge_reserved_hugetlb.sh
 # and hugetlb_reparenting_test.sh clean up with "pgrep -f" and "killall
-# --wait"; without them the first one hangs): Debian's procps and psmisc
-# programs, with the shared libraries they load.
-for prog in /usr/bin/pgrep /usr/bin/pkill /usr/bin/killall; do
-	[ -x "$prog" ] || die "$prog is missing (make deps: procps psmisc)"
-	install -D -m 755 "$prog" "$stage$prog"
+# --wait", without which the first one hangs; va_high_addr_switch.sh reads
+# the kernel config with "gzip -dcfq", which busybox cannot do on plain
+# text): Debian's procps, psmisc and gzip programs, in /usr/bin (ahead of
+# busybox's /bin in PATH), with the shared libraries they load.
+for prog in /usr/bin/pgrep /usr/bin/pkill /usr/bin/killall /bin/gzip; do
+	[ -x "$prog" ] || die "$prog is missing (make deps: procps psmisc gzip)"
+	install -D -m 755 "$prog" "$stage/usr/bin/${prog##*/}"
 	for lib in $(ldd "$prog" | grep -oE '/[^ ]+'); do
 		[ -e "$stage$lib" ] || install -D -m 755 "$lib" "$stage$lib"
 	done
 done
+# The debug kernel's configuration where scripts look for it
+# (va_high_addr_switch.sh reads PGTABLE_LEVELS from /boot/config-RELEASE;
+# without it the test fails before it starts).
+dbg=$top/build/obj/linux-debug
+[ -f "$dbg/.config" ] || die "$dbg/.config is missing (make kernel-debug)"
+release=$(make -s -C "$tree" O="$dbg" kernelrelease)
+install -D -m 644 "$dbg/.config" "$stage/boot/config-$release"
 # on-fault-limit runs as nobody through sudo, which the guest lacks: a
 # small one (tests/guest/selftests-sudo) on busybox su.
 install -m 755 "$top/tests/guest/selftests-sudo" "$stage/bin/sudo"
