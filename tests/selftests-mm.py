@@ -511,6 +511,9 @@ def main():
                     help="every category, hplace off and on (default: the gate's selection, on)")
     ap.add_argument("--modes", help="comma-separated: off,on")
     ap.add_argument("--categories", help="run_vmtests.sh -t categories")
+    ap.add_argument("--programs", help="programs with their arguments, ';'-separated, run "
+                    "as the gate runs its own (default: the gate's); e.g. "
+                    "'uffd-unit-tests -f events; cow'")
     ap.add_argument("--logs", help="where the runs' output goes (default: "
                     "build/selftests-mm/gate, full or categories)")
     ap.add_argument("--from-logs", action="store_true",
@@ -523,6 +526,8 @@ def main():
     # category; otherwise the gate's programs.
     categories = args.categories
     programs = () if (args.full or categories) else GATE
+    if args.programs:
+        programs = tuple(p.strip() for p in args.programs.split(";") if p.strip())
     global LOGS
     LOGS = args.logs or os.path.join(
         BUILD, "selftests-mm", "gate" if programs else "categories" if categories else "full")
@@ -532,7 +537,8 @@ def main():
             print(f"not ok 1 - selftests-mm # {f} is missing (make kernel-debug selftests-mm-initramfs)")
             return 1
     expected = load_expected()
-    timeout = 2400 if programs else 14400
+    # Per mode; two of them, plus boots, fit tests/suites.txt's 18000 s.
+    timeout = 2400 if programs else 7200
 
     results = {}
     for mode in modes:
