@@ -63,4 +63,6 @@ echo "  KBUILD  $(basename "$out") ($(make -s -C "$tree" kernelversion))"
 	die "kernel build failed:
 $(grep -E -m20 'error|Error' "$obj/kbuild.log" || tail -20 "$obj/kbuild.log")"
 grep -E 'warning:' "$obj/kbuild.log" | sort -u | head -20 >&2 || true
-cp "$obj/arch/x86/boot/bzImage" "$out"
+# Atomically: a VM booting now reads the old image or the new one, never half.
+cp "$obj/arch/x86/boot/bzImage" "$out.tmp"
+mv "$out.tmp" "$out"

@@ -328,9 +328,42 @@ static void exchange_unmap(struct exchange_pair *p)
 	}
 }
 
-/* Undo phase 2 for a pair that cannot be exchanged after all. */
+/*
+ * mlock_folio() sets PG_mlocked without the folio lock, so an mlock() that
+ * reached a still-mapped folio after exchange_check() may have set it; and
+ * when a munlock() cleared VM_LOCKED before our unmap and its page-table walk
+ * then met our migration entry, nobody cleared it again.  Called with the
+ * folio unmapped, when nothing can set the flag (and a munlock batch clears
+ * it with the same atomic test-and-clear): do what freeing a migrated
+ * source does, and clear it.
+ * Removing the migration entries mlocks each folio again through any
+ * VM_LOCKED VMA; otherwise the flag would stay on a frame that now holds
+ * the other side's data, in a VMA that is not locked.
+ */
+static void exchange_clear_stray_mlock(struct folio *folio)
+{
+	long nr = folio_nr_pages(folio);
+
+	if (folio_test_clear_mlocked(folio)) {
+		zone_stat_mod_folio(folio, NR_MLOCK, -nr);
+		count_vm_events(UNEVICTABLE_PGCLEARED, nr);
+	}
+}
+
+/*
+ * Undo phase 2 for a pair that cannot be exchanged after all.  A folio that
+ * is still unmapped here may carry a stray PG_mlocked as well (see
+ * exchange_clear_stray_mlock()): nothing can set the flag while no page
+ * table maps the folio, and a racing munlock batch clears it with the same
+ * atomic test-and-clear, so drop it before remapping, which mlocks the
+ * folio again if its VMA is locked.
+ */
 static void exchange_undo_unmap(struct exchange_pair *p)
 {
+	if (!folio_mapped(p->a))
+		exchange_clear_stray_mlock(p->a);
+	if (!folio_mapped(p->b))
+		exchange_clear_stray_mlock(p->b);
 	if (p->state[0] & EXS_MAPPED)
 		remove_migration_ptes(p->a, p->a, 0);
 	if (p->state[1] & EXS_MAPPED)
@@ -452,27 +485,6 @@ static void exchange_cache_slot(struct address_space *mapping,
 
 	VM_WARN_ON_ONCE_FOLIO(entry != old, old);
 	xas_store(&xas, new);
-}
-
-/*
- * mlock_folio() sets PG_mlocked without the folio lock, so an mlock() that
- * reached a still-mapped folio after exchange_check() may have set it; and
- * when a munlock() cleared VM_LOCKED before our unmap and its page-table walk
- * then met our migration entry, nobody cleared it again.  Called with the
- * reference count frozen and the folio unmapped, when nothing can set or
- * clear the flag: do what freeing a migrated source does, and clear it.
- * Removing the migration entries mlocks each folio again through any
- * VM_LOCKED VMA; otherwise the flag would stay on a frame that now holds
- * the other side's data, in a VMA that is not locked.
- */
-static void exchange_clear_stray_mlock(struct folio *folio)
-{
-	long nr = folio_nr_pages(folio);
-
-	if (folio_test_clear_mlocked(folio)) {
-		zone_stat_mod_folio(folio, NR_MLOCK, -nr);
-		count_vm_events(UNEVICTABLE_PGCLEARED, nr);
-	}
 }
 
 /*
