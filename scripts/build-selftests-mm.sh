@@ -23,6 +23,7 @@ die() { echo "build-selftests-mm: error: $*" >&2; exit 1; }
 [ -x /bin/bash-static ] || die "/bin/bash-static is missing (make deps: bash-static)"
 [ -f /usr/lib/x86_64-linux-gnu/libnuma.a ] || die "static libnuma is missing (make deps: libnuma-dev)"
 [ -f /usr/lib/x86_64-linux-gnu/liburing.a ] || die "static liburing is missing (make deps: liburing-dev)"
+[ -f /usr/lib/x86_64-linux-gnu/libcap.a ] || die "static libcap is missing (make deps: libcap-dev)"
 
 "$top/scripts/prepare-tree.sh" linux /usr/src/linux-source-6.12.tar.xz 1 \
 	"$top/guest-mm/patches/series" "$top/guest-mm" "$top/hballoon"

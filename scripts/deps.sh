@@ -54,9 +54,10 @@ PKGS=(
 	# bench: plots, and the real programs its workloads run in the guest
 	gnuplot-nox redis-server liblinear-tools
 	# Linux's mm selftests (make selftests-mm): bash for run_vmtests.sh in
-	# the guest, static libnuma and liburing for the tests that use them,
+	# the guest, static libnuma, liburing and libcap for the tests that use
+	# them (libcap: memfd_secret and mlock-random-test),
 	# pgrep and killall for its hugetlb cgroup scripts
-	bash-static libnuma-dev liburing-dev procps psmisc
+	bash-static libnuma-dev liburing-dev libcap-dev procps psmisc
 )
 
 pkg_name() { echo "${1%%/*}"; }
