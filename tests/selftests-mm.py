@@ -39,7 +39,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
-from htiervm import BUILD, KERNEL_DEBUG, MiB, GiB, VM, default_nodes  # noqa: E402
+from htiervm import BUILD, KERNEL_BUGS, KERNEL_DEBUG, MiB, GiB, VM, default_nodes  # noqa: E402
 
 TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 INITRD = os.path.join(BUILD, "initramfs-selftests.cpio.gz")
@@ -68,11 +68,6 @@ RUN_VMTESTS_GATE = tuple(g for g in GATE if " -f " not in g)
 # run_vmtests.sh's minimum huge-page reserve (256 MiB of 2 MiB pages)
 HUGEPAGES = 128
 
-# What the kernel log must never show; the same pattern as htiervm's
-# dmesg_problems, plus the KASAN and lockdep report headers.
-SPLAT = (r"WARNING:|BUG:|Oops|general protection|INFO: (possible|task)|"
-         r"kernel BUG|UBSAN|KASAN|circular locking|inconsistent lock state")
-
 RESULT = re.compile(r"^(not )?ok \d+ (.+?)(?: # (SKIP|exit=\d+).*)?$")
 RUNNING = re.compile(r"^# running (.+)$")
 # A program's own kselftest lines, "# "-prefixed by run_vmtests.sh; a skip
@@ -84,8 +79,9 @@ UFFD_TOTALS = re.compile(r"^# Userfaults unit tests: pass=(\d+), skip=(\d+), fai
 SUMMARY = re.compile(r"^# SUMMARY: PASS=(\d+) SKIP=(\d+) FAIL=(\d+)")
 # run_vmtests.sh's own "not run" lines (on-fault-limit without sudo).
 LEFT_OUT = re.compile(r"^# SKIP \./(\S+)$")
-# uffd-unit-tests' own lines: "Testing wp-fork on anon... done".
-UFFD_CASE = re.compile(r"^# Testing (.+?)\.\.\. (done|skipped \[reason: (.*)\]|failed.*)$")
+# uffd-unit-tests' own lines: "Testing wp-fork on anon... done"; err() ends
+# the program on the line of its case ("... ERROR: why").
+UFFD_CASE = re.compile(r"^# Testing (.+?)\.\.\. (done|skipped \[reason: (.*)\]|failed.*|ERROR: .*)$")
 # The subtests' skip reasons an entry may show: "skips: why; why" in its
 # expected reason.
 SUB_SKIPS = re.compile(r"^skips: (.*)$")
@@ -205,6 +201,16 @@ def parse_run(out):
             continue
         block.append(line)
     return tests, summary
+
+
+def evidence(t, tail=12):
+    """What a failed entry said about why, for the log make check keeps:
+    its failed subtests and error lines (kselftest's "not ok", uffd's
+    "ERROR:", ksft_exit_fail_msg's "Bail out!"), then the last lines."""
+    lines = [l for l in t.get("output", "").splitlines() if l.strip("# ")]
+    why = [l for l in lines if re.search(r"not ok|ERROR|Bail out|failed|[Ee]rror:", l)]
+    out = [f"why: {l}" for l in why[-8:]] + [f"tail: {l}" for l in lines[-tail:] if l not in why]
+    return "\n".join(out) or "(no output)"
 
 
 def sub_skips(t):
@@ -347,7 +353,7 @@ def run_mode(mode, categories, programs, timeout):
         console = open(vm.serial_log, errors="replace").read()
         with open(os.path.join(LOGS, f"console-{mode}.log"), "w") as f:
             f.write(console)
-        splat = "\n".join(l for l in console.splitlines() if re.search(SPLAT, l))
+        splat = "\n".join(l for l in console.splitlines() if re.search(KERNEL_BUGS, l))
         # Reported, not failed: a test that lost its process to the OOM
         # killer fails by itself; the report says who was killed.
         oom = [l.strip() for l in console.splitlines() if "Killed process" in l]
@@ -434,6 +440,7 @@ def check_entries(mode, r, expected, programs, categories):
                 f"known flaky ({reason}): {t['verdict']} this time")
         elif verdict != t["verdict"]:
             tap(False, f"mm/{name} [{mode}]", f"expected {verdict}, got {got}")
+            comment(evidence(t))
         elif verdict == "fail" and reason_key(reason) not in reason_key(t.get("output", "")):
             tap(False, f"mm/{name} [{mode}]",
                 f"failed, but not as expected: {reason!r} is not in its output")

@@ -51,18 +51,6 @@ def _tap_failures(out):
     return [l for l in out.splitlines() if l.startswith("not ok")]
 
 
-def _console_problems(vm):
-    """Kernel reports in the host's copy of the console: readable even when
-    the guest no longer answers."""
-    pat = r"WARNING:|BUG:|Oops|general protection|INFO: (possible|task)|" \
-          r"kernel BUG|UBSAN|KASAN|Out of memory|oom-kill|Call Trace:"
-    try:
-        console = open(vm.serial_log, errors="replace").read()
-    except OSError as e:
-        return [f"(no console log: {e})"]
-    return [l for l in console.splitlines() if re.search(pat, l)]
-
-
 def _run_checked(vm, cmd, timeout):
     """Run a TAP tool in the guest. On failure (a hang included) the message
     carries the failing lines, the kernel's reports and the end of the
@@ -80,7 +68,7 @@ def _run_checked(vm, cmd, timeout):
     if rc != 0 or failed:
         raise AssertionError(
             f"{cmd} exited {rc}; failed: {failed or 'none reported'}\n"
-            + "console: " + ("\n".join(_console_problems(vm)) or "clean") + "\n"
+            + "console: " + ("\n".join(vm.console_problems()) or "clean") + "\n"
             + "output (end):\n" + "\n".join(out.splitlines()[-25:]))
     return out
 

@@ -31,6 +31,12 @@ QEMU = os.path.join(BUILD, "qemu-system-x86_64")
 KERNEL = os.environ.get("HTIER_KERNEL") or os.path.join(BUILD, "bzImage")
 # DEBUG_VM + lockdep build of the same tree (make kernel-debug)
 KERNEL_DEBUG = os.path.join(BUILD, "bzImage-debug")
+# Kernel log lines that mean a bug: warnings, BUG and Oops, lockdep, hung
+# tasks, KASAN and UBSAN reports; the problems add the OOM killer (and the
+# call traces that come with its report).
+KERNEL_BUGS = (r"WARNING:|BUG:|Oops|general protection|INFO: (possible|task)|"
+               r"kernel BUG|UBSAN|KASAN|circular locking|inconsistent lock state")
+KERNEL_PROBLEMS = KERNEL_BUGS + r"|Call Trace:|Out of memory|oom-kill"
 INITRD = os.path.join(BUILD, "initramfs.cpio.gz")
 
 MiB = 1 << 20
@@ -496,10 +502,18 @@ class VM:
 
     def dmesg_problems(self):
         """Kernel log lines that indicate a bug (WARNING, BUG, Oops, lockdep...)."""
-        pat = r"WARNING:|BUG:|Oops|general protection|INFO: (possible|task)|Call Trace:|" \
-              r"kernel BUG|UBSAN|KASAN|Out of memory|oom-kill"
-        _, out = self.run(f"dmesg | grep -E '{pat}'")
+        _, out = self.run(f"dmesg | grep -E '{KERNEL_PROBLEMS}'")
         return [l for l in out.splitlines() if l.strip()]
+
+    def console_problems(self):
+        """The same lines from the host's copy of the console: every report
+        since boot (the guest's ring buffer may have wrapped), readable even
+        when the guest no longer answers."""
+        try:
+            console = open(self.serial_log, errors="replace").read()
+        except OSError as e:
+            return [f"(no console log: {e})"]
+        return [l for l in console.splitlines() if re.search(KERNEL_PROBLEMS, l)]
 
 
 def parse_nodelist(text):
