@@ -208,8 +208,8 @@ def evidence(t, tail=12):
     its failed subtests and error lines (kselftest's "not ok", uffd's
     "ERROR:", ksft_exit_fail_msg's "Bail out!"), then the last lines."""
     lines = [l for l in t.get("output", "").splitlines() if l.strip("# ")]
-    why = [l for l in lines if re.search(r"not ok|ERROR|Bail out|failed|[Ee]rror:", l)]
-    out = [f"why: {l}" for l in why[-8:]] + [f"tail: {l}" for l in lines[-tail:] if l not in why]
+    why = [l for l in lines if re.search(r"not ok|ERROR|Bail out|failed|[Ee]rror:", l)][-8:]
+    out = [f"why: {l}" for l in why] + [f"tail: {l}" for l in lines[-tail:] if l not in why]
     return "\n".join(out) or "(no output)"
 
 

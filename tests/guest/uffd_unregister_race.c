@@ -4,14 +4,16 @@
  *
  *   uffd_unregister_race [-s SECONDS] [-t THREADS]
  *
- * UFFDIO_UNREGISTER wakes the faults pending in the range and then clears
- * the VMA's userfaultfd context.  A fault taken under the per-VMA lock does
- * not wait for the mmap_lock the unregister holds: if it reaches
- * handle_userfault() between the wake and the clearing, it queues a message
- * and sleeps, and nothing wakes it again (the range is no longer
- * registered; UFFDIO_COPY to it fails with ENOENT).  uffd-unit-tests'
- * events test meets this when its monitor unregisters on UFFD_EVENT_REMOVE
- * while the child already reads the range again: "UFFDIO_COPY error: -2".
+ * Before guest-mm/patches/0009, UFFDIO_UNREGISTER woke the faults pending
+ * in the range and then cleared the VMA's userfaultfd context.  A fault
+ * taken under the per-VMA lock does not wait for the mmap_lock the
+ * unregister holds: if it reached handle_userfault() between the wake and
+ * the clearing, it queued a message and slept, and nothing but an explicit
+ * UFFDIO_WAKE (or closing the userfaultfd) woke it again: the range is no
+ * longer registered, and UFFDIO_COPY to it fails with ENOENT.
+ * uffd-unit-tests' events test met this when its monitor unregistered on
+ * UFFD_EVENT_REMOVE while the child already read the range again:
+ * "UFFDIO_COPY error: -2".
  *
  * Each round: register a range, let the threads zap and read it (they
  * fault), unregister it at once, then look for a fault message left
@@ -105,11 +107,15 @@ int main(int argc, char **argv)
 			seconds = atof(optarg);
 		else if (opt == 't')
 			threads = atoi(optarg);
-		else
-			return fprintf(stderr, "usage: %s [-s SECONDS] [-t THREADS]\n", argv[0]), 2;
+		else {
+			fprintf(stderr, "usage: %s [-s SECONDS] [-t THREADS]\n", argv[0]);
+			return 2;
+		}
 	}
-	if (threads < 1 || threads > MAX_THREADS)
-		return fprintf(stderr, "-t: 1 to %d\n", MAX_THREADS), 2;
+	if (threads < 1 || threads > MAX_THREADS) {
+		fprintf(stderr, "-t: 1 to %d\n", MAX_THREADS);
+		return 2;
+	}
 
 	printf("TAP version 13\n1..1\n");
 	page_size = sysconf(_SC_PAGESIZE);
@@ -151,9 +157,10 @@ int main(int argc, char **argv)
 			if (msg.event != UFFD_EVENT_PAGEFAULT)
 				continue;
 			if (!stale)
-				printf("# round %u: a fault at +%#llx queued after UFFDIO_UNREGISTER returned\n",
-				       rounds, (unsigned long long)(msg.arg.pagefault.address -
-							     (unsigned long)area));
+				printf("# round %u: a fault at +%#llx queued after "
+				       "UFFDIO_UNREGISTER returned\n", rounds,
+				       (unsigned long long)(msg.arg.pagefault.address -
+							    (unsigned long)area));
 			stale++;
 			range_ioctl(UFFDIO_WAKE, "UFFDIO_WAKE");
 		}
@@ -163,7 +170,8 @@ int main(int argc, char **argv)
 		while (atomic_load(&passes_done) < want) {
 			struct pollfd p = { .fd = uffd, .events = POLLIN };
 
-			if (poll(&p, 1, 10) == 1 && read(uffd, &msg, sizeof(msg)) == sizeof(msg) &&
+			if (poll(&p, 1, 10) == 1 &&
+			    read(uffd, &msg, sizeof(msg)) == sizeof(msg) &&
 			    msg.event == UFFD_EVENT_PAGEFAULT) {
 				stale++;
 				range_ioctl(UFFDIO_WAKE, "UFFDIO_WAKE");
