@@ -47,6 +47,7 @@ static int uffd;
 static atomic_uint round_no;	/* bumped to start the threads' next pass */
 static atomic_uint passes_done;
 static atomic_bool stop;
+static unsigned int stranded;	/* faults found asleep after an unregister */
 
 static void die(const char *what)
 {
@@ -94,9 +95,32 @@ static void range_ioctl(unsigned long cmd, const char *name)
 		die(name);
 }
 
+/*
+ * Count and wake the faults queued on the fd after the unregister returned:
+ * nobody else reads it, so each is a thread asleep in the unregistered range.
+ */
+static void wake_stranded(unsigned int round)
+{
+	struct uffd_msg msg;
+
+	while (read(uffd, &msg, sizeof(msg)) == sizeof(msg)) {
+		if (msg.event != UFFD_EVENT_PAGEFAULT)
+			continue;
+		if (!stranded)
+			printf("# round %u: a fault at +%#llx queued after "
+			       "UFFDIO_UNREGISTER returned\n", round,
+			       (unsigned long long)(msg.arg.pagefault.address -
+						    (unsigned long)area));
+		stranded++;
+		range_ioctl(UFFDIO_WAKE, "UFFDIO_WAKE");
+	}
+	if (errno != EAGAIN)
+		die("read");
+}
+
 int main(int argc, char **argv)
 {
-	unsigned int threads = 2, rounds = 0, stale = 0;
+	unsigned int threads = 2, rounds = 0;
 	double seconds = 10, end;
 	pthread_t tid[MAX_THREADS];
 	struct uffdio_api api = { .api = UFFD_API };
@@ -140,7 +164,6 @@ int main(int argc, char **argv)
 			.mode = UFFDIO_REGISTER_MODE_MISSING,
 		};
 		unsigned int want = atomic_load(&passes_done) + threads;
-		struct uffd_msg msg;
 
 		if (ioctl(uffd, UFFDIO_REGISTER, &reg))
 			die("UFFDIO_REGISTER");
@@ -149,33 +172,13 @@ int main(int argc, char **argv)
 		for (volatile int spin = 0; spin < (int)(rounds % 64) * 64; spin++)
 			;
 		range_ioctl(UFFDIO_UNREGISTER, "UFFDIO_UNREGISTER");
-		/*
-		 * Every fault the unregister did not wake is still queued (it
-		 * never went anywhere else: nobody read this fd).
-		 */
-		while (read(uffd, &msg, sizeof(msg)) == sizeof(msg)) {
-			if (msg.event != UFFD_EVENT_PAGEFAULT)
-				continue;
-			if (!stale)
-				printf("# round %u: a fault at +%#llx queued after "
-				       "UFFDIO_UNREGISTER returned\n", rounds,
-				       (unsigned long long)(msg.arg.pagefault.address -
-							    (unsigned long)area));
-			stale++;
-			range_ioctl(UFFDIO_WAKE, "UFFDIO_WAKE");
-		}
-		if (errno != EAGAIN)
-			die("read");
+		wake_stranded(rounds);
 		/* Every reader finishes its pass before the next round. */
 		while (atomic_load(&passes_done) < want) {
 			struct pollfd p = { .fd = uffd, .events = POLLIN };
 
-			if (poll(&p, 1, 10) == 1 &&
-			    read(uffd, &msg, sizeof(msg)) == sizeof(msg) &&
-			    msg.event == UFFD_EVENT_PAGEFAULT) {
-				stale++;
-				range_ioctl(UFFDIO_WAKE, "UFFDIO_WAKE");
-			}
+			poll(&p, 1, 10);
+			wake_stranded(rounds);
 		}
 		rounds++;
 	}
@@ -185,7 +188,8 @@ int main(int argc, char **argv)
 		pthread_join(tid[i], NULL);
 
 	printf("# %u rounds, %u threads: %u faults left asleep in the unregistered range\n",
-	       rounds, threads, stale);
-	printf("%sok 1 UFFDIO_UNREGISTER leaves no fault asleep behind\n", stale ? "not " : "");
-	return stale ? 1 : 0;
+	       rounds, threads, stranded);
+	printf("%sok 1 UFFDIO_UNREGISTER leaves no fault asleep behind\n",
+	       stranded ? "not " : "");
+	return stranded ? 1 : 0;
 }
