@@ -5,8 +5,12 @@ Boots the default tiered VM with kunit.enable=1 (the guest config keeps KUnit
 built in but off by default), waits for the agent (KUnit runs before init),
 and turns the KTAP output in the serial log into one TAP line per test case:
 `ok N - suite.case`. Kernel warnings logged while the suites ran fail the run.
+Every suite our sources define (guest-mm/, hballoon/) must report: a suite
+that did not run (a Kconfig symbol lost, a built-in KUnit disabled, a boot
+that never reached it) fails by name instead of passing silently.
 """
 
+import fnmatch
 import os
 import re
 import sys
@@ -15,6 +19,20 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib
 from htiervm import VM, VMError  # noqa: E402
 
 RESULT = re.compile(r"^(\s*)(not ok|ok) (\d+) (\S+)(?:\s*#\s*(.*))?$")
+TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SUITE = re.compile(r"struct kunit_suite\s+\w+\s*=\s*\{[^}]*?\.name\s*=\s*\"([^\"]+)\"", re.S)
+
+
+def defined_suites(dirs=("guest-mm", "hballoon")):
+    """The KUnit suites our sources define, by name."""
+    names = set()
+    for d in dirs:
+        for root, _, files in os.walk(os.path.join(TOP, d)):
+            for f in files:
+                if f.endswith((".c", ".h")):
+                    with open(os.path.join(root, f), errors="replace") as fh:
+                        names.update(SUITE.findall(fh.read()))
+    return names
 
 
 def parse_ktap(lines):
@@ -61,24 +79,29 @@ def main():
             print("#   " + line)
         return 1
     cases = parse_ktap(log)
-    if not cases:
-        print("1..0 # SKIP no KUnit test cases are built into the guest kernel")
-        return 0
-    print(f"1..{len(cases) + 1}")
-    failed = 0
-    for i, (suite, case, ok, directive) in enumerate(cases, 1):
+    # kunit.filter_glob is "suite[.case]": the suites it selects must run.
+    wanted = sorted(n for n in defined_suites()
+                    if not glob or fnmatch.fnmatchcase(n, glob.split(".")[0]))
+    ran = {c[0] for c in cases}
+    results = []  # (ok, name, note)
+    for suite, case, ok, directive in cases:
         skip = directive.upper().startswith("SKIP")
-        if not ok and not skip:
-            failed += 1
-        print(f"{'ok' if ok or skip else 'not ok'} {i} - {suite}.{case}"
-              + (f" # {directive}" if directive else ""))
-    if problems:
-        failed += 1
-        print(f"not ok {len(cases) + 1} - no kernel warnings while KUnit ran # {problems[0]}")
-        for p in problems[:20]:
-            print("#   " + p)
-    else:
-        print(f"ok {len(cases) + 1} - no kernel warnings while KUnit ran")
+        results.append((ok or skip, f"{suite}.{case}", directive))
+    if not wanted:
+        results.append((False, "KUnit suites selected",
+                        f"none of our suites matches HTIER_KUNIT_GLOB={glob!r}"))
+    for name in wanted:
+        if name not in ran:
+            results.append((False, name, "the suite did not run (no KTAP result for it "
+                            "in the guest's log)"))
+    results.append((not problems, "no kernel warnings while KUnit ran",
+                    problems[0] if problems else ""))
+    print(f"1..{len(results)}")
+    for i, (ok, name, note) in enumerate(results, 1):
+        print(f"{'ok' if ok else 'not ok'} {i} - {name}" + (f" # {note}" if note else ""))
+    for p in problems[:20]:
+        print("#   " + p)
+    failed = sum(1 for ok, _, _ in results if not ok)
     return 1 if failed else 0
 
 
