@@ -3,6 +3,7 @@ apply (naming the patch and the release it was made for), an overlay file that
 would replace an upstream file, not being root, an unreachable archive."""
 
 import os
+import shutil
 import subprocess
 import tarfile
 import tempfile
@@ -126,8 +127,17 @@ def test_overlay_may_not_replace_upstream_files(tmp, name):
 
 
 def test_deps_refuses_non_root():
-    r = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
-                        "bash", DEPS], capture_output=True, text=True, timeout=60)
+    # A copy the unprivileged user can read: the clone may live under a
+    # private directory (mode 700, as mktemp -d makes), where bash would
+    # fail to open the script itself ("Permission denied") and prove nothing.
+    with tempfile.TemporaryDirectory() as tmp:
+        os.chmod(tmp, 0o755)
+        deps = os.path.join(tmp, "deps.sh")
+        shutil.copy(DEPS, deps)
+        os.chmod(deps, 0o755)
+        r = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                            "bash", deps], capture_output=True, text=True, timeout=60,
+                           cwd=tmp)
     assert r.returncode != 0
     assert "must run as root" in r.stderr, r.stderr
 
