@@ -51,6 +51,8 @@
 #define HB_BACKOFF_MAX_MS	10000
 /* After deflating on OOM, do not inflate that node again for this long. */
 #define HB_OOM_HOLDOFF_MS	1000
+/* How often removal says it is still waiting for isolated pages. */
+#define HB_REMOVE_WARN_SECS	10
 /* Frames to deflate per OOM notification (1 MiB). */
 #define HB_OOM_NR_PFNS		256
 #define HB_OOM_NOTIFY_PRIORITY	80
@@ -1017,23 +1019,38 @@ out_free:
 	return err;
 }
 
-/* Give every page back, announce the new sizes and stop the device. */
+/*
+ * Give every page back, announce the new sizes and stop the device.
+ *
+ * Every page, however long it takes: a page that compaction isolated is off
+ * the balloon list until its migration ends, and then points back to the
+ * node's balloon_dev_info, which the caller frees once this returns.  As
+ * virtio_balloon does, wait for it rather than give up and leave it behind.
+ */
 static void hballoon_remove_common(struct virtio_hballoon *hb)
 {
-	unsigned int i, tries;
+	unsigned long warn_at;
+	unsigned int i;
 
 	for (i = 0; i < hb->num_nodes; i++) {
 		struct hballoon_node *node = &hb->nodes[i];
 
 		if (!hballoon_node_used(node))
 			continue;
-		/* Pages isolated by compaction come back shortly. */
-		for (tries = 0; node->num_pages && tries < 1000; tries++) {
-			if (!hballoon_leak(node, HB_BATCH_PFNS))
+		warn_at = jiffies + HB_REMOVE_WARN_SECS * HZ;
+		while (READ_ONCE(node->num_pages)) {
+			if (!hballoon_leak(node, HB_BATCH_PFNS)) {
 				usleep_range(1000, 2000);
+				if (time_after(jiffies, warn_at)) {
+					dev_warn(&hb->vdev->dev,
+						 "node %d: waiting for %llu pages that compaction holds\n",
+						 node->nid,
+						 (unsigned long long)READ_ONCE(node->num_pages));
+					warn_at = jiffies + HB_REMOVE_WARN_SECS * HZ;
+				}
+			}
 			cond_resched();
 		}
-		WARN_ON_ONCE(node->num_pages);
 		hballoon_notify_resized(node, true);
 	}
 	virtio_reset_device(hb->vdev);
