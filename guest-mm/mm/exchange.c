@@ -129,19 +129,13 @@ unsigned long exchange_ok_count(void)
 	return atomic_long_read(&exchange_ok_total);
 }
 
+/* The mechanism's own totals; its callers count their own events. */
 static void exchange_account(enum exchange_result result)
 {
-	if (result == EXCHANGE_OK) {
+	if (result == EXCHANGE_OK)
 		atomic_long_inc(&exchange_ok_total);
-#ifdef CONFIG_HPLACE
-		count_vm_event(HPLACE_EXCHANGE);
-#endif
-	} else {
+	else
 		atomic_long_inc(&exchange_fail_total[result]);
-#ifdef CONFIG_HPLACE
-		count_vm_event(HPLACE_EXCHANGE_FAIL);
-#endif
-	}
 }
 
 /*
@@ -652,10 +646,11 @@ enum exchange_result exchange_folios(struct folio *a, struct folio *b)
 #ifdef CONFIG_DEBUG_FS
 /*
  * debugfs page_exchange/exchange: write lines "pid1 addr1 pid2 addr2"
- * (decimal pids, hex or decimal addresses; at most EXCHANGE_BATCH_MAX lines
- * per write, exchanged as one batch).  The write fails with the errno of the
- * first refused pair; reading the file gives one result name per line of the
- * last write.  page_exchange/stats shows the counters.
+ * (decimal pids, hex addresses with or without "0x", nothing else on the
+ * line; at most EXCHANGE_BATCH_MAX lines per write, exchanged as one
+ * batch).  The write fails with the errno of the first refused pair;
+ * reading the file gives one result name per line of the last write.
+ * page_exchange/stats shows the counters.
  */
 static DEFINE_MUTEX(exchange_debugfs_lock);
 static char exchange_debugfs_last[EXCHANGE_BATCH_MAX * 12];
@@ -684,6 +679,28 @@ static struct folio *exchange_lookup(pid_t pid, unsigned long addr)
 	return page_folio(page);
 }
 
+/* One line "pid1 addr1 pid2 addr2": 0, or -EINVAL for anything else. */
+static int exchange_parse_line(char *line, int *pid1, unsigned long *addr1,
+			       int *pid2, unsigned long *addr2)
+{
+	char *tok[4];
+	int i;
+
+	for (i = 0; i < ARRAY_SIZE(tok); i++) {
+		do {
+			tok[i] = strsep(&line, " \t");
+		} while (tok[i] && !*tok[i]);
+		if (!tok[i])
+			return -EINVAL;
+	}
+	if (line && *skip_spaces(line))
+		return -EINVAL;
+	if (kstrtoint(tok[0], 10, pid1) || kstrtoul(tok[1], 16, addr1) ||
+	    kstrtoint(tok[2], 10, pid2) || kstrtoul(tok[3], 16, addr2))
+		return -EINVAL;
+	return 0;
+}
+
 static ssize_t exchange_debugfs_write(struct file *file, const char __user *ubuf,
 				      size_t len, loff_t *ppos)
 {
@@ -710,11 +727,11 @@ static ssize_t exchange_debugfs_write(struct file *file, const char __user *ubuf
 		struct folio *fa, *fb;
 		int pid1, pid2;
 
-		if (!*strim(line))
+		line = strim(line);
+		if (!*line)
 			continue;
 		if (nr == EXCHANGE_BATCH_MAX ||
-		    sscanf(line, "%d %lx %d %lx", &pid1, &addr1, &pid2,
-			   &addr2) != 4) {
+		    exchange_parse_line(line, &pid1, &addr1, &pid2, &addr2)) {
 			err = -EINVAL;
 			break;
 		}

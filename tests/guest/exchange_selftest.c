@@ -414,11 +414,42 @@ static void test_trivial_refusals(void)
 	char *a = map(0), why[64];
 	int ret;
 
+	char *b = map(0), line[160];
+	int na, nb;
+
 	fill(a, 70);
 	ret = xchg_pages(getpid(), a, getpid(), a, why, sizeof(why));
 	report(ret == -EINVAL && !strcmp(why, "same") && check(a, 70),
 	       "same page refused", "ret %d (%s)", ret, why);
+
+	/* The debugfs file's lines: exactly four fields, hex addresses. */
+	if (place(a, 70, 0) || place(b, 71, 1)) {
+		report(0, "a line with a fifth field refused, nothing moved",
+		       "setup failed");
+		return;
+	}
+	snprintf(line, sizeof(line), "%d %lx %d %lx junk\n", getpid(),
+		 (unsigned long)a, getpid(), (unsigned long)b);
+	ret = xchg_pages_n(line, NULL, 0);
+	na = page_node(0, a);
+	nb = page_node(0, b);
+	report(ret == -EINVAL && na == 0 && nb == 1,
+	       "a line with a fifth field refused, nothing moved",
+	       "ret %d nodes %d %d", ret, na, nb);
+	snprintf(line, sizeof(line), "%d %lx %d\n", getpid(),
+		 (unsigned long)a, getpid());
+	ret = xchg_pages_n(line, NULL, 0);
+	report(ret == -EINVAL, "a line with three fields refused", "ret %d", ret);
+	snprintf(line, sizeof(line), "%d %#lx %d %#lx\n", getpid(),
+		 (unsigned long)a, getpid(), (unsigned long)b);
+	ret = xchg_pages_n(line, why, sizeof(why));
+	na = page_node(0, a);
+	nb = page_node(0, b);
+	report(ret == 0 && na == 1 && nb == 0 && check(a, 70) && check(b, 71),
+	       "0x-prefixed addresses accepted", "ret %d (%s) nodes %d %d",
+	       ret, why, na, nb);
 	munmap(a, psz);
+	munmap(b, psz);
 }
 
 /* 9: a transparent huge page is refused (order > 0). */

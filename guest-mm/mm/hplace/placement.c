@@ -1100,6 +1100,8 @@ static u64 hplace_swap(struct hplace_batch *b, u64 max_pairs, bool *more)
 			folio_put(cold.folios[i]);
 		b->stats->moves[HPLACE_MOVE_EXCHANGE] += ok;
 		b->stats->exchange_failed += n - ok;
+		count_vm_events(HPLACE_EXCHANGE, ok);
+		count_vm_events(HPLACE_EXCHANGE_FAIL, n - ok);
 		done += ok;
 		b->budget -= min(b->budget, 2ULL * n);
 		/* No cold partner left, or nothing would go: stop. */
