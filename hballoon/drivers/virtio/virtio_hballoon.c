@@ -505,9 +505,12 @@ static void hballoon_announce_pending(struct hballoon_node *node, bool changed)
 
 /*
  * Read @node's target. On a new target, reset the back-off and announce the
- * resize. Returns the frames still to inflate (> 0) or deflate (< 0).
+ * resize. Returns the frames still to inflate (> 0) or deflate (< 0), and in
+ * @retry_at the time before which no inflate may start, read under the lock
+ * that the OOM notifier writes it under.
  */
-static s64 hballoon_sync_target(struct hballoon_node *node)
+static s64 hballoon_sync_target(struct hballoon_node *node,
+				unsigned long *retry_at)
 {
 	struct virtio_hballoon *hb = node->hb;
 	u64 target;
@@ -521,6 +524,7 @@ static s64 hballoon_sync_target(struct hballoon_node *node)
 	mutex_lock(&hb->balloon_lock);
 	if (target == node->target) {
 		diff = (s64)target - (s64)node->num_pages;
+		*retry_at = node->retry_at;
 		mutex_unlock(&hb->balloon_lock);
 		return diff;
 	}
@@ -528,6 +532,7 @@ static s64 hballoon_sync_target(struct hballoon_node *node)
 	node->backoff_ms = 0;
 	node->stalled = false;
 	node->retry_at = jiffies;
+	*retry_at = node->retry_at;
 	diff = (s64)target - (s64)node->num_pages;
 	mutex_unlock(&hb->balloon_lock);
 
@@ -577,6 +582,7 @@ static void hballoon_update_size_func(struct work_struct *work)
 		retry = false;
 		for (i = 0; i < hb->num_nodes; i++) {
 			struct hballoon_node *node = &hb->nodes[i];
+			unsigned long retry_at;
 			unsigned int nr, done;
 			bool settled = true;
 			s64 diff;
@@ -585,10 +591,10 @@ static void hballoon_update_size_func(struct work_struct *work)
 				hballoon_warn_ignored(node);
 				continue;
 			}
-			diff = hballoon_sync_target(node);
-			if (diff > 0 && time_before(jiffies, node->retry_at)) {
-				if (!retry || time_before(node->retry_at, next_retry))
-					next_retry = node->retry_at;
+			diff = hballoon_sync_target(node, &retry_at);
+			if (diff > 0 && time_before(jiffies, retry_at)) {
+				if (!retry || time_before(retry_at, next_retry))
+					next_retry = retry_at;
 				retry = true;
 			} else if (diff > 0) {
 				nr = min_t(s64, diff, HB_BATCH_PFNS);
