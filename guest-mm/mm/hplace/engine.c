@@ -955,6 +955,18 @@ static bool hplace_have_tiers(void)
 	return fast && slow;
 }
 
+static void __init hplace_free_rings(void)
+{
+	int cpu;
+
+	for_each_possible_cpu(cpu) {
+		struct hplace_ring *r = per_cpu_ptr(&hplace_rings, cpu);
+
+		kvfree(r->slots);
+		r->slots = NULL;
+	}
+}
+
 static int __init hplace_alloc_rings(void)
 {
 	int cpu;
@@ -964,17 +976,30 @@ static int __init hplace_alloc_rings(void)
 
 		slots = kvcalloc_node(HPLACE_RING_SLOTS, sizeof(*slots),
 				      GFP_KERNEL, cpu_to_node(cpu));
-		if (!slots)
+		if (!slots) {
+			hplace_free_rings();
 			return -ENOMEM;
+		}
 		hplace_ring_init(per_cpu_ptr(&hplace_rings, cpu), slots,
 				 HPLACE_RING_SLOTS, HPLACE_RING_WATERMARK);
 	}
 	return 0;
 }
 
+/* What hplace_init() allocated before its failure point. */
+static void __init hplace_init_free(void)
+{
+	hplace_free_rings();
+	kfree(hplace_drain_buf);
+	hplace_drain_buf = NULL;
+	kvfree(hplace.items);
+	hplace.items = NULL;
+}
+
 static int __init hplace_init(void)
 {
 	struct task_struct *task;
+	int err = -ENOMEM;
 	bool on;
 
 	hplace_rtree_default_params(&hplace.tparams);
@@ -983,15 +1008,16 @@ static int __init hplace_init(void)
 				GFP_KERNEL);
 	hplace_drain_buf = kcalloc(HPLACE_DRAIN_BATCH,
 				   sizeof(*hplace_drain_buf), GFP_KERNEL);
-	if (!hplace.items || !hplace_drain_buf || hplace_alloc_rings() ||
-	    hplace_place_init()) {
-		pr_err("out of memory, disabled\n");
-		return -ENOMEM;
-	}
+	if (!hplace.items || !hplace_drain_buf || hplace_alloc_rings())
+		goto fail;
+	err = hplace_place_init();
+	if (err)
+		goto fail;
 	task = kthread_run(hplace_thread, NULL, "hplaced");
 	if (IS_ERR(task)) {
-		pr_err("cannot start the engine thread: %ld\n", PTR_ERR(task));
-		return PTR_ERR(task);
+		err = PTR_ERR(task);
+		hplace_place_exit();
+		goto fail;
 	}
 	hplace.task = task;
 	register_node_resize_notifier(&hplace_resize_nb);
@@ -1020,6 +1046,11 @@ static int __init hplace_init(void)
 		pr_info("on (%s)\n", hplace_boot == 1 ? "hplace=on" :
 			"fast and slow memory tiers found");
 	return 0;
+
+fail:
+	hplace_init_free();
+	pr_err("cannot start (%d), disabled\n", err);
+	return err;
 }
 late_initcall_sync(hplace_init);
 

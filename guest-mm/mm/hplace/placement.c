@@ -1356,8 +1356,46 @@ static int hplace_migrate_thread(void *unused)
 	return 0;
 }
 
+/* Free what hplace_place_init() allocated; safe on a half-done init. */
+static void __init hplace_place_free(void)
+{
+	struct hplace_place *pl = &hplace.place;
+
+	kvfree(pl->plan.hot);
+	kvfree(pl->plan.cold);
+	pl->plan.hot = NULL;
+	pl->plan.cold = NULL;
+	if (!hplace_batch)
+		return;
+	kfree(hplace_batch->xfolios[0]);
+	kfree(hplace_batch->xfolios[1]);
+	kfree(hplace_batch->xpairs);
+	kvfree(hplace_batch->plan.hot);
+	kvfree(hplace_batch->plan.cold);
+	kfree(hplace_batch);
+	hplace_batch = NULL;
+}
+
+/**
+ * hplace_place_exit() - undo a successful hplace_place_init()
+ *
+ * For the engine's own init when it fails after placement started: stops
+ * the migration thread and frees placement's memory.
+ */
+void __init hplace_place_exit(void)
+{
+	struct hplace_place *pl = &hplace.place;
+
+	unregister_node_free_marks(&hplace_free_marks);
+	kthread_stop(pl->task);
+	pl->task = NULL;
+	hplace_place_free();
+}
+
 /**
  * hplace_place_init() - set placement up and start its thread
+ *
+ * On failure nothing is left allocated, registered or running.
  *
  * Return: 0 or a negative errno.
  */
@@ -1378,7 +1416,7 @@ int __init hplace_place_init(void)
 				 GFP_KERNEL);
 	hplace_batch = kzalloc(sizeof(*hplace_batch), GFP_KERNEL);
 	if (!pl->plan.hot || !pl->plan.cold || !hplace_batch)
-		return -ENOMEM;
+		goto nomem;
 	hplace_batch->stats = &pl->stats;
 	hplace_batch->xfolios[0] = kcalloc(EXCHANGE_BATCH_MAX,
 					   sizeof(struct folio *), GFP_KERNEL);
@@ -1389,19 +1427,26 @@ int __init hplace_place_init(void)
 				       GFP_KERNEL);
 	if (!hplace_batch->xfolios[0] || !hplace_batch->xfolios[1] ||
 	    !hplace_batch->xpairs)
-		return -ENOMEM;
+		goto nomem;
 	hplace_batch->plan.hot = kvcalloc(HPLACE_PLAN_MAX,
 					  sizeof(*pl->plan.hot), GFP_KERNEL);
 	hplace_batch->plan.cold = kvcalloc(HPLACE_PLAN_MAX,
 					   sizeof(*pl->plan.cold), GFP_KERNEL);
 	if (!hplace_batch->plan.hot || !hplace_batch->plan.cold)
-		return -ENOMEM;
+		goto nomem;
 	register_node_free_marks(&hplace_free_marks);
 	task = kthread_run(hplace_migrate_thread, NULL, "hplace-migrate");
-	if (IS_ERR(task))
+	if (IS_ERR(task)) {
+		unregister_node_free_marks(&hplace_free_marks);
+		hplace_place_free();
 		return PTR_ERR(task);
+	}
 	pl->task = task;
 	return 0;
+
+nomem:
+	hplace_place_free();
+	return -ENOMEM;
 }
 
 #include "tests/placement-kunit.h"

@@ -176,6 +176,7 @@ struct hplace_place {
 struct hplace_class_params;
 
 int hplace_place_init(void);
+void hplace_place_exit(void);
 void hplace_place_kick(void);
 void hplace_place_plan(void);
 u64 hplace_place_capacity(void);
