@@ -140,9 +140,9 @@ static void exchange_account(enum exchange_result result)
 
 /*
  * Is @folio a kind of folio we know how to exchange?  Called once without the
- * folio lock (cheap early refusal) and again with it (authoritative).
+ * folio lock (cheap early refusal) and again with it (@locked: authoritative).
  */
-static enum exchange_result exchange_check(struct folio *folio)
+static enum exchange_result exchange_check(struct folio *folio, bool locked)
 {
 	struct address_space *mapping;
 
@@ -155,8 +155,17 @@ static enum exchange_result exchange_check(struct folio *folio)
 		/* Lazily freed (MADV_FREE) folios live on the file LRU. */
 		if (!folio_test_swapbacked(folio))
 			return EXCHANGE_FAIL_TYPE;
+	} else if (!locked) {
+		/*
+		 * Our reference does not pin folio->mapping: a truncation may
+		 * free the inode before we could look at it.  Shmem folios are
+		 * the only swap-backed file folios; the mapping is checked
+		 * under the lock, which truncation needs.
+		 */
+		if (!folio_test_swapbacked(folio))
+			return EXCHANGE_FAIL_TYPE;
 	} else {
-		mapping = READ_ONCE(folio->mapping);
+		mapping = folio->mapping;
 		if (!mapping || !shmem_mapping(mapping))
 			return EXCHANGE_FAIL_TYPE;
 	}
@@ -229,9 +238,9 @@ static enum exchange_result exchange_prepare(struct exchange_pair *p)
 
 	if (p->a == p->b)
 		return EXCHANGE_FAIL_SAME;
-	r = exchange_check(p->a);
+	r = exchange_check(p->a, false);
 	if (r == EXCHANGE_OK)
-		r = exchange_check(p->b);
+		r = exchange_check(p->b, false);
 	if (r != EXCHANGE_OK)
 		return r;
 	/*
@@ -279,7 +288,7 @@ static enum exchange_result exchange_prepare(struct exchange_pair *p)
 	for (side = 0; side < 2; side++) {
 		struct folio *folio = side ? p->b : p->a;
 
-		r = exchange_check(folio);
+		r = exchange_check(folio, true);
 		if (r != EXCHANGE_OK)
 			goto fail;
 		if (folio_ref_count(folio) != exchange_expected_refs(folio)) {
