@@ -381,6 +381,16 @@ static unsigned int hballoon_fill(struct hballoon_node *node, unsigned int nr)
 	}
 
 	mutex_lock(&hb->balloon_lock);
+	/*
+	 * The OOM notifier may have deflated this node while we allocated:
+	 * its hold-off wins, the pages go back.
+	 */
+	if (time_before(jiffies, node->retry_at)) {
+		mutex_unlock(&hb->balloon_lock);
+		while ((page = balloon_page_pop(&pages)))
+			__free_page(page);
+		return 0;
+	}
 	while ((page = balloon_page_pop(&pages))) {
 		balloon_page_enqueue(&node->b_dev_info, page);
 		adjust_managed_page_count(page, -1);
@@ -1049,7 +1059,7 @@ static void hballoon_remove_common(struct virtio_hballoon *hb)
 				usleep_range(1000, 2000);
 				if (time_after(jiffies, warn_at)) {
 					dev_warn(&hb->vdev->dev,
-						 "node %d: waiting for %llu pages that compaction holds\n",
+						 "node %d: waiting for %llu frames still isolated from the balloon\n",
 						 node->nid,
 						 (unsigned long long)READ_ONCE(node->num_pages));
 					warn_at = jiffies + HB_REMOVE_WARN_SECS * HZ;
