@@ -158,9 +158,10 @@ static enum exchange_result exchange_check(struct folio *folio, bool locked)
 	} else if (!locked) {
 		/*
 		 * Our reference does not pin folio->mapping: a truncation may
-		 * free the inode before we could look at it.  Shmem folios are
-		 * the only swap-backed file folios; the mapping is checked
-		 * under the lock, which truncation needs.
+		 * free the inode before we could look at it.  A cheap filter
+		 * only (mapped shmem folios are swap-backed); the mapping, and
+		 * anonymity, are checked again under the lock, which
+		 * truncation and anon rmap setup take.
 		 */
 		if (!folio_test_swapbacked(folio))
 			return EXCHANGE_FAIL_TYPE;
@@ -291,6 +292,11 @@ static enum exchange_result exchange_prepare(struct exchange_pair *p)
 		r = exchange_check(folio, true);
 		if (r != EXCHANGE_OK)
 			goto fail;
+		/* Like with like, now that neither can change kind. */
+		if (folio_test_anon(p->a) != folio_test_anon(p->b)) {
+			r = EXCHANGE_FAIL_TYPE;
+			goto fail;
+		}
 		if (folio_ref_count(folio) != exchange_expected_refs(folio)) {
 			r = folio_maybe_dma_pinned(folio) ?
 				EXCHANGE_FAIL_PINNED : EXCHANGE_FAIL_REFCOUNT;
@@ -714,7 +720,7 @@ static ssize_t exchange_debugfs_write(struct file *file, const char __user *ubuf
 				      size_t len, loff_t *ppos)
 {
 	struct exchange_pair *pairs;
-	unsigned int nr = 0, i;
+	unsigned int nr = 0, lineno = 0, i;
 	char *buf, *line, *cur;
 	size_t off = 0;
 	int err = 0;
@@ -739,6 +745,7 @@ static ssize_t exchange_debugfs_write(struct file *file, const char __user *ubuf
 		line = strim(line);
 		if (!*line)
 			continue;
+		lineno++;
 		if (nr == EXCHANGE_BATCH_MAX ||
 		    exchange_parse_line(line, &pid1, &addr1, &pid2, &addr2)) {
 			err = -EINVAL;
@@ -785,8 +792,9 @@ static ssize_t exchange_debugfs_write(struct file *file, const char __user *ubuf
 				err = exchange_result_errno(pairs[i].result);
 		}
 	} else if (err) {
+		/* A line that did not parse, or whose page was not found. */
 		scnprintf(exchange_debugfs_last, sizeof(exchange_debugfs_last),
-			  "lookup %d\n", err);
+			  "line %u: error %d\n", lineno, err);
 	}
 	mutex_unlock(&exchange_debugfs_lock);
 

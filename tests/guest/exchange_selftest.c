@@ -411,11 +411,8 @@ static void test_gup_reference(void)
 /* 8: refusals that need no setup beyond a mapping. */
 static void test_trivial_refusals(void)
 {
-	char *a = map(0), why[64];
-	int ret;
-
-	char *b = map(0), line[160];
-	int na, nb;
+	char *a = map(0), *b = map(0), why[64], line[160];
+	int ret, na, nb;
 
 	fill(a, 70);
 	ret = xchg_pages(getpid(), a, getpid(), a, why, sizeof(why));
@@ -424,8 +421,10 @@ static void test_trivial_refusals(void)
 
 	/* The debugfs file's lines: exactly four fields, hex addresses. */
 	if (place(a, 70, 0) || place(b, 71, 1)) {
-		report(0, "a line with a fifth field refused, nothing moved",
+		report(0, "debugfs lines with four fields, hex addresses",
 		       "setup failed");
+		munmap(a, psz);
+		munmap(b, psz);
 		return;
 	}
 	snprintf(line, sizeof(line), "%d %lx %d %lx junk\n", getpid(),
@@ -439,7 +438,11 @@ static void test_trivial_refusals(void)
 	snprintf(line, sizeof(line), "%d %lx %d\n", getpid(),
 		 (unsigned long)a, getpid());
 	ret = xchg_pages_n(line, NULL, 0);
-	report(ret == -EINVAL, "a line with three fields refused", "ret %d", ret);
+	na = page_node(0, a);
+	nb = page_node(0, b);
+	report(ret == -EINVAL && na == 0 && nb == 1,
+	       "a line with three fields refused, nothing moved",
+	       "ret %d nodes %d %d", ret, na, nb);
 	snprintf(line, sizeof(line), "%d %#lx %d %#lx\n", getpid(),
 		 (unsigned long)a, getpid(), (unsigned long)b);
 	ret = xchg_pages_n(line, why, sizeof(why));
