@@ -7,6 +7,8 @@ a kernel builds.
 Runs Kconfig on the prepared tree (build/src/linux, which make check has
 just prepared) in scratch object directories."""
 
+import contextlib
+import fcntl
 import os
 import subprocess
 import tempfile
@@ -22,6 +24,20 @@ def configure(obj, *overrides):
     """tinyconfig + htier.config + overrides in obj; returns .config as a dict."""
     if not os.path.isfile(os.path.join(TREE, "Makefile")):
         raise AssertionError(f"{TREE} is not prepared (make kernel)")
+    with tree_lock():
+        return _configure(obj, overrides)
+
+
+@contextlib.contextmanager
+def tree_lock():
+    """The prepared tree is shared with the kernel builds (the Makefile's
+    LOCK): hold build/.kernel.lock while reading it."""
+    with open(os.path.join(TOP, "build", ".kernel.lock"), "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
+def _configure(obj, overrides):
     frag = os.path.join(obj, "override.config")
     with open(frag, "w") as f:
         f.write("".join(o + "\n" for o in overrides))
@@ -41,14 +57,18 @@ def configure(obj, *overrides):
     return cfg
 
 
-def test_perf_events_cannot_be_off_on_x86():
+def test_perf_events_forced_page_exchange_selected():
     """HPLACE depends on PERF_EVENTS, but x86 selects PERF_EVENTS itself:
-    there is no x86 kernel without it to refuse hplace in. Should that
-    change, this fails and the refusal gets a test like CGROUPS's."""
+    there is no x86 kernel without it to refuse hplace in (should that
+    change, this fails and the refusal gets a test like CGROUPS's). And
+    HPLACE brings PAGE_EXCHANGE, which it calls, even when the fragment
+    turns it off."""
     with tempfile.TemporaryDirectory() as obj:
-        cfg = configure(obj, "# CONFIG_PERF_EVENTS is not set")
+        cfg = configure(obj, "# CONFIG_PERF_EVENTS is not set",
+                        "# CONFIG_PAGE_EXCHANGE is not set")
         assert cfg.get("CONFIG_PERF_EVENTS") == "y", "x86 no longer forces PERF_EVENTS"
         assert cfg.get("CONFIG_HPLACE") == "y"
+        assert cfg.get("CONFIG_PAGE_EXCHANGE") == "y", "HPLACE did not select PAGE_EXCHANGE"
 
 
 def test_no_cgroups_refuses_hplace():
@@ -65,8 +85,9 @@ def test_kernel_without_hplace_builds():
     and the hooks without it) compiles and links."""
     with tempfile.TemporaryDirectory() as obj:
         configure(obj, "# CONFIG_CGROUPS is not set")
-        r = subprocess.run(["make", "-s", "-C", TREE, f"O={obj}", f"-j{os.cpu_count()}",
-                            "CC=ccache gcc", "bzImage"],
-                           capture_output=True, text=True, timeout=3000,
-                           env=dict(os.environ, CCACHE_BASEDIR=TOP))
+        with tree_lock():
+            r = subprocess.run(["make", "-s", "-C", TREE, f"O={obj}", f"-j{os.cpu_count()}",
+                                "CC=ccache gcc", "bzImage"],
+                               capture_output=True, text=True, timeout=3000,
+                               env=dict(os.environ, CCACHE_BASEDIR=TOP))
         assert r.returncode == 0, r.stderr[-3000:]
