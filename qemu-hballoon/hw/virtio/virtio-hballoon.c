@@ -43,6 +43,10 @@
 
 #define HBALLOON_PAGE_SIZE (1ULL << VIRTIO_HBALLOON_PFN_SHIFT)
 #define HBALLOON_MAX_PFN (UINT64_MAX >> VIRTIO_HBALLOON_PFN_SHIFT)
+/* Longest stretch of inflate/deflate work under the BQL before yielding. */
+#define HBALLOON_SLICE_NS (2 * SCALE_MS)
+/* PFNs between two reads of the clock. */
+#define HBALLOON_CLOCK_EVERY 64
 
 static size_t virtio_hballoon_config_size(VirtIOHballoon *s)
 {
@@ -187,20 +191,17 @@ static bool virtio_hballoon_resolve(HballoonNode *node, uint64_t pfn,
 }
 
 /*
- * Validate and apply one inflate or deflate buffer. Returns false if the
- * buffer was ignored as a whole.
+ * Take @elem as the buffer to work through, if it is a valid inflate or
+ * deflate buffer. Returns false if it is to be ignored as a whole.
  */
-static bool virtio_hballoon_handle_buffer(VirtIOHballoon *s,
-                                          VirtQueueElement *elem,
-                                          bool inflate)
+static bool virtio_hballoon_start_buffer(VirtIOHballoon *s, VirtQueue *vq,
+                                         VirtQueueElement *elem)
 {
     struct virtio_hballoon_pfns hdr;
     size_t len = iov_size(elem->out_sg, elem->out_num);
-    MemoryRegionSection cache = {};
-    HballoonRun run = {};
+    bool inflate = vq == s->ivq;
     HballoonNode *node;
-    uint32_t node_id, num, i;
-    bool discard;
+    uint32_t node_id, num;
 
     if (elem->in_num || len < sizeof(hdr)) {
         trace_virtio_hballoon_bad_buffer(inflate, len, "short");
@@ -222,16 +223,41 @@ static bool virtio_hballoon_handle_buffer(VirtIOHballoon *s,
     iov_to_buf(elem->out_sg, elem->out_num, sizeof(hdr), s->pfn_buf,
                num * sizeof(uint64_t));
 
-    discard = inflate && virtio_hballoon_may_discard(s, node);
-    trace_virtio_hballoon_buffer(inflate, node_id, num, discard);
-    for (i = 0; i < num; i++) {
+    s->cur_elem = elem;
+    s->cur_vq = vq;
+    s->cur_node = node;
+    s->cur_num = num;
+    s->cur_next = 0;
+    s->cur_discard = inflate && virtio_hballoon_may_discard(s, node);
+    trace_virtio_hballoon_buffer(inflate, node_id, num, s->cur_discard);
+    return true;
+}
+
+/*
+ * Apply the current buffer's PFNs until they are done (true) or @deadline
+ * (QEMU_CLOCK_REALTIME ns) has passed (false; the rest waits for the next
+ * call).
+ */
+static bool virtio_hballoon_work(VirtIOHballoon *s, int64_t deadline)
+{
+    HballoonNode *node = s->cur_node;
+    bool inflate = s->cur_vq == s->ivq;
+    MemoryRegionSection cache = {};
+    HballoonRun run = {};
+    uint32_t i;
+
+    for (i = s->cur_next; i < s->cur_num; i++) {
         uint64_t pfn = le64_to_cpu(s->pfn_buf[i]);
         RAMBlock *rb;
         ram_addr_t offset;
 
+        if (i > s->cur_next && !(i % HBALLOON_CLOCK_EVERY) &&
+            qemu_clock_get_ns(QEMU_CLOCK_REALTIME) >= deadline) {
+            break;
+        }
         if (!virtio_hballoon_resolve(node, pfn, &cache, &rb, &offset)) {
             node->invalid++;
-            trace_virtio_hballoon_bad_pfn(node_id, pfn);
+            trace_virtio_hballoon_bad_pfn(node->node_id, pfn);
             continue;
         }
         if (!inflate) {
@@ -239,7 +265,7 @@ static bool virtio_hballoon_handle_buffer(VirtIOHballoon *s,
             continue;
         }
         node->inflated++;
-        if (!discard) {
+        if (!s->cur_discard) {
             continue;
         }
         if (run.pages && run.rb == rb &&
@@ -256,27 +282,108 @@ static bool virtio_hballoon_handle_buffer(VirtIOHballoon *s,
     if (cache.mr) {
         memory_region_unref(cache.mr);
     }
-    return true;
+    s->cur_next = i;
+    return i == s->cur_num;
+}
+
+/* Hand @elem back to the driver: done with it, or ignored. */
+static void virtio_hballoon_complete(VirtIOHballoon *s, VirtQueue *vq,
+                                     VirtQueueElement *elem)
+{
+    virtqueue_push(vq, elem, 0);
+    virtio_notify(VIRTIO_DEVICE(s), vq);
+    g_free(elem);
+}
+
+/* Finish the buffer in hand, however long it takes (one buffer at most). */
+static void virtio_hballoon_finish_current(VirtIOHballoon *s)
+{
+    if (!s->cur_elem) {
+        return;
+    }
+    virtio_hballoon_work(s, INT64_MAX);
+    virtio_hballoon_complete(s, s->cur_vq, s->cur_elem);
+    s->cur_elem = NULL;
+}
+
+/* Give the buffer in hand back unprocessed (reset, unplug). */
+static void virtio_hballoon_drop_current(VirtIOHballoon *s)
+{
+    if (!s->cur_elem) {
+        return;
+    }
+    virtqueue_detach_element(s->cur_vq, s->cur_elem, 0);
+    g_free(s->cur_elem);
+    s->cur_elem = NULL;
+}
+
+/*
+ * Work through the inflate and deflate queues, taking turns, for at most
+ * HBALLOON_SLICE_NS: a guest can queue hundreds of thousands of scattered
+ * PFNs, each a lookup and maybe a discard, and all of it under the BQL.
+ * What is left continues in a bottom half, so the monitor and the vCPUs
+ * get the lock in between.
+ */
+static void virtio_hballoon_drain(VirtIOHballoon *s)
+{
+    VirtIODevice *vdev = VIRTIO_DEVICE(s);
+    int64_t start = qemu_clock_get_ns(QEMU_CLOCK_REALTIME);
+    int64_t deadline = start + HBALLOON_SLICE_NS, took;
+    uint64_t pfns = 0;
+
+    /* Stopped: the buffer in hand was finished when the VM stopped. */
+    if (!vdev->vm_running) {
+        return;
+    }
+    for (;;) {
+        VirtQueueElement *elem;
+        VirtQueue *vq;
+        uint32_t from;
+
+        if (qemu_clock_get_ns(QEMU_CLOCK_REALTIME) >= deadline) {
+            qemu_bh_schedule(s->drain_bh);
+            break;
+        }
+        if (s->cur_elem) {
+            from = s->cur_next;
+            if (!virtio_hballoon_work(s, deadline)) {
+                pfns += s->cur_next - from;
+                qemu_bh_schedule(s->drain_bh);
+                break;
+            }
+            pfns += s->cur_next - from;
+            virtio_hballoon_complete(s, s->cur_vq, s->cur_elem);
+            s->cur_elem = NULL;
+            continue;
+        }
+        vq = s->drain_dvq_first ? s->dvq : s->ivq;
+        elem = virtqueue_pop(vq, sizeof(VirtQueueElement));
+        if (!elem) {
+            vq = vq == s->ivq ? s->dvq : s->ivq;
+            elem = virtqueue_pop(vq, sizeof(VirtQueueElement));
+        }
+        if (!elem) {
+            break;
+        }
+        s->drain_dvq_first = vq == s->ivq;
+        if (!virtio_hballoon_start_buffer(s, vq, elem)) {
+            s->bad_buffers++;
+            virtio_hballoon_complete(s, vq, elem);
+        }
+    }
+    took = qemu_clock_get_ns(QEMU_CLOCK_REALTIME) - start;
+    s->slice_max_ns = MAX(s->slice_max_ns, (uint64_t)took);
+    trace_virtio_hballoon_drain(pfns, took, s->cur_elem != NULL);
+}
+
+static void virtio_hballoon_drain_bh(void *opaque)
+{
+    virtio_hballoon_drain(opaque);
 }
 
 static void virtio_hballoon_handle_output(VirtIODevice *vdev, VirtQueue *vq)
 {
-    VirtIOHballoon *s = VIRTIO_HBALLOON(vdev);
-    bool inflate = vq == s->ivq;
-    VirtQueueElement *elem;
-
-    for (;;) {
-        elem = virtqueue_pop(vq, sizeof(VirtQueueElement));
-        if (!elem) {
-            break;
-        }
-        if (!virtio_hballoon_handle_buffer(s, elem, inflate)) {
-            s->bad_buffers++;
-        }
-        virtqueue_push(vq, elem, 0);
-        virtio_notify(vdev, vq);
-        g_free(elem);
-    }
+    virtio_hballoon_drain(VIRTIO_HBALLOON(vdev));
 }
 
 /* Hand the stats buffer back so that the guest refills it. */
@@ -597,6 +704,8 @@ static void virtio_hballoon_device_realize(DeviceState *dev, Error **errp)
     s->dvq = virtio_add_queue(vdev, 128, virtio_hballoon_handle_output);
     s->svq = virtio_add_queue(vdev, 128, virtio_hballoon_receive_stats);
     s->pfn_buf = g_new(uint64_t, VIRTIO_HBALLOON_MAX_PFNS);
+    s->drain_bh = qemu_bh_new_guarded(virtio_hballoon_drain_bh, s,
+                                      &dev->mem_reentrancy_guard);
     s->stats_timer = timer_new_ms(QEMU_CLOCK_VIRTUAL,
                                   virtio_hballoon_stats_poll_cb, s);
 }
@@ -610,6 +719,9 @@ static void virtio_hballoon_device_unrealize(DeviceState *dev)
     s->stats_timer = NULL;
     g_free(s->stats_vq_elem);
     s->stats_vq_elem = NULL;
+    virtio_hballoon_drop_current(s);
+    qemu_bh_delete(s->drain_bh);
+    s->drain_bh = NULL;
     qemu_remove_hballoon_handler(s);
     virtio_delete_queue(s->ivq);
     virtio_delete_queue(s->dvq);
@@ -632,6 +744,8 @@ static void virtio_hballoon_device_reset(VirtIODevice *vdev)
         s->stats_vq_elem = NULL;
     }
     timer_del(s->stats_timer);
+    virtio_hballoon_drop_current(s);
+    qemu_bh_cancel(s->drain_bh);
 
     /* A reset driver starts with empty balloons; targets stay. */
     for (i = 0; i < s->num_nodes; i++) {
@@ -646,6 +760,17 @@ static void virtio_hballoon_device_reset(VirtIODevice *vdev)
 static void virtio_hballoon_set_status(VirtIODevice *vdev, uint8_t status)
 {
     VirtIOHballoon *s = VIRTIO_HBALLOON(vdev);
+
+    /*
+     * The VM stops (for migration among other things): finish the buffer
+     * in hand now, so that its used-ring entry is written while the RAM it
+     * lands in can still be sent. Running again: go on with the queues.
+     */
+    if (!vdev->vm_running) {
+        virtio_hballoon_finish_current(s);
+    } else if (status & VIRTIO_CONFIG_S_DRIVER_OK) {
+        qemu_bh_schedule(s->drain_bh);
+    }
 
     if (!s->stats_vq_elem && vdev->vm_running &&
         (status & VIRTIO_CONFIG_S_DRIVER_OK) && virtqueue_rewind(s->svq, 1)) {
@@ -673,6 +798,8 @@ static int virtio_hballoon_post_load(void *opaque, int version_id)
         timer_mod(s->stats_timer, qemu_clock_get_ms(QEMU_CLOCK_VIRTUAL) +
                   s->stats_poll_interval * 1000);
     }
+    /* Buffers the source had not taken yet: the guest waits for them. */
+    qemu_bh_schedule(s->drain_bh);
     return 0;
 }
 
@@ -751,10 +878,20 @@ static void virtio_hballoon_class_init(ObjectClass *klass, void *data)
     vdc->vmsd = &vmstate_virtio_hballoon_device;
 }
 
+static void virtio_hballoon_instance_init(Object *obj)
+{
+    VirtIOHballoon *s = VIRTIO_HBALLOON(obj);
+
+    /* For tests: how long the device held the BQL at most, in one go. */
+    object_property_add_uint64_ptr(obj, "x-slice-max-ns", &s->slice_max_ns,
+                                   OBJ_PROP_FLAG_READ);
+}
+
 static const TypeInfo virtio_hballoon_info = {
     .name = TYPE_VIRTIO_HBALLOON,
     .parent = TYPE_VIRTIO_DEVICE,
     .instance_size = sizeof(VirtIOHballoon),
+    .instance_init = virtio_hballoon_instance_init,
     .class_init = virtio_hballoon_class_init,
 };
 

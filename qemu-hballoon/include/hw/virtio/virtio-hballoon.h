@@ -57,8 +57,23 @@ struct VirtIOHballoon {
     uint32_t poison_val;
     uint64_t bad_buffers;       /* buffers ignored as a whole */
 
-    /* Scratch space for the PFNs of one buffer. */
+    /* The PFNs of the buffer in hand. */
     uint64_t *pfn_buf;
+
+    /*
+     * The inflate or deflate buffer being worked through, one at a time,
+     * in slices (virtio_hballoon_drain()); not migrated: finished when
+     * the VM stops.
+     */
+    VirtQueueElement *cur_elem;
+    VirtQueue *cur_vq;
+    HballoonNode *cur_node;
+    uint32_t cur_num;           /* PFNs in pfn_buf */
+    uint32_t cur_next;          /* the next one to apply */
+    bool cur_discard;
+    bool drain_dvq_first;       /* take turns between the queues */
+    QEMUBH *drain_bh;           /* continues a drain past its slice */
+    uint64_t slice_max_ns;      /* longest slice so far (x-slice-max-ns) */
 
     VirtQueueElement *stats_vq_elem;
     QEMUTimer *stats_timer;
