@@ -59,10 +59,21 @@ if [ ! -f "$obj/.config" ] || [ "$(cat "$obj/.htier-config" 2>/dev/null)" != "$f
 fi
 
 echo "  KBUILD  $(basename "$out") ($(make -s -C "$tree" kernelversion))"
-"${kmake[@]}" bzImage >"$obj/kbuild.log" 2>&1 ||
+# The debug kernel has loadable test modules (CONFIG_MODULES): built with it
+# and installed, with depmod's index, into $obj/modules for
+# scripts/build-selftests-mm.sh to put in the selftests' initramfs.
+targets=(bzImage)
+grep -q '^CONFIG_MODULES=y' "$obj/.config" && targets+=(modules)
+"${kmake[@]}" "${targets[@]}" >"$obj/kbuild.log" 2>&1 ||
 	die "kernel build failed:
 $(grep -E -m20 'error|Error' "$obj/kbuild.log" || tail -20 "$obj/kbuild.log")"
 grep -E 'warning:' "$obj/kbuild.log" | sort -u | head -20 >&2 || true
+if [ ${#targets[@]} -gt 1 ]; then
+	rm -rf "$obj/modules"
+	"${kmake[@]}" INSTALL_MOD_PATH="$obj/modules" INSTALL_MOD_STRIP=1 DEPMOD=/sbin/depmod \
+		modules_install >>"$obj/kbuild.log" 2>&1 ||
+		die "modules_install failed: $(tail -5 "$obj/kbuild.log")"
+fi
 # Atomically: a VM booting now reads the old image or the new one, never half.
 cp "$obj/arch/x86/boot/bzImage" "$out.tmp"
 mv "$out.tmp" "$out"

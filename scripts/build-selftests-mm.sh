@@ -67,10 +67,11 @@ cp /bin/bash-static "$stage/bin/bash"
 # and hugetlb_reparenting_test.sh clean up with "pgrep -f" and "killall
 # --wait", without which the first one hangs; va_high_addr_switch.sh reads
 # the kernel config with "gzip -dcfq", which busybox cannot do on plain
-# text): Debian's procps, psmisc and gzip programs, in /usr/bin (ahead of
-# busybox's /bin in PATH), with the shared libraries they load.
-for prog in /usr/bin/pgrep /usr/bin/pkill /usr/bin/killall /bin/gzip; do
-	[ -x "$prog" ] || die "$prog is missing (make deps: procps psmisc gzip)"
+# text), and kmod (below): Debian's procps, psmisc, gzip and kmod programs,
+# in /usr/bin (ahead of busybox's /bin in PATH), with the shared libraries
+# they load.
+for prog in /usr/bin/pgrep /usr/bin/pkill /usr/bin/killall /bin/gzip /bin/kmod; do
+	[ -x "$prog" ] || die "$prog is missing (make deps: procps psmisc gzip kmod)"
 	install -D -m 755 "$prog" "$stage/usr/bin/${prog##*/}"
 	for lib in $(ldd "$prog" | grep -oE '/[^ ]+'); do
 		[ -e "$stage$lib" ] || install -D -m 755 "$lib" "$stage$lib"
@@ -83,6 +84,18 @@ dbg=$top/build/obj/linux-debug
 [ -f "$dbg/.config" ] || die "$dbg/.config is missing (make kernel-debug)"
 release=$(make -s -C "$tree" O="$dbg" kernelrelease)
 install -D -m 644 "$dbg/.config" "$stage/boot/config-$release"
+# The debug kernel's test module (test_hmm) and depmod's index, with kmod's
+# modprobe and modinfo: busybox's modinfo exits 0 for a module that does
+# not exist, and test_vmalloc.sh would then "pass" without its module.
+# (the kernel's depmod.sh only warns when it cannot run depmod)
+[ -f "$dbg/modules/lib/modules/$release/modules.dep" ] ||
+	die "$dbg/modules/lib/modules/$release/modules.dep is missing (make kernel-debug installs the modules; depmod: make deps)"
+mkdir -p "$stage/lib/modules"
+cp -a "$dbg/modules/lib/modules/$release" "$stage/lib/modules/"
+rm -f "$stage/lib/modules/$release/build" "$stage/lib/modules/$release/source"
+for tool in modprobe modinfo; do
+	ln -s kmod "$stage/usr/bin/$tool"
+done
 # on-fault-limit runs as nobody through sudo, which the guest lacks: a
 # small one (tests/guest/selftests-sudo) on busybox su.
 install -m 755 "$top/tests/guest/selftests-sudo" "$stage/bin/sudo"

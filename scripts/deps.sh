@@ -56,8 +56,9 @@ PKGS=(
 	# Linux's mm selftests (make selftests-mm): bash for run_vmtests.sh in
 	# the guest, static libnuma, liburing and libcap for the tests that use
 	# them (libcap: memfd_secret and mlock-random-test),
-	# pgrep and killall for its hugetlb cgroup scripts
-	bash-static libnuma-dev liburing-dev libcap-dev procps psmisc
+	# pgrep and killall for its hugetlb cgroup scripts, kmod (depmod,
+	# modprobe, modinfo) for the debug kernel's test module, test_hmm
+	bash-static libnuma-dev liburing-dev libcap-dev procps psmisc kmod
 )
 
 pkg_name() { echo "${1%%/*}"; }

@@ -505,15 +505,21 @@ class VM:
         _, out = self.run(f"dmesg | grep -E '{KERNEL_PROBLEMS}'")
         return [l for l in out.splitlines() if l.strip()]
 
-    def console_problems(self):
-        """The same lines from the host's copy of the console: every report
-        since boot (the guest's ring buffer may have wrapped), readable even
-        when the guest no longer answers."""
+    def console_text(self):
+        """The host's copy of the guest console: every line since boot (the
+        guest's ring buffer may have wrapped), readable even when the guest
+        no longer answers. OSError if QEMU never wrote it."""
+        with open(self.serial_log, errors="replace") as f:
+            return f.read()
+
+    def console_problems(self, pattern=KERNEL_PROBLEMS):
+        """The console's lines that match pattern (by default anything that
+        indicates a bug, OOM kills included; KERNEL_BUGS for bugs only)."""
         try:
-            console = open(self.serial_log, errors="replace").read()
+            console = self.console_text()
         except OSError as e:
             return [f"(no console log: {e})"]
-        return [l for l in console.splitlines() if re.search(KERNEL_PROBLEMS, l)]
+        return [l for l in console.splitlines() if re.search(pattern, l)]
 
 
 def parse_nodelist(text):
