@@ -408,6 +408,17 @@ static void test_gup_reference(void)
 	munmap(b, psz);
 }
 
+/* Writing @line fails with EINVAL and @a, @b stay on nodes 0 and 1. */
+static void refused_unmoved(const char *line, void *a, void *b,
+			    const char *name)
+{
+	int ret = xchg_pages_n(line, NULL, 0);
+	int na = page_node(0, a), nb = page_node(0, b);
+
+	report(ret == -EINVAL && na == 0 && nb == 1, name,
+	       "ret %d nodes %d %d", ret, na, nb);
+}
+
 /* 8: refusals that need no setup beyond a mapping. */
 static void test_trivial_refusals(void)
 {
@@ -429,20 +440,10 @@ static void test_trivial_refusals(void)
 	}
 	snprintf(line, sizeof(line), "%d %lx %d %lx junk\n", getpid(),
 		 (unsigned long)a, getpid(), (unsigned long)b);
-	ret = xchg_pages_n(line, NULL, 0);
-	na = page_node(0, a);
-	nb = page_node(0, b);
-	report(ret == -EINVAL && na == 0 && nb == 1,
-	       "a line with a fifth field refused, nothing moved",
-	       "ret %d nodes %d %d", ret, na, nb);
+	refused_unmoved(line, a, b, "a line with a fifth field refused, nothing moved");
 	snprintf(line, sizeof(line), "%d %lx %d\n", getpid(),
 		 (unsigned long)a, getpid());
-	ret = xchg_pages_n(line, NULL, 0);
-	na = page_node(0, a);
-	nb = page_node(0, b);
-	report(ret == -EINVAL && na == 0 && nb == 1,
-	       "a line with three fields refused, nothing moved",
-	       "ret %d nodes %d %d", ret, na, nb);
+	refused_unmoved(line, a, b, "a line with three fields refused, nothing moved");
 	snprintf(line, sizeof(line), "%d %#lx %d %#lx\n", getpid(),
 		 (unsigned long)a, getpid(), (unsigned long)b);
 	ret = xchg_pages_n(line, why, sizeof(why));
