@@ -39,7 +39,7 @@ int cmd_exec(struct ctl *c, int argc, char **argv)
 		json_object_put(args);
 		return r;
 	}
-	r = qmp_execute(q, argv[0], args, (int)c->qmp_timeout_ms, &ret, &err);
+	r = qmp_execute(q, argv[0], args, c->qmp_timeout_ms, &ret, &err);
 	json_object_put(args);
 	qmp_close(q);
 	if (r != QMP_OK)

@@ -91,7 +91,7 @@ static int wait_event(struct qmp *q, struct set_wait *w, int64_t until,
 
 		if (left <= 0 || w->changed)
 			break;
-		r = qmp_pump(q, (int)left, err);
+		r = qmp_pump(q, left, err);
 		if (r == QMP_ERR_TIMEOUT)
 			break;
 		if (r != QMP_OK)
@@ -133,7 +133,7 @@ int cmd_set(struct ctl *c, int argc, char **argv)
 	if (max) {
 		const struct hb_node *n;
 
-		r = hb_query(q, (int)c->qmp_timeout_ms, &st, &err);
+		r = hb_query(q, c->qmp_timeout_ms, &st, &err);
 		if (r != QMP_OK)
 			goto qmp_fail;
 		n = hb_state_node(&st, node);
@@ -148,7 +148,7 @@ int cmd_set(struct ctl *c, int argc, char **argv)
 	}
 
 	start = qmp_now_ms();
-	r = hb_set(q, node, size, (int)c->qmp_timeout_ms, &err);
+	r = hb_set(q, node, size, c->qmp_timeout_ms, &err);
 	if (r != QMP_OK) {
 		if (r == QMP_ERR_CMD) {
 			ctl_error(c, "cannot set node %" PRId64 " to %s: %s", node,
@@ -176,7 +176,7 @@ int cmd_set(struct ctl *c, int argc, char **argv)
 		uint64_t target, actual;
 		int64_t now, until;
 
-		r = hb_query(q, (int)c->qmp_timeout_ms, &st, &err);
+		r = hb_query(q, c->qmp_timeout_ms, &st, &err);
 		if (r != QMP_OK)
 			goto qmp_fail;
 		n = hb_state_node(&st, node);

@@ -94,7 +94,7 @@ static unsigned int fill_row(const struct hb_node *n, int vm_inhibited,
 
 	snprintf(cell[C_DISCARD], sizeof(cell[0]), "%s",
 		 vm_inhibited > 0 ? "no" : "yes");
-	if (json_object_object_get_ex(n->obj, "discard-inhibited", &v) &&
+	if (json_object_object_get_ex(n->obj, HB_KEY_INHIBITED, &v) &&
 	    json_object_is_type(v, json_type_boolean)) {
 		if (json_object_get_boolean(v))
 			snprintf(cell[C_DISCARD], sizeof(cell[0]), "no (node)");
@@ -203,7 +203,7 @@ int cmd_status(struct ctl *c, int argc, char **argv)
 	r = ctl_open(c, NULL, NULL, &q);
 	if (r)
 		return r;
-	r = hb_query(q, (int)c->qmp_timeout_ms, &st, &err);
+	r = hb_query(q, c->qmp_timeout_ms, &st, &err);
 	qmp_close(q);
 	if (r != QMP_OK)
 		return ctl_qmp_fail(c, HB_CMD_QUERY, &err);

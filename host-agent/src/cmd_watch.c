@@ -110,7 +110,7 @@ int cmd_watch(struct ctl *c, int argc, char **argv)
 			if (left <= 0)
 				break;
 		}
-		r = qmp_pump(q, (int)left, &err);
+		r = qmp_pump(q, left, &err);
 		if (r == QMP_ERR_TIMEOUT)
 			break;
 		if (r == QMP_ERR_CLOSED && w.shutdown && c->count < 0) {

@@ -11,7 +11,7 @@
 
 /* Fields with a column of their own in the status table. */
 static const char *const node_keys[] = {
-	"node", "ram", "target", "actual", "discard-inhibited", "stats",
+	"node", "ram", "target", "actual", HB_KEY_INHIBITED, "stats",
 };
 
 bool hb_known_node_key(const char *key)
@@ -26,8 +26,8 @@ bool hb_known_node_key(const char *key)
 
 bool hb_known_top_key(const char *key)
 {
-	return !strcmp(key, "nodes") || !strcmp(key, "reasons") ||
-	       (!strncmp(key, "discard", 7) && strstr(key, "inhibit"));
+	return !strcmp(key, "nodes") || !strcmp(key, HB_KEY_INHIBITED) ||
+	       !strcmp(key, HB_KEY_REASONS);
 }
 
 static int get_u64(struct json_object *o, const char *key, uint64_t *out,
@@ -125,36 +125,23 @@ const struct hb_node *hb_state_node(const struct hb_state *st, int64_t node)
 
 /*
  * QEMU's schema (qapi/hballoon.json): a boolean "discard-inhibited" and an
- * array "reasons" of HballoonDiscardInhibitor names.  Read tolerantly: any
- * boolean top-level key that starts with "discard" and mentions "inhibit"
- * is the state, "reasons" (or a string / array under such a key) the why.
+ * array "reasons" of HballoonDiscardInhibitor names.  Only those two names
+ * count: another key that happens to mention "inhibit" is an unknown field,
+ * shown as such, never taken for the state.
  */
 int hb_discard_inhibited(const struct hb_state *st, char *reason, size_t len)
 {
-	struct json_object *why = NULL;
-	int state = -1;
+	struct json_object *state, *why;
+	size_t i, o = 0;
 
 	if (len)
 		reason[0] = '\0';
-	if (!st->root)
+	if (!st->root ||
+	    !json_object_object_get_ex(st->root, HB_KEY_INHIBITED, &state) ||
+	    !json_object_is_type(state, json_type_boolean))
 		return -1;
-	json_object_object_foreach(st->root, key, val) {
-		if (!strcmp(key, "reasons")) {
-			why = val;
-			continue;
-		}
-		if (strncmp(key, "discard", 7) || !strstr(key, "inhibit"))
-			continue;
-		if (json_object_is_type(val, json_type_boolean))
-			state = json_object_get_boolean(val) ? 1 : 0;
-		else
-			why = val;
-	}
-	if (why && json_object_is_type(why, json_type_string)) {
-		snprintf(reason, len, "%s", json_object_get_string(why));
-	} else if (why && json_object_is_type(why, json_type_array)) {
-		size_t i, o = 0;
-
+	if (json_object_object_get_ex(st->root, HB_KEY_REASONS, &why) &&
+	    json_object_is_type(why, json_type_array)) {
 		for (i = 0; i < json_object_array_length(why) && o < len; i++) {
 			struct json_object *e = json_object_array_get_idx(why, i);
 			char vb[128];
@@ -166,9 +153,7 @@ int hb_discard_inhibited(const struct hb_state *st, char *reason, size_t len)
 			o += (size_t)w;
 		}
 	}
-	if (state < 0 && len && reason[0])
-		state = 1;
-	return state;
+	return json_object_get_boolean(state) ? 1 : 0;
 }
 
 void hb_explain_error(struct qmp_error *err)
@@ -186,7 +171,7 @@ void hb_explain_error(struct qmp_error *err)
 			 " (the VM needs -device virtio-hballoon-pci)");
 }
 
-int hb_query(struct qmp *q, int timeout_ms, struct hb_state *st,
+int hb_query(struct qmp *q, int64_t timeout_ms, struct hb_state *st,
 	     struct qmp_error *err)
 {
 	struct json_object *ret = NULL;
@@ -208,7 +193,7 @@ int hb_query(struct qmp *q, int timeout_ms, struct hb_state *st,
 	return QMP_OK;
 }
 
-int hb_set(struct qmp *q, int64_t node, uint64_t size, int timeout_ms,
+int hb_set(struct qmp *q, int64_t node, uint64_t size, int64_t timeout_ms,
 	   struct qmp_error *err)
 {
 	struct json_object *args = json_object_new_object();

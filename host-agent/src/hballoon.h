@@ -25,6 +25,9 @@
 #define HB_CMD_SET	"hballoon-set"
 #define HB_CMD_QUERY	"query-hballoon"
 #define HB_EVENT_CHANGE	"HBALLOON_CHANGE"
+/* query-hballoon's discard state, VM-wide and per node, and its reasons */
+#define HB_KEY_INHIBITED	"discard-inhibited"
+#define HB_KEY_REASONS	"reasons"
 
 struct hb_node {
 	int64_t node;
@@ -65,11 +68,11 @@ bool hb_known_node_key(const char *key);
 bool hb_known_top_key(const char *key);
 
 /* Run query-hballoon.  A reply that breaks the contract is QMP_ERR_REPLY. */
-int hb_query(struct qmp *q, int timeout_ms, struct hb_state *st,
+int hb_query(struct qmp *q, int64_t timeout_ms, struct hb_state *st,
 	     struct qmp_error *err);
 
 /* Run hballoon-set. */
-int hb_set(struct qmp *q, int64_t node, uint64_t size, int timeout_ms,
+int hb_set(struct qmp *q, int64_t node, uint64_t size, int64_t timeout_ms,
 	   struct qmp_error *err);
 
 struct hb_change {

@@ -7,6 +7,7 @@
  */
 #include "hballoonctl.h"
 
+#include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,7 +49,8 @@ static const char usage_text[] =
 "  --timeout S        set: stop waiting after S (default 120);\n"
 "                     watch: stop after S (default: run until QEMU exits)\n"
 "  --stall S          set: stop waiting when the guest's actual size has not\n"
-"                     changed for S (default 10)\n"
+"                     changed for S (default 30: the guest pauses up to 10 s\n"
+"                     between attempts when memory is short)\n"
 "  --count N          watch: exit after N events\n"
 "  --node N           watch: only show events of node N\n"
 "  -h, --help         show this help and exit\n"
@@ -136,7 +138,7 @@ int ctl_open(const struct ctl *c, qmp_event_fn fn, void *opaque,
 	if (!q)
 		return ctl_qmp_fail(c, NULL, &err);
 	qmp_set_event_handler(q, fn, opaque);
-	r = qmp_handshake(q, (int)c->qmp_timeout_ms, &err);
+	r = qmp_handshake(q, c->qmp_timeout_ms, &err);
 	if (r != QMP_OK) {
 		qmp_close(q);
 		/* a refused qmp_capabilities still means "not usable" */
@@ -151,31 +153,40 @@ int ctl_open(const struct ctl *c, qmp_event_fn fn, void *opaque,
 	return EXIT_OK;
 }
 
+/* Long-only options take values above any character getopt_long returns. */
 enum opt_id {
-	OPT_QMP, OPT_JSON, OPT_QMP_TIMEOUT, OPT_WAIT, OPT_NO_WAIT, OPT_TIMEOUT,
-	OPT_STALL, OPT_COUNT, OPT_NODE, OPT_HELP, OPT_VERSION,
+	OPT_QMP = 256, OPT_JSON, OPT_QMP_TIMEOUT, OPT_WAIT, OPT_NO_WAIT,
+	OPT_TIMEOUT, OPT_STALL, OPT_COUNT, OPT_NODE,
+	OPT_HELP = 'h', OPT_VERSION = 'V',
 };
 
-static const struct {
-	const char *name;
-	enum opt_id id;
-	int has_arg;
-} options[] = {
-	{ "qmp", OPT_QMP, 1 },
-	{ "json", OPT_JSON, 0 },
-	{ "qmp-timeout", OPT_QMP_TIMEOUT, 1 },
-	{ "wait", OPT_WAIT, 0 },
-	{ "no-wait", OPT_NO_WAIT, 0 },
-	{ "timeout", OPT_TIMEOUT, 1 },
-	{ "stall", OPT_STALL, 1 },
-	{ "count", OPT_COUNT, 1 },
-	{ "node", OPT_NODE, 1 },
-	{ "help", OPT_HELP, 0 },
-	{ "version", OPT_VERSION, 0 },
+static const struct option options[] = {
+	{ "qmp", required_argument, NULL, OPT_QMP },
+	{ "json", no_argument, NULL, OPT_JSON },
+	{ "qmp-timeout", required_argument, NULL, OPT_QMP_TIMEOUT },
+	{ "wait", no_argument, NULL, OPT_WAIT },
+	{ "no-wait", no_argument, NULL, OPT_NO_WAIT },
+	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
+	{ "stall", required_argument, NULL, OPT_STALL },
+	{ "count", required_argument, NULL, OPT_COUNT },
+	{ "node", required_argument, NULL, OPT_NODE },
+	{ "help", no_argument, NULL, OPT_HELP },
+	{ "version", no_argument, NULL, OPT_VERSION },
+	{ NULL, 0, NULL, 0 },
 };
+
+static const char *option_name(int id)
+{
+	const struct option *o;
+
+	for (o = options; o->name; o++)
+		if (o->val == id)
+			return o->name;
+	return "?";
+}
 
 /* Which command may use an option: NULL = every command. */
-static const char *option_owner(enum opt_id id)
+static const char *option_owner(int id)
 {
 	switch (id) {
 	case OPT_WAIT:
@@ -188,6 +199,27 @@ static const char *option_owner(enum opt_id id)
 	default:
 		return NULL;
 	}
+}
+
+/*
+ * getopt_long()'s '?' and ':' as our usage errors.  A digit after '-' is a
+ * negative number where a node or size belongs ("set 1 -512M").
+ */
+static int option_error(const struct ctl *c, int r, char **argv)
+{
+	if (r == ':')
+		return ctl_usage_error(c, "option '--%s' needs a value",
+				       option_name(optopt));
+	if (optopt >= OPT_QMP)
+		return ctl_usage_error(c, "option '--%s' takes no value",
+				       option_name(optopt));
+	if (optopt >= '0' && optopt <= '9')
+		return ctl_usage_error(c, "'-%c...' is negative: nodes and sizes are never negative",
+				       optopt);
+	if (optopt)
+		return ctl_usage_error(c, "unknown option '-%c'", optopt);
+	return ctl_usage_error(c, "unknown option '%.*s'",
+			       (int)strcspn(argv[optind - 1], "="), argv[optind - 1]);
 }
 
 struct cmd {
@@ -213,161 +245,91 @@ int main(int argc, char **argv)
 		.count = -1,
 		.node = -1,
 	};
-	bool seen[OPT_VERSION + 1] = { false };
-	char **pos = calloc((size_t)argc + 1, sizeof(*pos));
+	bool seen[OPT_NODE + 1] = { false };
 	const struct cmd *cmd = NULL;
+	const struct option *o;
 	char err[256];
-	int npos = 0, i, r;
 	size_t k;
+	int r;
 
-	if (!pos)
-		return EXIT_CONN;
 	setvbuf(stdout, NULL, _IOLBF, 0);
+	opterr = 0;
+	while ((r = getopt_long(argc, argv, ":hV", options, NULL)) != -1) {
+		if (r == '?' || r == ':')
+			return option_error(&c, r, argv);
+		if (r >= OPT_QMP)
+			seen[r] = true;
 
-	for (i = 1; i < argc; i++) {
-		const char *a = argv[i], *val = NULL, *name;
-		size_t nlen;
-		int o = -1;
-
-		if (!strcmp(a, "--")) {
-			while (++i < argc)
-				pos[npos++] = argv[i];
-			break;
-		}
-		if (!strcmp(a, "-h")) {
-			a = "--help";
-		} else if (!strcmp(a, "-V")) {
-			a = "--version";
-		} else if (a[0] == '-' && a[1] != '-' && a[1] &&
-			   !(a[1] >= '0' && a[1] <= '9')) {
-			free(pos);
-			return ctl_usage_error(&c, "unknown option '%s'", a);
-		}
-		if (a[0] != '-' || a[1] != '-') {
-			pos[npos++] = argv[i];	/* incl. "-512M": a size, refused later */
-			continue;
-		}
-		name = a + 2;
-		nlen = strcspn(name, "=");
-		for (k = 0; k < sizeof(options) / sizeof(options[0]); k++) {
-			if (strlen(options[k].name) == nlen &&
-			    !strncmp(options[k].name, name, nlen)) {
-				o = (int)k;
-				break;
-			}
-		}
-		if (o < 0) {
-			free(pos);
-			return ctl_usage_error(&c, "unknown option '--%.*s'",
-					       (int)nlen, name);
-		}
-		if (name[nlen] == '=') {
-			if (!options[o].has_arg) {
-				free(pos);
-				return ctl_usage_error(&c, "option '--%s' takes no value",
-						       options[o].name);
-			}
-			val = name + nlen + 1;
-		} else if (options[o].has_arg) {
-			if (i + 1 >= argc) {
-				free(pos);
-				return ctl_usage_error(&c, "option '--%s' needs a value",
-						       options[o].name);
-			}
-			val = argv[++i];
-		}
-		seen[options[o].id] = true;
-
-		switch (options[o].id) {
+		switch (r) {
 		case OPT_QMP:
-			c.qmp_path = val;
+			c.qmp_path = optarg;
 			break;
 		case OPT_JSON:
 			c.json = true;
 			break;
 		case OPT_QMP_TIMEOUT:
-			if (parse_duration(val, &c.qmp_timeout_ms, err, sizeof(err)))
-				goto bad_value;
-			if (c.qmp_timeout_ms > INT32_MAX) {
-				snprintf(err, sizeof(err), "--qmp-timeout '%s' is too long", val);
-				goto bad_value;
-			}
+			if (parse_duration(optarg, &c.qmp_timeout_ms, err, sizeof(err)))
+				return ctl_usage_error(&c, "%s", err);
+			if (c.qmp_timeout_ms > INT32_MAX)
+				return ctl_usage_error(&c, "--qmp-timeout '%s' is too long",
+						       optarg);
 			break;
 		case OPT_WAIT:
 		case OPT_NO_WAIT:
-			if (c.wait >= 0 &&
-			    c.wait != (options[o].id == OPT_WAIT)) {
-				free(pos);
+			if (c.wait >= 0 && c.wait != (r == OPT_WAIT))
 				return ctl_usage_error(&c, "--wait and --no-wait contradict each other");
-			}
-			c.wait = options[o].id == OPT_WAIT;
+			c.wait = r == OPT_WAIT;
 			break;
 		case OPT_TIMEOUT:
-			if (parse_duration(val, &c.timeout_ms, err, sizeof(err)))
-				goto bad_value;
+			if (parse_duration(optarg, &c.timeout_ms, err, sizeof(err)))
+				return ctl_usage_error(&c, "%s", err);
 			break;
 		case OPT_STALL:
-			if (parse_duration(val, &c.stall_ms, err, sizeof(err)))
-				goto bad_value;
+			if (parse_duration(optarg, &c.stall_ms, err, sizeof(err)))
+				return ctl_usage_error(&c, "%s", err);
 			break;
 		case OPT_COUNT:
-			if (parse_count(val, &c.count, err, sizeof(err)))
-				goto bad_value;
+			if (parse_count(optarg, &c.count, err, sizeof(err)))
+				return ctl_usage_error(&c, "%s", err);
 			break;
 		case OPT_NODE:
-			if (parse_node(val, &c.node, err, sizeof(err)))
-				goto bad_value;
+			if (parse_node(optarg, &c.node, err, sizeof(err)))
+				return ctl_usage_error(&c, "%s", err);
 			break;
 		case OPT_HELP:
 			usage(c.prog);
-			free(pos);
 			return EXIT_OK;
 		case OPT_VERSION:
 			printf("hballoonctl %s (htier)\n", HBALLOONCTL_VERSION);
-			free(pos);
 			return EXIT_OK;
 		}
-		continue;
-bad_value:
-		free(pos);
-		return ctl_usage_error(&c, "%s", err);
 	}
+	argv += optind;
+	argc -= optind;
 
-	if (!npos) {
-		free(pos);
+	if (!argc)
 		return ctl_usage_error(&c, "no command given (status, set, watch, exec)");
-	}
 	for (k = 0; k < sizeof(commands) / sizeof(commands[0]); k++)
-		if (!strcmp(pos[0], commands[k].name))
+		if (!strcmp(argv[0], commands[k].name))
 			cmd = &commands[k];
-	if (!cmd) {
-		r = ctl_usage_error(&c, "unknown command '%s' (status, set, watch, exec)",
-				    pos[0]);
-		free(pos);
-		return r;
-	}
-	for (k = 0; k < sizeof(options) / sizeof(options[0]); k++) {
-		const char *owner = option_owner(options[k].id);
+	if (!cmd)
+		return ctl_usage_error(&c, "unknown command '%s' (status, set, watch, exec)",
+				       argv[0]);
+	for (o = options; o->name; o++) {
+		const char *owner = option_owner(o->val);
 
-		if (seen[options[k].id] && owner && strcmp(owner, cmd->name)) {
-			free(pos);
+		if (o->val >= OPT_QMP && seen[o->val] && owner &&
+		    strcmp(owner, cmd->name))
 			return ctl_usage_error(&c, "option '--%s' is only valid with '%s'",
-					       options[k].name, owner);
-		}
+					       o->name, owner);
 	}
 	if (seen[OPT_TIMEOUT] && strcmp(cmd->name, "set") &&
-	    strcmp(cmd->name, "watch")) {
-		free(pos);
+	    strcmp(cmd->name, "watch"))
 		return ctl_usage_error(&c, "option '--timeout' is only valid with 'set' and 'watch' (use --qmp-timeout)");
-	}
 	if (!c.qmp_path || !*c.qmp_path)
 		c.qmp_path = getenv("HBALLOONCTL_QMP");
-	if (!c.qmp_path || !*c.qmp_path) {
-		free(pos);
+	if (!c.qmp_path || !*c.qmp_path)
 		return ctl_usage_error(&c, "no QMP socket: give --qmp SOCKET or set HBALLOONCTL_QMP");
-	}
 
-	r = cmd->fn(&c, npos - 1, pos + 1);
-	free(pos);
-	return r;
+	return cmd->fn(&c, argc - 1, argv + 1);
 }

@@ -23,7 +23,12 @@ enum {
 
 #define DEFAULT_QMP_TIMEOUT_MS	10000
 #define DEFAULT_SET_TIMEOUT_MS	120000
-#define DEFAULT_STALL_MS	10000
+/*
+ * The guest driver backs off up to 10 s (HB_BACKOFF_MAX_MS in
+ * virtio_hballoon.c) before it tries to inflate again; a stall must span
+ * more than one such pause to mean "stopped" rather than "waiting".
+ */
+#define DEFAULT_STALL_MS	30000
 #define SET_POLL_MS		500
 #define SET_PROGRESS_MS		1000
 

@@ -367,6 +367,9 @@ static int read_message(struct qmp *q, int64_t deadline,
 			return QMP_ERR_IO;
 		}
 		if (r == 0) {
+			/* poll() waits at most INT32_MAX ms (24.8 days) */
+			if (remaining_ms(deadline) > 0)
+				continue;
 			set_err(err, QMP_ERR_TIMEOUT, "timed out");
 			return QMP_ERR_TIMEOUT;
 		}
@@ -437,7 +440,7 @@ static void dispatch_event(struct qmp *q, struct json_object *msg)
 		q->event_fn(msg, q->event_opaque);
 }
 
-int qmp_pump(struct qmp *q, int timeout_ms, struct qmp_error *err)
+int qmp_pump(struct qmp *q, int64_t timeout_ms, struct qmp_error *err)
 {
 	int64_t deadline = timeout_ms < 0 ? -1 : qmp_now_ms() + timeout_ms;
 	struct json_object *msg = NULL;
@@ -462,7 +465,7 @@ int qmp_pump(struct qmp *q, int timeout_ms, struct qmp_error *err)
 }
 
 int qmp_execute(struct qmp *q, const char *cmd, struct json_object *args,
-		int timeout_ms, struct json_object **ret, struct qmp_error *err)
+		int64_t timeout_ms, struct json_object **ret, struct qmp_error *err)
 {
 	int64_t deadline = timeout_ms < 0 ? -1 : qmp_now_ms() + timeout_ms;
 	int64_t id = q->next_id++;
@@ -531,7 +534,7 @@ int qmp_execute(struct qmp *q, const char *cmd, struct json_object *args,
 	}
 }
 
-int qmp_handshake(struct qmp *q, int timeout_ms, struct qmp_error *err)
+int qmp_handshake(struct qmp *q, int64_t timeout_ms, struct qmp_error *err)
 {
 	int64_t start = qmp_now_ms();
 	int64_t deadline = timeout_ms < 0 ? -1 : start + timeout_ms;

@@ -54,7 +54,7 @@ struct qmp *qmp_open_fd(int fd);
 struct qmp *qmp_connect_unix(const char *path, struct qmp_error *err);
 
 /* Read the greeting and negotiate with qmp_capabilities. */
-int qmp_handshake(struct qmp *q, int timeout_ms, struct qmp_error *err);
+int qmp_handshake(struct qmp *q, int64_t timeout_ms, struct qmp_error *err);
 
 void qmp_set_event_handler(struct qmp *q, qmp_event_fn fn, void *opaque);
 
@@ -69,7 +69,7 @@ void qmp_set_event_handler(struct qmp *q, qmp_event_fn fn, void *opaque);
  * Return: a qmp_status; @err is filled for everything but QMP_OK.
  */
 int qmp_execute(struct qmp *q, const char *cmd, struct json_object *args,
-		int timeout_ms, struct json_object **ret, struct qmp_error *err);
+		int64_t timeout_ms, struct json_object **ret, struct qmp_error *err);
 
 /*
  * qmp_pump() - wait for the next message and dispatch it
@@ -78,7 +78,7 @@ int qmp_execute(struct qmp *q, const char *cmd, struct json_object *args,
  * stray replies are dropped), QMP_ERR_TIMEOUT when none came within
  * @timeout_ms, another status when the connection failed.
  */
-int qmp_pump(struct qmp *q, int timeout_ms, struct qmp_error *err);
+int qmp_pump(struct qmp *q, int64_t timeout_ms, struct qmp_error *err);
 
 /* The greeting's "QMP" object, NULL before the handshake (borrowed). */
 struct json_object *qmp_greeting(struct qmp *q);

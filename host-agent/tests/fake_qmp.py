@@ -6,7 +6,8 @@ Speaks the QMP handshake and the hballoon contract of shared/DESIGN.md:
   hballoon-set {"node", "size"}, query-hballoon, event HBALLOON_CHANGE.
 A "guest" thread moves each node's actual size towards its target at
 --rate bytes per --tick-ms and emits HBALLOON_CHANGE, down to a per-node
---floor it cannot go below (to test shortfalls).
+--floor it cannot go below (to test shortfalls); --hold-ms makes it pause
+after each hballoon-set before it moves, as the real driver backs off.
 
 --scenario picks a misbehaviour to test the client's error paths:
   normal          well-behaved
@@ -53,8 +54,10 @@ def parse_size(s):
 
 
 class Device:
-    def __init__(self, nodes, floors, rate, extras):
+    def __init__(self, nodes, floors, rate, extras, hold_ms=0):
         self.lock = threading.Lock()
+        self.hold_ms = hold_ms
+        self.hold_until = 0.0
         self.nodes = {}
         for n, ram in nodes:
             self.nodes[n] = {"ram": ram, "target": ram, "actual": ram}
@@ -91,6 +94,8 @@ class Device:
                 ret["discard-inhibited"] = True
                 ret["reasons"] = ["ram-discard-disabled", "large-pages"]
                 ret["bad-buffers"] = 3
+                # a field a newer QEMU might add, that is not the state
+                ret["discard-inhibitor-count"] = 2
             return ret
 
     def set(self, args):
@@ -117,12 +122,15 @@ class Device:
                         "size %d is larger than NUMA node %d (%d bytes)"
                         % (size, n, self.nodes[n]["ram"]))
             self.nodes[n]["target"] = size
+            self.hold_until = time.monotonic() + self.hold_ms / 1000.0
         return None
 
     def step(self):
         """Move every node one step; return [(node, actual)] that changed."""
         changed = []
         with self.lock:
+            if time.monotonic() < self.hold_until:
+                return changed
             for n, d in self.nodes.items():
                 floor = self.floors.get(n, 0)
                 a, t = d["actual"], d["target"]
@@ -332,6 +340,8 @@ def main():
                     help="NODE:SIZE,...: the guest cannot shrink below SIZE")
     ap.add_argument("--rate", default="64M", help="bytes per tick")
     ap.add_argument("--tick-ms", type=float, default=20)
+    ap.add_argument("--hold-ms", type=float, default=0,
+                    help="after each hballoon-set, the guest waits this long")
     ap.add_argument("--emit", type=int, default=0,
                     help="send N HBALLOON_CHANGE events after negotiation")
     ap.add_argument("--emit-interval", type=float, default=20, help="ms")
@@ -343,7 +353,8 @@ def main():
              (x.split(":") for x in opts.nodes.split(",") if x)]
     floors = {int(n): parse_size(r) for n, r in
               (x.split(":") for x in opts.floor.split(",") if x)}
-    dev = Device(nodes, floors, parse_size(opts.rate), opts.scenario == "extras")
+    dev = Device(nodes, floors, parse_size(opts.rate), opts.scenario == "extras",
+                 opts.hold_ms)
     conns = []
 
     if os.path.exists(opts.socket):

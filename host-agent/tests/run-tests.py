@@ -202,7 +202,11 @@ def test_cli_basics(tmp):
     check("set with a bad node -> 2", ctl("--qmp", nosock, "set", "one", "1G"), 2,
           err="not a NUMA node number")
     check("set with a negative node -> 2", ctl("--qmp", nosock, "set", "-1", "1G"), 2,
-          err="not a NUMA node number")
+          err="negative")
+    check("set -- -1 1G: after --, a node that is no number -> 2",
+          ctl("--qmp", nosock, "set", "--", "-1", "1G"), 2, err="not a NUMA node number")
+    check("options after the command, as --opt=value", ctl("--qmp", nosock, "status",
+          "--qmp-timeout=0.2"), 3, err="no such file")
     check("set without SIZE -> 2", ctl("--qmp", nosock, "set", "1"), 2,
           err="set needs NODE and SIZE")
     check("set with extra argument -> 2", ctl("--qmp", nosock, "set", "1", "1G", "2G"), 2)
@@ -432,7 +436,7 @@ def test_success(tmp):
         check("guest stats, discard state and unknown fields are shown", r, 0,
               ["GUEST FREE", "300 MiB", "OTHER", "future-field=x0", "discarded=0",
                "discard: INHIBITED (ram-discard-disabled, large-pages)",
-               "bad-buffers: 3"])
+               "bad-buffers: 3", "discard-inhibitor-count: 2"])
         rows = {l.split()[0]: l for l in r.out.splitlines() if l.strip()[:1].isdigit()}
         T.ok("no (node)" in rows.get("1", "") and " no " in rows.get("0", "") and
              "no (node)" not in rows.get("0", ""),
@@ -470,6 +474,15 @@ def test_shortfall(tmp):
              "set --json reports timeout", repr(r))
 
 
+def test_stall_default(tmp):
+    # The driver backs off up to 10 s between inflate attempts; a guest
+    # that pauses 11 s and then finishes has not stalled.
+    with Fake(tmp, "normal", "--hold-ms", "11000") as f:
+        r = ctl("--qmp", f.sock, "set", "1", "1G", timeout=60)
+        check("set rides out a guest's 11 s back-off (default --stall 30)", r, 0,
+              "reached 1 GiB", max_secs=25)
+
+
 def test_watch(tmp):
     with Fake(tmp, "normal", "--emit", "6") as f:
         r = ctl("--qmp", f.sock, "watch", "--count", "3")
@@ -492,6 +505,12 @@ def test_watch(tmp):
         r = ctl("--qmp", f.sock, "watch", "--count", "10", "--timeout", "0.5")
         check("watch --count not reached before --timeout -> 4", r, 4,
               err="2 of 10", max_secs=5)
+    # 2^32 ms + 100 ms: past what poll() and an int hold (49.7 days); cut
+    # to 32 bits, it would end the watch after 100 ms.
+    with Fake(tmp, "normal", "--emit", "1", "--emit-interval", "1000") as f:
+        r = ctl("--qmp", f.sock, "watch", "--count", "1", "--timeout", "4294967.396")
+        check("watch --timeout longer than 49.7 days waits for the event", r, 0,
+              " node 0 ", max_secs=10)
     with Fake(tmp, "normal") as f:
         r = ctl("--qmp", f.sock, "watch", "--timeout", "0.3")
         check("watch --timeout without events -> 0", r, 0, no_out=True, max_secs=5)
@@ -512,6 +531,27 @@ def test_watch(tmp):
     with Fake(tmp, "split", "--emit", "3") as f:
         r = ctl("--qmp", f.sock, "watch", "--count", "3", "--timeout", "10")
         check("watch with byte-by-byte delivery", r, 0, " node ")
+
+
+def test_build(tmp):
+    """The Makefile refuses a json-c older than the code needs (0.15)."""
+    fake = os.path.join(tmp, "pkg-config")
+    with open(fake, "w") as f:
+        f.write("#!/bin/sh\n"
+                "case \"$1\" in\n"
+                "  --atleast-version=0.15) exit 1 ;;\n"
+                "  --modversion) echo 0.13.1 ;;\n"
+                "  --cflags) echo -I/usr/include/json-c ;;\n"
+                "  --libs) echo -ljson-c ;;\n"
+                "esac\n")
+    os.chmod(fake, 0o755)
+    r = subprocess.run(["make", "-n", "-C", TOP, "PKG_CONFIG=" + fake,
+                        "O=" + os.path.join(tmp, "o")], capture_output=True, text=True)
+    T.ok(r.returncode != 0 and "json-c 0.13.1 is too old" in r.stderr and "0.15" in r.stderr,
+         "make refuses json-c 0.13", r.stderr[-300:])
+    r = subprocess.run(["make", "-n", "-C", TOP, "O=" + os.path.join(tmp, "o")],
+                       capture_output=True, text=True)
+    T.ok(r.returncode == 0, "make accepts this machine's json-c", r.stderr[-300:])
 
 
 def test_valgrind(tmp):
@@ -613,7 +653,8 @@ def test_guide(tmp):
     dev = fake_qmp.Device([(0, GiB)], {}, 1, True)
     reply = dev.query()
     keys = set(reply) | {k for n in reply["nodes"] for k in n} | set(reply["nodes"][0]["stats"])
-    keys -= {"future-field"}     # deliberately unknown to test tolerance
+    # deliberately unknown, to test tolerance
+    keys -= {"future-field", "discard-inhibitor-count"}
     keys |= set(reply["reasons"])
     T.ok(keys <= names, "fake QEMU replies with the QAPI schema's names",
          "not in schema: %s" % sorted(keys - names))
@@ -861,7 +902,8 @@ def main():
     tmp = tempfile.mkdtemp(prefix="hbctl-")
     try:
         for t in (test_cli_basics, test_connection_errors, test_command_errors,
-                  test_success, test_shortfall, test_watch, test_valgrind, test_docs, test_guide,
+                  test_success, test_shortfall, test_stall_default, test_watch,
+                  test_build, test_valgrind, test_docs, test_guide,
                   test_real_qemu, test_real_guest):
             try:
                 t(tmp)
