@@ -96,8 +96,13 @@ static unsigned int fill_row(const struct hb_node *n, int vm_inhibited,
 		 vm_inhibited > 0 ? "no" : "yes");
 	if (json_object_object_get_ex(n->obj, HB_KEY_INHIBITED, &v) &&
 	    json_object_is_type(v, json_type_boolean)) {
+		struct json_object *why;
+
 		if (json_object_get_boolean(v))
-			snprintf(cell[C_DISCARD], sizeof(cell[0]), "no (node)");
+			snprintf(cell[C_DISCARD], sizeof(cell[0]), "no (%s)",
+				 json_object_object_get_ex(n->obj, HB_KEY_REASON, &why) &&
+				 json_object_is_type(why, json_type_string) ?
+				 json_object_get_string(why) : "node");
 		used |= 1u << C_DISCARD;
 	}
 	if (vm_inhibited >= 0)

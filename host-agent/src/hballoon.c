@@ -11,7 +11,8 @@
 
 /* Fields with a column of their own in the status table. */
 static const char *const node_keys[] = {
-	"node", "ram", "target", "actual", HB_KEY_INHIBITED, "stats",
+	"node", "ram", "target", "actual", HB_KEY_INHIBITED, HB_KEY_REASON,
+	"stats",
 };
 
 bool hb_known_node_key(const char *key)
@@ -166,7 +167,8 @@ void hb_explain_error(struct qmp_error *err)
 	if (!strcmp(err->cls, "CommandNotFound"))
 		snprintf(err->msg + n, sizeof(err->msg) - n, "%s",
 			 " (this QEMU was built without hballoon support)");
-	else if (!strcmp(err->cls, "DeviceNotActive"))
+	else if (!strcmp(err->cls, "DeviceNotActive") ||
+		 strstr(err->msg, "No virtio-hballoon device has been activated"))
 		snprintf(err->msg + n, sizeof(err->msg) - n, "%s",
 			 " (the VM needs -device virtio-hballoon-pci)");
 }

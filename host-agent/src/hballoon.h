@@ -28,6 +28,7 @@
 /* query-hballoon's discard state, VM-wide and per node, and its reasons */
 #define HB_KEY_INHIBITED	"discard-inhibited"
 #define HB_KEY_REASONS	"reasons"
+#define HB_KEY_REASON	"reason"	/* per node */
 
 struct hb_node {
 	int64_t node;
@@ -56,7 +57,7 @@ const struct hb_node *hb_state_node(const struct hb_state *st, int64_t node);
 
 /*
  * hb_discard_inhibited() - read the discard state of a query reply
- * @reason: filled with the reasons ("ram-discard-disabled, page-poison"),
+ * @reason: filled with the reasons ("ram-discard-disabled, mem-lock"),
  *          empty when QEMU gives none
  *
  * Return: 1 inhibited, 0 not inhibited, -1 the reply does not say.

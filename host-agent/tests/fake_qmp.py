@@ -25,7 +25,8 @@ after each hballoon-set before it moves, as the real driver backs off.
   close-mid-reply send half of the reply, then close
   garbage-reply   answer commands with invalid JSON
   no-hballoon     CommandNotFound for the hballoon commands (QEMU without it)
-  no-device       DeviceNotActive (QEMU with hballoon, VM without the device)
+  no-device       "No virtio-hballoon device has been activated" (QEMU with
+                  hballoon, VM without the device)
   bad-reply       query-hballoon returns nodes without "actual"
   extras          guest stats, unknown fields, discard inhibited (VM-wide
                   and on node 1)
@@ -80,6 +81,8 @@ class Device:
                      "discarded": d.get("inflated", 0)}
                 if self.extras:
                     o["discard-inhibited"] = n == 1
+                    if n == 1:
+                        o["reason"] = "private-file"
                     o["future-field"] = "x%d" % n
                     if n == 0:
                         o["stats"] = {"free-memory": 300 << 20,
@@ -92,7 +95,7 @@ class Device:
                    "bad-buffers": 0}
             if self.extras:
                 ret["discard-inhibited"] = True
-                ret["reasons"] = ["ram-discard-disabled", "large-pages"]
+                ret["reasons"] = ["ram-discard-disabled", "private-file"]
                 ret["bad-buffers"] = 3
                 # a field a newer QEMU might add, that is not the state
                 ret["discard-inhibitor-count"] = 2
@@ -273,7 +276,7 @@ def serve(conn, dev, opts, log):
                 error("CommandNotFound", "The command %s has not been found" % cmd)
                 continue
             if sc == "no-device" and cmd in ("hballoon-set", "query-hballoon"):
-                error("DeviceNotActive", "No virtio-hballoon device has been activated")
+                error("GenericError", "No virtio-hballoon device has been activated")
                 continue
             if cmd == "query-hballoon":
                 ret = dev.query()

@@ -435,11 +435,11 @@ def test_success(tmp):
         r = ctl("--qmp", f.sock, "status")
         check("guest stats, discard state and unknown fields are shown", r, 0,
               ["GUEST FREE", "300 MiB", "OTHER", "future-field=x0", "discarded=0",
-               "discard: INHIBITED (ram-discard-disabled, large-pages)",
+               "discard: INHIBITED (ram-discard-disabled, private-file)",
                "bad-buffers: 3", "discard-inhibitor-count: 2"])
         rows = {l.split()[0]: l for l in r.out.splitlines() if l.strip()[:1].isdigit()}
-        T.ok("no (node)" in rows.get("1", "") and " no " in rows.get("0", "") and
-             "no (node)" not in rows.get("0", ""),
+        T.ok("no (private-file)" in rows.get("1", "") and " no " in rows.get("0", "") and
+             "no (" not in rows.get("0", ""),
              "DISCARD column: VM-wide and per-node inhibition", repr(rows))
         r = ctl("--qmp", f.sock, "--json", "status")
         st = jlines(r.out)
@@ -663,7 +663,8 @@ def test_guide(tmp):
               "discard-inhibited", "reasons", "bad-buffers", "free-memory",
               "total-memory", "file-memory", "anon-memory", "balloon-memory",
               "inflate-failures", "oom-deflated", "ram-discard-disabled",
-              "incoming-postcopy", "background-snapshot", "page-poison", "large-pages"}
+              "incoming-postcopy", "background-snapshot", "mem-lock", "large-pages",
+              "private-file", "readonly-file", "discard-failures", "reason"}
     T.ok(fields <= names and fields <= documented,
          "guide documents the schema's fields by their QAPI names",
          "not in schema: %s, not in guide: %s" % (sorted(fields - names),

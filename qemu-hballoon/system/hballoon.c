@@ -19,14 +19,17 @@
 
 static const HballoonOps *hballoon_ops;
 static void *hballoon_opaque;
+static DeviceState *hballoon_dev;
 
-int qemu_add_hballoon_handler(const HballoonOps *ops, void *opaque)
+int qemu_add_hballoon_handler(const HballoonOps *ops, void *opaque,
+                              DeviceState *dev)
 {
     if (hballoon_ops) {
         return -1;
     }
     hballoon_ops = ops;
     hballoon_opaque = opaque;
+    hballoon_dev = dev;
     return 0;
 }
 
@@ -37,29 +40,35 @@ void qemu_remove_hballoon_handler(void *opaque)
     }
     hballoon_ops = NULL;
     hballoon_opaque = NULL;
+    hballoon_dev = NULL;
 }
 
-static bool have_hballoon(Error **errp)
+/* The device the command names (@id), or the only one there is. */
+static bool have_hballoon(const char *id, Error **errp)
 {
     if (!hballoon_ops) {
-        error_set(errp, ERROR_CLASS_DEVICE_NOT_ACTIVE,
-                  "No virtio-hballoon device has been activated");
+        error_setg(errp, "No virtio-hballoon device has been activated");
+        return false;
+    }
+    if (id && g_strcmp0(id, hballoon_dev->id)) {
+        error_setg(errp, "No virtio-hballoon device with id '%s'", id);
         return false;
     }
     return true;
 }
 
-HballoonInfo *qmp_query_hballoon(Error **errp)
+HballoonInfo *qmp_query_hballoon(const char *id, Error **errp)
 {
-    if (!have_hballoon(errp)) {
+    if (!have_hballoon(id, errp)) {
         return NULL;
     }
     return hballoon_ops->query(hballoon_opaque);
 }
 
-void qmp_hballoon_set(uint32_t node, uint64_t size, Error **errp)
+void qmp_hballoon_set(uint32_t node, uint64_t size, const char *id,
+                      Error **errp)
 {
-    if (!have_hballoon(errp)) {
+    if (!have_hballoon(id, errp)) {
         return;
     }
     hballoon_ops->set(hballoon_opaque, node, size, errp);
@@ -74,7 +83,7 @@ void hmp_hballoon(Monitor *mon, const QDict *qdict)
     if (node < 0 || node > UINT32_MAX) {
         error_setg(&err, "invalid NUMA node %" PRId64, node);
     } else {
-        qmp_hballoon_set(node, size, &err);
+        qmp_hballoon_set(node, size, NULL, &err);
     }
     hmp_handle_error(mon, err);
 }
@@ -86,7 +95,7 @@ void hmp_info_hballoon(Monitor *mon, const QDict *qdict)
     HballoonDiscardInhibitorList *r;
     Error *err = NULL;
 
-    info = qmp_query_hballoon(&err);
+    info = qmp_query_hballoon(NULL, &err);
     if (hmp_handle_error(mon, err)) {
         return;
     }
@@ -97,12 +106,14 @@ void hmp_info_hballoon(Monitor *mon, const QDict *qdict)
 
         monitor_printf(mon, "%4" PRIu32 " %13" PRIu64 " %13" PRIu64
                        " %13" PRIu64 " %10" PRIu64 " %10" PRIu64
-                       " %10" PRIu64 " %10" PRIu64 "%s\n",
+                       " %10" PRIu64 " %10" PRIu64 "%s%s%s\n",
                        ni->node, ni->ram / MiB, ni->target / MiB,
                        ni->actual / MiB, ni->inflated, ni->deflated,
                        ni->discarded, ni->invalid,
-                       ni->discard_inhibited ? "  (no discard: large pages)"
-                                             : "");
+                       ni->has_reason ? "  (no discard: " : "",
+                       ni->has_reason ?
+                       HballoonDiscardInhibitor_str(ni->reason) : "",
+                       ni->has_reason ? ")" : "");
     }
     monitor_printf(mon, "bad buffers: %" PRIu64 "\n", info->bad_buffers);
     monitor_printf(mon, "discard: %s", info->discard_inhibited ?

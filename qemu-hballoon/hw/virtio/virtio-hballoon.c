@@ -32,9 +32,11 @@
 #include "system/hostmem.h"
 #include "system/numa.h"
 #include "system/hballoon.h"
+#include "system/system.h"
 #include "exec/cpu-common.h"
 #include "exec/address-spaces.h"
 #include "exec/memory.h"
+#include "exec/ramblock.h"
 #include "migration/misc.h"
 #include "migration/vmstate.h"
 #include "qapi/error.h"
@@ -47,6 +49,11 @@
 #define HBALLOON_SLICE_NS (2 * SCALE_MS)
 /* PFNs between two reads of the clock. */
 #define HBALLOON_CLOCK_EVERY 64
+/* After a refused discard, pause discarding on the node (doubling). */
+#define HBALLOON_DISCARD_PAUSE_NS NANOSECONDS_PER_SECOND
+#define HBALLOON_DISCARD_PAUSE_MAX_NS (60 * NANOSECONDS_PER_SECOND)
+/* Statistics the device reads per node and report, at most. */
+#define HBALLOON_MAX_STATS 64
 
 static size_t virtio_hballoon_config_size(VirtIOHballoon *s)
 {
@@ -67,32 +74,37 @@ static HballoonNode *virtio_hballoon_find_node(VirtIOHballoon *s,
     return NULL;
 }
 
-static bool virtio_hballoon_poisoning(VirtIOHballoon *s)
-{
-    return virtio_vdev_has_feature(VIRTIO_DEVICE(s),
-                                   VIRTIO_HBALLOON_F_PAGE_POISON) &&
-           s->poison_val;
-}
-
 /*
- * Why discarding is not possible right now for all nodes, as a list of
- * reasons (NULL if discarding works). Node-specific reasons (large pages)
- * are reported per node as well.
+ * Why discarding is not possible right now, as a list of reasons (NULL if
+ * discarding works everywhere). A node's own reason (its backend) is also
+ * reported with the node.
+ *
+ * Page poisoning is no reason: an inflated page is not free memory to the
+ * guest, and a deflated one goes back through the guest's page allocator,
+ * which poisons it again when it frees it (virtio-balloon honours the
+ * poison value only for free page reporting, which this device lacks).
  */
 static HballoonDiscardInhibitorList *
 virtio_hballoon_inhibitors(VirtIOHballoon *s)
 {
     HballoonDiscardInhibitorList *list = NULL;
-    uint32_t i;
+    uint32_t i, j;
 
-    for (i = 0; i < s->num_nodes; i++) {
-        if (s->nodes[i].large_pages) {
-            QAPI_LIST_PREPEND(list, HBALLOON_DISCARD_INHIBITOR_LARGE_PAGES);
-            break;
+    for (i = s->num_nodes; i-- > 0;) {
+        HballoonNode *node = &s->nodes[i];
+
+        for (j = i + 1; j < s->num_nodes; j++) {
+            if (s->nodes[j].no_discard &&
+                s->nodes[j].no_discard_why == node->no_discard_why) {
+                break;
+            }
+        }
+        if (node->no_discard && j == s->num_nodes) {
+            QAPI_LIST_PREPEND(list, node->no_discard_why);
         }
     }
-    if (virtio_hballoon_poisoning(s)) {
-        QAPI_LIST_PREPEND(list, HBALLOON_DISCARD_INHIBITOR_PAGE_POISON);
+    if (should_mlock(mlock_state)) {
+        QAPI_LIST_PREPEND(list, HBALLOON_DISCARD_INHIBITOR_MEM_LOCK);
     }
     if (migration_in_bg_snapshot()) {
         QAPI_LIST_PREPEND(list,
@@ -112,10 +124,10 @@ static bool virtio_hballoon_may_discard(VirtIOHballoon *s, HballoonNode *node)
 {
     /*
      * Postcopy cannot deal with concurrent discards, background snapshots
-     * neither; VFIO pins guest memory; discarding a poisoned page would
-     * hand the guest zeroes instead of its poison pattern.
+     * neither; VFIO pins guest memory; locked memory cannot be dropped
+     * (madvise() fails with EINVAL).
      */
-    return !node->large_pages && !virtio_hballoon_poisoning(s) &&
+    return !node->no_discard && !should_mlock(mlock_state) &&
            !ram_block_discard_is_disabled() &&
            !migration_in_incoming_postcopy() && !migration_in_bg_snapshot();
 }
@@ -129,23 +141,48 @@ typedef struct HballoonRun {
 
 static void virtio_hballoon_flush_run(HballoonNode *node, HballoonRun *run)
 {
+    int64_t now;
+
     if (!run->pages) {
+        return;
+    }
+    /*
+     * After the host refused a discard, wait before the next attempt:
+     * ram_block_discard_range() reports every failure, and a guest that
+     * keeps inflating would flood the log.
+     */
+    now = qemu_clock_get_ns(QEMU_CLOCK_REALTIME);
+    if (now < node->discard_resume_ns) {
+        run->pages = 0;
         return;
     }
     trace_virtio_hballoon_discard(node->node_id, run->offset,
                                   run->pages << VIRTIO_HBALLOON_PFN_SHIFT);
-    /* ram_block_discard_range() reports its own errors; failing is benign. */
     if (!ram_block_discard_range(run->rb, run->offset,
                                  run->pages << VIRTIO_HBALLOON_PFN_SHIFT)) {
         node->discarded += run->pages;
+        node->discard_pause_ns = 0;
+    } else {
+        node->discard_failures++;
+        node->discard_pause_ns = node->discard_pause_ns ?
+            MIN(node->discard_pause_ns * 2, HBALLOON_DISCARD_PAUSE_MAX_NS) :
+            HBALLOON_DISCARD_PAUSE_NS;
+        node->discard_resume_ns = now + node->discard_pause_ns;
+        warn_report_once("virtio-hballoon: the host refused to discard "
+                         "memory of NUMA node %" PRIu32 "; inflated pages "
+                         "stay allocated (see discard-failures in "
+                         "query-hballoon)", node->node_id);
+        trace_virtio_hballoon_discard_failed(node->node_id,
+                                             node->discard_pause_ns);
     }
     run->pages = 0;
 }
 
 /*
- * Resolve one guest PFN to an offset in the RAMBlock of @node. The section
- * found last is cached in @cache (with a reference) so that runs of PFNs in
- * the same region need no further lookup.
+ * Resolve one guest PFN to an offset in the RAMBlock of @node. @cache holds
+ * (with a reference) the stretch of the node's memory that the address
+ * space maps contiguously from the PFN looked up last, so that the PFNs of
+ * a run, or any later in that stretch, need no further lookup.
  */
 static bool virtio_hballoon_resolve(HballoonNode *node, uint64_t pfn,
                                     MemoryRegionSection *cache,
@@ -153,7 +190,6 @@ static bool virtio_hballoon_resolve(HballoonNode *node, uint64_t pfn,
 {
     hwaddr pa, start, size;
     MemoryRegionSection section;
-    void *host;
 
     if (pfn > HBALLOON_MAX_PFN) {
         return false;
@@ -164,8 +200,13 @@ static bool virtio_hballoon_resolve(HballoonNode *node, uint64_t pfn,
     size = cache->mr ? int128_get64(cache->size) : 0;
     if (!cache->mr || pa < start || pa - start >= size ||
         size - (pa - start) < HBALLOON_PAGE_SIZE) {
+        /*
+         * Ask for the whole node: the section returned is clipped to the
+         * flat range that holds @pa, i.e. all of the node's memory mapped
+         * contiguously from @pa on.
+         */
         section = memory_region_find(get_system_memory(), pa,
-                                     HBALLOON_PAGE_SIZE);
+                                     memory_region_size(node->mr));
         if (!section.mr) {
             return false;
         }
@@ -181,13 +222,12 @@ static bool virtio_hballoon_resolve(HballoonNode *node, uint64_t pfn,
         }
         *cache = section;
         start = cache->offset_within_address_space;
-        size = int128_get64(cache->size);
     }
 
-    host = memory_region_get_ram_ptr(cache->mr) +
-           cache->offset_within_region + (pa - start);
-    *rb = qemu_ram_block_from_host(host, false, offset);
-    return *rb != NULL;
+    /* The node's memory region is its RAMBlock's, from offset 0. */
+    *rb = node->mr->ram_block;
+    *offset = cache->offset_within_region + (pa - start);
+    return true;
 }
 
 /*
@@ -408,7 +448,7 @@ static void virtio_hballoon_stats_poll_cb(void *opaque)
     if (s->stats_poll_interval) {
         timer_mod(s->stats_timer,
                   qemu_clock_get_ms(QEMU_CLOCK_VIRTUAL) +
-                  s->stats_poll_interval * 1000);
+                  s->stats_poll_interval * (int64_t)1000);
     }
 }
 
@@ -417,6 +457,7 @@ static void virtio_hballoon_receive_stats(VirtIODevice *vdev, VirtQueue *vq)
     VirtIOHballoon *s = VIRTIO_HBALLOON(vdev);
     VirtQueueElement *elem;
     size_t offset = 0;
+    uint32_t i;
 
     elem = virtqueue_pop(vq, sizeof(VirtQueueElement));
     if (!elem) {
@@ -427,7 +468,16 @@ static void virtio_hballoon_receive_stats(VirtIODevice *vdev, VirtQueue *vq)
         virtio_hballoon_stats_request(s);
     }
 
-    for (;;) {
+    /*
+     * A report replaces the last one: tags it no longer carries read as
+     * absent. The walk is bounded whatever the buffer's size: one header
+     * per node, HBALLOON_MAX_STATS statistics each; more ends it.
+     */
+    for (i = 0; i < s->num_nodes; i++) {
+        memset(s->nodes[i].stats, 0, sizeof(s->nodes[i].stats));
+        s->nodes[i].has_stats = false;
+    }
+    for (i = 0; i < s->num_nodes; i++) {
         struct virtio_hballoon_stats_hdr hdr;
         HballoonNode *node;
         uint32_t n, j;
@@ -439,6 +489,10 @@ static void virtio_hballoon_receive_stats(VirtIODevice *vdev, VirtQueue *vq)
         offset += sizeof(hdr);
         node = virtio_hballoon_find_node(s, le32_to_cpu(hdr.node_id));
         n = le32_to_cpu(hdr.num_stats);
+        if (n > HBALLOON_MAX_STATS) {
+            trace_virtio_hballoon_bad_stats(le32_to_cpu(hdr.node_id), n);
+            break;
+        }
         for (j = 0; j < n; j++) {
             struct virtio_hballoon_stat st;
             uint16_t tag;
@@ -464,7 +518,7 @@ static void virtio_hballoon_receive_stats(VirtIODevice *vdev, VirtQueue *vq)
     if (s->stats_poll_interval && !timer_pending(s->stats_timer)) {
         timer_mod(s->stats_timer,
                   qemu_clock_get_ms(QEMU_CLOCK_VIRTUAL) +
-                  s->stats_poll_interval * 1000);
+                  s->stats_poll_interval * (int64_t)1000);
     }
 }
 
@@ -500,12 +554,15 @@ static void virtio_hballoon_get_config(VirtIODevice *vdev,
 static void virtio_hballoon_set_actual(VirtIOHballoon *s, HballoonNode *node,
                                        uint64_t actual)
 {
+    g_autofree char *path = NULL;
+
     if (node->actual_pages == actual) {
         return;
     }
     trace_virtio_hballoon_actual(node->node_id, node->actual_pages, actual);
     node->actual_pages = actual;
-    qapi_event_send_hballoon_change(node->node_id,
+    path = object_get_canonical_path(OBJECT(s->proxy));
+    qapi_event_send_hballoon_change(s->proxy->id, path, node->node_id,
                                     virtio_hballoon_node_actual_bytes(node));
 }
 
@@ -558,6 +615,12 @@ static void virtio_hballoon_set(void *opaque, uint32_t node_id, uint64_t size,
         error_setg(errp, "size %" PRIu64 " is not a multiple of 4 KiB", size);
         return;
     }
+    if (!size) {
+        /* as the balloon command refuses a target of 0 */
+        error_setg(errp, "size must be greater than 0: a node cannot give "
+                   "all of its memory to the balloon");
+        return;
+    }
     if (size > ram) {
         error_setg(errp, "size %" PRIu64 " is larger than NUMA node %" PRIu32
                    " (%" PRIu64 " bytes)", size, node_id, ram);
@@ -589,7 +652,10 @@ static HballoonInfo *virtio_hballoon_query(void *opaque)
         ni->deflated = node->deflated;
         ni->discarded = node->discarded;
         ni->invalid = node->invalid;
-        ni->discard_inhibited = node->large_pages;
+        ni->discard_failures = node->discard_failures;
+        ni->discard_inhibited = node->no_discard;
+        ni->has_reason = node->no_discard;
+        ni->reason = node->no_discard_why;
         if (node->has_stats) {
             HballoonNodeStats *st = g_new0(HballoonNodeStats, 1);
 
@@ -615,6 +681,40 @@ static const HballoonOps virtio_hballoon_ops = {
     .query = virtio_hballoon_query,
 };
 
+/*
+ * Whether the host can discard 4 KiB pages of @node's memory, whatever the
+ * rest of the VM does; if not, why (warned about once, at realize).
+ */
+static void virtio_hballoon_check_backend(HballoonNode *node)
+{
+    RAMBlock *rb = node->mr->ram_block;
+    Object *owner = memory_region_owner(node->mr);
+    const char *why = NULL;
+
+    if (qemu_ram_pagesize(rb) > HBALLOON_PAGE_SIZE) {
+        node->no_discard_why = HBALLOON_DISCARD_INHIBITOR_LARGE_PAGES;
+        why = "uses host pages larger than 4 KiB";
+    } else if (rb->flags & RAM_READONLY_FD) {
+        node->no_discard_why = HBALLOON_DISCARD_INHIBITOR_READONLY_FILE;
+        why = "maps a file opened read-only";
+    } else if (qemu_ram_get_fd(rb) >= 0 && !qemu_ram_is_shared(rb) &&
+               !object_dynamic_cast(owner, TYPE_MEMORY_BACKEND_MEMFD)) {
+        /*
+         * A hole punched in a privately mapped file reaches the file:
+         * other VMs mapping the same template would read zeroes. A
+         * private memfd is QEMU's alone, and safe to discard.
+         */
+        node->no_discard_why = HBALLOON_DISCARD_INHIBITOR_PRIVATE_FILE;
+        why = "maps a file privately (share=off)";
+    }
+    node->no_discard = why != NULL;
+    if (why) {
+        warn_report("virtio-hballoon: the memory of NUMA node %" PRIu32
+                    " %s; its inflated pages stay allocated on the host",
+                    node->node_id, why);
+    }
+}
+
 /* Collect the nodes with RAM from the machine's NUMA configuration. */
 static bool virtio_hballoon_init_nodes(VirtIOHballoon *s, Error **errp)
 {
@@ -623,13 +723,21 @@ static bool virtio_hballoon_init_nodes(VirtIOHballoon *s, Error **errp)
     int i;
 
     s->nodes = g_new0(HballoonNode, MAX(nb_numa_nodes, 1));
-    if (!nb_numa_nodes) {
+    /*
+     * No NUMA, or one node the machine made up itself (pc and q35 do so
+     * for memory hotplug: -m X,slots=N,maxmem=Y without -numa, as libvirt
+     * starts a domain with <maxMemory> and no <numa>): that node is all
+     * of the machine's RAM.
+     */
+    if (!nb_numa_nodes ||
+        (nb_numa_nodes == 1 && !ms->numa_state->nodes[0].node_memdev)) {
         if (!ms->ram) {
             error_setg(errp, "virtio-hballoon: the machine has no RAM");
             return false;
         }
         s->nodes[0].mr = ms->ram;
         s->num_nodes = 1;
+        nb_numa_nodes = 0;
     }
     for (i = 0; i < nb_numa_nodes; i++) {
         NodeInfo *ni = &ms->numa_state->nodes[i];
@@ -668,14 +776,13 @@ static bool virtio_hballoon_init_nodes(VirtIOHballoon *s, Error **errp)
         }
         node->ram_pages = memory_region_size(node->mr) >>
                           VIRTIO_HBALLOON_PFN_SHIFT;
-        node->large_pages = qemu_ram_pagesize(rb) > HBALLOON_PAGE_SIZE;
-        if (node->large_pages) {
-            warn_report("virtio-hballoon: NUMA node %" PRIu32 " uses %zu KiB "
-                        "host pages; its inflated memory is not discarded",
-                        node->node_id, qemu_ram_pagesize(rb) / KiB);
-        }
+        virtio_hballoon_check_backend(node);
         trace_virtio_hballoon_node(node->node_id, node->ram_pages,
                                    qemu_ram_pagesize(rb));
+    }
+    if (should_mlock(mlock_state)) {
+        warn_report("virtio-hballoon: guest memory is locked (mem-lock); "
+                    "inflated pages stay allocated on the host");
     }
     return true;
 }
@@ -691,7 +798,10 @@ static void virtio_hballoon_device_realize(DeviceState *dev, Error **errp)
         s->num_nodes = 0;
         return;
     }
-    if (qemu_add_hballoon_handler(&virtio_hballoon_ops, s) < 0) {
+    /* The device users name: the transport's (virtio-hballoon-pci). */
+    s->proxy = qdev_get_parent_bus(dev) ? qdev_get_parent_bus(dev)->parent
+                                        : dev;
+    if (qemu_add_hballoon_handler(&virtio_hballoon_ops, s, s->proxy) < 0) {
         error_setg(errp, "only one virtio-hballoon device is supported");
         g_free(s->nodes);
         s->nodes = NULL;
@@ -717,8 +827,11 @@ static void virtio_hballoon_device_unrealize(DeviceState *dev)
 
     timer_free(s->stats_timer);
     s->stats_timer = NULL;
-    g_free(s->stats_vq_elem);
-    s->stats_vq_elem = NULL;
+    if (s->stats_vq_elem) {
+        virtqueue_detach_element(s->svq, s->stats_vq_elem, 0);
+        g_free(s->stats_vq_elem);
+        s->stats_vq_elem = NULL;
+    }
     virtio_hballoon_drop_current(s);
     qemu_bh_delete(s->drain_bh);
     s->drain_bh = NULL;
@@ -796,7 +909,7 @@ static int virtio_hballoon_post_load(void *opaque, int version_id)
     }
     if (s->stats_poll_interval) {
         timer_mod(s->stats_timer, qemu_clock_get_ms(QEMU_CLOCK_VIRTUAL) +
-                  s->stats_poll_interval * 1000);
+                  s->stats_poll_interval * (int64_t)1000);
     }
     /* Buffers the source had not taken yet: the guest waits for them. */
     qemu_bh_schedule(s->drain_bh);

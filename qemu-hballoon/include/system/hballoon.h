@@ -13,6 +13,7 @@
 #define SYSTEM_HBALLOON_H
 
 #include "qapi/qapi-types-hballoon.h"
+#include "hw/qdev-core.h"
 
 typedef struct HballoonOps {
     /* Set node @node's usable size to @size bytes. */
@@ -21,7 +22,12 @@ typedef struct HballoonOps {
     HballoonInfo *(*query)(void *opaque);
 } HballoonOps;
 
-int qemu_add_hballoon_handler(const HballoonOps *ops, void *opaque);
+/*
+ * @dev names the device to the user: its id selects it in the QMP
+ * commands' @id argument.
+ */
+int qemu_add_hballoon_handler(const HballoonOps *ops, void *opaque,
+                              DeviceState *dev);
 void qemu_remove_hballoon_handler(void *opaque);
 
 #endif

@@ -70,14 +70,15 @@ typedef struct Buf {
     bool write;                 /* mark the descriptors device-writable */
 } Buf;
 
-static HB *hb_start(const char *extra)
+/* Start QEMU with @args (the device at 04.0) and set the device up. */
+static HB *hb_start_args(const char *args)
 {
     HB *t = g_new0(HB, 1);
     QPCIAddress addr = { .devfn = QPCI_DEVFN(4, 0) };
     uint64_t features;
     int i;
 
-    t->qts = qtest_initf(HB_ARGS " %s", extra ? extra : "");
+    t->qts = qtest_init(args);
     pc_alloc_init(&t->alloc, t->qts, ALLOC_NO_FLAGS);
     t->pcibus = qpci_new_pc(t->qts, &t->alloc);
     t->dev = virtio_pci_new(t->pcibus, &addr);
@@ -106,6 +107,13 @@ static HB *hb_start(const char *extra)
     }
     qvirtio_set_driver_ok(t->vdev);
     return t;
+}
+
+static HB *hb_start(const char *extra)
+{
+    g_autofree char *args = g_strdup_printf(HB_ARGS " %s", extra ? extra : "");
+
+    return hb_start_args(args);
 }
 
 static void hb_stop(HB *t)
@@ -360,6 +368,10 @@ static void test_inflate_deflate(void)
         g_assert_cmpint(qdict_get_int(data, "node"), ==, 1);
         g_assert_cmpuint(qd_u64(data, "actual"), ==,
                          NODE_SIZE - 16 * PAGE);
+        /* which device: its transport's id and QOM path */
+        g_assert_cmpstr(qdict_get_str(data, "id"), ==, "hb0");
+        g_assert_cmpstr(qdict_get_str(data, "qom-path"), ==,
+                        "/machine/peripheral/hb0");
         qobject_unref(ev);
     }
     g_assert_cmpuint(node_get(t->qts, 1, "actual"), ==, NODE_SIZE - 16 * PAGE);
@@ -551,6 +563,55 @@ static void test_bad_buffers(void)
     hb_stop(t);
 }
 
+/* Query until node @node's statistics satisfy @want (or time runs out). */
+static QDict *wait_stats(QTestState *qts, int node,
+                         bool (*want)(QDict *stats))
+{
+    gint64 start = g_get_monotonic_time();
+
+    for (;;) {
+        QDict *info = query(qts);
+        QDict *n = query_node(info, node);
+        QDict *st = qdict_haskey(n, "stats") ? qdict_get_qdict(n, "stats")
+                                              : NULL;
+
+        if (want(st)) {
+            return info;
+        }
+        qobject_unref(info);
+        g_assert_cmpint(g_get_monotonic_time() - start, <=, TIMEOUT_US);
+        g_usleep(1000);
+    }
+}
+
+static bool stats_first(QDict *st)
+{
+    return st && qd_u64(st, "free-memory") == 12345 * PAGE;
+}
+
+static bool stats_second(QDict *st)
+{
+    return st && qd_u64(st, "free-memory") == 999 * PAGE;
+}
+
+static bool stats_none(QDict *st)
+{
+    return !st;
+}
+
+/* Queue @len bytes of @report on the stats queue; returns the head. */
+static uint32_t send_stats(HB *t, const void *report, size_t len)
+{
+    QVirtQueue *vq = t->vq[VIRTIO_HBALLOON_VQ_STATS];
+    uint64_t addr = guest_alloc(&t->alloc, len);
+    uint32_t head;
+
+    qtest_memwrite(t->qts, addr, report, len);
+    head = qvirtqueue_add(t->qts, vq, addr, len, false, false);
+    qvirtqueue_kick(t->qts, t->vdev, vq, head);
+    return head;
+}
+
 static void test_stats(void)
 {
     HB *t = hb_start(NULL);
@@ -566,25 +627,42 @@ static void test_stats(void)
               .val = cpu_to_le64(7 * PAGE) },
         },
     };
-    uint64_t addr = guest_alloc(&t->alloc, sizeof(s));
     QVirtQueue *vq = t->vq[VIRTIO_HBALLOON_VQ_STATS];
     QDict *info, *stats;
     uint32_t head;
 
-    qtest_memwrite(t->qts, addr, &s, sizeof(s));
-    head = qvirtqueue_add(t->qts, vq, addr, sizeof(s), false, false);
-    qvirtqueue_kick(t->qts, t->vdev, vq, head);
+    head = send_stats(t, &s, sizeof(s));
     /* The device keeps the buffer; the statistics show up in the query. */
-    info = query(t->qts);
+    info = wait_stats(t->qts, 1, stats_first);
     g_assert_false(qdict_haskey(query_node(info, 0), "stats"));
     stats = qdict_get_qdict(query_node(info, 1), "stats");
-    g_assert_nonnull(stats);
-    g_assert_cmpuint(qd_u64(stats, "free-memory"), ==, 12345 * PAGE);
     g_assert_cmpuint(qd_u64(stats, "balloon-memory"), ==, 7 * PAGE);
     qobject_unref(info);
     g_assert_false(qvirtqueue_get_buf(t->qts, vq, NULL, NULL));
 
     /* After the polling interval the device asks for fresh numbers. */
+    qtest_clock_step(t->qts, 6000 * 1000 * 1000LL);
+    qvirtio_wait_used_elem(t->qts, t->vdev, vq, head, NULL, TIMEOUT_US);
+
+    /* A report replaces the last: a tag it lacks reads 0. */
+    s.hdr.num_stats = cpu_to_le32(1);
+    s.st[0].val = cpu_to_le64(999 * PAGE);
+    head = send_stats(t, &s, sizeof(s.hdr) + sizeof(s.st[0]));
+    info = wait_stats(t->qts, 1, stats_second);
+    stats = qdict_get_qdict(query_node(info, 1), "stats");
+    g_assert_cmpuint(qd_u64(stats, "balloon-memory"), ==, 0);
+    qobject_unref(info);
+    qtest_clock_step(t->qts, 6000 * 1000 * 1000LL);
+    qvirtio_wait_used_elem(t->qts, t->vdev, vq, head, NULL, TIMEOUT_US);
+
+    /*
+     * A header that claims more statistics than any device reads ends the
+     * walk there (the buffer is not read on, however long it is): nothing
+     * of it is taken, and the buffer still goes back to the guest.
+     */
+    s.hdr.num_stats = cpu_to_le32(1000000);
+    head = send_stats(t, &s, sizeof(s));
+    qobject_unref(wait_stats(t->qts, 1, stats_none));
     qtest_clock_step(t->qts, 6000 * 1000 * 1000LL);
     qvirtio_wait_used_elem(t->qts, t->vdev, vq, head, NULL, TIMEOUT_US);
     hb_stop(t);
@@ -687,12 +765,33 @@ static void test_qmp_errors(void)
     assert_qmp_error(qts, "GenericError", "size",
                      "{ 'execute': 'hballoon-set', 'arguments': "
                      "{ 'node': 0, 'size': 'big' } }");
-    /* Boundaries that are fine: zero and the whole node. */
+    /* Zero would balloon the whole node away: refused, target unchanged. */
+    assert_qmp_error(qts, "GenericError", "greater than 0",
+                     "{ 'execute': 'hballoon-set', 'arguments': "
+                     "{ 'node': 0, 'size': 0 } }");
+    g_assert_cmpuint(node_get(qts, 0, "target"), ==, NODE_SIZE);
+    /* Boundaries that are fine: one page and the whole node. */
     qtest_qmp_assert_success(qts, "{ 'execute': 'hballoon-set', 'arguments':"
-                             " { 'node': 0, 'size': 0 } }");
+                             " { 'node': 0, 'size': 4096 } }");
+    g_assert_cmpuint(node_get(qts, 0, "target"), ==, PAGE);
     qtest_qmp_assert_success(qts, "{ 'execute': 'hballoon-set', 'arguments':"
                              " { 'node': 0, 'size': %" PRIu64 " } }",
                              NODE_SIZE);
+    /* The device by id: its transport's, as the user gave it. */
+    qtest_qmp_assert_success(qts, "{ 'execute': 'hballoon-set', 'arguments':"
+                             " { 'node': 1, 'size': %" PRIu64 ", "
+                             "'id': 'hb0' } }", NODE_SIZE - PAGE);
+    g_assert_cmpuint(node_get(qts, 1, "target"), ==, NODE_SIZE - PAGE);
+    qobject_unref(qtest_qmp_assert_success_ref(qts,
+                  "{ 'execute': 'query-hballoon', 'arguments': "
+                  "{ 'id': 'hb0' } }"));
+    assert_qmp_error(qts, "GenericError", "with id 'hb1'",
+                     "{ 'execute': 'hballoon-set', 'arguments': "
+                     "{ 'node': 1, 'size': 4096, 'id': 'hb1' } }");
+    assert_qmp_error(qts, "GenericError", "with id 'hb1'",
+                     "{ 'execute': 'query-hballoon', 'arguments': "
+                     "{ 'id': 'hb1' } }");
+    g_assert_cmpuint(node_get(qts, 1, "target"), ==, NODE_SIZE - PAGE);
 
     /* HMP */
     out = qtest_hmp(qts, "hballoon 1 64M");
@@ -713,9 +812,9 @@ static void test_qmp_errors(void)
 
     /* No device at all. */
     qts = qtest_init("-machine pc -nodefaults");
-    assert_qmp_error(qts, "DeviceNotActive", "No virtio-hballoon",
+    assert_qmp_error(qts, "GenericError", "No virtio-hballoon",
                      "{ 'execute': 'query-hballoon' }");
-    assert_qmp_error(qts, "DeviceNotActive", "No virtio-hballoon",
+    assert_qmp_error(qts, "GenericError", "No virtio-hballoon",
                      "{ 'execute': 'hballoon-set', 'arguments': "
                      "{ 'node': 0, 'size': 4096 } }");
     out = qtest_hmp(qts, "info hballoon");
@@ -745,30 +844,200 @@ static void test_second_device(void)
     qtest_quit(qts);
 }
 
-/* Large host pages inhibit discard for that node, and it is reported. */
-static void test_discard_inhibited(void)
+/* Whether @reasons (a query's "reasons" list) holds @why. */
+static bool has_reason(QDict *info, const char *why)
+{
+    QListEntry *e;
+
+    QLIST_FOREACH_ENTRY(qdict_get_qlist(info, "reasons"), e) {
+        if (!strcmp(qstring_get_str(qobject_to(QString, qlist_entry_obj(e))),
+                    why)) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/*
+ * Page poisoning does not stop discards: an inflated page is not free to
+ * the guest, and a deflated one is poisoned again when the guest frees it.
+ */
+static void test_page_poison(void)
 {
     HB *t = hb_start(NULL);
+    uint64_t pfn = NODE_START(1) + 77;
     QDict *info;
 
-    /* Page poisoning with a non-zero pattern. */
     qpci_io_writel(t->dev->pdev, t->dev->bar, t->dev->device_cfg_offset +
                    offsetof(struct virtio_hballoon_config, poison_val),
                    0xaaaaaaaa);
     info = query(t->qts);
-    g_assert_true(qdict_get_bool(info, "discard-inhibited"));
-    g_assert_cmpstr(qstring_get_str(qobject_to(QString, qlist_peek(
-                    qdict_get_qlist(info, "reasons")))), ==, "page-poison");
+    g_assert_false(qdict_get_bool(info, "discard-inhibited"));
+    g_assert_cmpint(qlist_size(qdict_get_qlist(info, "reasons")), ==, 0);
     qobject_unref(info);
-    {
-        uint64_t pfn = NODE_START(1) + 77;
 
-        qtest_writeq(t->qts, pfn * PAGE, CANARY(pfn));
-        send_pfns(t, VIRTIO_HBALLOON_VQ_INFLATE, 1, &pfn, 1);
-        g_assert_cmpuint(node_get(t->qts, 1, "inflated"), ==, 1);
-        g_assert_cmpuint(node_get(t->qts, 1, "discarded"), ==, 0);
-        g_assert_cmphex(qtest_readq(t->qts, pfn * PAGE), ==, CANARY(pfn));
+    qtest_writeq(t->qts, pfn * PAGE, CANARY(pfn));
+    send_pfns(t, VIRTIO_HBALLOON_VQ_INFLATE, 1, &pfn, 1);
+    g_assert_cmpuint(node_get(t->qts, 1, "inflated"), ==, 1);
+    g_assert_cmpuint(node_get(t->qts, 1, "discarded"), ==, 1);
+    g_assert_cmphex(qtest_readq(t->qts, pfn * PAGE), ==, 0);
+    hb_stop(t);
+}
+
+/* A file of @pages pages, each holding its page number in its first word. */
+static char *make_backing_file(uint64_t pages)
+{
+    char *path = g_strdup_printf("%s/hballoon-file-XXXXXX", g_get_tmp_dir());
+    int fd = g_mkstemp(path);
+    uint64_t k;
+
+    g_assert_cmpint(fd, >=, 0);
+    g_assert_cmpint(ftruncate(fd, pages * PAGE), ==, 0);
+    for (k = 0; k < pages; k += 1024) {
+        uint64_t v = CANARY(k);
+
+        g_assert_cmpint(pwrite(fd, &v, 8, k * PAGE), ==, 8);
     }
+    close(fd);
+    return path;
+}
+
+static uint64_t file_word(const char *path, uint64_t page)
+{
+    int fd = open(path, O_RDONLY);
+    uint64_t v = 0;
+
+    g_assert_cmpint(fd, >=, 0);
+    g_assert_cmpint(pread(fd, &v, 8, page * PAGE), ==, 8);
+    close(fd);
+    return v;
+}
+
+/*
+ * Node 1 backed by @backend (a file the test made): the device must not
+ * discard (the node and the query say why), the guest's page keeps its
+ * contents, and the file keeps its own: no hole punched into a file other
+ * VMs may map too.
+ */
+static void check_file_backend(const char *backend, const char *why)
+{
+    g_autofree char *file = make_backing_file(NODE_PAGES);
+    g_autofree char *args = g_strdup_printf(
+        "-machine pc -m 256M -nodefaults "
+        "-object memory-backend-ram,id=m0,size=128M "
+        "-object memory-backend-file,id=m1,size=128M,mem-path=%s,%s "
+        "-numa node,nodeid=0,memdev=m0 -numa node,nodeid=1,memdev=m1 "
+        "-device virtio-hballoon-pci,id=hb0,addr=04.0", file, backend);
+    HB *t = hb_start_args(args);
+    uint64_t pfn = NODE_START(1) + 2048;
+    QDict *info, *n;
+
+    info = query(t->qts);
+    n = query_node(info, 1);
+    g_assert_true(qdict_get_bool(n, "discard-inhibited"));
+    g_assert_cmpstr(qdict_get_str(n, "reason"), ==, why);
+    g_assert_false(qdict_get_bool(query_node(info, 0), "discard-inhibited"));
+    g_assert_false(qdict_haskey(query_node(info, 0), "reason"));
+    g_assert_true(qdict_get_bool(info, "discard-inhibited"));
+    g_assert_true(has_reason(info, why));
+    qobject_unref(info);
+
+    /* The guest sees the file's contents, then inflates that page. */
+    g_assert_cmphex(qtest_readq(t->qts, pfn * PAGE), ==, CANARY(2048));
+    send_pfns(t, VIRTIO_HBALLOON_VQ_INFLATE, 1, &pfn, 1);
+    g_assert_cmpuint(node_get(t->qts, 1, "inflated"), ==, 1);
+    g_assert_cmpuint(node_get(t->qts, 1, "discarded"), ==, 0);
+    g_assert_cmpuint(node_get(t->qts, 1, "discard-failures"), ==, 0);
+    g_assert_cmphex(qtest_readq(t->qts, pfn * PAGE), ==, CANARY(2048));
+    g_assert_cmphex(file_word(file, 2048), ==, CANARY(2048));
+
+    /* Node 0 (anonymous RAM) still discards. */
+    pfn = NODE_START(0) + 3000;
+    qtest_writeq(t->qts, pfn * PAGE, CANARY(pfn));
+    send_pfns(t, VIRTIO_HBALLOON_VQ_INFLATE, 0, &pfn, 1);
+    g_assert_cmpuint(node_get(t->qts, 0, "discarded"), ==, 1);
+    g_assert_cmphex(qtest_readq(t->qts, pfn * PAGE), ==, 0);
+    hb_stop(t);
+    unlink(file);
+}
+
+static void test_private_file(void)
+{
+    check_file_backend("share=off", "private-file");
+}
+
+static void test_readonly_file(void)
+{
+    check_file_backend("readonly=on,rom=off,share=off", "readonly-file");
+}
+
+/* A private memfd is QEMU's own: discarding it harms nobody. */
+static void test_private_memfd(void)
+{
+    HB *t = hb_start_args(
+        "-machine pc -m 256M -nodefaults "
+        "-object memory-backend-ram,id=m0,size=128M "
+        "-object memory-backend-memfd,id=m1,size=128M,share=off "
+        "-numa node,nodeid=0,memdev=m0 -numa node,nodeid=1,memdev=m1 "
+        "-device virtio-hballoon-pci,id=hb0,addr=04.0");
+    uint64_t pfn = NODE_START(1) + 99;
+
+    {
+        QDict *info = query(t->qts);
+
+        g_assert_false(qdict_get_bool(query_node(info, 1),
+                                      "discard-inhibited"));
+        qobject_unref(info);
+    }
+    qtest_writeq(t->qts, pfn * PAGE, CANARY(pfn));
+    send_pfns(t, VIRTIO_HBALLOON_VQ_INFLATE, 1, &pfn, 1);
+    g_assert_cmpuint(node_get(t->qts, 1, "discarded"), ==, 1);
+    g_assert_cmphex(qtest_readq(t->qts, pfn * PAGE), ==, 0);
+    hb_stop(t);
+}
+
+/*
+ * Locked guest memory (-overcommit mem-lock): the host cannot drop locked
+ * pages, so the device says so instead of failing every discard.
+ */
+static void test_mem_lock(void)
+{
+    HB *t = hb_start("-overcommit mem-lock=on-fault");
+    uint64_t pfn = NODE_START(1) + 123;
+    QDict *info;
+
+    info = query(t->qts);
+    g_assert_true(qdict_get_bool(info, "discard-inhibited"));
+    g_assert_true(has_reason(info, "mem-lock"));
+    qobject_unref(info);
+    qtest_writeq(t->qts, pfn * PAGE, CANARY(pfn));
+    send_pfns(t, VIRTIO_HBALLOON_VQ_INFLATE, 1, &pfn, 1);
+    g_assert_cmpuint(node_get(t->qts, 1, "inflated"), ==, 1);
+    g_assert_cmpuint(node_get(t->qts, 1, "discarded"), ==, 0);
+    g_assert_cmpuint(node_get(t->qts, 1, "discard-failures"), ==, 0);
+    g_assert_cmphex(qtest_readq(t->qts, pfn * PAGE), ==, CANARY(pfn));
+    hb_stop(t);
+}
+
+/*
+ * Memory hotplug without -numa: pc makes node 0 up itself, without a
+ * memdev (libvirt's <maxMemory> without <numa>). It is all of the RAM.
+ */
+static void test_implicit_node(void)
+{
+    HB *t = hb_start_args("-machine pc -m 256M,slots=2,maxmem=1G -nodefaults "
+                          "-device virtio-hballoon-pci,id=hb0,addr=04.0");
+    uint64_t pfn = 40000;
+    QDict *info;
+
+    info = query(t->qts);
+    g_assert_cmpint(qlist_size(qdict_get_qlist(info, "nodes")), ==, 1);
+    g_assert_cmpuint(qd_u64(query_node(info, 0), "ram"), ==, 2 * NODE_SIZE);
+    qobject_unref(info);
+    qtest_writeq(t->qts, pfn * PAGE, CANARY(pfn));
+    send_pfns(t, VIRTIO_HBALLOON_VQ_INFLATE, 0, &pfn, 1);
+    g_assert_cmpuint(node_get(t->qts, 0, "discarded"), ==, 1);
+    g_assert_cmphex(qtest_readq(t->qts, pfn * PAGE), ==, 0);
     hb_stop(t);
 }
 
@@ -1128,8 +1397,12 @@ int main(int argc, char **argv)
     qtest_add_func("virtio-hballoon/qmp-errors", test_qmp_errors);
     qtest_add_func("virtio-hballoon/coexist-virtio-balloon", test_coexist);
     qtest_add_func("virtio-hballoon/second-device", test_second_device);
-    qtest_add_func("virtio-hballoon/discard-inhibited",
-                   test_discard_inhibited);
+    qtest_add_func("virtio-hballoon/page-poison", test_page_poison);
+    qtest_add_func("virtio-hballoon/private-file", test_private_file);
+    qtest_add_func("virtio-hballoon/readonly-file", test_readonly_file);
+    qtest_add_func("virtio-hballoon/private-memfd", test_private_memfd);
+    qtest_add_func("virtio-hballoon/mem-lock", test_mem_lock);
+    qtest_add_func("virtio-hballoon/implicit-node", test_implicit_node);
     qtest_add_func("virtio-hballoon/migrate", test_migrate);
     qtest_add_func("virtio-hballoon/fuzz", test_fuzz);
 

@@ -12,6 +12,7 @@
 
 #include "standard-headers/linux/virtio_hballoon.h"
 #include "hw/virtio/virtio.h"
+#include "qapi/qapi-types-hballoon.h"
 #include "qom/object.h"
 
 #define TYPE_VIRTIO_HBALLOON "virtio-hballoon"
@@ -23,7 +24,8 @@ typedef struct HballoonNode {
     uint32_t node_id;           /* QEMU NUMA node id == ACPI PXM */
     uint64_t ram_pages;         /* 4 KiB pages of the node's memdev */
     MemoryRegion *mr;           /* memory region of the node's memdev */
-    bool large_pages;           /* backend page size > 4 KiB: no discard */
+    bool no_discard;            /* the backend cannot discard 4 KiB pages */
+    HballoonDiscardInhibitor no_discard_why;
 
     /* Migrated. */
     uint64_t target_pages;      /* pages the host wants in the balloon */
@@ -39,6 +41,14 @@ typedef struct HballoonNode {
      * value there, so stale bytes of other fields never roll it back.
      */
     uint64_t cfg_actual;
+
+    /*
+     * Discards the host refused, and the pause before the next attempt;
+     * not migrated (they describe this host).
+     */
+    uint64_t discard_failures;
+    int64_t discard_pause_ns;
+    int64_t discard_resume_ns;  /* QEMU_CLOCK_REALTIME */
 
     /* Latest guest statistics, not migrated (the guest sends new ones). */
     uint64_t stats[VIRTIO_HBALLOON_S_NR];
@@ -77,6 +87,7 @@ struct VirtIOHballoon {
 
     VirtQueueElement *stats_vq_elem;
     QEMUTimer *stats_timer;
+    DeviceState *proxy;         /* the transport device users name (id) */
     uint32_t stats_poll_interval;   /* seconds, 0: never ask again */
 
     uint32_t host_features;
