@@ -884,10 +884,15 @@ static void test_page_poison(void)
     hb_stop(t);
 }
 
-/* A file of @pages pages, each holding its page number in its first word. */
+/*
+ * A file of @pages pages, every 1024th holding CANARY(its page number) in
+ * its first word, the rest holes; on tmpfs where there is one (page-sized
+ * blocks, as a host's /dev/shm backends have).
+ */
 static char *make_backing_file(uint64_t pages)
 {
-    char *path = g_strdup_printf("%s/hballoon-file-XXXXXX", g_get_tmp_dir());
+    const char *dir = access("/dev/shm", W_OK) ? g_get_tmp_dir() : "/dev/shm";
+    char *path = g_strdup_printf("%s/hballoon-file-XXXXXX", dir);
     int fd = g_mkstemp(path);
     uint64_t k;
 
@@ -969,6 +974,50 @@ static void test_private_file(void)
 static void test_readonly_file(void)
 {
     check_file_backend("readonly=on,rom=off,share=off", "readonly-file");
+}
+
+static uint64_t file_blocks(const char *path)
+{
+    struct stat st;
+
+    g_assert_cmpint(stat(path, &st), ==, 0);
+    return st.st_blocks;
+}
+
+/*
+ * The host really gets the memory back: with node 1 in a shared file, the
+ * file's allocated blocks drop by exactly the pages inflated, and grow
+ * again once the guest writes a deflated page.
+ */
+static void test_shared_file(void)
+{
+    g_autofree char *file = make_backing_file(NODE_PAGES);
+    g_autofree char *args = g_strdup_printf(
+        "-machine pc -m 256M -nodefaults "
+        "-object memory-backend-ram,id=m0,size=128M "
+        "-object memory-backend-file,id=m1,size=128M,mem-path=%s,share=on "
+        "-numa node,nodeid=0,memdev=m0 -numa node,nodeid=1,memdev=m1 "
+        "-device virtio-hballoon-pci,id=hb0,addr=04.0", file);
+    HB *t = hb_start_args(args);
+    uint64_t pfns[16], before, i;
+
+    for (i = 0; i < 16; i++) {
+        pfns[i] = NODE_START(1) + 5000 + 3 * i;
+        qtest_writeq(t->qts, pfns[i] * PAGE, CANARY(pfns[i]));
+    }
+    before = file_blocks(file);
+    send_pfns(t, VIRTIO_HBALLOON_VQ_INFLATE, 1, pfns, 16);
+    g_assert_cmpuint(node_get(t->qts, 1, "discarded"), ==, 16);
+    g_assert_cmpuint(file_blocks(file), ==, before - 16 * PAGE / 512);
+    g_assert_cmphex(file_word(file, 5000 + 3), ==, 0);
+    g_assert_cmphex(file_word(file, 1024), ==, CANARY(1024));
+
+    send_pfns(t, VIRTIO_HBALLOON_VQ_DEFLATE, 1, pfns, 16);
+    qtest_writeq(t->qts, pfns[0] * PAGE, 0x1234);
+    g_assert_cmpuint(file_blocks(file), >=, before - 15 * PAGE / 512);
+    g_assert_cmphex(file_word(file, 5000), ==, 0x1234);
+    hb_stop(t);
+    unlink(file);
 }
 
 /* A private memfd is QEMU's own: discarding it harms nobody. */
@@ -1183,7 +1232,21 @@ static uint64_t pfn_outside(void)
 typedef struct Expect {
     uint64_t bad;
     uint64_t inflated[2], deflated[2], invalid[2];
+    bool sac_inflated[2][SAC_PAGES];    /* inflated at least once */
 } Expect;
+
+/* A PFN of @node's buffer on queue @q: what the device must make of it. */
+static void expect_pfn(Expect *e, int q, int node, uint64_t pfn)
+{
+    if (pfn < SAC_START(node) || pfn >= SAC_START(node) + SAC_PAGES) {
+        e->invalid[node]++;
+    } else if (q) {
+        e->deflated[node]++;
+    } else {
+        e->inflated[node]++;
+        e->sac_inflated[node][pfn - SAC_START(node)] = true;
+    }
+}
 
 static void fuzz_one(Buf *b, int q, Expect *e)
 {
@@ -1206,23 +1269,15 @@ static void fuzz_one(Buf *b, int q, Expect *e)
 
             if (what < 4) {
                 pfns[i] = pfn_sacrificial(node);
-                (q ? e->deflated : e->inflated)[node]++;
             } else if (what < 5 && i > 0) {
                 pfns[i] = pfns[i - 1];  /* duplicate */
-                if (pfns[i] >= SAC_START(node) &&
-                    pfns[i] < SAC_START(node) + SAC_PAGES) {
-                    (q ? e->deflated : e->inflated)[node]++;
-                } else {
-                    e->invalid[node]++;
-                }
             } else if (what < 7) {
                 pfns[i] = g_test_rand_int_range(0, 2) ?
                           pfn_canary(!node) : pfn_sacrificial(!node);
-                e->invalid[node]++;
             } else {
                 pfns[i] = pfn_outside();
-                e->invalid[node]++;
             }
+            expect_pfn(e, q, node, pfns[i]);
         }
         buf_pfns(b, node, num, pfns, num);
     } else {
@@ -1283,9 +1338,9 @@ static void test_fuzz(void)
     const char *env = getenv("HBALLOON_FUZZ_BUFFERS");
     long total = env ? atol(env) : 100000;
     HB *t = hb_start(NULL);
-    Expect e = {};
+    Expect *e = g_new0(Expect, 1);
     Buf *bufs = g_new0(Buf, BATCH);
-    uint64_t p, lost = 0, sac_zero = 0;
+    uint64_t p, lost = 0, sac_zero = 0, sac_wrong = 0;
     long done = 0;
     QDict *info;
     int n;
@@ -1324,36 +1379,30 @@ static void test_fuzz(void)
                             uint64_t pfn;
 
                             memcpy(&pfn, b->bytes + 8 + 8 * i, 8);
-                            pfn = le64_to_cpu(pfn);
-                            if (pfn >= SAC_START(node) &&
-                                pfn < SAC_START(node) + SAC_PAGES) {
-                                (q ? e.deflated : e.inflated)[node]++;
-                            } else {
-                                e.invalid[node]++;
-                            }
+                            expect_pfn(e, q, node, le64_to_cpu(pfn));
                         }
                         continue;
                     }
                 }
-                e.bad++;
+                e->bad++;
                 continue;
             }
-            fuzz_one(&bufs[j], q, &e);
+            fuzz_one(&bufs[j], q, e);
         }
         hb_send(t, q, bufs, batch);
         done += batch;
     }
 
     info = query(t->qts);
-    g_assert_cmpuint(qd_u64(info, "bad-buffers"), ==, e.bad);
+    g_assert_cmpuint(qd_u64(info, "bad-buffers"), ==, e->bad);
     for (n = 0; n < 2; n++) {
         QDict *ni = query_node(info, n);
 
-        g_assert_cmpuint(qd_u64(ni, "inflated"), ==, e.inflated[n]);
-        g_assert_cmpuint(qd_u64(ni, "deflated"), ==, e.deflated[n]);
-        g_assert_cmpuint(qd_u64(ni, "invalid"), ==, e.invalid[n]);
-        g_assert_cmpuint(qd_u64(ni, "discarded"), <=, e.inflated[n]);
-        g_assert_cmpuint(qd_u64(ni, "discarded"), >, 0);
+        g_assert_cmpuint(qd_u64(ni, "inflated"), ==, e->inflated[n]);
+        g_assert_cmpuint(qd_u64(ni, "deflated"), ==, e->deflated[n]);
+        g_assert_cmpuint(qd_u64(ni, "invalid"), ==, e->invalid[n]);
+        /* Both backends discard: every valid inflated PFN, once per time. */
+        g_assert_cmpuint(qd_u64(ni, "discarded"), ==, e->inflated[n]);
     }
     qobject_unref(info);
 
@@ -1367,18 +1416,28 @@ static void test_fuzz(void)
         }
     }
     g_assert_cmpuint(lost, ==, 0);
-    /* ... while the sacrificial pages really were discarded. */
+    /*
+     * ... while exactly the sacrificial pages inflated at least once read
+     * as zeroes (discarded; deflating writes nothing), the others keep
+     * their canary.
+     */
     for (n = 0; n < 2; n++) {
         for (p = SAC_START(n); p < SAC_START(n) + SAC_PAGES; p++) {
-            sac_zero += qtest_readq(t->qts, p * PAGE) == 0;
+            uint64_t v = qtest_readq(t->qts, p * PAGE);
+            bool gone = e->sac_inflated[n][p - SAC_START(n)];
+
+            sac_zero += gone;
+            sac_wrong += v != (gone ? 0 : CANARY(p));
         }
     }
+    g_assert_cmpuint(sac_wrong, ==, 0);
     g_assert_cmpuint(sac_zero, >, 0);
     g_test_message("fuzz: %ld buffers, %" PRIu64 " bad, inflated %" PRIu64
                    "/%" PRIu64 ", invalid %" PRIu64 "/%" PRIu64
                    ", %" PRIu64 " sacrificial pages discarded",
-                   done, e.bad, e.inflated[0], e.inflated[1], e.invalid[0],
-                   e.invalid[1], sac_zero);
+                   done, e->bad, e->inflated[0], e->inflated[1],
+                   e->invalid[0], e->invalid[1], sac_zero);
+    g_free(e);
     g_free(bufs);
     hb_stop(t);
 }
@@ -1398,6 +1457,7 @@ int main(int argc, char **argv)
     qtest_add_func("virtio-hballoon/coexist-virtio-balloon", test_coexist);
     qtest_add_func("virtio-hballoon/second-device", test_second_device);
     qtest_add_func("virtio-hballoon/page-poison", test_page_poison);
+    qtest_add_func("virtio-hballoon/shared-file", test_shared_file);
     qtest_add_func("virtio-hballoon/private-file", test_private_file);
     qtest_add_func("virtio-hballoon/readonly-file", test_readonly_file);
     qtest_add_func("virtio-hballoon/private-memfd", test_private_memfd);
