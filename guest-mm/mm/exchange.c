@@ -57,6 +57,8 @@ static const char * const exchange_result_names[EXCHANGE_FAIL_NR] = {
 	[EXCHANGE_FAIL_LOCKED]		= "locked",
 	[EXCHANGE_FAIL_REFCOUNT]	= "refcount",
 	[EXCHANGE_FAIL_UNMAP]		= "unmap",
+	[EXCHANGE_FAIL_NOMEM]		= "nomem",
+	[EXCHANGE_FAIL_HWPOISON]	= "hwpoison",
 };
 
 /* Per-side progress, kept in the caller's struct exchange_pair. */
@@ -101,6 +103,10 @@ int exchange_result_errno(enum exchange_result result)
 		return -EPERM;
 	case EXCHANGE_FAIL_PINNED:
 		return -EBUSY;
+	case EXCHANGE_FAIL_NOMEM:
+		return -ENOMEM;
+	case EXCHANGE_FAIL_HWPOISON:
+		return -EHWPOISON;
 	default:
 		return -EAGAIN;
 	}
@@ -452,19 +458,29 @@ static void exchange_state(struct folio *a, struct folio *b)
 	folio_xchg_last_cpupid(b, cpupid_a);
 }
 
-/* Swap the bytes of two order-0 folios in one pass, without a bounce page. */
-static void exchange_contents(struct folio *a, struct folio *b)
-{
-	unsigned long *pa = kmap_local_folio(a, 0);
-	unsigned long *pb = kmap_local_folio(b, 0);
-	unsigned int i;
+#ifdef CONFIG_PAGE_EXCHANGE_KUNIT_TEST
+/* KUnit: a copy from this folio fails half-way, as on a memory error. */
+static struct folio *exchange_test_poisoned;
+#endif
 
-	for (i = 0; i < PAGE_SIZE / sizeof(*pa); i++)
-		swap(pa[i], pb[i]);
-	kunmap_local(pb);
-	kunmap_local(pa);
-	flush_dcache_folio(a);
-	flush_dcache_folio(b);
+/*
+ * Copy @from's data into @to so that an uncorrectable memory error in @from
+ * fails the copy (and is queued for memory_failure()) instead of bringing
+ * the kernel down, as folio_mc_copy() does for migration.  @to may be
+ * partly written on failure.
+ */
+static int exchange_copy_mc(struct folio *to, struct folio *from)
+{
+#ifdef CONFIG_PAGE_EXCHANGE_KUNIT_TEST
+	if (from == READ_ONCE(exchange_test_poisoned)) {
+		memcpy_page(folio_page(to, 0), 0, folio_page(from, 0), 0,
+			    PAGE_SIZE / 2);
+		return -EHWPOISON;
+	}
+#endif
+	if (copy_mc_highpage(folio_page(to, 0), folio_page(from, 0)))
+		return -EHWPOISON;
+	return 0;
 }
 
 /*
@@ -497,20 +513,33 @@ static void exchange_cache_slot(struct address_space *mapping,
 }
 
 /*
- * Phase 3 for one unmapped pair: freeze both reference counts, then swap.
+ * Phase 3 for one unmapped pair: copy, freeze both reference counts, swap.
+ *
+ * Every read of the pair's data is machine-check safe, and the point of no
+ * return comes after the last one: @a's data goes to @bounce first (before
+ * the freeze, as migration copies before it freezes; both folios are locked
+ * and unmapped, so their data cannot change), then, frozen, @b's data into
+ * @a.  A memory error in either read fails the pair with @a's data put back
+ * from @bounce; only then do page-cache slots and state move, and @bounce
+ * (known good) lands in @b.
+ *
  * Returns %EXCHANGE_OK once past the point of no return, otherwise leaves
  * both folios untouched (still unmapped: the caller restores them).
  */
-static enum exchange_result exchange_move(struct exchange_pair *p)
+static enum exchange_result exchange_move(struct exchange_pair *p,
+					  struct folio *bounce)
 {
 	struct folio *a = p->a, *b = p->b;
 	struct address_space *ma = folio_test_anon(a) ? NULL : a->mapping;
 	struct address_space *mb = folio_test_anon(b) ? NULL : b->mapping;
 	struct address_space *m1 = ma, *m2 = mb;
+	enum exchange_result result = EXCHANGE_FAIL_REFCOUNT;
 	int ea, eb;
 
 	if (folio_mapped(a) || folio_mapped(b))
 		return EXCHANGE_FAIL_UNMAP;
+	if (exchange_copy_mc(bounce, a))
+		return EXCHANGE_FAIL_HWPOISON;
 
 	/* Lock the page caches in address order; one lock if shared. */
 	if (!m1 || (m2 && m2 < m1))
@@ -529,6 +558,15 @@ static enum exchange_result exchange_move(struct exchange_pair *p)
 		goto out_unlock;
 	if (!folio_ref_freeze(b, eb)) {
 		folio_ref_unfreeze(a, ea);
+		goto out_unlock;
+	}
+
+	/* Frozen: nobody reads @a while it holds part of @b's data. */
+	if (exchange_copy_mc(a, b)) {
+		copy_highpage(folio_page(a, 0), folio_page(bounce, 0));
+		folio_ref_unfreeze(b, eb);
+		folio_ref_unfreeze(a, ea);
+		result = EXCHANGE_FAIL_HWPOISON;
 		goto out_unlock;
 	}
 
@@ -555,7 +593,9 @@ static enum exchange_result exchange_move(struct exchange_pair *p)
 	if (m1)
 		xa_unlock_irq(&m1->i_pages);
 
-	exchange_contents(a, b);
+	copy_highpage(folio_page(b, 0), folio_page(bounce, 0));
+	flush_dcache_folio(a);
+	flush_dcache_folio(b);
 
 	/* Each folio now holds the other's data and its references. */
 	folio_ref_unfreeze(a, eb);
@@ -567,7 +607,7 @@ out_unlock:
 		xa_unlock(&m2->i_pages);
 	if (m1)
 		xa_unlock_irq(&m1->i_pages);
-	return EXCHANGE_FAIL_REFCOUNT;
+	return result;
 }
 
 /* Phase 4: map each folio where the other one was mapped. */
@@ -593,7 +633,9 @@ static void exchange_remap(struct exchange_pair *p)
  * while it sits in the other physical frame (and so on the other node).
  *
  * All pairs are unmapped first and the TLB is flushed once for the whole
- * batch, then every pair is moved and remapped.  A pair that cannot be
+ * batch, then every pair is moved and remapped.  The data are read with
+ * machine-check safe copies before the point of no return: a memory error
+ * fails that pair (%EXCHANGE_FAIL_HWPOISON) instead of the kernel.  A pair that cannot be
  * exchanged is left exactly as it was; its @result says why.  Both folios of
  * every pair are back on the LRU on return, and the caller still owns (and
  * must drop) its references.
@@ -606,9 +648,20 @@ unsigned int exchange_folio_pairs(struct exchange_pair *pairs, unsigned int nr)
 {
 	unsigned int i, done = 0;
 	bool unmapped = false;
+	struct folio *bounce;
 
 	if (WARN_ON_ONCE(nr > EXCHANGE_BATCH_MAX))
 		nr = EXCHANGE_BATCH_MAX;
+
+	/* One bounce page for the batch: the data of each pair's first side. */
+	bounce = folio_alloc(GFP_KERNEL, 0);
+	if (!bounce) {
+		for (i = 0; i < nr; i++) {
+			pairs[i].result = EXCHANGE_FAIL_NOMEM;
+			exchange_account(pairs[i].result);
+		}
+		return 0;
+	}
 
 	for (i = 0; i < nr; i++) {
 		pairs[i].result = exchange_prepare(&pairs[i]);
@@ -626,7 +679,7 @@ unsigned int exchange_folio_pairs(struct exchange_pair *pairs, unsigned int nr)
 		struct exchange_pair *p = &pairs[i];
 
 		if (p->result == EXCHANGE_OK) {
-			p->result = exchange_move(p);
+			p->result = exchange_move(p, bounce);
 			if (p->result == EXCHANGE_OK) {
 				exchange_remap(p);
 				done++;
@@ -637,6 +690,7 @@ unsigned int exchange_folio_pairs(struct exchange_pair *pairs, unsigned int nr)
 		}
 		exchange_account(p->result);
 	}
+	folio_put(bounce);
 	return done;
 }
 

@@ -31,6 +31,9 @@ struct folio;
  * @EXCHANGE_FAIL_REFCOUNT: unexpected extra references (transient GUP,
  *	a racing lookup, or a page being freed).
  * @EXCHANGE_FAIL_UNMAP: still mapped after try_to_migrate().
+ * @EXCHANGE_FAIL_NOMEM: no bounce page for the copy.
+ * @EXCHANGE_FAIL_HWPOISON: reading one of the pages hit an uncorrectable
+ *	memory error (reported to memory_failure()).
  * @EXCHANGE_FAIL_NR: number of results; not a result.
  *
  * Every result but %EXCHANGE_OK leaves both folios exactly as they were.
@@ -48,6 +51,8 @@ enum exchange_result {
 	EXCHANGE_FAIL_LOCKED,
 	EXCHANGE_FAIL_REFCOUNT,
 	EXCHANGE_FAIL_UNMAP,
+	EXCHANGE_FAIL_NOMEM,
+	EXCHANGE_FAIL_HWPOISON,
 	EXCHANGE_FAIL_NR,
 };
 

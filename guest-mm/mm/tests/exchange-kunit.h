@@ -283,6 +283,51 @@ static void exchange_test_extra_ref(struct kunit *test)
 	KUNIT_EXPECT_TRUE(test, exkt_check(test, a + PAGE_SIZE, 31));
 }
 
+/*
+ * A memory error while reading either page (injected: the copy from that
+ * folio stops half-way) fails the pair, and both pages keep their data and
+ * their frames; A even after half of B had been copied into it.
+ */
+static void exchange_test_hwpoison(struct kunit *test)
+{
+	unsigned long a = exkt_map(test, MAP_PRIVATE | MAP_ANONYMOUS, 2);
+	unsigned long b = a + PAGE_SIZE;
+	unsigned long pa, pb, before;
+	struct folio *fa, *fb;
+	int side;
+
+	exkt_fill(test, a, 50);
+	exkt_fill(test, b, 51);
+	for (side = 0; side < 2; side++) {
+		/*
+		 * As exkt_exchange_ok(): a second GUP touch before the drain
+		 * would queue the folio for activation, an extra reference.
+		 */
+		lru_add_drain_all();
+		fa = exkt_folio(test, a);
+		fb = exkt_folio(test, b);
+		if (!side) {
+			pa = folio_pfn(fa);
+			pb = folio_pfn(fb);
+		}
+		before = exchange_fail_count(EXCHANGE_FAIL_HWPOISON);
+		WRITE_ONCE(exchange_test_poisoned, side ? fb : fa);
+		KUNIT_EXPECT_STREQ(test, exchange_result_name(exchange_folios(fa, fb)),
+				   "hwpoison");
+		WRITE_ONCE(exchange_test_poisoned, NULL);
+		folio_put(fa);
+		folio_put(fb);
+		KUNIT_EXPECT_EQ(test, exchange_fail_count(EXCHANGE_FAIL_HWPOISON),
+				before + 1);
+		KUNIT_EXPECT_TRUE(test, exkt_check(test, a, 50));
+		KUNIT_EXPECT_TRUE(test, exkt_check(test, b, 51));
+		KUNIT_EXPECT_EQ(test, exkt_pfn(test, a), pa);
+		KUNIT_EXPECT_EQ(test, exkt_pfn(test, b), pb);
+	}
+	/* Nothing left behind: the pair exchanges now. */
+	exkt_exchange_ok(test, a, 50, b, 51);
+}
+
 static void exchange_test_mlocked(struct kunit *test)
 {
 	unsigned long l = exkt_map(test, MAP_PRIVATE | MAP_ANONYMOUS |
@@ -370,6 +415,7 @@ static struct kunit_case exchange_test_cases[] = {
 	KUNIT_CASE(exchange_test_pinned),
 	KUNIT_CASE(exchange_test_extra_ref),
 	KUNIT_CASE(exchange_test_mlocked),
+	KUNIT_CASE(exchange_test_hwpoison),
 	KUNIT_CASE(exchange_test_batch),
 	{},
 };
