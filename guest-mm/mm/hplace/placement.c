@@ -166,6 +166,7 @@ const char * const hplace_skip_names[HPLACE_NR_SKIP] = {
 	[HPLACE_SKIP_BUSY] = "busy",
 	[HPLACE_SKIP_LARGE] = "large",
 	[HPLACE_SKIP_MEMPOLICY] = "mempolicy",
+	[HPLACE_SKIP_PARTLY_MAPPED] = "partly_mapped",
 };
 
 const char * const hplace_move_names[HPLACE_NR_MOVE] = {
@@ -608,6 +609,15 @@ static void hplace_collect_folio(struct hplace_collect *c,
 	}
 	if (folio_likely_mapped_shared(folio)) {
 		hplace_skip(c, HPLACE_SKIP_SHARED, nr);
+		return;
+	}
+	/*
+	 * PTE-mapped (a PMD mapping counts in the entire mapcount) by fewer
+	 * PTEs than it has pages, by its one owner: only partly mapped.
+	 */
+	if (nr > 1 && !folio_entire_mapcount(folio) &&
+	    folio_mapcount(folio) < nr) {
+		hplace_skip(c, HPLACE_SKIP_PARTLY_MAPPED, nr);
 		return;
 	}
 	if (nr > 1 && (fstart < c->start ||

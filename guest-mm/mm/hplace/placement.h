@@ -34,6 +34,10 @@
  * @HPLACE_SKIP_MEMPOLICY: under a memory policy the tenant set: the VMA's
  *	own (mbind(2)) or else a thread's task-wide one (set_mempolicy(2));
  *	the tenant chose the node
+ * @HPLACE_SKIP_PARTLY_MAPPED: a huge page only partly mapped (after
+ *	munmap, mremap or MADV_DONTNEED of part of it): splitting it to move
+ *	the mapped pieces would fight khugepaged, which collapses such
+ *	ranges back, and the deferred split shrinker splits it anyway
  * @HPLACE_NR_SKIP: number of reasons
  */
 enum hplace_skip {
@@ -44,6 +48,7 @@ enum hplace_skip {
 	HPLACE_SKIP_BUSY,
 	HPLACE_SKIP_LARGE,
 	HPLACE_SKIP_MEMPOLICY,
+	HPLACE_SKIP_PARTLY_MAPPED,
 	HPLACE_NR_SKIP,
 };
 

@@ -288,6 +288,59 @@ static void hplace_test_thp_split_or_whole(struct kunit *test)
 			HPAGE_PMD_NR * 3 / 2);
 }
 
+/*
+ * A huge page with half of it unmapped (MADV_DONTNEED) stays whole and
+ * where it is: splitting it to move the mapped half would fight
+ * khugepaged, which collapses such a range back.
+ */
+static void hplace_test_partly_mapped_thp_stays(struct kunit *test)
+{
+	struct hplace_batch *b;
+	unsigned long map, thp, i;
+	struct folio *folio;
+	struct page *page;
+	long n;
+
+	if (!IS_ENABLED(CONFIG_TRANSPARENT_HUGEPAGE))
+		kunit_skip(test, "CONFIG_TRANSPARENT_HUGEPAGE is off");
+	map = kunit_vm_mmap(test, NULL, 0, 2 * HPAGE_PMD_SIZE,
+			    PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+			    0);
+	KUNIT_ASSERT_FALSE(test, IS_ERR_VALUE(map));
+	b = plkt_batch(test);
+	thp = ALIGN(map, HPAGE_PMD_SIZE);
+	KUNIT_ASSERT_EQ(test, do_madvise(current->mm, thp, HPAGE_PMD_SIZE,
+					 MADV_HUGEPAGE), 0);
+	for (i = 0; i < HPAGE_PMD_NR; i++) {
+		u64 v = i + 1;
+
+		KUNIT_ASSERT_EQ(test, copy_to_user((void __user *)thp +
+						   i * PAGE_SIZE, &v,
+						   sizeof(v)), 0);
+	}
+	mmap_read_lock(current->mm);
+	n = get_user_pages_remote(current->mm, thp, 1, 0, &page, NULL);
+	mmap_read_unlock(current->mm);
+	KUNIT_ASSERT_EQ(test, n, 1);
+	folio = page_folio(page);
+	if (!folio_test_large(folio) || folio_nid(folio) != 0) {
+		put_page(page);
+		kunit_skip(test, "no huge page on node 0 for the test mm");
+	}
+	put_page(page);
+	KUNIT_ASSERT_EQ(test, do_madvise(current->mm, thp + HPAGE_PMD_SIZE / 2,
+					 HPAGE_PMD_SIZE / 2, MADV_DONTNEED), 0);
+	lru_add_drain_all();
+
+	plkt_add(b, false, thp, HPAGE_PMD_NR / 2);
+	hplace_demote(b, HPAGE_PMD_NR, HPLACE_MOVE_HEADROOM);
+	KUNIT_EXPECT_EQ(test, b->stats->thp_split, 0ULL);
+	KUNIT_EXPECT_EQ(test, b->stats->skipped[HPLACE_SKIP_PARTLY_MAPPED],
+			(u64)HPAGE_PMD_NR);
+	KUNIT_EXPECT_EQ(test, plkt_count(test, thp, HPAGE_PMD_NR / 2, 0),
+			HPAGE_PMD_NR / 2);
+}
+
 static void hplace_test_nodes_knob_validation(struct kunit *test)
 {
 	nodemask_t fast = hplace.place.fast, slow = hplace.place.slow;
@@ -496,6 +549,7 @@ static struct kunit_case hplace_placement_cases[] = {
 	KUNIT_CASE(hplace_test_budget_and_want_bound_moves),
 	KUNIT_CASE(hplace_test_swap_exchanges_hot_slow_with_cold_fast),
 	KUNIT_CASE(hplace_test_thp_split_or_whole),
+	KUNIT_CASE(hplace_test_partly_mapped_thp_stays),
 	KUNIT_CASE(hplace_test_nodes_knob_validation),
 	KUNIT_CASE(hplace_test_same_hot_plan),
 	KUNIT_CASE(hplace_test_fill_takes_sampled_ranges_only),
