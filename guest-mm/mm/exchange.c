@@ -518,7 +518,8 @@ static void exchange_cache_slot(struct address_space *mapping,
  * Every read of the pair's data is machine-check safe, and the point of no
  * return comes after the last one: @a's data goes to @bounce first (before
  * the freeze, as migration copies before it freezes; both folios are locked
- * and unmapped, so their data cannot change), then, frozen, @b's data into
+ * and unmapped, and no reference beyond the expected ones is left, so their
+ * data cannot change), then, frozen, @b's data into
  * @a.  A memory error in either read fails the pair with @a's data put back
  * from @bounce; only then do page-cache slots and state move, and @bounce
  * (known good) lands in @b.
@@ -538,6 +539,15 @@ static enum exchange_result exchange_move(struct exchange_pair *p,
 
 	if (folio_mapped(a) || folio_mapped(b))
 		return EXCHANGE_FAIL_UNMAP;
+	/*
+	 * As __migrate_folio() before its copy: a reference taken between
+	 * prepare and unmap (GUP-fast pinning a shmem page for DMA) may
+	 * still write @a after the copy below; now that no page table maps
+	 * either folio, no new one can be taken.
+	 */
+	if (folio_ref_count(a) != exchange_expected_refs(a) ||
+	    folio_ref_count(b) != exchange_expected_refs(b))
+		return EXCHANGE_FAIL_REFCOUNT;
 	if (exchange_copy_mc(bounce, a))
 		return EXCHANGE_FAIL_HWPOISON;
 
@@ -564,6 +574,7 @@ static enum exchange_result exchange_move(struct exchange_pair *p,
 	/* Frozen: nobody reads @a while it holds part of @b's data. */
 	if (exchange_copy_mc(a, b)) {
 		copy_highpage(folio_page(a, 0), folio_page(bounce, 0));
+		flush_dcache_folio(a);
 		folio_ref_unfreeze(b, eb);
 		folio_ref_unfreeze(a, ea);
 		result = EXCHANGE_FAIL_HWPOISON;

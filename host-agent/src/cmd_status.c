@@ -172,9 +172,12 @@ static void print_table(const struct hb_state *st, int64_t only,
 }
 
 static void print_top_level(const struct hb_state *st, int inhibited,
-			    const char *reason)
+			    int vm_wide, const char *reason)
 {
-	if (inhibited > 0)
+	if (inhibited > 0 && !vm_wide)
+		printf("discard: active, except on nodes whose backend cannot (%s)\n",
+		       reason);
+	else if (inhibited > 0)
 		printf("discard: INHIBITED%s%s%s - inflated pages stay allocated on the host\n",
 		       *reason ? " (" : "", reason, *reason ? ")" : "");
 	else if (inhibited == 0)
@@ -239,8 +242,8 @@ int cmd_status(struct ctl *c, int argc, char **argv)
 						HB_JSON_PLAIN));
 	} else {
 		inhibited = hb_discard_inhibited(&st, reason, sizeof(reason));
-		print_table(&st, only, inhibited);
-		print_top_level(&st, inhibited, reason);
+		print_table(&st, only, hb_vm_inhibited(&st));
+		print_top_level(&st, inhibited, hb_vm_inhibited(&st), reason);
 	}
 	hb_state_free(&st);
 	return EXIT_OK;

@@ -157,6 +157,35 @@ int hb_discard_inhibited(const struct hb_state *st, char *reason, size_t len)
 	return json_object_get_boolean(state) ? 1 : 0;
 }
 
+/* Reasons that belong to one node's backend, not to the whole VM. */
+static bool hb_node_reason(const char *why)
+{
+	return !strcmp(why, "large-pages") || !strcmp(why, "private-file") ||
+	       !strcmp(why, "readonly-file");
+}
+
+int hb_vm_inhibited(const struct hb_state *st)
+{
+	struct json_object *why;
+	int state;
+	size_t i;
+
+	state = hb_discard_inhibited(st, NULL, 0);
+	if (state <= 0)
+		return state;
+	if (!json_object_object_get_ex(st->root, HB_KEY_REASONS, &why) ||
+	    !json_object_is_type(why, json_type_array))
+		return 1;
+	for (i = 0; i < json_object_array_length(why); i++) {
+		struct json_object *e = json_object_array_get_idx(why, i);
+
+		if (!json_object_is_type(e, json_type_string) ||
+		    !hb_node_reason(json_object_get_string(e)))
+			return 1;
+	}
+	return 0;
+}
+
 void hb_explain_error(struct qmp_error *err)
 {
 	size_t n;

@@ -64,6 +64,16 @@ const struct hb_node *hb_state_node(const struct hb_state *st, int64_t node);
  */
 int hb_discard_inhibited(const struct hb_state *st, char *reason, size_t len);
 
+/*
+ * hb_vm_inhibited() - is discard inhibited for the whole VM?
+ *
+ * Return: 1 if a reason applies to every node (VFIO, postcopy, mem-lock,
+ * ...), 0 if discard works or only some nodes' backends cannot
+ * (large-pages, private-file, readonly-file: see each node), -1 if the
+ * reply does not say.
+ */
+int hb_vm_inhibited(const struct hb_state *st);
+
 /* Is @key one of the fields this tool shows in columns / knows? */
 bool hb_known_node_key(const char *key);
 bool hb_known_top_key(const char *key);

@@ -30,6 +30,7 @@ after each hballoon-set before it moves, as the real driver backs off.
   bad-reply       query-hballoon returns nodes without "actual"
   extras          guest stats, unknown fields, discard inhibited (VM-wide
                   and on node 1)
+  node-reason     discard inhibited on node 1 only (private-file backend)
   shutdown        after --emit events, send SHUTDOWN and close
   hangup          after --emit events, close without SHUTDOWN
 
@@ -55,7 +56,8 @@ def parse_size(s):
 
 
 class Device:
-    def __init__(self, nodes, floors, rate, extras, hold_ms=0):
+    def __init__(self, nodes, floors, rate, extras, hold_ms=0, node_reason=False):
+        self.node_reason = node_reason
         self.lock = threading.Lock()
         self.hold_ms = hold_ms
         self.hold_until = 0.0
@@ -93,6 +95,11 @@ class Device:
                 out.append(o)
             ret = {"nodes": out, "discard-inhibited": False, "reasons": [],
                    "bad-buffers": 0}
+            if self.node_reason:
+                out[-1]["discard-inhibited"] = True
+                out[-1]["reason"] = "private-file"
+                ret["discard-inhibited"] = True
+                ret["reasons"] = ["private-file"]
             if self.extras:
                 ret["discard-inhibited"] = True
                 ret["reasons"] = ["ram-discard-disabled", "private-file"]
@@ -357,7 +364,7 @@ def main():
     floors = {int(n): parse_size(r) for n, r in
               (x.split(":") for x in opts.floor.split(",") if x)}
     dev = Device(nodes, floors, parse_size(opts.rate), opts.scenario == "extras",
-                 opts.hold_ms)
+                 opts.hold_ms, opts.scenario == "node-reason")
     conns = []
 
     if os.path.exists(opts.socket):

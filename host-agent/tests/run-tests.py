@@ -448,6 +448,17 @@ def test_success(tmp):
              "--json passes unknown fields through", repr(r))
 
 
+def test_node_reason(tmp):
+    # Only node 1's backend cannot discard: node 0 still does.
+    with Fake(tmp, "node-reason") as f:
+        r = ctl("--qmp", f.sock, "status")
+        rows = {l.split()[0]: l for l in r.out.splitlines() if l.strip()[:1].isdigit()}
+        T.ok(r.rc == 0 and "no (private-file)" in rows.get("1", "") and
+             " yes" in rows.get("0", "") and
+             "discard: active, except on nodes whose backend cannot (private-file)" in r.out,
+             "a node's own reason does not make every node 'no'", repr(r))
+
+
 def test_shortfall(tmp):
     with Fake(tmp, "normal", "--floor", "1:1G") as f:
         r = ctl("--qmp", f.sock, "set", "1", "512M", "--stall", "0.5")
@@ -903,7 +914,8 @@ def main():
     tmp = tempfile.mkdtemp(prefix="hbctl-")
     try:
         for t in (test_cli_basics, test_connection_errors, test_command_errors,
-                  test_success, test_shortfall, test_stall_default, test_watch,
+                  test_success, test_node_reason, test_shortfall, test_stall_default,
+                  test_watch,
                   test_build, test_valgrind, test_docs, test_guide,
                   test_real_qemu, test_real_guest):
             try:

@@ -210,7 +210,12 @@ static bool virtio_hballoon_resolve(HballoonNode *node, uint64_t pfn,
         if (!section.mr) {
             return false;
         }
-        if (section.mr != node->mr || !memory_region_is_ram(section.mr) ||
+        /*
+         * The first flat range that overlaps [pa, pa + size) may start
+         * above @pa (a hole below the node): then @pa is not RAM.
+         */
+        if (section.offset_within_address_space != pa ||
+            section.mr != node->mr || !memory_region_is_ram(section.mr) ||
             memory_region_is_rom(section.mr) ||
             memory_region_is_romd(section.mr) ||
             int128_get64(section.size) < HBALLOON_PAGE_SIZE) {
@@ -227,7 +232,7 @@ static bool virtio_hballoon_resolve(HballoonNode *node, uint64_t pfn,
     /* The node's memory region is its RAMBlock's, from offset 0. */
     *rb = node->mr->ram_block;
     *offset = cache->offset_within_region + (pa - start);
-    return true;
+    return *offset + HBALLOON_PAGE_SIZE <= memory_region_size(node->mr);
 }
 
 /*

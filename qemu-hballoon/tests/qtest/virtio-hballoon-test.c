@@ -10,6 +10,7 @@
  */
 
 #include "qemu/osdep.h"
+#include <sys/resource.h>
 #include "qemu/bswap.h"
 #include "libqtest.h"
 #include "qobject/qdict.h"
@@ -1051,11 +1052,20 @@ static void test_private_memfd(void)
  */
 static void test_mem_lock(void)
 {
-    HB *t = hb_start("-overcommit mem-lock=on-fault");
-    uint64_t pfn = NODE_START(1) + 123;
-    QDict *info;
+    struct rlimit rl;
+    HB *t;
 
-    info = query(t->qts);
+    /* QEMU exits if it cannot lock: needs root or a high enough limit. */
+    if (geteuid() && (getrlimit(RLIMIT_MEMLOCK, &rl) ||
+                      (rl.rlim_cur != RLIM_INFINITY &&
+                       rl.rlim_cur < 512 * 1024 * 1024))) {
+        g_test_skip("cannot lock guest memory (not root, RLIMIT_MEMLOCK)");
+        return;
+    }
+    t = hb_start("-overcommit mem-lock=on-fault");
+    uint64_t pfn = NODE_START(1) + 123;
+    QDict *info = query(t->qts);
+
     g_assert_true(qdict_get_bool(info, "discard-inhibited"));
     g_assert_true(has_reason(info, "mem-lock"));
     qobject_unref(info);
@@ -1065,6 +1075,38 @@ static void test_mem_lock(void)
     g_assert_cmpuint(node_get(t->qts, 1, "discarded"), ==, 0);
     g_assert_cmpuint(node_get(t->qts, 1, "discard-failures"), ==, 0);
     g_assert_cmphex(qtest_readq(t->qts, pfn * PAGE), ==, CANARY(pfn));
+    hb_stop(t);
+}
+
+/*
+ * PFNs in the hole below a node's RAM (pc's PCI hole, [3G, 4G) with more
+ * than 3.5 GiB, where node 1 goes on at 4G): not RAM, ignored; the pages
+ * above the hole keep their data.
+ */
+static void test_hole_below_node(void)
+{
+    HB *t = hb_start_args("-machine pc -m 4G -nodefaults "
+        "-object memory-backend-ram,id=m0,size=2G "
+        "-object memory-backend-ram,id=m1,size=2G "
+        "-numa node,nodeid=0,memdev=m0 -numa node,nodeid=1,memdev=m1 "
+        "-device virtio-hballoon-pci,id=hb0,addr=04.0");
+    uint64_t above = 0x100000, pfns[4] = { 0xdffff, 0xe0000, 0xfff00, 0xfffff };
+    int i;
+
+    for (i = 0; i < 4; i++) {
+        qtest_writeq(t->qts, (above + i) * PAGE, CANARY(above + i));
+    }
+    send_pfns(t, VIRTIO_HBALLOON_VQ_INFLATE, 1, pfns, 4);
+    g_assert_cmpuint(node_get(t->qts, 1, "invalid"), ==, 4);
+    g_assert_cmpuint(node_get(t->qts, 1, "discarded"), ==, 0);
+    for (i = 0; i < 4; i++) {
+        g_assert_cmphex(qtest_readq(t->qts, (above + i) * PAGE), ==,
+                        CANARY(above + i));
+    }
+    /* The first page above the hole is the node's, and discards. */
+    send_pfns(t, VIRTIO_HBALLOON_VQ_INFLATE, 1, &above, 1);
+    g_assert_cmpuint(node_get(t->qts, 1, "discarded"), ==, 1);
+    g_assert_cmphex(qtest_readq(t->qts, above * PAGE), ==, 0);
     hb_stop(t);
 }
 
@@ -1463,6 +1505,7 @@ int main(int argc, char **argv)
     qtest_add_func("virtio-hballoon/private-memfd", test_private_memfd);
     qtest_add_func("virtio-hballoon/mem-lock", test_mem_lock);
     qtest_add_func("virtio-hballoon/implicit-node", test_implicit_node);
+    qtest_add_func("virtio-hballoon/hole-below-node", test_hole_below_node);
     qtest_add_func("virtio-hballoon/migrate", test_migrate);
     qtest_add_func("virtio-hballoon/fuzz", test_fuzz);
 
