@@ -119,11 +119,16 @@ class Device:
         n, size = args["node"], args["size"]
         if not isinstance(n, int) or not isinstance(size, int) or size < 0:
             return "GenericError", "Invalid parameter type"
+        if "id" in args and args["id"] != "hb0":
+            return "GenericError", "No virtio-hballoon device with id '%s'" % args["id"]
         with self.lock:
             if n not in self.nodes:
                 return ("GenericError",
                         "NUMA node %d does not exist or has no RAM managed by "
                         "virtio-hballoon" % n)
+            if size == 0:
+                return ("GenericError", "size must be greater than 0: a node "
+                        "cannot give all of its memory to the balloon")
             if size % PAGE:
                 return ("GenericError",
                         "size %d is not a multiple of 4 KiB" % size)
@@ -336,7 +341,8 @@ def guest(dev, conns, opts):
         for n, a in dev.step():
             for c in list(conns):
                 if c.alive:
-                    c.send(event("HBALLOON_CHANGE", {"node": n, "actual": a}))
+                    c.send(event("HBALLOON_CHANGE", {"id": "hb0", "qom-path": "/machine/peripheral/hb0",
+                                                     "node": n, "actual": a}))
 
 
 def main():
