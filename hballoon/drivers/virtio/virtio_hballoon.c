@@ -942,8 +942,9 @@ static int hballoon_init_nodes(struct virtio_hballoon *hb)
 static int hballoon_validate(struct virtio_device *vdev)
 {
 	/*
-	 * Only ask the device to keep the poison pattern if freed pages are
-	 * poisoned or zeroed at all.
+	 * Only report a poison pattern if freed pages are poisoned or zeroed
+	 * at all.  The device may discard inflated pages either way: a
+	 * deflated page is poisoned again when it is freed (see the spec).
 	 */
 	if (!want_init_on_free() && !page_poisoning_enabled_static())
 		__virtio_clear_bit(vdev, VIRTIO_HBALLOON_F_PAGE_POISON);
