@@ -657,25 +657,32 @@ static void exchange_remap(struct exchange_pair *p)
  */
 unsigned int exchange_folio_pairs(struct exchange_pair *pairs, unsigned int nr)
 {
-	unsigned int i, done = 0;
+	unsigned int i, done = 0, ready = 0;
+	struct folio *bounce = NULL;
 	bool unmapped = false;
-	struct folio *bounce;
 
 	if (WARN_ON_ONCE(nr > EXCHANGE_BATCH_MAX))
 		nr = EXCHANGE_BATCH_MAX;
 
-	/* One bounce page for the batch: the data of each pair's first side. */
-	bounce = folio_alloc(GFP_KERNEL, 0);
-	if (!bounce) {
-		for (i = 0; i < nr; i++) {
-			pairs[i].result = EXCHANGE_FAIL_NOMEM;
-			exchange_account(pairs[i].result);
-		}
-		return 0;
-	}
-
 	for (i = 0; i < nr; i++) {
 		pairs[i].result = exchange_prepare(&pairs[i]);
+		ready += pairs[i].result == EXCHANGE_OK;
+	}
+	/*
+	 * One bounce page for the batch (the data of each pair's first
+	 * side), only if a pair is to move, before anything is unmapped;
+	 * never worth reclaim: the pairs are refused instead.
+	 */
+	if (ready) {
+		bounce = folio_alloc(GFP_KERNEL | __GFP_NORETRY | __GFP_NOWARN, 0);
+		for (i = 0; !bounce && i < nr; i++) {
+			if (pairs[i].result == EXCHANGE_OK) {
+				exchange_release(&pairs[i]);
+				pairs[i].result = EXCHANGE_FAIL_NOMEM;
+			}
+		}
+	}
+	for (i = 0; bounce && i < nr; i++) {
 		if (pairs[i].result == EXCHANGE_OK) {
 			exchange_unmap(&pairs[i]);
 			unmapped = true;
@@ -701,7 +708,8 @@ unsigned int exchange_folio_pairs(struct exchange_pair *pairs, unsigned int nr)
 		}
 		exchange_account(p->result);
 	}
-	folio_put(bounce);
+	if (bounce)
+		folio_put(bounce);
 	return done;
 }
 
