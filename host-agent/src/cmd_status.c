@@ -241,9 +241,11 @@ int cmd_status(struct ctl *c, int argc, char **argv)
 		printf("%s\n", json_object_to_json_string_ext(st.root,
 						HB_JSON_PLAIN));
 	} else {
+		int vm_wide = hb_vm_inhibited(&st);
+
 		inhibited = hb_discard_inhibited(&st, reason, sizeof(reason));
-		print_table(&st, only, hb_vm_inhibited(&st));
-		print_top_level(&st, inhibited, hb_vm_inhibited(&st), reason);
+		print_table(&st, only, vm_wide);
+		print_top_level(&st, inhibited, vm_wide, reason);
 	}
 	hb_state_free(&st);
 	return EXIT_OK;

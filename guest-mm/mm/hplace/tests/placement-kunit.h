@@ -229,9 +229,17 @@ static void hplace_test_swap_exchanges_hot_slow_with_cold_fast(struct kunit *tes
  * A huge page half inside a cold range is split, and only that half moves;
  * one wholly inside moves whole.
  */
-static void hplace_test_thp_split_or_whole(struct kunit *test)
+/*
+ * Map @nr_thp huge pages' worth of private anonymous memory, PMD-aligned
+ * (MADV_HUGEPAGE), write every page and make the test's batch; returns
+ * the first huge page's address, or skips the test unless that is a huge
+ * page on node 0.  Every page is written: a split remaps zero-filled
+ * pieces of an anonymous huge page to the shared zero page, and those do
+ * not move.
+ */
+static unsigned long plkt_thp(struct kunit *test, unsigned int nr_thp,
+			      struct hplace_batch **b)
 {
-	struct hplace_batch *b;
 	unsigned long map, thp, i;
 	struct folio *folio;
 	struct page *page;
@@ -239,19 +247,16 @@ static void hplace_test_thp_split_or_whole(struct kunit *test)
 
 	if (!IS_ENABLED(CONFIG_TRANSPARENT_HUGEPAGE))
 		kunit_skip(test, "CONFIG_TRANSPARENT_HUGEPAGE is off");
-	map = kunit_vm_mmap(test, NULL, 0, 3 * HPAGE_PMD_SIZE,
+	map = kunit_vm_mmap(test, NULL, 0, (nr_thp + 1) * HPAGE_PMD_SIZE,
 			    PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
 			    0);
 	KUNIT_ASSERT_FALSE(test, IS_ERR_VALUE(map));
-	b = plkt_batch(test);	/* after the mmap gave the test an mm */
+	*b = plkt_batch(test);	/* after the mmap gave the test an mm */
 	thp = ALIGN(map, HPAGE_PMD_SIZE);
-	KUNIT_ASSERT_EQ(test, do_madvise(current->mm, thp, 2 * HPAGE_PMD_SIZE,
+	KUNIT_ASSERT_EQ(test, do_madvise(current->mm, thp,
+					 nr_thp * HPAGE_PMD_SIZE,
 					 MADV_HUGEPAGE), 0);
-	/*
-	 * Write every page: a split remaps zero-filled pieces of an anonymous
-	 * huge page to the shared zero page, and those do not move.
-	 */
-	for (i = 0; i < 2 * HPAGE_PMD_NR; i++) {
+	for (i = 0; i < nr_thp * HPAGE_PMD_NR; i++) {
 		u64 v = i + 1;
 
 		KUNIT_ASSERT_EQ(test, copy_to_user((void __user *)thp +
@@ -268,6 +273,14 @@ static void hplace_test_thp_split_or_whole(struct kunit *test)
 		kunit_skip(test, "no huge page on node 0 for the test mm");
 	}
 	put_page(page);
+	return thp;
+}
+
+static void hplace_test_thp_split_or_whole(struct kunit *test)
+{
+	struct hplace_batch *b;
+	unsigned long thp = plkt_thp(test, 2, &b);
+
 	lru_add_drain_all();
 
 	/* First huge page: only its upper half is in the range. */
@@ -296,38 +309,8 @@ static void hplace_test_thp_split_or_whole(struct kunit *test)
 static void hplace_test_partly_mapped_thp_stays(struct kunit *test)
 {
 	struct hplace_batch *b;
-	unsigned long map, thp, i;
-	struct folio *folio;
-	struct page *page;
-	long n;
+	unsigned long thp = plkt_thp(test, 1, &b);
 
-	if (!IS_ENABLED(CONFIG_TRANSPARENT_HUGEPAGE))
-		kunit_skip(test, "CONFIG_TRANSPARENT_HUGEPAGE is off");
-	map = kunit_vm_mmap(test, NULL, 0, 2 * HPAGE_PMD_SIZE,
-			    PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-			    0);
-	KUNIT_ASSERT_FALSE(test, IS_ERR_VALUE(map));
-	b = plkt_batch(test);
-	thp = ALIGN(map, HPAGE_PMD_SIZE);
-	KUNIT_ASSERT_EQ(test, do_madvise(current->mm, thp, HPAGE_PMD_SIZE,
-					 MADV_HUGEPAGE), 0);
-	for (i = 0; i < HPAGE_PMD_NR; i++) {
-		u64 v = i + 1;
-
-		KUNIT_ASSERT_EQ(test, copy_to_user((void __user *)thp +
-						   i * PAGE_SIZE, &v,
-						   sizeof(v)), 0);
-	}
-	mmap_read_lock(current->mm);
-	n = get_user_pages_remote(current->mm, thp, 1, 0, &page, NULL);
-	mmap_read_unlock(current->mm);
-	KUNIT_ASSERT_EQ(test, n, 1);
-	folio = page_folio(page);
-	if (!folio_test_large(folio) || folio_nid(folio) != 0) {
-		put_page(page);
-		kunit_skip(test, "no huge page on node 0 for the test mm");
-	}
-	put_page(page);
 	KUNIT_ASSERT_EQ(test, do_madvise(current->mm, thp + HPAGE_PMD_SIZE / 2,
 					 HPAGE_PMD_SIZE / 2, MADV_DONTNEED), 0);
 	lru_add_drain_all();
