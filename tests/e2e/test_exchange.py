@@ -44,7 +44,8 @@ def _require_debug_kernel(vm):
     rc, _ = vm.run("test -r /proc/lockdep_stats && grep -qw dump_vma /proc/kallsyms")
     assert rc == 0, f"{vm.kernel} lacks lockdep or DEBUG_VM: not a `make kernel-debug` build"
     assert _debug_locks(vm) == 1, \
-        "lockdep already off after boot:\n" + vm.sh("dmesg | tail -40")
+        "lockdep already off after boot; the console's reports:\n" + \
+        ("\n".join(vm.console_problems()) or "none") + "\n" + vm.sh("dmesg | tail -20")
 
 
 def _tap_failures(out):
