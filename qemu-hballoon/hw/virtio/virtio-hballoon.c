@@ -55,11 +55,8 @@
 /* Statistics the device reads per node and report, at most. */
 #define HBALLOON_MAX_STATS 64
 
-static size_t virtio_hballoon_config_size(VirtIOHballoon *s)
-{
-    return sizeof(struct virtio_hballoon_config) +
-           s->num_nodes * sizeof(struct virtio_hballoon_node_config);
-}
+/* Fixed, as virtio-mem's is: a driver can read any entry without a check. */
+QEMU_BUILD_BUG_ON(sizeof(struct virtio_hballoon_config) != 2064);
 
 static HballoonNode *virtio_hballoon_find_node(VirtIOHballoon *s,
                                                uint32_t node_id)
@@ -541,7 +538,7 @@ static void virtio_hballoon_get_config(VirtIODevice *vdev,
     struct virtio_hballoon_config *config = (void *)config_data;
     uint32_t i;
 
-    memset(config_data, 0, virtio_hballoon_config_size(s));
+    memset(config_data, 0, sizeof(struct virtio_hballoon_config));
     config->num_nodes = cpu_to_le16(s->num_nodes);
     config->poison_val = cpu_to_le32(s->poison_val);
     for (i = 0; i < s->num_nodes; i++) {
@@ -814,7 +811,7 @@ static void virtio_hballoon_device_realize(DeviceState *dev, Error **errp)
         return;
     }
 
-    virtio_init(vdev, VIRTIO_ID_HBALLOON, virtio_hballoon_config_size(s));
+    virtio_init(vdev, VIRTIO_ID_HBALLOON, sizeof(struct virtio_hballoon_config));
     s->ivq = virtio_add_queue(vdev, 128, virtio_hballoon_handle_output);
     s->dvq = virtio_add_queue(vdev, 128, virtio_hballoon_handle_output);
     s->svq = virtio_add_queue(vdev, 128, virtio_hballoon_receive_stats);

@@ -24,7 +24,7 @@
 #define PAGE            UINT64_C(4096)
 #define TIMEOUT_US      (30 * 1000 * 1000)
 
-#define NODE0(field)    (sizeof(struct virtio_hballoon_config) + \
+#define NODE0(field)    (offsetof(struct virtio_hballoon_config, nodes) + \
                          offsetof(struct virtio_hballoon_node_config, field))
 
 static void negotiate(QVirtioDevice *vdev)

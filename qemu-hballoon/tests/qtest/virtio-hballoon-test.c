@@ -219,7 +219,7 @@ static void send_pfns(HB *t, int q, uint32_t node, const uint64_t *pfns,
 /* Config space accessors. */
 static uint64_t cfg_node(HB *t, int i, int field)
 {
-    uint64_t off = sizeof(struct virtio_hballoon_config) +
+    uint64_t off = offsetof(struct virtio_hballoon_config, nodes) +
                    i * sizeof(struct virtio_hballoon_node_config);
 
     switch (field) {
@@ -233,7 +233,7 @@ static uint64_t cfg_node(HB *t, int i, int field)
 static void cfg_write_actual(HB *t, int i, uint64_t pages)
 {
     uint64_t off = t->dev->device_cfg_offset +
-                   sizeof(struct virtio_hballoon_config) +
+                   offsetof(struct virtio_hballoon_config, nodes) +
                    i * sizeof(struct virtio_hballoon_node_config) +
                    offsetof(struct virtio_hballoon_node_config, actual_pages);
 
@@ -303,6 +303,14 @@ static void test_config(void)
         g_assert_cmpuint(cfg_node(t, i, 0), ==, i);
         g_assert_cmpuint(cfg_node(t, i, 1), ==, NODE_PAGES);
         g_assert_cmpuint(cfg_node(t, i, 2), ==, 0);
+        g_assert_cmpuint(cfg_node(t, i, 3), ==, 0);
+    }
+    /*
+     * Fixed size: every entry up to the last can be read, and the ones
+     * after num_nodes read as zero (past the end, virtio-pci reads all 1s).
+     */
+    for (i = 2; i < VIRTIO_HBALLOON_MAX_NODES; i++) {
+        g_assert_cmpuint(cfg_node(t, i, 0), ==, 0);
         g_assert_cmpuint(cfg_node(t, i, 3), ==, 0);
     }
 

@@ -148,8 +148,9 @@ struct virtio_hballoon_node_config {
 };
 
 /*
- * The configuration space. Only nodes[0 .. num_nodes - 1] exist: the
- * configuration space ends after the last of them.
+ * The configuration space: a fixed 2064 bytes whatever the number of nodes,
+ * so a driver never reads past the end of it. Only nodes[0 .. num_nodes - 1]
+ * describe nodes; the device keeps the entries after them zero.
  */
 struct virtio_hballoon_config {
 	/* Device-written: number of entries in nodes[], 1..MAX_NODES. */
@@ -158,7 +159,7 @@ struct virtio_hballoon_config {
 	/* Driver-written with VIRTIO_HBALLOON_F_PAGE_POISON: poison pattern. */
 	__le32 poison_val;
 	__le64 reserved1;
-	struct virtio_hballoon_node_config nodes[];
+	struct virtio_hballoon_node_config nodes[VIRTIO_HBALLOON_MAX_NODES];
 };
 
 /* Header of an inflate or deflate buffer; num_pfns __le64 PFNs follow. */
