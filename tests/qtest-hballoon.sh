@@ -46,6 +46,15 @@ mkdir -p "$(dirname "$wrap")"
 printf '#!/bin/sh\nexec %s -L /usr/share/seabios -L /usr/share/qemu "$@"\n' \
 	"$obj/qemu-system-x86_64" >"$wrap.tmp" && chmod +x "$wrap.tmp" && mv -f "$wrap.tmp" "$wrap"
 
+# The large-pages case backs a node with 8 huge pages of 2 MiB: reserve
+# them for the run when we may (root), and give them back after.
+hp=/proc/sys/vm/nr_hugepages
+if [ -w "$hp" ]; then
+	hp_old=$(cat "$hp")
+	echo $((hp_old + 8)) >"$hp" 2>/dev/null || true
+	trap 'echo "$hp_old" >"$hp"' EXIT
+fi
+
 log=$top/build/qtest-hballoon.log
 (cd "$obj" && QTEST_QEMU_BINARY=$wrap \
 	timeout "${HBALLOON_QTEST_TIMEOUT:-1200}" "$test_bin" --tap -k) >"$log" 2>&1

@@ -1029,6 +1029,54 @@ static void test_shared_file(void)
     unlink(file);
 }
 
+/*
+ * Host pages larger than the 4 KiB a PFN names (hugetlbfs): a 4 KiB discard
+ * cannot free one, so the node says so and keeps its pages; the guest's
+ * data stays. tests/qtest-hballoon.sh reserves the huge pages when root.
+ */
+static void test_large_pages(void)
+{
+    g_autofree char *free_pages = NULL;
+    HB *t;
+    uint64_t pfn = NODE_START(1) + 100;
+    QDict *info, *n;
+
+    if (!g_file_get_contents(
+            "/sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages",
+            &free_pages, NULL, NULL) || atoi(free_pages) < 8) {
+        g_test_skip("needs 8 free 2 MiB huge pages on the host");
+        return;
+    }
+    t = hb_start_args(
+        "-machine pc -m 144M -nodefaults "
+        "-object memory-backend-ram,id=m0,size=128M "
+        "-object memory-backend-memfd,id=m1,size=16M,hugetlb=on,"
+        "hugetlbsize=2M,share=on "
+        "-numa node,nodeid=0,memdev=m0 -numa node,nodeid=1,memdev=m1 "
+        "-device virtio-hballoon-pci,id=hb0,addr=04.0");
+    info = query(t->qts);
+    n = query_node(info, 1);
+    g_assert_true(qdict_get_bool(n, "discard-inhibited"));
+    g_assert_cmpstr(qdict_get_str(n, "reason"), ==, "large-pages");
+    g_assert_false(qdict_get_bool(query_node(info, 0), "discard-inhibited"));
+    g_assert_true(has_reason(info, "large-pages"));
+    qobject_unref(info);
+
+    qtest_writeq(t->qts, pfn * PAGE, CANARY(pfn));
+    send_pfns(t, VIRTIO_HBALLOON_VQ_INFLATE, 1, &pfn, 1);
+    g_assert_cmpuint(node_get(t->qts, 1, "inflated"), ==, 1);
+    g_assert_cmpuint(node_get(t->qts, 1, "discarded"), ==, 0);
+    g_assert_cmpuint(node_get(t->qts, 1, "discard-failures"), ==, 0);
+    g_assert_cmphex(qtest_readq(t->qts, pfn * PAGE), ==, CANARY(pfn));
+
+    pfn = NODE_START(0) + 3000;
+    qtest_writeq(t->qts, pfn * PAGE, CANARY(pfn));
+    send_pfns(t, VIRTIO_HBALLOON_VQ_INFLATE, 0, &pfn, 1);
+    g_assert_cmpuint(node_get(t->qts, 0, "discarded"), ==, 1);
+    g_assert_cmphex(qtest_readq(t->qts, pfn * PAGE), ==, 0);
+    hb_stop(t);
+}
+
 /* A private memfd is QEMU's own: discarding it harms nobody. */
 static void test_private_memfd(void)
 {
@@ -1511,6 +1559,7 @@ int main(int argc, char **argv)
     qtest_add_func("virtio-hballoon/private-file", test_private_file);
     qtest_add_func("virtio-hballoon/readonly-file", test_readonly_file);
     qtest_add_func("virtio-hballoon/private-memfd", test_private_memfd);
+    qtest_add_func("virtio-hballoon/large-pages", test_large_pages);
     qtest_add_func("virtio-hballoon/mem-lock", test_mem_lock);
     qtest_add_func("virtio-hballoon/implicit-node", test_implicit_node);
     qtest_add_func("virtio-hballoon/hole-below-node", test_hole_below_node);
