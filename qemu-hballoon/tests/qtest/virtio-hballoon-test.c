@@ -1278,6 +1278,147 @@ static void test_migrate(void)
     hb_stop(t);
 }
 
+static const char *migrate_status(QTestState *qts)
+{
+    static char status[32];
+    QDict *rsp = qtest_qmp_assert_success_ref(qts,
+                                              "{ 'execute': 'query-migrate' }");
+
+    g_strlcpy(status, qdict_get_try_str(rsp, "status") ?: "none",
+              sizeof(status));
+    qobject_unref(rsp);
+    return status;
+}
+
+static bool set_capability(QTestState *qts, const char *cap, char **why)
+{
+    QDict *rsp = qtest_qmp(qts, "{ 'execute': 'migrate-set-capabilities', "
+                           "'arguments': { 'capabilities': [ { 'capability': "
+                           "%s, 'state': true } ] } }", cap);
+    bool ok = !qdict_haskey(rsp, "error");
+
+    if (!ok) {
+        *why = g_strdup(qdict_get_str(qdict_get_qdict(rsp, "error"), "desc"));
+    }
+    qobject_unref(rsp);
+    return ok;
+}
+
+static void wait_migrate_status(QTestState *qts, const char *want)
+{
+    gint64 start = g_get_monotonic_time();
+
+    while (strcmp(migrate_status(qts), want)) {
+        g_assert_cmpstr(migrate_status(qts), !=, "failed");
+        g_assert_cmpint(g_get_monotonic_time() - start, <=, TIMEOUT_US);
+        g_usleep(10 * 1000);
+    }
+}
+
+/*
+ * A background snapshot write-protects guest RAM and copies pages as they
+ * are about to change: a discard behind its back would lose what it has
+ * yet to copy. While one runs, the device says so and keeps inflated pages;
+ * once it is cancelled, discards resume.
+ */
+static void test_background_snapshot(void)
+{
+    HB *t = hb_start(NULL);
+    uint64_t pfn = NODE_START(1) + 700, pfn2 = NODE_START(1) + 701;
+    g_autofree char *why = NULL;
+    QDict *info;
+
+    qtest_writeq(t->qts, pfn * PAGE, CANARY(pfn));
+    qtest_writeq(t->qts, pfn2 * PAGE, CANARY(pfn2));
+    if (!set_capability(t->qts, "background-snapshot", &why)) {
+        g_test_skip(why);   /* no userfaultfd write-protection here */
+        hb_stop(t);
+        return;
+    }
+    /* 4 MiB/s: the 256 MiB take a minute, far longer than the test. */
+    qtest_qmp_assert_success(t->qts, "{ 'execute': 'migrate-set-parameters', "
+                             "'arguments': { 'max-bandwidth': 4194304 } }");
+    qtest_qmp_assert_success(t->qts, "{ 'execute': 'migrate', 'arguments': "
+                             "{ 'uri': 'exec:cat >/dev/null' } }");
+    wait_migrate_status(t->qts, "active");
+
+    info = query(t->qts);
+    g_assert_true(qdict_get_bool(info, "discard-inhibited"));
+    g_assert_true(has_reason(info, "background-snapshot"));
+    qobject_unref(info);
+    send_pfns(t, VIRTIO_HBALLOON_VQ_INFLATE, 1, &pfn, 1);
+    g_assert_cmpuint(node_get(t->qts, 1, "inflated"), ==, 1);
+    g_assert_cmpuint(node_get(t->qts, 1, "discarded"), ==, 0);
+    g_assert_cmphex(qtest_readq(t->qts, pfn * PAGE), ==, CANARY(pfn));
+    /* Still running: what the device saw was the snapshot's. */
+    g_assert_cmpstr(migrate_status(t->qts), ==, "active");
+
+    qtest_qmp_assert_success(t->qts, "{ 'execute': 'migrate_cancel' }");
+    wait_migrate_status(t->qts, "cancelled");
+    info = query(t->qts);
+    g_assert_false(has_reason(info, "background-snapshot"));
+    qobject_unref(info);
+    send_pfns(t, VIRTIO_HBALLOON_VQ_INFLATE, 1, &pfn2, 1);
+    g_assert_cmpuint(node_get(t->qts, 1, "discarded"), ==, 1);
+    g_assert_cmphex(qtest_readq(t->qts, pfn2 * PAGE), ==, 0);
+    hb_stop(t);
+}
+
+/*
+ * The destination of a postcopy migration fetches pages on demand with
+ * userfaultfd; a discard there would drop a page that is still to come.
+ * While postcopy runs, the destination's device says so.
+ */
+static void test_incoming_postcopy(void)
+{
+    HB *t = hb_start(NULL);
+    g_autofree char *sock = g_strdup_printf("%s/hballoon-pc-%d.sock",
+                                            g_get_tmp_dir(), getpid());
+    g_autofree char *uri = g_strdup_printf("unix:%s", sock);
+    g_autofree char *why = NULL;
+    QTestState *dst = qtest_initf(HB_ARGS " -incoming defer");
+    QDict *info;
+
+    if (!set_capability(dst, "postcopy-ram", &why) ||
+        !set_capability(t->qts, "postcopy-ram", &why)) {
+        g_test_skip(why);   /* no userfaultfd for this user */
+        goto out;
+    }
+    info = query(dst);
+    g_assert_false(has_reason(info, "incoming-postcopy"));
+    qobject_unref(info);
+    /* Slow (4 MiB/s of 256 MiB), so postcopy is still running when asked. */
+    qtest_qmp_assert_success(t->qts, "{ 'execute': 'migrate-set-parameters', "
+                             "'arguments': { 'max-bandwidth': 4194304, "
+                             "'max-postcopy-bandwidth': 4194304 } }");
+    qtest_qmp_assert_success(dst, "{ 'execute': 'migrate-incoming', "
+                             "'arguments': { 'uri': %s } }", uri);
+    qtest_qmp_assert_success(t->qts, "{ 'execute': 'migrate', 'arguments': "
+                             "{ 'uri': %s } }", uri);
+    wait_migrate_status(t->qts, "active");
+    qtest_qmp_assert_success(t->qts,
+                             "{ 'execute': 'migrate-start-postcopy' }");
+    wait_migrate_status(dst, "postcopy-active");
+
+    info = query(dst);
+    g_assert_true(qdict_get_bool(info, "discard-inhibited"));
+    g_assert_true(has_reason(info, "incoming-postcopy"));
+    qobject_unref(info);
+    g_assert_cmpstr(migrate_status(dst), ==, "postcopy-active");
+
+    /* Let it finish at full speed: afterwards the destination discards. */
+    qtest_qmp_assert_success(t->qts, "{ 'execute': 'migrate-set-parameters', "
+                             "'arguments': { 'max-postcopy-bandwidth': 0 } }");
+    wait_migrate_status(dst, "completed");
+    info = query(dst);
+    g_assert_false(has_reason(info, "incoming-postcopy"));
+    qobject_unref(info);
+out:
+    qtest_quit(dst);
+    unlink(sock);
+    hb_stop(t);
+}
+
 /*
  * Fuzzer: random hostile buffers. The invariant: no page outside the
  * "sacrificial" ranges ever loses its canary, and the device's counters
@@ -1564,6 +1705,10 @@ int main(int argc, char **argv)
     qtest_add_func("virtio-hballoon/implicit-node", test_implicit_node);
     qtest_add_func("virtio-hballoon/hole-below-node", test_hole_below_node);
     qtest_add_func("virtio-hballoon/migrate", test_migrate);
+    qtest_add_func("virtio-hballoon/background-snapshot",
+                   test_background_snapshot);
+    qtest_add_func("virtio-hballoon/incoming-postcopy",
+                   test_incoming_postcopy);
     qtest_add_func("virtio-hballoon/fuzz", test_fuzz);
 
     return g_test_run();
