@@ -27,7 +27,6 @@
 #include "hw/boards.h"
 #include "hw/qdev-properties.h"
 #include "hw/virtio/virtio.h"
-#include "hw/virtio/virtio-access.h"
 #include "hw/virtio/virtio-hballoon.h"
 #include "system/hostmem.h"
 #include "system/numa.h"
