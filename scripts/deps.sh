@@ -59,6 +59,8 @@ PKGS=(
 	# pgrep and killall for its hugetlb cgroup scripts, kmod (depmod,
 	# modprobe, modinfo) for the debug kernel's test module, test_hmm
 	bash-static libnuma-dev liburing-dev libcap-dev procps psmisc kmod
+	# QEMU's fuzzer on the device (check-full): clang with libFuzzer
+	clang libclang-rt-dev
 )
 
 pkg_name() { echo "${1%%/*}"; }
