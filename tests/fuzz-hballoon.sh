@@ -19,6 +19,7 @@ if [ "${HTIER_FULL:-0}" != 1 ] && [ -z "${HBALLOON_FUZZ_RUNS:-}" ]; then
 fi
 runs=${HBALLOON_FUZZ_RUNS:-1000000}
 echo "1..2"
+mkdir -p "$top/build"
 
 # The patched tree (and the qemu binary, which make check builds anyway).
 if ! make -s -C "$top" qemu >"$out.build.log" 2>&1; then
@@ -45,7 +46,7 @@ if [ ! -f "$obj/build.ninja" ] || [ "$(cat "$obj/.htier-config" 2>/dev/null)" !=
 fi
 if ! ninja -C "$obj" -j"$(nproc)" qemu-fuzz-x86_64 >>"$out.build.log" 2>&1; then
 	echo "not ok 1 - build qemu-fuzz-x86_64 # see build/fuzz-hballoon.build.log"
-	grep -E 'error' -m10 "$out.build.log" | sed 's/^/# /'
+	grep -E '^FAILED:|error:' -m10 "$out.build.log" | sed 's/^/# /'
 	echo "not ok 2 - generic-fuzz virtio-hballoon # not built"
 	exit 1
 fi
@@ -53,9 +54,11 @@ echo "ok 1 - build qemu-fuzz-x86_64 # $(($(date +%s) - t0)) s"
 
 rm -rf "$out" && mkdir -p "$out/corpus"
 t0=$(date +%s)
-# One process, a fixed seed: the same inputs on every run. libFuzzer keeps
-# a crashing input as $out/crash-*, a slow one as $out/timeout-*.
-(cd "$out" && ASAN_OPTIONS=detect_leaks=1 \
+# One process, a fixed seed (the device works in slices timed by the
+# clock, so coverage, and with it the inputs, still vary a little from run
+# to run). libFuzzer keeps a crashing input as $out/crash-*, a slow one as
+# $out/timeout-*.
+(cd "$out" && ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=1 \
 	"$obj/qemu-fuzz-x86_64" --fuzz-target=generic-fuzz-virtio-hballoon \
 	-runs="$runs" -seed=1 -timeout=30 -print_final_stats=1 \
 	-artifact_prefix="$out/" corpus) >"$out/fuzz.log" 2>&1

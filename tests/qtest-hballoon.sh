@@ -7,8 +7,13 @@
 # real discards (memfd holes read back as zeroes), bad PFNs ignored and
 # counted, malformed buffers ignored, statistics virtqueue, per-node event
 # throttling, QMP/HMP errors for every bad argument, coexistence with
-# virtio-balloon, and a randomized run of >= 100,000 hostile buffers checking
-# that no page outside the allowed ranges lost its contents.
+# virtio-balloon, backends that must not or cannot discard (private and
+# read-only files, locked memory, 2 MiB huge pages), background snapshots
+# and incoming postcopy, the fixed-size config space and the virtio-pci
+# requirement, ranges (VIRTIO_HBALLOON_F_RANGES: valid, rejected whole,
+# across the PCI hole, BQL slices), live migration, and a randomized run of
+# >= 100,000 hostile buffers checking that no page outside the allowed
+# ranges lost its contents.
 #
 # HBALLOON_FUZZ_BUFFERS overrides the fuzz count (default 100000; 1000000
 # with HTIER_FULL=1).
@@ -47,11 +52,13 @@ printf '#!/bin/sh\nexec %s -L /usr/share/seabios -L /usr/share/qemu "$@"\n' \
 	"$obj/qemu-system-x86_64" >"$wrap.tmp" && chmod +x "$wrap.tmp" && mv -f "$wrap.tmp" "$wrap"
 
 # The large-pages case backs a node with 8 huge pages of 2 MiB: reserve
-# them for the run when we may (root), and give them back after.
-hp=/proc/sys/vm/nr_hugepages
+# them for the run when we may (root), and give them back after (not if
+# the run is killed: then they stay reserved until the next run ends).
+hp=/sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages
 if [ -w "$hp" ]; then
 	hp_old=$(cat "$hp")
 	echo $((hp_old + 8)) >"$hp" 2>/dev/null || true
+	echo "# huge pages: $(($(cat "$hp") - hp_old)) of 8 reserved for the large-pages case"
 	trap 'echo "$hp_old" >"$hp"' EXIT
 fi
 

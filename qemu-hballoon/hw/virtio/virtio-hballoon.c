@@ -28,6 +28,7 @@
 #include "hw/qdev-properties.h"
 #include "hw/virtio/virtio.h"
 #include "hw/virtio/virtio-hballoon.h"
+#include "hw/virtio/virtio-pci.h"
 #include "system/hostmem.h"
 #include "system/numa.h"
 #include "system/hballoon.h"
@@ -48,6 +49,13 @@
 #define HBALLOON_SLICE_NS (2 * SCALE_MS)
 /* PFNs between two reads of the clock. */
 #define HBALLOON_CLOCK_EVERY 64
+/*
+ * Most pages of a range applied (and discarded with one call) between two
+ * reads of the clock, 2 MiB: discarding that much populated memory takes
+ * a few hundred microseconds; a 4 TiB range must not hold the BQL for
+ * minutes.
+ */
+#define HBALLOON_RANGE_STEP 512
 /* After a refused discard, pause discarding on the node (doubling). */
 #define HBALLOON_DISCARD_PAUSE_NS NANOSECONDS_PER_SECOND
 #define HBALLOON_DISCARD_PAUSE_MAX_NS (60 * NANOSECONDS_PER_SECOND)
@@ -175,27 +183,31 @@ static void virtio_hballoon_flush_run(HballoonNode *node, HballoonRun *run)
 }
 
 /*
- * Resolve one guest PFN to an offset in the RAMBlock of @node. @cache holds
- * (with a reference) the stretch of the node's memory that the address
- * space maps contiguously from the PFN looked up last, so that the PFNs of
- * a run, or any later in that stretch, need no further lookup.
+ * Resolve @pages guest frames from @pfn on to an offset in the RAMBlock of
+ * @node: all of them must be RAM of the node, mapped contiguously. @cache
+ * holds (with a reference) the stretch of the node's memory that the
+ * address space maps contiguously from the PFN looked up last, so that the
+ * PFNs of a run, or any later in that stretch, need no further lookup.
  */
 static bool virtio_hballoon_resolve(HballoonNode *node, uint64_t pfn,
+                                    uint64_t pages,
                                     MemoryRegionSection *cache,
                                     RAMBlock **rb, ram_addr_t *offset)
 {
-    hwaddr pa, start, size;
+    hwaddr pa, start, size, len;
     MemoryRegionSection section;
 
-    if (pfn > HBALLOON_MAX_PFN) {
+    if (!pages || pages > VIRTIO_HBALLOON_MAX_RANGE_PAGES ||
+        pfn > HBALLOON_MAX_PFN || pages - 1 > HBALLOON_MAX_PFN - pfn) {
         return false;
     }
     pa = pfn << VIRTIO_HBALLOON_PFN_SHIFT;
+    len = pages << VIRTIO_HBALLOON_PFN_SHIFT;
 
     start = cache->offset_within_address_space;
     size = cache->mr ? int128_get64(cache->size) : 0;
     if (!cache->mr || pa < start || pa - start >= size ||
-        size - (pa - start) < HBALLOON_PAGE_SIZE) {
+        size - (pa - start) < len) {
         /*
          * Ask for the whole node: the section returned is clipped to the
          * flat range that holds @pa, i.e. all of the node's memory mapped
@@ -214,7 +226,7 @@ static bool virtio_hballoon_resolve(HballoonNode *node, uint64_t pfn,
             section.mr != node->mr || !memory_region_is_ram(section.mr) ||
             memory_region_is_rom(section.mr) ||
             memory_region_is_romd(section.mr) ||
-            int128_get64(section.size) < HBALLOON_PAGE_SIZE) {
+            int128_get64(section.size) < len) {
             memory_region_unref(section.mr);
             return false;
         }
@@ -228,7 +240,7 @@ static bool virtio_hballoon_resolve(HballoonNode *node, uint64_t pfn,
     /* The node's memory region is its RAMBlock's, from offset 0. */
     *rb = node->mr->ram_block;
     *offset = cache->offset_within_region + (pa - start);
-    return *offset + HBALLOON_PAGE_SIZE <= memory_region_size(node->mr);
+    return *offset + len <= memory_region_size(node->mr);
 }
 
 /*
@@ -241,6 +253,12 @@ static bool virtio_hballoon_start_buffer(VirtIOHballoon *s, VirtQueue *vq,
     struct virtio_hballoon_pfns hdr;
     size_t len = iov_size(elem->out_sg, elem->out_num);
     bool inflate = vq == s->ivq;
+    bool ranges = virtio_vdev_has_feature(VIRTIO_DEVICE(s),
+                                          VIRTIO_HBALLOON_F_RANGES);
+    size_t entry = ranges ? sizeof(struct virtio_hballoon_range) :
+                            sizeof(uint64_t);
+    uint32_t max = ranges ? VIRTIO_HBALLOON_MAX_RANGES :
+                            VIRTIO_HBALLOON_MAX_PFNS;
     HballoonNode *node;
     uint32_t node_id, num;
 
@@ -251,8 +269,7 @@ static bool virtio_hballoon_start_buffer(VirtIOHballoon *s, VirtQueue *vq,
     iov_to_buf(elem->out_sg, elem->out_num, 0, &hdr, sizeof(hdr));
     node_id = le32_to_cpu(hdr.node_id);
     num = le32_to_cpu(hdr.num_pfns);
-    if (!num || num > VIRTIO_HBALLOON_MAX_PFNS ||
-        len != sizeof(hdr) + (size_t)num * sizeof(uint64_t)) {
+    if (!num || num > max || len != sizeof(hdr) + (size_t)num * entry) {
         trace_virtio_hballoon_bad_buffer(inflate, len, "length");
         return false;
     }
@@ -262,22 +279,42 @@ static bool virtio_hballoon_start_buffer(VirtIOHballoon *s, VirtQueue *vq,
         return false;
     }
     iov_to_buf(elem->out_sg, elem->out_num, sizeof(hdr), s->pfn_buf,
-               num * sizeof(uint64_t));
+               num * entry);
 
     s->cur_elem = elem;
     s->cur_vq = vq;
     s->cur_node = node;
     s->cur_num = num;
     s->cur_next = 0;
+    s->cur_done = 0;
+    s->cur_ranges = ranges;
     s->cur_discard = inflate && virtio_hballoon_may_discard(s, node);
     trace_virtio_hballoon_buffer(inflate, node_id, num, s->cur_discard);
     return true;
 }
 
+/* Add @pages pages at @offset of @rb to @run, discarding it when it ends. */
+static void virtio_hballoon_add_run(HballoonNode *node, HballoonRun *run,
+                                    RAMBlock *rb, ram_addr_t offset,
+                                    uint64_t pages)
+{
+    if (run->pages && run->rb == rb &&
+        run->offset + (run->pages << VIRTIO_HBALLOON_PFN_SHIFT) == offset &&
+        run->pages + pages <= HBALLOON_RANGE_STEP) {
+        run->pages += pages;
+        return;
+    }
+    virtio_hballoon_flush_run(node, run);
+    run->rb = rb;
+    run->offset = offset;
+    run->pages = pages;
+}
+
 /*
- * Apply the current buffer's PFNs until they are done (true) or @deadline
- * (QEMU_CLOCK_REALTIME ns) has passed (false; the rest waits for the next
- * call).
+ * Apply the current buffer's entries (PFNs, or ranges of them) until they
+ * are done (true) or @deadline (QEMU_CLOCK_REALTIME ns) has passed (false;
+ * the rest waits for the next call). A range is checked whole before any
+ * of it is applied, and applied in steps of HBALLOON_RANGE_STEP pages.
  */
 static bool virtio_hballoon_work(VirtIOHballoon *s, int64_t deadline)
 {
@@ -285,39 +322,58 @@ static bool virtio_hballoon_work(VirtIOHballoon *s, int64_t deadline)
     bool inflate = s->cur_vq == s->ivq;
     MemoryRegionSection cache = {};
     HballoonRun run = {};
-    uint32_t i;
+    uint32_t i = s->cur_next, unclocked = 0;
+    bool progressed = false;
 
-    for (i = s->cur_next; i < s->cur_num; i++) {
-        uint64_t pfn = le64_to_cpu(s->pfn_buf[i]);
+    while (i < s->cur_num) {
+        uint64_t pfn, pages, step;
         RAMBlock *rb;
         ram_addr_t offset;
 
-        if (i > s->cur_next && !(i % HBALLOON_CLOCK_EVERY) &&
-            qemu_clock_get_ns(QEMU_CLOCK_REALTIME) >= deadline) {
-            break;
+        if (progressed &&
+            (s->cur_ranges || ++unclocked >= HBALLOON_CLOCK_EVERY)) {
+            unclocked = 0;
+            if (qemu_clock_get_ns(QEMU_CLOCK_REALTIME) >= deadline) {
+                break;
+            }
         }
-        if (!virtio_hballoon_resolve(node, pfn, &cache, &rb, &offset)) {
+        progressed = true;
+        if (s->cur_ranges) {
+            pfn = le64_to_cpu(s->pfn_buf[2 * i]);
+            pages = le64_to_cpu(s->pfn_buf[2 * i + 1]);
+        } else {
+            pfn = le64_to_cpu(s->pfn_buf[i]);
+            pages = 1;
+        }
+        /*
+         * A range is checked whole before any of it is applied; the
+         * next step of one begun in an earlier slice is looked up again.
+         */
+        if (!virtio_hballoon_resolve(node, pfn + s->cur_done,
+                                     s->cur_done ? MIN(pages - s->cur_done,
+                                                       HBALLOON_RANGE_STEP) :
+                                     pages, &cache, &rb, &offset)) {
             node->invalid++;
-            trace_virtio_hballoon_bad_pfn(node->node_id, pfn);
+            trace_virtio_hballoon_bad_pfn(node->node_id, pfn + s->cur_done,
+                                          pages - s->cur_done);
+            s->cur_done = 0;
+            i++;
             continue;
         }
+        step = MIN(pages - s->cur_done, HBALLOON_RANGE_STEP);
         if (!inflate) {
-            node->deflated++;
-            continue;
+            node->deflated += step;
+        } else {
+            node->inflated += step;
+            if (s->cur_discard) {
+                virtio_hballoon_add_run(node, &run, rb, offset, step);
+            }
         }
-        node->inflated++;
-        if (!s->cur_discard) {
-            continue;
+        s->cur_done += step;
+        if (s->cur_done == pages) {
+            s->cur_done = 0;
+            i++;
         }
-        if (run.pages && run.rb == rb &&
-            run.offset + (run.pages << VIRTIO_HBALLOON_PFN_SHIFT) == offset) {
-            run.pages++;
-            continue;
-        }
-        virtio_hballoon_flush_run(node, &run);
-        run.rb = rb;
-        run.offset = offset;
-        run.pages = 1;
     }
     virtio_hballoon_flush_run(node, &run);
     if (cache.mr) {
@@ -792,7 +848,18 @@ static void virtio_hballoon_device_realize(DeviceState *dev, Error **errp)
 {
     VirtIODevice *vdev = VIRTIO_DEVICE(dev);
     VirtIOHballoon *s = VIRTIO_HBALLOON(dev);
+    BusState *bus = qdev_get_parent_bus(dev);
 
+    /*
+     * The configuration space is 2064 bytes: virtio-pci maps 4 KiB of it,
+     * virtio-mmio only 256 bytes, which would cut the node table short.
+     */
+    if (!bus || !object_dynamic_cast(OBJECT(bus->parent), TYPE_VIRTIO_PCI)) {
+        error_setg(errp, "virtio-hballoon needs a virtio-pci transport "
+                   "(use virtio-hballoon-pci): its configuration space is "
+                   "%zu bytes", sizeof(struct virtio_hballoon_config));
+        return;
+    }
     if (!virtio_hballoon_init_nodes(s, errp)) {
         g_free(s->nodes);
         s->nodes = NULL;
@@ -800,8 +867,7 @@ static void virtio_hballoon_device_realize(DeviceState *dev, Error **errp)
         return;
     }
     /* The device users name: the transport's (virtio-hballoon-pci). */
-    s->proxy = qdev_get_parent_bus(dev) ? qdev_get_parent_bus(dev)->parent
-                                        : dev;
+    s->proxy = bus->parent;
     if (qemu_add_hballoon_handler(&virtio_hballoon_ops, s, s->proxy) < 0) {
         error_setg(errp, "only one virtio-hballoon device is supported");
         g_free(s->nodes);
@@ -810,7 +876,8 @@ static void virtio_hballoon_device_realize(DeviceState *dev, Error **errp)
         return;
     }
 
-    virtio_init(vdev, VIRTIO_ID_HBALLOON, sizeof(struct virtio_hballoon_config));
+    virtio_init(vdev, VIRTIO_ID_HBALLOON,
+                sizeof(struct virtio_hballoon_config));
     s->ivq = virtio_add_queue(vdev, 128, virtio_hballoon_handle_output);
     s->dvq = virtio_add_queue(vdev, 128, virtio_hballoon_handle_output);
     s->svq = virtio_add_queue(vdev, 128, virtio_hballoon_receive_stats);
@@ -970,6 +1037,8 @@ static const Property virtio_hballoon_properties[] = {
                     VIRTIO_HBALLOON_F_DEFLATE_ON_OOM, true),
     DEFINE_PROP_BIT("page-poison", VirtIOHballoon, host_features,
                     VIRTIO_HBALLOON_F_PAGE_POISON, true),
+    DEFINE_PROP_BIT("ranges", VirtIOHballoon, host_features,
+                    VIRTIO_HBALLOON_F_RANGES, true),
     DEFINE_PROP_UINT32("guest-stats-polling-interval", VirtIOHballoon,
                        stats_poll_interval, 5),
 };

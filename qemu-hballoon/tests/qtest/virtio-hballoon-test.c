@@ -48,6 +48,9 @@
     "-numa node,nodeid=0,memdev=m0 -numa node,nodeid=1,memdev=m1 " \
     "-device virtio-hballoon-pci,id=hb0,addr=04.0"
 
+/* The largest PFN (the device's HBALLOON_MAX_PFN). */
+#define HBALLOON_TEST_MAX_PFN   (UINT64_MAX >> VIRTIO_HBALLOON_PFN_SHIFT)
+
 #define BATCH           32
 #define MAX_BUF_PFNS    (VIRTIO_HBALLOON_MAX_PFNS + 2)
 #define MAX_BUF_LEN     (8 + 8 * MAX_BUF_PFNS)
@@ -71,8 +74,11 @@ typedef struct Buf {
     bool write;                 /* mark the descriptors device-writable */
 } Buf;
 
-/* Start QEMU with @args (the device at 04.0) and set the device up. */
-static HB *hb_start_args(const char *args)
+/*
+ * Start QEMU with @args (the device at 04.0) and set the device up, with
+ * the features every test takes plus @extra (VIRTIO_HBALLOON_F_RANGES).
+ */
+static HB *hb_start_features(const char *args, uint64_t extra)
 {
     HB *t = g_new0(HB, 1);
     QPCIAddress addr = { .devfn = QPCI_DEVFN(4, 0) };
@@ -94,10 +100,11 @@ static HB *hb_start_args(const char *args)
     g_assert_true(features & (1ULL << VIRTIO_HBALLOON_F_STATS_VQ));
     g_assert_true(features & (1ULL << VIRTIO_HBALLOON_F_DEFLATE_ON_OOM));
     g_assert_true(features & (1ULL << VIRTIO_HBALLOON_F_PAGE_POISON));
+    g_assert_true(features & (1ULL << VIRTIO_HBALLOON_F_RANGES));
     features &= (1ULL << VIRTIO_F_VERSION_1) |
                 (1ULL << VIRTIO_HBALLOON_F_STATS_VQ) |
                 (1ULL << VIRTIO_HBALLOON_F_DEFLATE_ON_OOM) |
-                (1ULL << VIRTIO_HBALLOON_F_PAGE_POISON);
+                (1ULL << VIRTIO_HBALLOON_F_PAGE_POISON) | extra;
     qvirtio_set_features(t->vdev, features);
     for (i = 0; i < 3; i++) {
         t->vq[i] = qvirtqueue_setup(t->vdev, &t->alloc, i);
@@ -108,6 +115,11 @@ static HB *hb_start_args(const char *args)
     }
     qvirtio_set_driver_ok(t->vdev);
     return t;
+}
+
+static HB *hb_start_args(const char *args)
+{
+    return hb_start_features(args, 0);
 }
 
 static HB *hb_start(const char *extra)
@@ -216,6 +228,41 @@ static void send_pfns(HB *t, int q, uint32_t node, const uint64_t *pfns,
     g_free(b);
 }
 
+/* Build a range buffer (VIRTIO_HBALLOON_F_RANGES): @num (pfn, pages) pairs. */
+static void buf_ranges(Buf *b, uint32_t node, const uint64_t (*ranges)[2],
+                       uint32_t num)
+{
+    struct virtio_hballoon_pfns hdr = {
+        .node_id = cpu_to_le32(node),
+        .num_pfns = cpu_to_le32(num),
+    };
+    uint32_t i;
+
+    g_assert_cmpuint(8 + 16ULL * num, <=, MAX_BUF_LEN);
+    memcpy(b->bytes, &hdr, sizeof(hdr));
+    for (i = 0; i < num; i++) {
+        struct virtio_hballoon_range r = {
+            .pfn = cpu_to_le64(ranges[i][0]),
+            .num_pages = cpu_to_le64(ranges[i][1]),
+        };
+
+        memcpy(b->bytes + 8 + 16 * i, &r, 16);
+    }
+    b->len = 8 + 16 * num;
+    b->split = 0;
+    b->write = false;
+}
+
+static void send_ranges(HB *t, int q, uint32_t node,
+                        const uint64_t (*ranges)[2], uint32_t num)
+{
+    Buf *b = g_new(Buf, 1);
+
+    buf_ranges(b, node, ranges, num);
+    hb_send(t, q, b, 1);
+    g_free(b);
+}
+
 /* Config space accessors. */
 static uint64_t cfg_node(HB *t, int i, int field)
 {
@@ -311,8 +358,16 @@ static void test_config(void)
      */
     for (i = 2; i < VIRTIO_HBALLOON_MAX_NODES; i++) {
         g_assert_cmpuint(cfg_node(t, i, 0), ==, 0);
+        g_assert_cmpuint(cfg_node(t, i, 1), ==, 0);
+        g_assert_cmpuint(cfg_node(t, i, 2), ==, 0);
         g_assert_cmpuint(cfg_node(t, i, 3), ==, 0);
     }
+    g_assert_cmphex(qvirtio_config_readl(t->vdev,
+                                         sizeof(struct virtio_hballoon_config)),
+                    ==, 0xffffffff);
+    /* A driver's write to an entry past num_nodes is ignored. */
+    cfg_write_actual(t, VIRTIO_HBALLOON_MAX_NODES - 1, 5);
+    g_assert_cmpuint(cfg_node(t, VIRTIO_HBALLOON_MAX_NODES - 1, 3), ==, 0);
 
     info = query(t->qts);
     nodes = qdict_get_qlist(info, "nodes");
@@ -415,6 +470,19 @@ static void test_inflate_deflate(void)
     hb_stop(t);
 }
 
+static uint64_t slice_max_ns(HB *t)
+{
+    QDict *rsp = qtest_qmp(t->qts, "{ 'execute': 'qom-get', 'arguments': "
+                           "{ 'path': '/machine/peripheral/hb0/virtio-backend', "
+                           "'property': 'x-slice-max-ns' } }");
+    uint64_t ns;
+
+    g_assert_true(qdict_haskey(rsp, "return"));
+    ns = qnum_get_uint(qobject_to(QNum, qdict_get(rsp, "return")));
+    qobject_unref(rsp);
+    return ns;
+}
+
 /*
  * A hostile guest queues the most work it can in one kick: 32 full buffers
  * of scattered PFNs (no two adjacent, so every one is its own discard).
@@ -428,7 +496,6 @@ static void test_bql_slices(void)
     uint64_t *pfns = g_new(uint64_t, VIRTIO_HBALLOON_MAX_PFNS);
     uint64_t total = (uint64_t)BATCH * VIRTIO_HBALLOON_MAX_PFNS, slice_ns;
     gint64 t0;
-    QDict *rsp;
     int i, j;
 
     for (j = 0; j < BATCH; j++) {
@@ -447,12 +514,7 @@ static void test_bql_slices(void)
     g_assert_cmpuint(node_get(t->qts, 1, "discarded"), ==, total);
     g_assert_cmpuint(node_get(t->qts, 1, "invalid"), ==, 0);
 
-    rsp = qtest_qmp(t->qts, "{ 'execute': 'qom-get', 'arguments': "
-                    "{ 'path': '/machine/peripheral/hb0/virtio-backend', "
-                    "'property': 'x-slice-max-ns' } }");
-    g_assert_true(qdict_haskey(rsp, "return"));
-    slice_ns = qnum_get_uint(qobject_to(QNum, qdict_get(rsp, "return")));
-    qobject_unref(rsp);
+    slice_ns = slice_max_ns(t);
     g_test_message("bql: %" PRIu64 " scattered PFNs in %" PRId64
                    " us, longest slice under the BQL %" PRIu64 " us",
                    total, (int64_t)t0, slice_ns / 1000);
@@ -466,6 +528,39 @@ static void test_bql_slices(void)
 
     g_free(pfns);
     g_free(bufs);
+    hb_stop(t);
+}
+
+/*
+ * One range of a whole populated 1 GiB node: applied and discarded in
+ * steps, so the BQL is let go between them as with scattered PFNs.
+ */
+static void test_bql_ranges(void)
+{
+    uint64_t size = 1024ULL * 1024 * 1024, pages = size / PAGE;
+    HB *t = hb_start_features("-machine pc -m 1152M -nodefaults "
+        "-object memory-backend-ram,id=m0,size=128M "
+        "-object memory-backend-memfd,id=m1,size=1G,share=on "
+        "-numa node,nodeid=0,memdev=m0 -numa node,nodeid=1,memdev=m1 "
+        "-device virtio-hballoon-pci,id=hb0,addr=04.0",
+        1ULL << VIRTIO_HBALLOON_F_RANGES);
+    const uint64_t all[][2] = { { NODE_START(1), pages } };
+    uint64_t slice_ns;
+    gint64 t0;
+
+    qtest_memset(t->qts, NODE_START(1) * PAGE, 0x5a, size);
+    t0 = g_get_monotonic_time();
+    send_ranges(t, VIRTIO_HBALLOON_VQ_INFLATE, 1, all, 1);
+    t0 = g_get_monotonic_time() - t0;
+    g_assert_cmpuint(node_get(t->qts, 1, "discarded"), ==, pages);
+    g_assert_cmphex(qtest_readq(t->qts, (NODE_START(1) + pages - 1) * PAGE),
+                    ==, 0);
+    slice_ns = slice_max_ns(t);
+    g_test_message("bql: one range of a populated 1 GiB node in %" PRId64
+                   " us, longest slice under the BQL %" PRIu64 " us",
+                   (int64_t)t0, slice_ns / 1000);
+    /* As above: 2 ms slices, and one 2 MiB step past the deadline. */
+    g_assert_cmpuint(slice_ns, <, 100 * 1000 * 1000);
     hb_stop(t);
 }
 
@@ -1166,6 +1261,178 @@ static void test_hole_below_node(void)
     hb_stop(t);
 }
 
+static void write_canaries(HB *t, uint64_t first, uint64_t last)
+{
+    uint64_t pfn;
+
+    for (pfn = first; pfn <= last; pfn++) {
+        qtest_writeq(t->qts, pfn * PAGE, CANARY(pfn));
+    }
+}
+
+/* Every page of [first, last] reads its canary (@zero: reads 0). */
+static void check_pages(HB *t, uint64_t first, uint64_t last, bool zero)
+{
+    uint64_t pfn;
+
+    for (pfn = first; pfn <= last; pfn++) {
+        g_assert_cmphex(qtest_readq(t->qts, pfn * PAGE), ==,
+                        zero ? 0 : CANARY(pfn));
+    }
+}
+
+/*
+ * VIRTIO_HBALLOON_F_RANGES: a run of frames inflates, is discarded (its
+ * pages read zero) and deflates as its pages would one by one, and the
+ * pages on either side keep their data. A buffer of ranges may be split
+ * over descriptors at any byte; overlapping ranges are each applied.
+ */
+static void test_ranges(void)
+{
+    HB *t = hb_start_features(HB_ARGS, 1ULL << VIRTIO_HBALLOON_F_RANGES);
+    uint64_t base = NODE_START(1) + 1000;
+    const uint64_t one[][2] = { { base, 600 } };
+    const uint64_t three[][2] = {
+        { base + 2000, 1 }, { base + 3000, 300 }, { base + 3100, 300 },
+    };
+    Buf *b = g_new(Buf, 1);
+
+    write_canaries(t, base - 1, base + 600);
+    send_ranges(t, VIRTIO_HBALLOON_VQ_INFLATE, 1, one, 1);
+    g_assert_cmpuint(node_get(t->qts, 1, "inflated"), ==, 600);
+    g_assert_cmpuint(node_get(t->qts, 1, "discarded"), ==, 600);
+    g_assert_cmpuint(node_get(t->qts, 1, "invalid"), ==, 0);
+    check_pages(t, base, base + 599, true);
+    check_pages(t, base - 1, base - 1, false);
+    check_pages(t, base + 600, base + 600, false);
+
+    write_canaries(t, base + 1999, base + 3400);
+    buf_ranges(b, 1, three, 3);
+    b->split = 13;
+    hb_send(t, VIRTIO_HBALLOON_VQ_INFLATE, b, 1);
+    g_assert_cmpuint(node_get(t->qts, 1, "inflated"), ==, 600 + 601);
+    g_assert_cmpuint(node_get(t->qts, 1, "discarded"), ==, 600 + 601);
+    check_pages(t, base + 2000, base + 2000, true);
+    check_pages(t, base + 3000, base + 3399, true);
+    check_pages(t, base + 1999, base + 1999, false);
+    check_pages(t, base + 2001, base + 2999, false);
+    check_pages(t, base + 3400, base + 3400, false);
+
+    send_ranges(t, VIRTIO_HBALLOON_VQ_DEFLATE, 1, one, 1);
+    g_assert_cmpuint(node_get(t->qts, 1, "deflated"), ==, 600);
+    g_assert_cmpuint(info_get(t->qts, "bad-buffers"), ==, 0);
+    g_free(b);
+    hb_stop(t);
+}
+
+/*
+ * A range the device cannot take whole is ignored whole: nothing of it is
+ * discarded, and it counts once as invalid. Buffers in the PFN layout, or
+ * with too many ranges, are malformed once ranges are negotiated.
+ */
+static void test_ranges_rejected(void)
+{
+    HB *t = hb_start_features(HB_ARGS, 1ULL << VIRTIO_HBALLOON_F_RANGES);
+    uint64_t last0 = NODE_START(1) - 1, end1 = NODE_START(2) - 1;
+    const uint64_t cross[][2] = { { last0 - 1, 4 } };
+    const uint64_t bad1[][2] = {
+        { NODE_START(1) + 100, 0 },                         /* empty */
+        { HBALLOON_TEST_MAX_PFN, 2 },                       /* past 2^52 */
+        { UINT64_MAX - 1, 4 },                              /* wraps */
+        { NODE_START(1) + 100,
+          VIRTIO_HBALLOON_MAX_RANGE_PAGES + 1 },            /* too long */
+        { end1 - 1, 4 },                                    /* off the end */
+        { last0 - 1, 4 },                                   /* from node 0 */
+    };
+    uint64_t pfn = NODE_START(1) + 100;
+    Buf *b = g_new(Buf, 1);
+
+    write_canaries(t, last0 - 1, last0 + 2);
+    write_canaries(t, pfn, pfn + 1);
+    write_canaries(t, end1 - 1, end1);
+    /* Crossing from node 0 into node 1 (another RAM block). */
+    send_ranges(t, VIRTIO_HBALLOON_VQ_INFLATE, 0, cross, 1);
+    g_assert_cmpuint(node_get(t->qts, 0, "invalid"), ==, 1);
+    g_assert_cmpuint(node_get(t->qts, 0, "inflated"), ==, 0);
+    send_ranges(t, VIRTIO_HBALLOON_VQ_INFLATE, 1, bad1, G_N_ELEMENTS(bad1));
+    g_assert_cmpuint(node_get(t->qts, 1, "invalid"), ==, G_N_ELEMENTS(bad1));
+    g_assert_cmpuint(node_get(t->qts, 1, "inflated"), ==, 0);
+    g_assert_cmpuint(node_get(t->qts, 0, "discarded"), ==, 0);
+    g_assert_cmpuint(node_get(t->qts, 1, "discarded"), ==, 0);
+    check_pages(t, last0 - 1, last0 + 2, false);
+    check_pages(t, pfn, pfn + 1, false);
+    check_pages(t, end1 - 1, end1, false);
+
+    /* The PFN layout (8-byte entries), and one range too many. */
+    buf_pfns(b, 1, 1, &pfn, 1);
+    hb_send(t, VIRTIO_HBALLOON_VQ_INFLATE, b, 1);
+    g_assert_cmpuint(info_get(t->qts, "bad-buffers"), ==, 1);
+    {
+        g_autofree uint64_t (*many)[2] =
+            g_malloc0(sizeof(*many) * (VIRTIO_HBALLOON_MAX_RANGES + 1));
+        int i;
+
+        for (i = 0; i <= VIRTIO_HBALLOON_MAX_RANGES; i++) {
+            many[i][0] = pfn;
+            many[i][1] = 1;
+        }
+        buf_ranges(b, 1, (const uint64_t (*)[2])many,
+                   VIRTIO_HBALLOON_MAX_RANGES + 1);
+        hb_send(t, VIRTIO_HBALLOON_VQ_INFLATE, b, 1);
+    }
+    g_assert_cmpuint(info_get(t->qts, "bad-buffers"), ==, 2);
+    g_assert_cmpuint(node_get(t->qts, 1, "inflated"), ==, 0);
+    check_pages(t, pfn, pfn, false);
+    g_free(b);
+    hb_stop(t);
+}
+
+/*
+ * A range of node 1 that runs from its last page below pc's PCI hole into
+ * the hole is ignored whole; the page itself alone is taken.
+ */
+static void test_ranges_hole(void)
+{
+    HB *t = hb_start_features("-machine pc -m 4G -nodefaults "
+        "-object memory-backend-ram,id=m0,size=2G "
+        "-object memory-backend-ram,id=m1,size=2G "
+        "-numa node,nodeid=0,memdev=m0 -numa node,nodeid=1,memdev=m1 "
+        "-device virtio-hballoon-pci,id=hb0,addr=04.0",
+        1ULL << VIRTIO_HBALLOON_F_RANGES);
+    const uint64_t across[][2] = { { 0xbffff, 2 } }, below[][2] = {
+        { 0xbffff, 1 } };
+
+    write_canaries(t, 0xbfffe, 0xbffff);
+    send_ranges(t, VIRTIO_HBALLOON_VQ_INFLATE, 1, across, 1);
+    g_assert_cmpuint(node_get(t->qts, 1, "invalid"), ==, 1);
+    g_assert_cmpuint(node_get(t->qts, 1, "discarded"), ==, 0);
+    check_pages(t, 0xbfffe, 0xbffff, false);
+    send_ranges(t, VIRTIO_HBALLOON_VQ_INFLATE, 1, below, 1);
+    g_assert_cmpuint(node_get(t->qts, 1, "discarded"), ==, 1);
+    check_pages(t, 0xbffff, 0xbffff, true);
+    check_pages(t, 0xbfffe, 0xbfffe, false);
+    hb_stop(t);
+}
+
+/*
+ * virtio-mmio maps 256 bytes of configuration space, the device needs 2064:
+ * QEMU refuses it there and says why, rather than cut the node table.
+ */
+static void test_needs_pci(void)
+{
+    g_autofree char *cmd = g_strdup_printf(
+        "timeout 30 %s -M microvm -accel qtest -display none -nodefaults "
+        "-m 256M -object memory-backend-ram,id=m0,size=256M "
+        "-numa node,nodeid=0,memdev=m0 "
+        "-device virtio-hballoon -S", g_getenv("QTEST_QEMU_BINARY"));
+    g_autofree char *err = NULL;
+    int status;
+
+    g_assert_true(g_spawn_command_line_sync(cmd, NULL, &err, &status, NULL));
+    g_assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 1);
+    g_assert_nonnull(strstr(err, "needs a virtio-pci transport"));
+}
+
 /*
  * Memory hotplug without -numa: pc makes node 0 up itself, without a
  * memdev (libvirt's <maxMemory> without <numa>). It is all of the RAM.
@@ -1306,28 +1573,67 @@ static bool set_capability(QTestState *qts, const char *cap, char **why)
 
 static void wait_migrate_status(QTestState *qts, const char *want)
 {
+    static const char *const terminal[] = {
+        "completed", "failed", "cancelled",
+    };
     gint64 start = g_get_monotonic_time();
 
-    while (strcmp(migrate_status(qts), want)) {
-        g_assert_cmpstr(migrate_status(qts), !=, "failed");
+    for (;;) {
+        const char *status = migrate_status(qts);
+        size_t i;
+
+        if (!strcmp(status, want)) {
+            return;
+        }
+        for (i = 0; i < G_N_ELEMENTS(terminal); i++) {
+            if (!strcmp(status, terminal[i])) {
+                g_error("migration reached \"%s\" while waiting for \"%s\"",
+                        status, want);
+            }
+        }
         g_assert_cmpint(g_get_monotonic_time() - start, <=, TIMEOUT_US);
         g_usleep(10 * 1000);
     }
+}
+
+/* The reading end of a snapshot's stream, drained slowly until EOF. */
+typedef struct SlowReader {
+    int fd;
+    GThread *thread;
+} SlowReader;
+
+static gpointer slow_reader_run(gpointer opaque)
+{
+    SlowReader *r = opaque;
+    static char buf[64 * 1024];
+
+    /* 6.4 MB/s: 32 MiB of non-zero RAM take five seconds. */
+    while (read(r->fd, buf, sizeof(buf)) > 0) {
+        g_usleep(10 * 1000);
+    }
+    return NULL;
 }
 
 /*
  * A background snapshot write-protects guest RAM and copies pages as they
  * are about to change: a discard behind its back would lose what it has
  * yet to copy. While one runs, the device says so and keeps inflated pages;
- * once it is cancelled, discards resume.
+ * once it is cancelled, discards resume. Background snapshots ignore the
+ * bandwidth limit, so the test reads the stream slowly itself, and fills
+ * 32 MiB with data (zero pages take a few bytes each in the stream).
  */
 static void test_background_snapshot(void)
 {
     HB *t = hb_start(NULL);
     uint64_t pfn = NODE_START(1) + 700, pfn2 = NODE_START(1) + 701;
     g_autofree char *why = NULL;
+    SlowReader r;
+    int sv[2];
     QDict *info;
 
+    /* In node 1, above the pages below and away from the rings. */
+    qtest_memset(t->qts, (NODE_START(1) + 8192) * PAGE, 0x5a,
+                 32 * 1024 * 1024);
     qtest_writeq(t->qts, pfn * PAGE, CANARY(pfn));
     qtest_writeq(t->qts, pfn2 * PAGE, CANARY(pfn2));
     if (!set_capability(t->qts, "background-snapshot", &why)) {
@@ -1335,11 +1641,15 @@ static void test_background_snapshot(void)
         hb_stop(t);
         return;
     }
-    /* 4 MiB/s: the 256 MiB take a minute, far longer than the test. */
-    qtest_qmp_assert_success(t->qts, "{ 'execute': 'migrate-set-parameters', "
-                             "'arguments': { 'max-bandwidth': 4194304 } }");
+    g_assert_cmpint(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), ==, 0);
+    qtest_qmp_fds_assert_success(t->qts, &sv[1], 1,
+                                 "{ 'execute': 'getfd', "
+                                 "'arguments': { 'fdname': 'snap' } }");
+    close(sv[1]);
+    r.fd = sv[0];
+    r.thread = g_thread_new("slow-reader", slow_reader_run, &r);
     qtest_qmp_assert_success(t->qts, "{ 'execute': 'migrate', 'arguments': "
-                             "{ 'uri': 'exec:cat >/dev/null' } }");
+                             "{ 'uri': 'fd:snap' } }");
     wait_migrate_status(t->qts, "active");
 
     info = query(t->qts);
@@ -1355,6 +1665,8 @@ static void test_background_snapshot(void)
 
     qtest_qmp_assert_success(t->qts, "{ 'execute': 'migrate_cancel' }");
     wait_migrate_status(t->qts, "cancelled");
+    g_thread_join(r.thread);
+    close(r.fd);
     info = query(t->qts);
     g_assert_false(has_reason(info, "background-snapshot"));
     qobject_unref(info);
@@ -1377,6 +1689,7 @@ static void test_incoming_postcopy(void)
     g_autofree char *uri = g_strdup_printf("unix:%s", sock);
     g_autofree char *why = NULL;
     QTestState *dst = qtest_initf(HB_ARGS " -incoming defer");
+    gint64 start;
     QDict *info;
 
     if (!set_capability(dst, "postcopy-ram", &why) ||
@@ -1387,7 +1700,13 @@ static void test_incoming_postcopy(void)
     info = query(dst);
     g_assert_false(has_reason(info, "incoming-postcopy"));
     qobject_unref(info);
-    /* Slow (4 MiB/s of 256 MiB), so postcopy is still running when asked. */
+    /*
+     * 64 MiB of data at 4 MiB/s (zero pages cost a few bytes each): the
+     * migration is still in precopy when postcopy is asked for, and still
+     * in postcopy when the destination is queried.
+     */
+    qtest_memset(t->qts, (NODE_START(1) + 4096) * PAGE, 0x5a,
+                 64 * 1024 * 1024);
     qtest_qmp_assert_success(t->qts, "{ 'execute': 'migrate-set-parameters', "
                              "'arguments': { 'max-bandwidth': 4194304, "
                              "'max-postcopy-bandwidth': 4194304 } }");
@@ -1410,9 +1729,20 @@ static void test_incoming_postcopy(void)
     qtest_qmp_assert_success(t->qts, "{ 'execute': 'migrate-set-parameters', "
                              "'arguments': { 'max-postcopy-bandwidth': 0 } }");
     wait_migrate_status(dst, "completed");
-    info = query(dst);
-    g_assert_false(has_reason(info, "incoming-postcopy"));
-    qobject_unref(info);
+    /* "completed" comes a little before postcopy's end on the destination. */
+    start = g_get_monotonic_time();
+    for (;;) {
+        bool still;
+
+        info = query(dst);
+        still = has_reason(info, "incoming-postcopy");
+        qobject_unref(info);
+        if (!still) {
+            break;
+        }
+        g_assert_cmpint(g_get_monotonic_time() - start, <=, TIMEOUT_US);
+        g_usleep(10 * 1000);
+    }
 out:
     qtest_quit(dst);
     unlink(sock);
@@ -1688,6 +2018,7 @@ int main(int argc, char **argv)
     qtest_add_func("virtio-hballoon/config", test_config);
     qtest_add_func("virtio-hballoon/inflate-deflate", test_inflate_deflate);
     qtest_add_func("virtio-hballoon/bql-slices", test_bql_slices);
+    qtest_add_func("virtio-hballoon/bql-ranges", test_bql_ranges);
     qtest_add_func("virtio-hballoon/bad-pfns", test_bad_pfns);
     qtest_add_func("virtio-hballoon/bad-buffers", test_bad_buffers);
     qtest_add_func("virtio-hballoon/stats", test_stats);
@@ -1703,7 +2034,11 @@ int main(int argc, char **argv)
     qtest_add_func("virtio-hballoon/large-pages", test_large_pages);
     qtest_add_func("virtio-hballoon/mem-lock", test_mem_lock);
     qtest_add_func("virtio-hballoon/implicit-node", test_implicit_node);
+    qtest_add_func("virtio-hballoon/needs-pci", test_needs_pci);
     qtest_add_func("virtio-hballoon/hole-below-node", test_hole_below_node);
+    qtest_add_func("virtio-hballoon/ranges", test_ranges);
+    qtest_add_func("virtio-hballoon/ranges-rejected", test_ranges_rejected);
+    qtest_add_func("virtio-hballoon/ranges-hole", test_ranges_hole);
     qtest_add_func("virtio-hballoon/migrate", test_migrate);
     qtest_add_func("virtio-hballoon/background-snapshot",
                    test_background_snapshot);

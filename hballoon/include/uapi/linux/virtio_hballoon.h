@@ -107,8 +107,11 @@
  *                                     memory (it still reports through
  *                                     deflateq and actual_pages).
  *   VIRTIO_HBALLOON_F_PAGE_POISON     the driver writes its page poison
- *                                     pattern to poison_val; a device that
- *                                     cannot preserve it must not discard.
+ *                                     pattern to poison_val (informational:
+ *                                     deflated pages are poisoned again when
+ *                                     the guest frees them).
+ *   VIRTIO_HBALLOON_F_RANGES          inflate and deflate buffers carry
+ *                                     (pfn, num_pages) runs, not PFNs.
  */
 
 #ifndef VIRTIO_ID_HBALLOON
@@ -119,6 +122,7 @@
 #define VIRTIO_HBALLOON_F_STATS_VQ		0 /* statsq is present */
 #define VIRTIO_HBALLOON_F_DEFLATE_ON_OOM	1 /* deflate when out of memory */
 #define VIRTIO_HBALLOON_F_PAGE_POISON		2 /* driver poisons free pages */
+#define VIRTIO_HBALLOON_F_RANGES		3 /* buffers carry runs of frames */
 
 /* Virtqueue indices */
 #define VIRTIO_HBALLOON_VQ_INFLATE		0
@@ -133,6 +137,10 @@
 #define VIRTIO_HBALLOON_MAX_NODES		64
 /* Most PFNs in one inflate or deflate buffer. */
 #define VIRTIO_HBALLOON_MAX_PFNS		4096
+/* With VIRTIO_HBALLOON_F_RANGES: most ranges in one buffer. */
+#define VIRTIO_HBALLOON_MAX_RANGES		2048
+/* With VIRTIO_HBALLOON_F_RANGES: most frames in one range (4 TiB). */
+#define VIRTIO_HBALLOON_MAX_RANGE_PAGES		(1ULL << 30)
 
 /* One node's entry in the configuration space (32 bytes). */
 struct virtio_hballoon_node_config {
@@ -153,7 +161,7 @@ struct virtio_hballoon_node_config {
  * describe nodes; the device keeps the entries after them zero.
  */
 struct virtio_hballoon_config {
-	/* Device-written: number of entries in nodes[], 1..MAX_NODES. */
+	/* Device-written: nodes described, in nodes[0..num_nodes-1]; 1..64. */
 	__le16 num_nodes;
 	__le16 reserved0;
 	/* Driver-written with VIRTIO_HBALLOON_F_PAGE_POISON: poison pattern. */
@@ -162,13 +170,27 @@ struct virtio_hballoon_config {
 	struct virtio_hballoon_node_config nodes[VIRTIO_HBALLOON_MAX_NODES];
 };
 
-/* Header of an inflate or deflate buffer; num_pfns __le64 PFNs follow. */
+/*
+ * Header of an inflate or deflate buffer; num_pfns __le64 PFNs follow, or,
+ * with VIRTIO_HBALLOON_F_RANGES, num_pfns struct virtio_hballoon_range.
+ */
 struct virtio_hballoon_pfns {
 	/* ACPI PXM of the node all the PFNs in this buffer belong to. */
 	__le32 node_id;
-	/* Number of PFNs that follow, 1..VIRTIO_HBALLOON_MAX_PFNS. */
+	/*
+	 * Number of PFNs that follow, 1..VIRTIO_HBALLOON_MAX_PFNS; with
+	 * VIRTIO_HBALLOON_F_RANGES, of ranges, 1..VIRTIO_HBALLOON_MAX_RANGES.
+	 */
 	__le32 num_pfns;
 	__le64 pfns[];
+};
+
+/* With VIRTIO_HBALLOON_F_RANGES: a run of contiguous 4 KiB frames. */
+struct virtio_hballoon_range {
+	/* First frame of the run. */
+	__le64 pfn;
+	/* Frames in the run, 1..VIRTIO_HBALLOON_MAX_RANGE_PAGES. */
+	__le64 num_pages;
 };
 
 /* Statistics tags. Sizes are in bytes, event counts are cumulative. */

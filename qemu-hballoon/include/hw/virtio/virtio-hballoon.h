@@ -67,7 +67,7 @@ struct VirtIOHballoon {
     uint32_t poison_val;
     uint64_t bad_buffers;       /* buffers ignored as a whole */
 
-    /* The PFNs of the buffer in hand. */
+    /* The entries of the buffer in hand: PFNs, or (PFN, pages) ranges. */
     uint64_t *pfn_buf;
 
     /*
@@ -78,8 +78,10 @@ struct VirtIOHballoon {
     VirtQueueElement *cur_elem;
     VirtQueue *cur_vq;
     HballoonNode *cur_node;
-    uint32_t cur_num;           /* PFNs in pfn_buf */
+    uint32_t cur_num;           /* entries in pfn_buf */
     uint32_t cur_next;          /* the next one to apply */
+    uint64_t cur_done;          /* pages of range cur_next applied */
+    bool cur_ranges;            /* entries are ranges (F_RANGES) */
     bool cur_discard;
     bool drain_dvq_first;       /* take turns between the queues */
     QEMUBH *drain_bh;           /* continues a drain past its slice */
