@@ -82,7 +82,19 @@ def test_counters_present():
 
 
 def test_shrink_and_grow_node1():
-    with VM(name="hb-node1", devices=[DEVICE]) as vm:
+    """512 MiB out of node 1 and back, in ranges (VIRTIO_HBALLOON_F_RANGES,
+    which our driver and device both offer)."""
+    _shrink_and_grow_node1(DEVICE, "hb-node1")
+
+
+def test_shrink_and_grow_node1_pfns():
+    """The same with a device that does not offer ranges (as QEMU before
+    them): the driver falls back to lists of PFNs."""
+    _shrink_and_grow_node1(DEVICE + ",ranges=off", "hb-node1-pfns")
+
+
+def _shrink_and_grow_node1(device, name):
+    with VM(name=name, devices=[device]) as vm:
         nodes = hb_nodes(vm)
         assert set(nodes) == {0, 1}, nodes
         ram = nodes[1]["ram"]
@@ -112,6 +124,12 @@ def test_shrink_and_grow_node1():
         stat2 = vm.vmstat()
         assert stat2["hballoon_deflate"] - stat1["hballoon_deflate"] == 512 * MiB // PAGE
         print(f"# deflate 512 MiB on node 1: {secs:.1f}s")
+        # The device saw exactly those frames, each valid, and discarded
+        # every inflated one (anonymous RAM).
+        n = hb_nodes(vm)[1]
+        assert n["inflated"] == n["deflated"] == n["discarded"] == 512 * MiB // PAGE, n
+        assert n["invalid"] == 0, n
+        assert vm.qmp("query-hballoon")["bad-buffers"] == 0
         assert_clean(vm)
 
 

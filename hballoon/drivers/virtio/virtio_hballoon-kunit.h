@@ -157,6 +157,42 @@ static void hballoon_test_resize_notifier(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, unregister_node_resize_notifier(&l.nb), -ENOENT);
 }
 
+static void hballoon_test_pfns_to_ranges(struct kunit *test)
+{
+	static const u64 in[] = { 10, 11, 12, 20, 21, 30, 32 };
+	struct virtio_hballoon_range r[8];
+	__le64 pfns[ARRAY_SIZE(in)];
+	unsigned int i, n;
+
+	for (i = 0; i < ARRAY_SIZE(in); i++)
+		pfns[i] = cpu_to_le64(in[i]);
+
+	KUNIT_EXPECT_EQ(test, hballoon_pfns_to_ranges(pfns, ARRAY_SIZE(in),
+						      r, 8, &n), 7U);
+	KUNIT_ASSERT_EQ(test, n, 4U);
+	KUNIT_EXPECT_EQ(test, le64_to_cpu(r[0].pfn), 10ULL);
+	KUNIT_EXPECT_EQ(test, le64_to_cpu(r[0].num_pages), 3ULL);
+	KUNIT_EXPECT_EQ(test, le64_to_cpu(r[1].pfn), 20ULL);
+	KUNIT_EXPECT_EQ(test, le64_to_cpu(r[1].num_pages), 2ULL);
+	KUNIT_EXPECT_EQ(test, le64_to_cpu(r[2].pfn), 30ULL);
+	KUNIT_EXPECT_EQ(test, le64_to_cpu(r[2].num_pages), 1ULL);
+	KUNIT_EXPECT_EQ(test, le64_to_cpu(r[3].pfn), 32ULL);
+	KUNIT_EXPECT_EQ(test, le64_to_cpu(r[3].num_pages), 1ULL);
+
+	/* Room for two runs: they take the first five frames. */
+	KUNIT_EXPECT_EQ(test, hballoon_pfns_to_ranges(pfns, ARRAY_SIZE(in),
+						      r, 2, &n), 5U);
+	KUNIT_EXPECT_EQ(test, n, 2U);
+	KUNIT_EXPECT_EQ(test, le64_to_cpu(r[1].num_pages), 2ULL);
+
+	/* One frame; none. */
+	KUNIT_EXPECT_EQ(test, hballoon_pfns_to_ranges(pfns + 6, 1, r, 8, &n),
+			1U);
+	KUNIT_EXPECT_EQ(test, n, 1U);
+	KUNIT_EXPECT_EQ(test, hballoon_pfns_to_ranges(pfns, 0, r, 8, &n), 0U);
+	KUNIT_EXPECT_EQ(test, n, 0U);
+}
+
 static struct kunit_case hballoon_test_cases[] = {
 	KUNIT_CASE(hballoon_test_clamp_target),
 	KUNIT_CASE(hballoon_test_check_node),
@@ -165,6 +201,7 @@ static struct kunit_case hballoon_test_cases[] = {
 	KUNIT_CASE(hballoon_test_floor),
 	KUNIT_CASE(hballoon_test_expected),
 	KUNIT_CASE(hballoon_test_resize_notifier),
+	KUNIT_CASE(hballoon_test_pfns_to_ranges),
 	{},
 };
 

@@ -32,6 +32,7 @@
 #include <linux/oom.h>
 #include <linux/poison.h>
 #include <linux/slab.h>
+#include <linux/sort.h>
 #include <linux/swap.h>
 #include <linux/virtio.h>
 #include <linux/virtio_config.h>
@@ -44,6 +45,8 @@
 #define HB_PFNS_PER_PAGE	((unsigned int)(PAGE_SIZE >> VIRTIO_HBALLOON_PFN_SHIFT))
 /* Frames per inflate/deflate buffer: header + PFNs fill exactly 32 KiB. */
 #define HB_BATCH_PFNS		(VIRTIO_HBALLOON_MAX_PFNS - 1)
+/* Runs per range buffer: with its header, the buffer fits in 32 KiB. */
+#define HB_BATCH_RANGES		(VIRTIO_HBALLOON_MAX_RANGES - 1)
 /* Work slice: yield the worker after this long, then continue. */
 #define HB_SLICE_MS		50
 /* First and longest wait before retrying an inflate that could not proceed. */
@@ -120,6 +123,8 @@ struct virtio_hballoon {
 	/* Serialises balloon changes, the PFN buffer and per-node state. */
 	struct mutex balloon_lock;
 	struct virtio_hballoon_pfns *pfns;
+	/* With VIRTIO_HBALLOON_F_RANGES: what is sent, runs of pfns. */
+	struct virtio_hballoon_ranges *ranges;
 
 	unsigned int num_nodes;
 	struct hballoon_node *nodes;
@@ -254,6 +259,43 @@ static unsigned long hballoon_expected_pages(unsigned long managed,
 	return managed + (unsigned long)delta;
 }
 
+/**
+ * hballoon_pfns_to_ranges - pack ascending frames into runs
+ * @pfns: frame numbers in ascending order, little-endian as on the wire
+ * @nr: how many there are
+ * @ranges: where the runs go
+ * @max: room in @ranges
+ * @nr_ranges: set to the number of runs written
+ *
+ * Return: how many frames of @pfns the runs cover: all @nr, unless
+ * @ranges filled up first.
+ */
+static unsigned int hballoon_pfns_to_ranges(const __le64 *pfns,
+					    unsigned int nr,
+					    struct virtio_hballoon_range *ranges,
+					    unsigned int max,
+					    unsigned int *nr_ranges)
+{
+	unsigned int i, n = 0;
+
+	for (i = 0; i < nr; i++) {
+		u64 pfn = le64_to_cpu(pfns[i]);
+
+		if (n && le64_to_cpu(ranges[n - 1].pfn) +
+			 le64_to_cpu(ranges[n - 1].num_pages) == pfn) {
+			le64_add_cpu(&ranges[n - 1].num_pages, 1);
+			continue;
+		}
+		if (n == max)
+			break;
+		ranges[n].pfn = cpu_to_le64(pfn);
+		ranges[n].num_pages = cpu_to_le64(1);
+		n++;
+	}
+	*nr_ranges = n;
+	return i;
+}
+
 /* ---- configuration space ---- */
 
 static unsigned int hb_node_offset(unsigned int index, size_t field)
@@ -317,23 +359,58 @@ static void hballoon_ack(struct virtqueue *vq)
 	wake_up(&hb->acked);
 }
 
-/* Send the PFN buffer (@nr frames of @node) on @vq; under balloon_lock. */
-static void hballoon_tell_host(struct virtio_hballoon *hb,
-			       struct hballoon_node *node,
-			       struct virtqueue *vq, unsigned int nr)
+/* Queue @len bytes at @buf on @vq and wait until the device used them. */
+static void hballoon_send(struct virtio_hballoon *hb, struct virtqueue *vq,
+			  void *buf, size_t len)
 {
 	struct scatterlist sg;
-	unsigned int len;
+	unsigned int used;
 
-	hb->pfns->node_id = cpu_to_le32(node->pxm);
-	hb->pfns->num_pfns = cpu_to_le32(nr);
-	sg_init_one(&sg, hb->pfns, struct_size(hb->pfns, pfns, nr));
-
+	sg_init_one(&sg, buf, len);
 	/* One buffer at a time: an empty queue always takes it. */
 	if (WARN_ON_ONCE(virtqueue_add_outbuf(vq, &sg, 1, hb, GFP_KERNEL)))
 		return;
 	virtqueue_kick(vq);
-	wait_event(hb->acked, virtqueue_get_buf(vq, &len));
+	wait_event(hb->acked, virtqueue_get_buf(vq, &used));
+}
+
+static int hballoon_cmp_pfn(const void *a, const void *b)
+{
+	u64 x = le64_to_cpup(a), y = le64_to_cpup(b);
+
+	return x < y ? -1 : x > y;
+}
+
+/*
+ * Send the PFN buffer (@nr frames of @node) on @vq; under balloon_lock.
+ * With VIRTIO_HBALLOON_F_RANGES the frames go as runs: sorted, then each
+ * run of consecutive frames as one range.
+ */
+static void hballoon_tell_host(struct virtio_hballoon *hb,
+			       struct hballoon_node *node,
+			       struct virtqueue *vq, unsigned int nr)
+{
+	unsigned int done, n;
+
+	if (!hb->ranges) {
+		hb->pfns->node_id = cpu_to_le32(node->pxm);
+		hb->pfns->num_pfns = cpu_to_le32(nr);
+		hballoon_send(hb, vq, hb->pfns, struct_size(hb->pfns, pfns, nr));
+		return;
+	}
+	sort(hb->pfns->pfns, nr, sizeof(hb->pfns->pfns[0]), hballoon_cmp_pfn,
+	     NULL);
+	hb->ranges->node_id = cpu_to_le32(node->pxm);
+	for (done = 0; done < nr; done += n) {
+		unsigned int runs;
+
+		n = hballoon_pfns_to_ranges(hb->pfns->pfns + done, nr - done,
+					    hb->ranges->ranges,
+					    HB_BATCH_RANGES, &runs);
+		hb->ranges->num_ranges = cpu_to_le32(runs);
+		hballoon_send(hb, vq, hb->ranges,
+			      struct_size(hb->ranges, ranges, runs));
+	}
 }
 
 static void hballoon_set_pfns(struct virtio_hballoon *hb, unsigned int at,
@@ -984,6 +1061,14 @@ static int hballoon_probe(struct virtio_device *vdev)
 		err = -ENOMEM;
 		goto out_free;
 	}
+	if (virtio_has_feature(vdev, VIRTIO_HBALLOON_F_RANGES)) {
+		hb->ranges = kmalloc(struct_size(hb->ranges, ranges,
+						 HB_BATCH_RANGES), GFP_KERNEL);
+		if (!hb->ranges) {
+			err = -ENOMEM;
+			goto out_free;
+		}
+	}
 
 	err = hballoon_init_nodes(hb);
 	if (err)
@@ -1031,6 +1116,7 @@ out_del_vqs:
 out_free:
 	kfree(hb->stats);
 	kfree(hb->nodes);
+	kfree(hb->ranges);
 	kfree(hb->pfns);
 	kfree(hb);
 	return err;
@@ -1093,6 +1179,7 @@ static void hballoon_remove(struct virtio_device *vdev)
 	hballoon_remove_common(hb);
 	kfree(hb->stats);
 	kfree(hb->nodes);
+	kfree(hb->ranges);
 	kfree(hb->pfns);
 	kfree(hb);
 }
@@ -1137,6 +1224,7 @@ static unsigned int hballoon_features[] = {
 	VIRTIO_HBALLOON_F_STATS_VQ,
 	VIRTIO_HBALLOON_F_DEFLATE_ON_OOM,
 	VIRTIO_HBALLOON_F_PAGE_POISON,
+	VIRTIO_HBALLOON_F_RANGES,
 };
 
 static struct virtio_driver virtio_hballoon_driver = {

@@ -64,6 +64,10 @@
 
 /* Fixed, as virtio-mem's is: a driver can read any entry without a check. */
 QEMU_BUILD_BUG_ON(sizeof(struct virtio_hballoon_config) != 2064);
+/* pfn_buf holds a buffer of either layout. */
+QEMU_BUILD_BUG_ON(VIRTIO_HBALLOON_MAX_RANGES *
+                  sizeof(struct virtio_hballoon_range) >
+                  VIRTIO_HBALLOON_MAX_PFNS * sizeof(uint64_t));
 
 static HballoonNode *virtio_hballoon_find_node(VirtIOHballoon *s,
                                                uint32_t node_id)
@@ -323,21 +327,24 @@ static bool virtio_hballoon_work(VirtIOHballoon *s, int64_t deadline)
     MemoryRegionSection cache = {};
     HballoonRun run = {};
     uint32_t i = s->cur_next, unclocked = 0;
-    bool progressed = false;
+    bool first = true;
 
+    /* Discarding may have been disabled (VFIO hotplug) since the last slice. */
+    s->cur_discard = s->cur_discard && virtio_hballoon_may_discard(s, node);
     while (i < s->cur_num) {
         uint64_t pfn, pages, step;
         RAMBlock *rb;
         ram_addr_t offset;
 
-        if (progressed &&
+        /* Read the clock after some work, never before the first step. */
+        if (!first &&
             (s->cur_ranges || ++unclocked >= HBALLOON_CLOCK_EVERY)) {
             unclocked = 0;
             if (qemu_clock_get_ns(QEMU_CLOCK_REALTIME) >= deadline) {
                 break;
             }
         }
-        progressed = true;
+        first = false;
         if (s->cur_ranges) {
             pfn = le64_to_cpu(s->pfn_buf[2 * i]);
             pages = le64_to_cpu(s->pfn_buf[2 * i + 1]);
@@ -346,21 +353,27 @@ static bool virtio_hballoon_work(VirtIOHballoon *s, int64_t deadline)
             pages = 1;
         }
         /*
-         * A range is checked whole before any of it is applied; the
-         * next step of one begun in an earlier slice is looked up again.
+         * A range is checked whole before any of it is applied; where it
+         * is is kept, so the steps of later slices need no lookup.
          */
-        if (!virtio_hballoon_resolve(node, pfn + s->cur_done,
-                                     s->cur_done ? MIN(pages - s->cur_done,
-                                                       HBALLOON_RANGE_STEP) :
-                                     pages, &cache, &rb, &offset)) {
-            node->invalid++;
-            trace_virtio_hballoon_bad_pfn(node->node_id, pfn + s->cur_done,
-                                          pages - s->cur_done);
-            s->cur_done = 0;
-            i++;
-            continue;
+        if (!s->cur_done) {
+            if (!virtio_hballoon_resolve(node, pfn, pages, &cache, &rb,
+                                         &offset)) {
+                node->invalid++;
+                trace_virtio_hballoon_bad_pfn(node->node_id, pfn, pages);
+                i++;
+                continue;
+            }
+            s->cur_rb = rb;
+            s->cur_offset = offset;
         }
-        step = MIN(pages - s->cur_done, HBALLOON_RANGE_STEP);
+        rb = s->cur_rb;
+        offset = s->cur_offset + (s->cur_done << VIRTIO_HBALLOON_PFN_SHIFT);
+        /* Steps bound the discards; without them a range is one step. */
+        step = pages - s->cur_done;
+        if (inflate && s->cur_discard) {
+            step = MIN(step, HBALLOON_RANGE_STEP);
+        }
         if (!inflate) {
             node->deflated += step;
         } else {
@@ -392,11 +405,19 @@ static void virtio_hballoon_complete(VirtIOHballoon *s, VirtQueue *vq,
     g_free(elem);
 }
 
-/* Finish the buffer in hand, however long it takes (one buffer at most). */
+/*
+ * Finish the buffer in hand at once (the VM is stopping, under the BQL).
+ * A PFN buffer is at most 4096 discards; ranges can cover terabytes, so
+ * their rest is only counted (freeing host memory is optional): at most
+ * 2048 lookups. Those pages stay allocated on the host.
+ */
 static void virtio_hballoon_finish_current(VirtIOHballoon *s)
 {
     if (!s->cur_elem) {
         return;
+    }
+    if (s->cur_ranges) {
+        s->cur_discard = false;
     }
     virtio_hballoon_work(s, INT64_MAX);
     virtio_hballoon_complete(s, s->cur_vq, s->cur_elem);

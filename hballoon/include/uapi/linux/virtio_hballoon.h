@@ -193,6 +193,15 @@ struct virtio_hballoon_range {
 	__le64 num_pages;
 };
 
+/* With VIRTIO_HBALLOON_F_RANGES: an inflate or deflate buffer. */
+struct virtio_hballoon_ranges {
+	/* ACPI PXM of the node all the frames in this buffer belong to. */
+	__le32 node_id;
+	/* Number of ranges that follow, 1..VIRTIO_HBALLOON_MAX_RANGES. */
+	__le32 num_ranges;
+	struct virtio_hballoon_range ranges[];
+};
+
 /* Statistics tags. Sizes are in bytes, event counts are cumulative. */
 #define VIRTIO_HBALLOON_S_MEMFREE	0 /* free memory on the node */
 #define VIRTIO_HBALLOON_S_MEMTOT	1 /* managed memory of the node */

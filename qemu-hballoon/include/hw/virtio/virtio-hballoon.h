@@ -81,6 +81,8 @@ struct VirtIOHballoon {
     uint32_t cur_num;           /* entries in pfn_buf */
     uint32_t cur_next;          /* the next one to apply */
     uint64_t cur_done;          /* pages of range cur_next applied */
+    RAMBlock *cur_rb;           /* where range cur_next is, once checked */
+    ram_addr_t cur_offset;
     bool cur_ranges;            /* entries are ranges (F_RANGES) */
     bool cur_discard;
     bool drain_dvq_first;       /* take turns between the queues */
