@@ -30,7 +30,8 @@ fi
 conf=(--target-list=x86_64-softmmu --without-default-features --enable-tcg
 	--enable-fuzzing --enable-asan --disable-docs --disable-rust
 	--disable-install-blobs --disable-werror --python=/usr/bin/python3
-	--firmwarepath=/usr/share/seabios:/usr/share/qemu:/usr/lib/ipxe/qemu
+	--prefix=/usr --firmwarepath=/usr/share/seabios:/usr/share/qemu:/usr/lib/ipxe/qemu
+	--disable-relocatable
 	--cc="ccache clang" --cxx="ccache clang++" --objcc="ccache clang")
 csum=$(echo "${conf[*]}" | sha256sum | cut -d' ' -f1)
 export CCACHE_BASEDIR=$top
