@@ -31,7 +31,6 @@ conf=(--target-list=x86_64-softmmu --without-default-features --enable-tcg
 	--enable-fuzzing --enable-asan --disable-docs --disable-rust
 	--disable-install-blobs --disable-werror --python=/usr/bin/python3
 	--prefix=/usr --firmwarepath=/usr/share/seabios:/usr/share/qemu:/usr/lib/ipxe/qemu
-	--disable-relocatable
 	--cc="ccache clang" --cxx="ccache clang++" --objcc="ccache clang")
 csum=$(echo "${conf[*]}" | sha256sum | cut -d' ' -f1)
 export CCACHE_BASEDIR=$top
@@ -52,6 +51,11 @@ if ! ninja -C "$obj" -j"$(nproc)" qemu-fuzz-x86_64 >>"$out.build.log" 2>&1; then
 	exit 1
 fi
 echo "ok 1 - build qemu-fuzz-x86_64 # $(($(date +%s) - t0)) s"
+# Run from its build tree, QEMU looks for firmware under qemu-bundle/ there
+# (the install layout): point that at Debian's firmware.
+mkdir -p "$obj/qemu-bundle/usr/share" "$obj/qemu-bundle/usr/lib/ipxe"
+ln -sfn /usr/share/seabios "$obj/qemu-bundle/usr/share/seabios"
+ln -sfn /usr/lib/ipxe/qemu "$obj/qemu-bundle/usr/lib/ipxe/qemu"
 
 rm -rf "$out" && mkdir -p "$out/corpus"
 t0=$(date +%s)
