@@ -326,6 +326,31 @@ static uint64_t node_get(QTestState *qts, int node, const char *key)
     return v;
 }
 
+/*
+ * Inflate page @pfn, the first of @node's, where the device must keep it:
+ * counted, not discarded, no discard tried, and it still reads @value.
+ */
+static void inflate_kept(HB *t, uint32_t node, uint64_t pfn, uint64_t value)
+{
+    send_pfns(t, VIRTIO_HBALLOON_VQ_INFLATE, node, &pfn, 1);
+    g_assert_cmpuint(node_get(t->qts, node, "inflated"), ==, 1);
+    g_assert_cmpuint(node_get(t->qts, node, "discarded"), ==, 0);
+    g_assert_cmpuint(node_get(t->qts, node, "discard-failures"), ==, 0);
+    g_assert_cmphex(qtest_readq(t->qts, pfn * PAGE), ==, value);
+}
+
+/*
+ * Write a canary to page @pfn, the first of @node's to be discarded, and
+ * inflate it: the host drops it, so it reads zero.
+ */
+static void inflate_discarded(HB *t, uint32_t node, uint64_t pfn)
+{
+    qtest_writeq(t->qts, pfn * PAGE, CANARY(pfn));
+    send_pfns(t, VIRTIO_HBALLOON_VQ_INFLATE, node, &pfn, 1);
+    g_assert_cmpuint(node_get(t->qts, node, "discarded"), ==, 1);
+    g_assert_cmphex(qtest_readq(t->qts, pfn * PAGE), ==, 0);
+}
+
 static uint64_t info_get(QTestState *qts, const char *key)
 {
     QDict *info = query(qts);
@@ -999,11 +1024,8 @@ static void test_page_poison(void)
     g_assert_cmpint(qlist_size(qdict_get_qlist(info, "reasons")), ==, 0);
     qobject_unref(info);
 
-    qtest_writeq(t->qts, pfn * PAGE, CANARY(pfn));
-    send_pfns(t, VIRTIO_HBALLOON_VQ_INFLATE, 1, &pfn, 1);
+    inflate_discarded(t, 1, pfn);
     g_assert_cmpuint(node_get(t->qts, 1, "inflated"), ==, 1);
-    g_assert_cmpuint(node_get(t->qts, 1, "discarded"), ==, 1);
-    g_assert_cmphex(qtest_readq(t->qts, pfn * PAGE), ==, 0);
     hb_stop(t);
 }
 
@@ -1072,19 +1094,11 @@ static void check_file_backend(const char *backend, const char *why)
 
     /* The guest sees the file's contents, then inflates that page. */
     g_assert_cmphex(qtest_readq(t->qts, pfn * PAGE), ==, CANARY(2048));
-    send_pfns(t, VIRTIO_HBALLOON_VQ_INFLATE, 1, &pfn, 1);
-    g_assert_cmpuint(node_get(t->qts, 1, "inflated"), ==, 1);
-    g_assert_cmpuint(node_get(t->qts, 1, "discarded"), ==, 0);
-    g_assert_cmpuint(node_get(t->qts, 1, "discard-failures"), ==, 0);
-    g_assert_cmphex(qtest_readq(t->qts, pfn * PAGE), ==, CANARY(2048));
+    inflate_kept(t, 1, pfn, CANARY(2048));
     g_assert_cmphex(file_word(file, 2048), ==, CANARY(2048));
 
     /* Node 0 (anonymous RAM) still discards. */
-    pfn = NODE_START(0) + 3000;
-    qtest_writeq(t->qts, pfn * PAGE, CANARY(pfn));
-    send_pfns(t, VIRTIO_HBALLOON_VQ_INFLATE, 0, &pfn, 1);
-    g_assert_cmpuint(node_get(t->qts, 0, "discarded"), ==, 1);
-    g_assert_cmphex(qtest_readq(t->qts, pfn * PAGE), ==, 0);
+    inflate_discarded(t, 0, NODE_START(0) + 3000);
     hb_stop(t);
     unlink(file);
 }
@@ -1177,17 +1191,9 @@ static void test_large_pages(void)
     qobject_unref(info);
 
     qtest_writeq(t->qts, pfn * PAGE, CANARY(pfn));
-    send_pfns(t, VIRTIO_HBALLOON_VQ_INFLATE, 1, &pfn, 1);
-    g_assert_cmpuint(node_get(t->qts, 1, "inflated"), ==, 1);
-    g_assert_cmpuint(node_get(t->qts, 1, "discarded"), ==, 0);
-    g_assert_cmpuint(node_get(t->qts, 1, "discard-failures"), ==, 0);
-    g_assert_cmphex(qtest_readq(t->qts, pfn * PAGE), ==, CANARY(pfn));
+    inflate_kept(t, 1, pfn, CANARY(pfn));
 
-    pfn = NODE_START(0) + 3000;
-    qtest_writeq(t->qts, pfn * PAGE, CANARY(pfn));
-    send_pfns(t, VIRTIO_HBALLOON_VQ_INFLATE, 0, &pfn, 1);
-    g_assert_cmpuint(node_get(t->qts, 0, "discarded"), ==, 1);
-    g_assert_cmphex(qtest_readq(t->qts, pfn * PAGE), ==, 0);
+    inflate_discarded(t, 0, NODE_START(0) + 3000);
     hb_stop(t);
 }
 
@@ -1209,10 +1215,7 @@ static void test_private_memfd(void)
                                       "discard-inhibited"));
         qobject_unref(info);
     }
-    qtest_writeq(t->qts, pfn * PAGE, CANARY(pfn));
-    send_pfns(t, VIRTIO_HBALLOON_VQ_INFLATE, 1, &pfn, 1);
-    g_assert_cmpuint(node_get(t->qts, 1, "discarded"), ==, 1);
-    g_assert_cmphex(qtest_readq(t->qts, pfn * PAGE), ==, 0);
+    inflate_discarded(t, 1, pfn);
     hb_stop(t);
 }
 
@@ -1240,11 +1243,7 @@ static void test_mem_lock(void)
     g_assert_true(has_reason(info, "mem-lock"));
     qobject_unref(info);
     qtest_writeq(t->qts, pfn * PAGE, CANARY(pfn));
-    send_pfns(t, VIRTIO_HBALLOON_VQ_INFLATE, 1, &pfn, 1);
-    g_assert_cmpuint(node_get(t->qts, 1, "inflated"), ==, 1);
-    g_assert_cmpuint(node_get(t->qts, 1, "discarded"), ==, 0);
-    g_assert_cmpuint(node_get(t->qts, 1, "discard-failures"), ==, 0);
-    g_assert_cmphex(qtest_readq(t->qts, pfn * PAGE), ==, CANARY(pfn));
+    inflate_kept(t, 1, pfn, CANARY(pfn));
     hb_stop(t);
 }
 
@@ -1491,102 +1490,13 @@ static void test_implicit_node(void)
     g_assert_cmpint(qlist_size(qdict_get_qlist(info, "nodes")), ==, 1);
     g_assert_cmpuint(qd_u64(query_node(info, 0), "ram"), ==, 2 * NODE_SIZE);
     qobject_unref(info);
-    qtest_writeq(t->qts, pfn * PAGE, CANARY(pfn));
-    send_pfns(t, VIRTIO_HBALLOON_VQ_INFLATE, 0, &pfn, 1);
-    g_assert_cmpuint(node_get(t->qts, 0, "discarded"), ==, 1);
-    g_assert_cmphex(qtest_readq(t->qts, pfn * PAGE), ==, 0);
+    inflate_discarded(t, 0, pfn);
     hb_stop(t);
 }
 
 static const char *const migrated_keys[] = {
     "ram", "target", "actual", "inflated", "deflated", "discarded", "invalid",
 };
-
-/* Live migration carries targets, actual sizes and counters. */
-static void test_migrate(void)
-{
-    HB *t = hb_start(NULL);
-    g_autofree char *sock = g_strdup_printf("%s/hballoon-mig-%d.sock",
-                                            g_get_tmp_dir(), getpid());
-    g_autofree char *uri = g_strdup_printf("unix:%s", sock);
-    uint64_t pfns[8];
-    QTestState *dst;
-    QDict *a, *b, *rsp;
-    gint64 start;
-    size_t k;
-    int i, n;
-
-    qtest_qmp_assert_success(t->qts, "{ 'execute': 'hballoon-set', "
-                             "'arguments': { 'node': 1, 'size': %" PRIu64
-                             " } }", NODE_SIZE - 8 * PAGE);
-    qtest_qmp_assert_success(t->qts, "{ 'execute': 'hballoon-set', "
-                             "'arguments': { 'node': 0, 'size': %" PRIu64
-                             " } }", NODE_SIZE - 4 * PAGE);
-    for (i = 0; i < 8; i++) {
-        pfns[i] = NODE_START(1) + 5000 + i;
-    }
-    pfns[7] = 0xfffff;          /* one invalid */
-    send_pfns(t, VIRTIO_HBALLOON_VQ_INFLATE, 1, pfns, 8);
-    cfg_write_actual(t, 1, 7);
-
-    dst = qtest_initf(HB_ARGS " -incoming %s", uri);
-    qtest_qmp_assert_success(t->qts, "{ 'execute': 'migrate', 'arguments': "
-                             "{ 'uri': %s } }", uri);
-    start = g_get_monotonic_time();
-    for (;;) {
-        const char *status;
-
-        rsp = qtest_qmp_assert_success_ref(t->qts,
-                                           "{ 'execute': 'query-migrate' }");
-        status = qdict_get_try_str(rsp, "status");
-        if (status && !strcmp(status, "completed")) {
-            qobject_unref(rsp);
-            break;
-        }
-        g_assert_cmpstr(status, !=, "failed");
-        qobject_unref(rsp);
-        g_assert_cmpint(g_get_monotonic_time() - start, <=, TIMEOUT_US);
-        g_usleep(20 * 1000);
-    }
-    start = g_get_monotonic_time();
-    for (;;) {
-        const char *status;
-        bool running;
-
-        rsp = qtest_qmp_assert_success_ref(dst,
-                                           "{ 'execute': 'query-status' }");
-        status = qdict_get_try_str(rsp, "status");
-        running = status && !strcmp(status, "running");
-        qobject_unref(rsp);
-        if (running) {
-            break;
-        }
-        g_assert_cmpint(g_get_monotonic_time() - start, <=, TIMEOUT_US);
-        g_usleep(20 * 1000);
-    }
-
-    a = query(t->qts);
-    b = query(dst);
-    for (n = 0; n < 2; n++) {
-        for (k = 0; k < ARRAY_SIZE(migrated_keys); k++) {
-            g_assert_cmpuint(qd_u64(query_node(a, n), migrated_keys[k]), ==,
-                             qd_u64(query_node(b, n), migrated_keys[k]));
-        }
-    }
-    g_assert_cmpuint(qd_u64(query_node(b, 1), "target"), ==,
-                     NODE_SIZE - 8 * PAGE);
-    g_assert_cmpuint(qd_u64(query_node(b, 0), "target"), ==,
-                     NODE_SIZE - 4 * PAGE);
-    g_assert_cmpuint(qd_u64(query_node(b, 1), "actual"), ==,
-                     NODE_SIZE - 7 * PAGE);
-    g_assert_cmpuint(qd_u64(query_node(b, 1), "inflated"), ==, 7);
-    g_assert_cmpuint(qd_u64(query_node(b, 1), "invalid"), ==, 1);
-    qobject_unref(a);
-    qobject_unref(b);
-    qtest_quit(dst);
-    unlink(sock);
-    hb_stop(t);
-}
 
 static const char *migrate_status(QTestState *qts)
 {
@@ -1637,6 +1547,77 @@ static void wait_migrate_status(QTestState *qts, const char *want)
         g_assert_cmpint(g_get_monotonic_time() - start, <=, TIMEOUT_US);
         g_usleep(10 * 1000);
     }
+}
+
+/* Live migration carries targets, actual sizes and counters. */
+static void test_migrate(void)
+{
+    HB *t = hb_start(NULL);
+    g_autofree char *sock = g_strdup_printf("%s/hballoon-mig-%d.sock",
+                                            g_get_tmp_dir(), getpid());
+    g_autofree char *uri = g_strdup_printf("unix:%s", sock);
+    uint64_t pfns[8];
+    QTestState *dst;
+    QDict *a, *b, *rsp;
+    gint64 start;
+    size_t k;
+    int i, n;
+
+    qtest_qmp_assert_success(t->qts, "{ 'execute': 'hballoon-set', "
+                             "'arguments': { 'node': 1, 'size': %" PRIu64
+                             " } }", NODE_SIZE - 8 * PAGE);
+    qtest_qmp_assert_success(t->qts, "{ 'execute': 'hballoon-set', "
+                             "'arguments': { 'node': 0, 'size': %" PRIu64
+                             " } }", NODE_SIZE - 4 * PAGE);
+    for (i = 0; i < 8; i++) {
+        pfns[i] = NODE_START(1) + 5000 + i;
+    }
+    pfns[7] = 0xfffff;          /* one invalid */
+    send_pfns(t, VIRTIO_HBALLOON_VQ_INFLATE, 1, pfns, 8);
+    cfg_write_actual(t, 1, 7);
+
+    dst = qtest_initf(HB_ARGS " -incoming %s", uri);
+    qtest_qmp_assert_success(t->qts, "{ 'execute': 'migrate', 'arguments': "
+                             "{ 'uri': %s } }", uri);
+    wait_migrate_status(t->qts, "completed");
+    start = g_get_monotonic_time();
+    for (;;) {
+        const char *status;
+        bool running;
+
+        rsp = qtest_qmp_assert_success_ref(dst,
+                                           "{ 'execute': 'query-status' }");
+        status = qdict_get_try_str(rsp, "status");
+        running = status && !strcmp(status, "running");
+        qobject_unref(rsp);
+        if (running) {
+            break;
+        }
+        g_assert_cmpint(g_get_monotonic_time() - start, <=, TIMEOUT_US);
+        g_usleep(20 * 1000);
+    }
+
+    a = query(t->qts);
+    b = query(dst);
+    for (n = 0; n < 2; n++) {
+        for (k = 0; k < ARRAY_SIZE(migrated_keys); k++) {
+            g_assert_cmpuint(qd_u64(query_node(a, n), migrated_keys[k]), ==,
+                             qd_u64(query_node(b, n), migrated_keys[k]));
+        }
+    }
+    g_assert_cmpuint(qd_u64(query_node(b, 1), "target"), ==,
+                     NODE_SIZE - 8 * PAGE);
+    g_assert_cmpuint(qd_u64(query_node(b, 0), "target"), ==,
+                     NODE_SIZE - 4 * PAGE);
+    g_assert_cmpuint(qd_u64(query_node(b, 1), "actual"), ==,
+                     NODE_SIZE - 7 * PAGE);
+    g_assert_cmpuint(qd_u64(query_node(b, 1), "inflated"), ==, 7);
+    g_assert_cmpuint(qd_u64(query_node(b, 1), "invalid"), ==, 1);
+    qobject_unref(a);
+    qobject_unref(b);
+    qtest_quit(dst);
+    unlink(sock);
+    hb_stop(t);
 }
 
 /* The reading end of a snapshot's stream, drained slowly until EOF. */
@@ -1699,16 +1680,14 @@ static void test_background_snapshot(void)
     g_assert_true(qdict_get_bool(info, "discard-inhibited"));
     g_assert_true(has_reason(info, "background-snapshot"));
     qobject_unref(info);
-    send_pfns(t, VIRTIO_HBALLOON_VQ_INFLATE, 1, &pfn, 1);
-    g_assert_cmpuint(node_get(t->qts, 1, "inflated"), ==, 1);
-    g_assert_cmpuint(node_get(t->qts, 1, "discarded"), ==, 0);
-    g_assert_cmphex(qtest_readq(t->qts, pfn * PAGE), ==, CANARY(pfn));
+    inflate_kept(t, 1, pfn, CANARY(pfn));
     /* Still running: what the device saw was the snapshot's. */
     g_assert_cmpstr(migrate_status(t->qts), ==, "active");
 
     qtest_qmp_assert_success(t->qts, "{ 'execute': 'migrate_cancel' }");
     wait_migrate_status(t->qts, "cancelled");
-    shutdown(r.fd, SHUT_RDWR);      /* the reader returns even if QEMU lingers */
+    /* The reader returns even if QEMU keeps its end open. */
+    shutdown(r.fd, SHUT_RDWR);
     g_thread_join(r.thread);
     close(r.fd);
     info = query(t->qts);
