@@ -527,6 +527,13 @@ static void test_ksm(void)
 		report(0, "KSM # pages not merged after 60 s");
 		goto restore;
 	}
+	/*
+	 * Stop ksmd, keeping the merged page: its scan holds a reference on
+	 * each page it checksums, which made the exchange of the unshared
+	 * page below fail with -EAGAIN (refcount) now and then. Writing
+	 * "run" waits for a scan in progress (ksm_thread_mutex).
+	 */
+	ksm_set("run", 0);
 	pfn = pfn_of(k1);
 	ret = xchg_pages(getpid(), k1, getpid(), n, why, sizeof(why));
 	ret2 = xchg_pages(getpid(), n, getpid(), k1, why2, sizeof(why2));
