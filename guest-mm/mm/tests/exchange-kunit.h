@@ -286,11 +286,12 @@ static void exchange_test_extra_ref(struct kunit *test)
 /*
  * A memory error while reading either page (injected: the copy from that
  * folio stops half-way) fails the pair, and both pages keep their data and
- * their frames; A even after half of B had been copied into it.
+ * their frames; A even after half of B had been copied into it.  Shmem
+ * pages also keep their page-cache slots.
  */
-static void exchange_test_hwpoison(struct kunit *test)
+static void exkt_hwpoison(struct kunit *test, unsigned long flags)
 {
-	unsigned long a = exkt_map(test, MAP_PRIVATE | MAP_ANONYMOUS, 2);
+	unsigned long a = exkt_map(test, flags, 2);
 	unsigned long b = a + PAGE_SIZE;
 	unsigned long pa, pb, before;
 	struct folio *fa, *fb;
@@ -323,9 +324,30 @@ static void exchange_test_hwpoison(struct kunit *test)
 		KUNIT_EXPECT_TRUE(test, exkt_check(test, b, 51));
 		KUNIT_EXPECT_EQ(test, exkt_pfn(test, a), pa);
 		KUNIT_EXPECT_EQ(test, exkt_pfn(test, b), pb);
+		if (flags & MAP_SHARED) {
+			fa = exkt_folio(test, a);
+			fb = exkt_folio(test, b);
+			KUNIT_EXPECT_TRUE(test, folio_test_swapbacked(fa) &&
+					  !folio_test_anon(fa));
+			KUNIT_EXPECT_PTR_EQ(test, fa->mapping, fb->mapping);
+			KUNIT_EXPECT_EQ(test, fa->index, 0);
+			KUNIT_EXPECT_EQ(test, fb->index, 1);
+			folio_put(fa);
+			folio_put(fb);
+		}
 	}
 	/* Nothing left behind: the pair exchanges now. */
 	exkt_exchange_ok(test, a, 50, b, 51);
+}
+
+static void exchange_test_hwpoison(struct kunit *test)
+{
+	exkt_hwpoison(test, MAP_PRIVATE | MAP_ANONYMOUS);
+}
+
+static void exchange_test_hwpoison_shmem(struct kunit *test)
+{
+	exkt_hwpoison(test, MAP_SHARED | MAP_ANONYMOUS);
 }
 
 static void exchange_test_mlocked(struct kunit *test)
@@ -416,6 +438,7 @@ static struct kunit_case exchange_test_cases[] = {
 	KUNIT_CASE(exchange_test_extra_ref),
 	KUNIT_CASE(exchange_test_mlocked),
 	KUNIT_CASE(exchange_test_hwpoison),
+	KUNIT_CASE(exchange_test_hwpoison_shmem),
 	KUNIT_CASE(exchange_test_batch),
 	{},
 };
