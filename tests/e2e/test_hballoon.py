@@ -93,8 +93,16 @@ def test_shrink_and_grow_node1_pfns():
     _shrink_and_grow_node1(DEVICE + ",ranges=off", "hb-node1-pfns")
 
 
+def _traced_buffers(trace, inflate):
+    """Inflate (or deflate) buffers the device traced: their entry counts."""
+    return [int(l.split("num_pfns ")[1].split()[0]) for l in open(trace).read().splitlines()
+            if f"inflate {int(inflate)} " in l]
+
+
 def _shrink_and_grow_node1(device, name):
-    with VM(name=name, devices=[device]) as vm:
+    trace = os.path.join(os.environ.get("TMPDIR", "/tmp"), f"{name}-{os.getpid()}.trace")
+    with VM(name=name, devices=[device],
+            qemu_args=["-trace", f"virtio_hballoon_buffer,file={trace}"]) as vm:
         nodes = hb_nodes(vm)
         assert set(nodes) == {0, 1}, nodes
         ram = nodes[1]["ram"]
@@ -131,6 +139,72 @@ def _shrink_and_grow_node1(device, name):
         assert n["invalid"] == 0, n
         assert vm.qmp("query-hballoon")["bad-buffers"] == 0
         assert_clean(vm)
+    inflate, deflate = _traced_buffers(trace, True), _traced_buffers(trace, False)
+    os.unlink(trace)
+    print(f"# buffers: inflate {len(inflate)} ({sum(inflate)} entries), "
+          f"deflate {len(deflate)} ({sum(deflate)} entries)")
+    if "ranges=off" in device:
+        # 4,095 frames a buffer
+        assert len(inflate) == len(deflate) == -(-512 * MiB // PAGE // 4095)
+    else:
+        # Whole 2 MiB blocks, up to 4 GiB a buffer (a buffer per 50 ms
+        # work slice at most); deflate up to 256 MiB a buffer.
+        assert len(inflate) <= 4 and sum(inflate) <= 4 * 256, inflate
+        assert len(deflate) <= 4 and sum(deflate) <= 4 * 256, deflate
+
+
+def _buddy_pages(vm, node, min_order):
+    """Free pages of `node` in blocks of at least 2^min_order pages."""
+    total = 0
+    for line in vm.sh("cat /proc/buddyinfo").splitlines():
+        f = line.replace(",", " ").split()
+        if f[:2] == ["Node", str(node)]:
+            total += sum(int(c) << o for o, c in enumerate(f[4:]) if o >= min_order)
+    return total
+
+
+def test_fragmented_node_shrinks_exactly():
+    """Inflate takes whole 2 MiB blocks while the node has them free and
+    falls back to single pages as it fragments, exact to the page and
+    without compaction: half of node 1's pages, every other one, stay in
+    use, and an odd-sized shrink larger than its free 2 MiB blocks lands
+    exactly, reported to the host in runs."""
+    trace = os.path.join(os.environ.get("TMPDIR", "/tmp"), f"hb-frag-{os.getpid()}.trace")
+    with VM(name="hb-frag", devices=[DEVICE],
+            qemu_args=["-trace", f"virtio_hballoon_buffer,file={trace}"]) as vm:
+        ram = hb_nodes(vm)[1]["ram"]
+        hold = vm.node_meminfo(1)["MemFree"] // MiB - 96
+        vm.sh(f"memfill -n 1 -m {hold} -f > /tmp/frag.out 2>&1 &")
+        deadline = time.monotonic() + 120
+        while "filled" not in vm.sh("cat /tmp/frag.out"):
+            assert time.monotonic() < deadline, vm.sh("cat /tmp/frag.out")
+            time.sleep(1)
+        blocks = _buddy_pages(vm, 1, 9)
+        want = vm.node_meminfo(1)["MemFree"] // PAGE // 2 | 1     # odd
+        assert blocks < want, f"node 1 not fragmented: {blocks} pages in 2 MiB blocks"
+        stat0 = vm.vmstat()
+
+        vm.qmp("hballoon-set", node=1, size=ram - want * PAGE)
+        n, secs = wait_settled(vm, 1)
+        assert n["actual"] == ram - want * PAGE and n["inflated"] == want, n
+        stat1 = vm.vmstat()
+        assert stat1["hballoon_inflate"] - stat0["hballoon_inflate"] == want
+        for k in ("compact_stall", "compact_daemon_wake"):
+            assert stat1.get(k, 0) == stat0.get(k, 0), f"{k}: {stat0.get(k)} -> {stat1.get(k)}"
+
+        vm.qmp("hballoon-set", node=1, size=ram)
+        n, _ = wait_settled(vm, 1)
+        assert n["actual"] == ram and n["deflated"] == want and n["invalid"] == 0, n
+        assert "filled" in vm.sh("cat /tmp/frag.out")      # still holding
+        assert_clean(vm)
+    # Runs per inflate buffer, as the device traced them (the VM's only
+    # inflate; the trace is complete once QEMU has exited).
+    runs = _traced_buffers(trace, True)
+    print(f"# {want} pages ({blocks} free in 2 MiB blocks) in {secs:.1f}s: "
+          f"{len(runs)} buffers, {sum(runs)} runs")
+    # Whole blocks first (fewer runs than pages), single pages after.
+    assert want // 512 < sum(runs) < want, runs
+    os.unlink(trace)
 
 
 def test_shrink_node0_leaves_node1():

@@ -2,13 +2,16 @@
 /*
  * memfill: fault in memory on one NUMA node, then exit or hold it.
  *
- *   memfill -n NODE -m MiB [-h]
+ *   memfill -n NODE -m MiB [-h] [-f]
  *
  * Maps MiB of private anonymous memory bound to NODE (mbind MPOL_BIND),
  * writes every page, and prints "filled <MiB> MiB on node <NODE>". With -h
  * it then holds the memory until killed; without, it exits and the pages go
  * back to the guest's free lists -- still backed on the host, which is what
  * the demo and the host-side hballoon tests need before inflating.
+ * With -f (fragment) it then frees every other page and holds the rest: the
+ * node's free memory becomes single pages between pages still in use, with
+ * no free block larger than 4 KiB among them.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -23,16 +26,17 @@
 int main(int argc, char **argv)
 {
 	unsigned long mib = 0, mask;
-	int node = -1, hold = 0, opt;
+	int node = -1, hold = 0, fragment = 0, opt;
 	long page = sysconf(_SC_PAGESIZE);
 	size_t size, off;
 	char *p;
 
-	while ((opt = getopt(argc, argv, "n:m:h")) != -1) {
+	while ((opt = getopt(argc, argv, "n:m:hf")) != -1) {
 		switch (opt) {
 		case 'n': node = atoi(optarg); break;
 		case 'm': mib = strtoul(optarg, NULL, 0); break;
 		case 'h': hold = 1; break;
+		case 'f': fragment = hold = 1; break;
 		default: goto usage;
 		}
 	}
@@ -49,14 +53,27 @@ int main(int argc, char **argv)
 		fprintf(stderr, "memfill: mbind to node %d: %s\n", node, strerror(errno));
 		return 1;
 	}
+	/* Single pages: a huge page would leave whole 2 MiB blocks free. */
+	if (fragment && madvise(p, size, MADV_NOHUGEPAGE)) {
+		fprintf(stderr, "memfill: MADV_NOHUGEPAGE: %s\n", strerror(errno));
+		return 1;
+	}
 	for (off = 0; off < size; off += page)
 		p[off] = (char)off | 1;
-	printf("filled %lu MiB on node %d\n", mib, node);
+	if (fragment)
+		for (off = 0; off < size; off += 2 * page)
+			if (madvise(p + off, page, MADV_DONTNEED)) {
+				fprintf(stderr, "memfill: MADV_DONTNEED: %s\n",
+					strerror(errno));
+				return 1;
+			}
+	printf("filled %lu MiB on node %d%s\n", mib, node,
+	       fragment ? ", every other page freed" : "");
 	fflush(stdout);
 	if (hold)
 		pause();
 	return 0;
 usage:
-	fprintf(stderr, "usage: memfill -n NODE -m MiB [-h]\n");
+	fprintf(stderr, "usage: memfill -n NODE -m MiB [-h] [-f]\n");
 	return 2;
 }

@@ -157,40 +157,63 @@ static void hballoon_test_resize_notifier(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, unregister_node_resize_notifier(&l.nb), -ENOENT);
 }
 
-static void hballoon_test_pfns_to_ranges(struct kunit *test)
+static void hballoon_test_add_run(struct kunit *test)
 {
-	static const u64 in[] = { 10, 11, 12, 20, 21, 30, 32 };
-	struct virtio_hballoon_range r[8];
-	__le64 pfns[ARRAY_SIZE(in)];
-	unsigned int i, n;
+	const u64 max = VIRTIO_HBALLOON_MAX_RANGE_PAGES;
+	struct virtio_hballoon_range r[3];
+	unsigned int n = 0;
 
-	for (i = 0; i < ARRAY_SIZE(in); i++)
-		pfns[i] = cpu_to_le64(in[i]);
-
-	KUNIT_EXPECT_EQ(test, hballoon_pfns_to_ranges(pfns, ARRAY_SIZE(in),
-						      r, 8, &n), 7U);
-	KUNIT_ASSERT_EQ(test, n, 4U);
+	/* Ascending pages, then a block: one run. */
+	KUNIT_EXPECT_TRUE(test, hballoon_add_run(r, &n, 3, 10, 1));
+	KUNIT_EXPECT_TRUE(test, hballoon_add_run(r, &n, 3, 11, 1));
+	KUNIT_EXPECT_TRUE(test, hballoon_add_run(r, &n, 3, 12, 512));
+	KUNIT_ASSERT_EQ(test, n, 1U);
 	KUNIT_EXPECT_EQ(test, le64_to_cpu(r[0].pfn), 10ULL);
-	KUNIT_EXPECT_EQ(test, le64_to_cpu(r[0].num_pages), 3ULL);
-	KUNIT_EXPECT_EQ(test, le64_to_cpu(r[1].pfn), 20ULL);
-	KUNIT_EXPECT_EQ(test, le64_to_cpu(r[1].num_pages), 2ULL);
-	KUNIT_EXPECT_EQ(test, le64_to_cpu(r[2].pfn), 30ULL);
+	KUNIT_EXPECT_EQ(test, le64_to_cpu(r[0].num_pages), 514ULL);
+
+	/* Descending (the order pages leave the balloon in): still one. */
+	KUNIT_EXPECT_TRUE(test, hballoon_add_run(r, &n, 3, 9, 1));
+	KUNIT_EXPECT_TRUE(test, hballoon_add_run(r, &n, 3, 1, 8));
+	KUNIT_ASSERT_EQ(test, n, 1U);
+	KUNIT_EXPECT_EQ(test, le64_to_cpu(r[0].pfn), 1ULL);
+	KUNIT_EXPECT_EQ(test, le64_to_cpu(r[0].num_pages), 523ULL);
+
+	/* A gap, or an overlap, starts a run; only the last run grows. */
+	KUNIT_EXPECT_TRUE(test, hballoon_add_run(r, &n, 3, 1000, 1));
+	KUNIT_EXPECT_TRUE(test, hballoon_add_run(r, &n, 3, 1000, 1));
+	KUNIT_EXPECT_EQ(test, n, 3U);
+	KUNIT_EXPECT_EQ(test, le64_to_cpu(r[2].pfn), 1000ULL);
 	KUNIT_EXPECT_EQ(test, le64_to_cpu(r[2].num_pages), 1ULL);
-	KUNIT_EXPECT_EQ(test, le64_to_cpu(r[3].pfn), 32ULL);
-	KUNIT_EXPECT_EQ(test, le64_to_cpu(r[3].num_pages), 1ULL);
+	/* Full: a new run is refused and nothing changes... */
+	KUNIT_EXPECT_FALSE(test, hballoon_add_run(r, &n, 3, 524, 1));
+	KUNIT_EXPECT_EQ(test, n, 3U);
+	KUNIT_EXPECT_EQ(test, le64_to_cpu(r[0].num_pages), 523ULL);
+	/* ...but the last run still grows. */
+	KUNIT_EXPECT_TRUE(test, hballoon_add_run(r, &n, 3, 1001, 1));
+	KUNIT_EXPECT_EQ(test, le64_to_cpu(r[2].num_pages), 2ULL);
 
-	/* Room for two runs: they take the first five frames. */
-	KUNIT_EXPECT_EQ(test, hballoon_pfns_to_ranges(pfns, ARRAY_SIZE(in),
-						      r, 2, &n), 5U);
-	KUNIT_EXPECT_EQ(test, n, 2U);
-	KUNIT_EXPECT_EQ(test, le64_to_cpu(r[1].num_pages), 2ULL);
-
-	/* One frame; none. */
-	KUNIT_EXPECT_EQ(test, hballoon_pfns_to_ranges(pfns + 6, 1, r, 8, &n),
-			1U);
+	/* A run never exceeds what the device accepts. */
+	n = 0;
+	KUNIT_EXPECT_TRUE(test, hballoon_add_run(r, &n, 3, 0, max - 1));
+	KUNIT_EXPECT_TRUE(test, hballoon_add_run(r, &n, 3, max - 1, 1));
 	KUNIT_EXPECT_EQ(test, n, 1U);
-	KUNIT_EXPECT_EQ(test, hballoon_pfns_to_ranges(pfns, 0, r, 8, &n), 0U);
-	KUNIT_EXPECT_EQ(test, n, 0U);
+	KUNIT_EXPECT_TRUE(test, hballoon_add_run(r, &n, 3, max, 1));
+	KUNIT_EXPECT_EQ(test, n, 2U);
+	KUNIT_EXPECT_EQ(test, le64_to_cpu(r[0].num_pages), max);
+}
+
+static void hballoon_test_try_order(struct kunit *test)
+{
+	/* Whole blocks while they fit... */
+	KUNIT_EXPECT_EQ(test, hballoon_try_order(9, 100000), 9U);
+	KUNIT_EXPECT_EQ(test, hballoon_try_order(9, 512), 9U);
+	/* ...then smaller ones: the target stays exact to the page. */
+	KUNIT_EXPECT_EQ(test, hballoon_try_order(9, 511), 8U);
+	KUNIT_EXPECT_EQ(test, hballoon_try_order(9, 3), 1U);
+	KUNIT_EXPECT_EQ(test, hballoon_try_order(9, 1), 0U);
+	/* After a failure the step stays at the lower order. */
+	KUNIT_EXPECT_EQ(test, hballoon_try_order(4, 100000), 4U);
+	KUNIT_EXPECT_EQ(test, hballoon_try_order(0, 100000), 0U);
 }
 
 static struct kunit_case hballoon_test_cases[] = {
@@ -201,7 +224,8 @@ static struct kunit_case hballoon_test_cases[] = {
 	KUNIT_CASE(hballoon_test_floor),
 	KUNIT_CASE(hballoon_test_expected),
 	KUNIT_CASE(hballoon_test_resize_notifier),
-	KUNIT_CASE(hballoon_test_pfns_to_ranges),
+	KUNIT_CASE(hballoon_test_add_run),
+	KUNIT_CASE(hballoon_test_try_order),
 	{},
 };
 

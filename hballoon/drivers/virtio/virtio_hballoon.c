@@ -32,7 +32,6 @@
 #include <linux/oom.h>
 #include <linux/poison.h>
 #include <linux/slab.h>
-#include <linux/sort.h>
 #include <linux/swap.h>
 #include <linux/virtio.h>
 #include <linux/virtio_config.h>
@@ -47,6 +46,18 @@
 #define HB_BATCH_PFNS		(VIRTIO_HBALLOON_MAX_PFNS - 1)
 /* Runs per range buffer: with its header, the buffer fits in 32 KiB. */
 #define HB_BATCH_RANGES		(VIRTIO_HBALLOON_MAX_RANGES - 1)
+/*
+ * With ranges, the most frames one inflate step takes: a full buffer of
+ * pageblock-sized runs (4 GiB with 2 MiB pageblocks). The step also ends
+ * with its work slice.
+ */
+#define HB_RANGE_FILL_PFNS	((u64)HB_BATCH_RANGES * pageblock_nr_pages * \
+				 HB_PFNS_PER_PAGE)
+/*
+ * With ranges, the most frames one deflate step gives back (256 MiB): it
+ * runs under balloon_lock, which the OOM notifier waits for.
+ */
+#define HB_RANGE_LEAK_PFNS	((256U << 20) >> VIRTIO_HBALLOON_PFN_SHIFT)
 /* Work slice: yield the worker after this long, then continue. */
 #define HB_SLICE_MS		50
 /* First and longest wait before retrying an inflate that could not proceed. */
@@ -260,40 +271,60 @@ static unsigned long hballoon_expected_pages(unsigned long managed,
 }
 
 /**
- * hballoon_pfns_to_ranges - pack ascending frames into runs
- * @pfns: frame numbers in ascending order, little-endian as on the wire
- * @nr: how many there are
- * @ranges: where the runs go
+ * hballoon_add_run - add frames to the runs of a range buffer
+ * @ranges: the runs so far, little-endian as on the wire
+ * @nr: how many runs @ranges holds; incremented when a run is started
  * @max: room in @ranges
- * @nr_ranges: set to the number of runs written
+ * @pfn: the first frame to add
+ * @num: how many frames, from @pfn up
  *
- * Return: how many frames of @pfns the runs cover: all @nr, unless
- * @ranges filled up first.
+ * The frames extend the last run when they follow it or precede it (pages
+ * leave the balloon in the reverse of the order they entered it), as long
+ * as the run stays within %VIRTIO_HBALLOON_MAX_RANGE_PAGES; otherwise they
+ * start a new run.
+ *
+ * Return: false if they needed a new run and @ranges is full.
  */
-static unsigned int hballoon_pfns_to_ranges(const __le64 *pfns,
-					    unsigned int nr,
-					    struct virtio_hballoon_range *ranges,
-					    unsigned int max,
-					    unsigned int *nr_ranges)
+static bool hballoon_add_run(struct virtio_hballoon_range *ranges,
+			     unsigned int *nr, unsigned int max, u64 pfn,
+			     u64 num)
 {
-	unsigned int i, n = 0;
+	if (*nr) {
+		struct virtio_hballoon_range *last = &ranges[*nr - 1];
+		u64 start = le64_to_cpu(last->pfn);
+		u64 len = le64_to_cpu(last->num_pages);
 
-	for (i = 0; i < nr; i++) {
-		u64 pfn = le64_to_cpu(pfns[i]);
-
-		if (n && le64_to_cpu(ranges[n - 1].pfn) +
-			 le64_to_cpu(ranges[n - 1].num_pages) == pfn) {
-			le64_add_cpu(&ranges[n - 1].num_pages, 1);
-			continue;
+		if (len + num <= VIRTIO_HBALLOON_MAX_RANGE_PAGES) {
+			if (start + len == pfn) {
+				last->num_pages = cpu_to_le64(len + num);
+				return true;
+			}
+			if (pfn + num == start) {
+				last->pfn = cpu_to_le64(pfn);
+				last->num_pages = cpu_to_le64(len + num);
+				return true;
+			}
 		}
-		if (n == max)
-			break;
-		ranges[n].pfn = cpu_to_le64(pfn);
-		ranges[n].num_pages = cpu_to_le64(1);
-		n++;
 	}
-	*nr_ranges = n;
-	return i;
+	if (*nr == max)
+		return false;
+	ranges[*nr].pfn = cpu_to_le64(pfn);
+	ranges[*nr].num_pages = cpu_to_le64(num);
+	(*nr)++;
+	return true;
+}
+
+/**
+ * hballoon_try_order - the order of the next inflate allocation
+ * @order: the largest order still worth trying in this step
+ * @left: pages the step still has to take (not 0)
+ *
+ * Return: @order, or less so that the block does not overshoot @left: a
+ * target is exact to the page, the last run is cut to fit.
+ */
+static unsigned int hballoon_try_order(unsigned int order, unsigned long left)
+{
+	return min_t(unsigned int, order, ilog2(left));
 }
 
 /* ---- configuration space ---- */
@@ -374,88 +405,158 @@ static void hballoon_send(struct virtio_hballoon *hb, struct virtqueue *vq,
 	wait_event(hb->acked, virtqueue_get_buf(vq, &used));
 }
 
-static int hballoon_cmp_pfn(const void *a, const void *b)
+/* Send the buffer being built for @vq, @n entries of @node; may be 0. */
+static void hballoon_flush(struct virtio_hballoon *hb,
+			   struct hballoon_node *node, struct virtqueue *vq,
+			   unsigned int n)
 {
-	u64 x = le64_to_cpup(a), y = le64_to_cpup(b);
-
-	return x < y ? -1 : x > y;
+	if (!n)
+		return;
+	if (hb->ranges) {
+		hb->ranges->node_id = cpu_to_le32(node->pxm);
+		hb->ranges->num_ranges = cpu_to_le32(n);
+		hballoon_send(hb, vq, hb->ranges,
+			      struct_size(hb->ranges, ranges, n));
+	} else {
+		hb->pfns->node_id = cpu_to_le32(node->pxm);
+		hb->pfns->num_pfns = cpu_to_le32(n);
+		hballoon_send(hb, vq, hb->pfns, struct_size(hb->pfns, pfns, n));
+	}
 }
 
 /*
- * Send the PFN buffer (@nr frames of @node) on @vq; under balloon_lock.
- * With VIRTIO_HBALLOON_F_RANGES the frames go as runs: sorted, then each
- * run of consecutive frames as one range.
+ * Add @page's frames to the buffer being built for @vq, which holds @n
+ * entries: with VIRTIO_HBALLOON_F_RANGES runs of consecutive frames,
+ * otherwise frame numbers. A full buffer is sent first. Under balloon_lock.
  */
-static void hballoon_tell_host(struct virtio_hballoon *hb,
-			       struct hballoon_node *node,
-			       struct virtqueue *vq, unsigned int nr)
-{
-	unsigned int done, n;
-
-	if (!hb->ranges) {
-		hb->pfns->node_id = cpu_to_le32(node->pxm);
-		hb->pfns->num_pfns = cpu_to_le32(nr);
-		hballoon_send(hb, vq, hb->pfns, struct_size(hb->pfns, pfns, nr));
-		return;
-	}
-	sort(hb->pfns->pfns, nr, sizeof(hb->pfns->pfns[0]), hballoon_cmp_pfn,
-	     NULL);
-	hb->ranges->node_id = cpu_to_le32(node->pxm);
-	for (done = 0; done < nr; done += n) {
-		unsigned int runs;
-
-		n = hballoon_pfns_to_ranges(hb->pfns->pfns + done, nr - done,
-					    hb->ranges->ranges,
-					    HB_BATCH_RANGES, &runs);
-		hb->ranges->num_ranges = cpu_to_le32(runs);
-		hballoon_send(hb, vq, hb->ranges,
-			      struct_size(hb->ranges, ranges, runs));
-	}
-}
-
-static void hballoon_set_pfns(struct virtio_hballoon *hb, unsigned int at,
-			      struct page *page)
+static void hballoon_queue_page(struct virtio_hballoon *hb,
+				struct hballoon_node *node,
+				struct virtqueue *vq, struct page *page,
+				unsigned int *n)
 {
 	u64 pfn = (u64)page_to_pfn(page) * HB_PFNS_PER_PAGE;
 	unsigned int i;
 
 	BUILD_BUG_ON(PAGE_SHIFT < VIRTIO_HBALLOON_PFN_SHIFT);
 	BUILD_BUG_ON(HB_PFNS_PER_PAGE > HB_BATCH_PFNS);
+	if (hb->ranges) {
+		if (hballoon_add_run(hb->ranges->ranges, n, HB_BATCH_RANGES,
+				     pfn, HB_PFNS_PER_PAGE))
+			return;
+		hballoon_flush(hb, node, vq, *n);
+		*n = 0;
+		hballoon_add_run(hb->ranges->ranges, n, HB_BATCH_RANGES, pfn,
+				 HB_PFNS_PER_PAGE);
+		return;
+	}
+	if (*n + HB_PFNS_PER_PAGE > HB_BATCH_PFNS) {
+		hballoon_flush(hb, node, vq, *n);
+		*n = 0;
+	}
 	for (i = 0; i < HB_PFNS_PER_PAGE; i++)
-		hb->pfns->pfns[at + i] = cpu_to_le64(pfn + i);
+		hb->pfns->pfns[(*n)++] = cpu_to_le64(pfn + i);
+}
+
+/* Tell the device about the pages on @pages (linked by lru), of @node. */
+static void hballoon_tell_host(struct virtio_hballoon *hb,
+			       struct hballoon_node *node,
+			       struct virtqueue *vq, struct list_head *pages)
+{
+	struct page *page;
+	unsigned int n = 0;
+
+	list_for_each_entry(page, pages, lru)
+		hballoon_queue_page(hb, node, vq, page, &n);
+	hballoon_flush(hb, node, vq, n);
+}
+
+/* The same for one page. */
+static void hballoon_tell_host_page(struct virtio_hballoon *hb,
+				    struct hballoon_node *node,
+				    struct virtqueue *vq, struct page *page)
+{
+	unsigned int n = 0;
+
+	hballoon_queue_page(hb, node, vq, page, &n);
+	hballoon_flush(hb, node, vq, n);
 }
 
 /* ---- inflate and deflate ---- */
 
 /*
- * Take up to @nr frames of @node's memory into its balloon. Returns the
- * frames taken; fewer than asked means the node (or the guest) has no more
- * to give right now.
+ * Allocate up to @want pages on @nid onto @pages, in blocks of up to
+ * 2^@max_order pages, until @deadline (after the first block). Each block
+ * is split into order-0 pages, which the balloon keeps and compaction
+ * migrates one by one, and reaches the host as one run. A block larger
+ * than a page is taken only if the node has it free: no reclaim, no
+ * compaction, no kswapd. When it has none, the step goes on one order
+ * lower; order 0 may reclaim (__GFP_NORETRY, never the OOM killer).
+ * Sets *@timed_out if @deadline ended the step. Returns the pages taken.
  */
-static unsigned int hballoon_fill(struct hballoon_node *node, unsigned int nr)
+static unsigned long hballoon_alloc_pages(int nid, unsigned long want,
+					  unsigned int max_order,
+					  unsigned long deadline,
+					  struct list_head *pages,
+					  bool *timed_out)
+{
+	gfp_t gfp = balloon_mapping_gfp_mask() | HB_BALLOON_GFP;
+	unsigned int order = max_order, o;
+	unsigned long got = 0, i;
+	struct page *page;
+
+	*timed_out = false;
+	while (got < want) {
+		o = hballoon_try_order(order, want - got);
+		page = alloc_pages_node(nid, o ? gfp & ~__GFP_RECLAIM : gfp, o);
+		if (!page) {
+			if (!o)
+				break;
+			order = o - 1;
+			continue;
+		}
+		if (WARN_ON_ONCE(page_to_nid(page) != nid)) {
+			__free_pages(page, o);
+			break;
+		}
+		if (o)
+			split_page(page, o);
+		for (i = 0; i < 1UL << o; i++)
+			list_add_tail(&nth_page(page, i)->lru, pages);
+		got += 1UL << o;
+		if (got < want && time_after(jiffies, deadline)) {
+			*timed_out = true;
+			break;
+		}
+		cond_resched();
+	}
+	return got;
+}
+
+/*
+ * Take up to @nr frames of @node's memory into its balloon, until
+ * @deadline. Returns the frames taken; *@starved says the step stopped
+ * short because the node (or the guest) has no more to give right now,
+ * not because its time was up.
+ */
+static u64 hballoon_fill(struct hballoon_node *node, u64 nr,
+			 unsigned long deadline, bool *starved)
 {
 	struct virtio_hballoon *hb = node->hb;
-	unsigned long want, floor, i;
-	unsigned int done = 0;
-	struct page *page;
+	unsigned long want, floor, got;
+	struct page *page, *next;
+	bool timed_out;
+	u64 done;
 	LIST_HEAD(pages);
 
-	nr = min_t(unsigned int, nr, HB_BATCH_PFNS);
+	nr = min_t(u64, nr, hb->ranges ? HB_RANGE_FILL_PFNS : HB_BATCH_PFNS);
 	floor = hballoon_floor_pages(totalram_pages(), totalreserve_pages);
 	want = hballoon_inflate_allowance(nr / HB_PFNS_PER_PAGE,
 					  si_mem_available(), floor);
-
-	for (i = 0; i < want; i++) {
-		page = alloc_pages_node(node->nid, balloon_mapping_gfp_mask() |
-					HB_BALLOON_GFP, 0);
-		if (!page)
-			break;
-		if (WARN_ON_ONCE(page_to_nid(page) != node->nid)) {
-			__free_page(page);
-			break;
-		}
-		balloon_page_push(&pages, page);
-	}
+	got = hballoon_alloc_pages(node->nid, want,
+				   hb->ranges ? pageblock_order : 0, deadline,
+				   &pages, &timed_out);
+	done = (u64)got * HB_PFNS_PER_PAGE;
+	*starved = done < nr && !timed_out;
 
 	mutex_lock(&hb->balloon_lock);
 	/*
@@ -464,24 +565,24 @@ static unsigned int hballoon_fill(struct hballoon_node *node, unsigned int nr)
 	 */
 	if (time_before(jiffies, node->retry_at)) {
 		mutex_unlock(&hb->balloon_lock);
-		while ((page = balloon_page_pop(&pages)))
+		list_for_each_entry_safe(page, next, &pages, lru)
 			__free_page(page);
+		*starved = true;
 		return 0;
 	}
-	while ((page = balloon_page_pop(&pages))) {
-		balloon_page_enqueue(&node->b_dev_info, page);
-		adjust_managed_page_count(page, -1);
-		hballoon_set_pfns(hb, done, page);
-		done += HB_PFNS_PER_PAGE;
-	}
 	if (done) {
+		/* The host discards them before they enter the balloon. */
+		hballoon_tell_host(hb, node, hb->inflate_vq, &pages);
+		list_for_each_entry_safe(page, next, &pages, lru) {
+			list_del(&page->lru);
+			balloon_page_enqueue(&node->b_dev_info, page);
+			adjust_managed_page_count(page, -1);
+		}
 		node->num_pages += done;
-		mod_node_page_state(NODE_DATA(node->nid), NR_HBALLOON_PAGES,
-				    done / HB_PFNS_PER_PAGE);
-		count_vm_events(HBALLOON_INFLATE, done / HB_PFNS_PER_PAGE);
-		hballoon_tell_host(hb, node, hb->inflate_vq, done);
+		mod_node_page_state(NODE_DATA(node->nid), NR_HBALLOON_PAGES, got);
+		count_vm_events(HBALLOON_INFLATE, got);
 	}
-	if (done < nr)
+	if (*starved)
 		node->inflate_fail++;
 	hballoon_report_actual(node);
 	mutex_unlock(&hb->balloon_lock);
@@ -498,24 +599,30 @@ static unsigned int hballoon_leak_locked(struct hballoon_node *node,
 {
 	struct virtio_hballoon *hb = node->hb;
 	struct page *page, *next;
-	unsigned int done = 0;
-	size_t n;
+	unsigned int done;
+	size_t n = 0, got;
 	LIST_HEAD(pages);
 
-	nr = min_t(u64, min_t(unsigned int, nr, HB_BATCH_PFNS),
+	nr = min_t(u64, min_t(unsigned int, nr, hb->ranges ?
+			      HB_RANGE_LEAK_PFNS : HB_BATCH_PFNS),
 		   node->num_pages);
-	n = balloon_page_list_dequeue(&node->b_dev_info, &pages,
-				      nr / HB_PFNS_PER_PAGE);
+	/*
+	 * In batches: the dequeue keeps the balloon's list locked, interrupts
+	 * off, for its whole batch.
+	 */
+	do {
+		got = balloon_page_list_dequeue(&node->b_dev_info, &pages,
+						min_t(size_t, HB_BATCH_PFNS,
+						      nr / HB_PFNS_PER_PAGE - n));
+		n += got;
+	} while (got && n < nr / HB_PFNS_PER_PAGE);
 	if (!n)
 		return 0;
 
-	list_for_each_entry(page, &pages, lru) {
-		hballoon_set_pfns(hb, done, page);
-		done += HB_PFNS_PER_PAGE;
-	}
+	done = n * HB_PFNS_PER_PAGE;
 	node->num_pages -= done;
 	/* The device must know before the guest touches the pages again. */
-	hballoon_tell_host(hb, node, hb->deflate_vq, done);
+	hballoon_tell_host(hb, node, hb->deflate_vq, &pages);
 	list_for_each_entry_safe(page, next, &pages, lru) {
 		list_del(&page->lru);
 		adjust_managed_page_count(page, 1);
@@ -670,7 +777,8 @@ static void hballoon_update_size_func(struct work_struct *work)
 		for (i = 0; i < hb->num_nodes; i++) {
 			struct hballoon_node *node = &hb->nodes[i];
 			unsigned long retry_at;
-			unsigned int nr, done;
+			unsigned int nr;
+			u64 done;
 			bool settled = true;
 			s64 diff;
 
@@ -684,10 +792,12 @@ static void hballoon_update_size_func(struct work_struct *work)
 					next_retry = retry_at;
 				retry = true;
 			} else if (diff > 0) {
-				nr = min_t(s64, diff, HB_BATCH_PFNS);
-				done = hballoon_fill(node, nr);
+				bool starved;
+
+				done = hballoon_fill(node, diff, deadline,
+						     &starved);
 				mutex_lock(&hb->balloon_lock);
-				if (done < nr) {
+				if (starved) {
 					hballoon_backoff(node, HB_BACKOFF_MIN_MS);
 					if (!retry || time_before(node->retry_at, next_retry))
 						next_retry = node->retry_at;
@@ -700,10 +810,10 @@ static void hballoon_update_size_func(struct work_struct *work)
 				}
 				mutex_unlock(&hb->balloon_lock);
 				/* Ask for room: demoting cold pages frees some. */
-				if (done < nr)
+				if (starved)
 					hballoon_announce_pending(node, false);
 			} else if (diff < 0) {
-				nr = min_t(s64, -diff, HB_BATCH_PFNS);
+				nr = min_t(s64, -diff, HB_RANGE_LEAK_PFNS);
 				done = hballoon_leak(node, nr);
 				settled = done == -diff;
 				/* Pages isolated by compaction come back soon. */
@@ -864,10 +974,8 @@ static int hballoon_migratepage(struct balloon_dev_info *b_dev_info,
 	__count_vm_event(BALLOON_MIGRATE);
 	spin_unlock_irqrestore(&b_dev_info->pages_lock, flags);
 
-	hballoon_set_pfns(hb, 0, newpage);
-	hballoon_tell_host(hb, node, hb->inflate_vq, HB_PFNS_PER_PAGE);
-	hballoon_set_pfns(hb, 0, page);
-	hballoon_tell_host(hb, node, hb->deflate_vq, HB_PFNS_PER_PAGE);
+	hballoon_tell_host_page(hb, node, hb->inflate_vq, newpage);
+	hballoon_tell_host_page(hb, node, hb->deflate_vq, page);
 	mutex_unlock(&hb->balloon_lock);
 
 	balloon_page_finalize(page);
