@@ -10,6 +10,7 @@ import os
 import random
 import time
 
+import pytap
 from htiervm import VM, MiB, default_nodes
 
 DEVICE = "virtio-hballoon-pci,id=hb0"
@@ -251,6 +252,63 @@ def test_inflate_more_than_guest_can_free():
         vm.qmp("hballoon-set", node=1, size=ram)
         wait_settled(vm, 1)
         assert_clean(vm)
+
+
+HUGE = "/sys/kernel/mm/hugepages/hugepages-2048kB/"
+
+
+def _host_huge(name):
+    return int(open(HUGE + name).read())
+
+
+def test_huge_page_node_returns_host_pages():
+    """A tier on 2 MiB host pages (memfd, hugetlb): the guest inflates in
+    2 MiB blocks and reports them as ranges, so the host gets whole huge
+    pages back, within 1% of the request, and they come back when the node
+    grows and the guest writes to them."""
+    need = 128                      # node 1: 256 MiB of 2 MiB pages
+    old = _host_huge("nr_hugepages")
+    if _host_huge("free_hugepages") < need:
+        try:
+            with open(HUGE + "nr_hugepages", "w") as f:
+                f.write(str(old + need - _host_huge("free_hugepages")))
+        except OSError as e:
+            raise pytap.Skip(f"cannot reserve {need} huge pages: {e}")
+        if _host_huge("free_hugepages") < need:
+            _restore_huge(old)
+            raise pytap.Skip(f"host has no {need} free 2 MiB huge pages")
+    try:
+        nodes = default_nodes(slow=need * 2 * MiB)
+        nodes[1].backend = "hugetlb"
+        with VM(name="hb-huge", nodes=nodes, devices=[DEVICE]) as vm:
+            ram = hb_nodes(vm)[1]["ram"]
+            assert not hb_nodes(vm)[1]["discard-inhibited"], hb_nodes(vm)[1]
+            # Touch node 1 (huge pages allocated on the host), give it back
+            # to the guest's free lists.
+            vm.sh("memfill -n 1 -m 160")
+            free0 = _host_huge("free_hugepages")
+            vm.qmp("hballoon-set", node=1, size=ram - 128 * MiB)
+            n, _ = wait_settled(vm, 1)
+            assert n["inflated"] == 128 * MiB // PAGE, n
+            assert n["discarded"] >= 0.99 * n["inflated"], n
+            returned = _host_huge("free_hugepages") - free0
+            print(f"# 128 MiB out of a hugetlb node: {n['discarded']} of {n['inflated']} "
+                  f"pages discarded, {returned} huge pages back in the host's pool")
+            assert returned >= 0.99 * 64, returned
+            vm.qmp("hballoon-set", node=1, size=ram)
+            wait_settled(vm, 1)
+            vm.sh("memfill -n 1 -m 200")    # the node's memory works again
+            assert_clean(vm)
+    finally:
+        _restore_huge(old)
+
+
+def _restore_huge(n):
+    try:
+        with open(HUGE + "nr_hugepages", "w") as f:
+            f.write(str(n))
+    except OSError:
+        pass
 
 
 def test_deflate_on_oom():

@@ -86,7 +86,7 @@ class Node:
     latency_ns: int = 80
     bandwidth: str = "40G"  # bytes/s with QEMU's suffixes
     host_node: int = None  # bind the backing memory to this host node
-    backend: str = "ram"  # ram | memfd | file (shared file on /dev/shm)
+    backend: str = "ram"  # ram | memfd | file (shared file on /dev/shm) | hugetlb (2 MiB)
 
 
 def default_nodes(fast=512 * MiB, slow=1536 * MiB):
@@ -239,6 +239,9 @@ class VM:
                 obj = f"memory-backend-ram,id=mem{i},{size}"
             elif n.backend == "memfd":
                 obj = f"memory-backend-memfd,id=mem{i},{size},share=on"
+            elif n.backend == "hugetlb":
+                obj = (f"memory-backend-memfd,id=mem{i},{size},share=on,"
+                       "hugetlb=on,hugetlbsize=2M")
             elif n.backend == "file":
                 obj = (f"memory-backend-file,id=mem{i},{size},share=on,"
                        f"mem-path={self.backend_path(i)}")

@@ -53,7 +53,9 @@
  * Most pages of a range applied (and discarded with one call) between two
  * reads of the clock, 2 MiB: discarding that much populated memory takes
  * a few hundred microseconds; a 4 TiB range must not hold the BQL for
- * minutes.
+ * minutes. Steps end at multiples of this in the RAMBlock (of the host
+ * page size, where that is larger), so that a host page is never split
+ * between two steps.
  */
 #define HBALLOON_RANGE_STEP 512
 /* After a refused discard, pause discarding on the node (doubling). */
@@ -92,23 +94,46 @@ static HballoonNode *virtio_hballoon_find_node(VirtIOHballoon *s,
  * which poisons it again when it frees it (virtio-balloon honours the
  * poison value only for free page reporting, which this device lacks).
  */
+/*
+ * Whether @node's own backend keeps it from discarding; if so, why. A node
+ * whose host pages are larger than 4 KiB discards only whole host pages,
+ * which a PFN never covers: it needs a guest that reports ranges.
+ */
+static bool virtio_hballoon_node_inhibited(VirtIOHballoon *s,
+                                           HballoonNode *node,
+                                           HballoonDiscardInhibitor *why)
+{
+    if (node->no_discard) {
+        *why = node->no_discard_why;
+        return true;
+    }
+    if (node->host_page_pages > 1 &&
+        !virtio_vdev_has_feature(VIRTIO_DEVICE(s), VIRTIO_HBALLOON_F_RANGES)) {
+        *why = HBALLOON_DISCARD_INHIBITOR_LARGE_PAGES;
+        return true;
+    }
+    return false;
+}
+
 static HballoonDiscardInhibitorList *
 virtio_hballoon_inhibitors(VirtIOHballoon *s)
 {
     HballoonDiscardInhibitorList *list = NULL;
+    HballoonDiscardInhibitor why, other;
     uint32_t i, j;
 
     for (i = s->num_nodes; i-- > 0;) {
-        HballoonNode *node = &s->nodes[i];
-
+        if (!virtio_hballoon_node_inhibited(s, &s->nodes[i], &why)) {
+            continue;
+        }
         for (j = i + 1; j < s->num_nodes; j++) {
-            if (s->nodes[j].no_discard &&
-                s->nodes[j].no_discard_why == node->no_discard_why) {
+            if (virtio_hballoon_node_inhibited(s, &s->nodes[j], &other) &&
+                other == why) {
                 break;
             }
         }
-        if (node->no_discard && j == s->num_nodes) {
-            QAPI_LIST_PREPEND(list, node->no_discard_why);
+        if (j == s->num_nodes) {
+            QAPI_LIST_PREPEND(list, why);
         }
     }
     if (should_mlock(mlock_state)) {
@@ -130,12 +155,15 @@ virtio_hballoon_inhibitors(VirtIOHballoon *s)
 
 static bool virtio_hballoon_may_discard(VirtIOHballoon *s, HballoonNode *node)
 {
+    HballoonDiscardInhibitor why;
+
     /*
      * Postcopy cannot deal with concurrent discards, background snapshots
      * neither; VFIO pins guest memory; locked memory cannot be dropped
      * (madvise() fails with EINVAL).
      */
-    return !node->no_discard && !should_mlock(mlock_state) &&
+    return !virtio_hballoon_node_inhibited(s, node, &why) &&
+           !should_mlock(mlock_state) &&
            !ram_block_discard_is_disabled() &&
            !migration_in_incoming_postcopy() && !migration_in_bg_snapshot();
 }
@@ -149,11 +177,26 @@ typedef struct HballoonRun {
 
 static void virtio_hballoon_flush_run(HballoonNode *node, HballoonRun *run)
 {
+    uint64_t host_page = node->host_page_pages << VIRTIO_HBALLOON_PFN_SHIFT;
+    ram_addr_t start, end;
     int64_t now;
 
     if (!run->pages) {
         return;
     }
+    /*
+     * Only the host pages the run covers whole: the guest may still use
+     * the rest of a host page the run only touches.
+     */
+    start = ROUND_UP(run->offset, host_page);
+    end = ROUND_DOWN(run->offset + (run->pages << VIRTIO_HBALLOON_PFN_SHIFT),
+                     host_page);
+    if (start >= end) {
+        run->pages = 0;
+        return;
+    }
+    run->offset = start;
+    run->pages = (end - start) >> VIRTIO_HBALLOON_PFN_SHIFT;
     /*
      * After the host refused a discard, wait before the next attempt:
      * ram_block_discard_range() reports every failure, and a guest that
@@ -297,14 +340,26 @@ static bool virtio_hballoon_start_buffer(VirtIOHballoon *s, VirtQueue *vq,
     return true;
 }
 
-/* Add @pages pages at @offset of @rb to @run, discarding it when it ends. */
+/* Pages of a step window of @node: see HBALLOON_RANGE_STEP. */
+static uint64_t virtio_hballoon_step_pages(HballoonNode *node)
+{
+    return MAX(HBALLOON_RANGE_STEP, node->host_page_pages);
+}
+
+/*
+ * Add @pages pages at @offset of @rb to @run, discarding the run when it
+ * ends: at a gap, or where a step window begins.
+ */
 static void virtio_hballoon_add_run(HballoonNode *node, HballoonRun *run,
                                     RAMBlock *rb, ram_addr_t offset,
                                     uint64_t pages)
 {
+    uint64_t window = virtio_hballoon_step_pages(node) <<
+                      VIRTIO_HBALLOON_PFN_SHIFT;
+
     if (run->pages && run->rb == rb &&
         run->offset + (run->pages << VIRTIO_HBALLOON_PFN_SHIFT) == offset &&
-        run->pages + pages <= HBALLOON_RANGE_STEP) {
+        offset % window) {
         run->pages += pages;
         return;
     }
@@ -369,10 +424,16 @@ static bool virtio_hballoon_work(VirtIOHballoon *s, int64_t deadline)
         }
         rb = s->cur_rb;
         offset = s->cur_offset + (s->cur_done << VIRTIO_HBALLOON_PFN_SHIFT);
-        /* Steps bound the discards; without them a range is one step. */
+        /*
+         * Steps bound the discards, and end where a step window of the
+         * RAMBlock ends; without discards a range is one step.
+         */
         step = pages - s->cur_done;
         if (inflate && s->cur_discard) {
-            step = MIN(step, HBALLOON_RANGE_STEP);
+            uint64_t window = virtio_hballoon_step_pages(node);
+
+            step = MIN(step, window -
+                       (offset >> VIRTIO_HBALLOON_PFN_SHIFT) % window);
         }
         if (!inflate) {
             node->deflated += step;
@@ -731,9 +792,9 @@ static HballoonInfo *virtio_hballoon_query(void *opaque)
         ni->discarded = node->discarded;
         ni->invalid = node->invalid;
         ni->discard_failures = node->discard_failures;
-        ni->discard_inhibited = node->no_discard;
-        ni->has_reason = node->no_discard;
-        ni->reason = node->no_discard_why;
+        ni->discard_inhibited = virtio_hballoon_node_inhibited(s, node,
+                                                               &ni->reason);
+        ni->has_reason = ni->discard_inhibited;
         if (node->has_stats) {
             HballoonNodeStats *st = g_new0(HballoonNodeStats, 1);
 
@@ -769,10 +830,9 @@ static void virtio_hballoon_check_backend(HballoonNode *node)
     Object *owner = memory_region_owner(node->mr);
     const char *why = NULL;
 
-    if (qemu_ram_pagesize(rb) > HBALLOON_PAGE_SIZE) {
-        node->no_discard_why = HBALLOON_DISCARD_INHIBITOR_LARGE_PAGES;
-        why = "uses host pages larger than 4 KiB";
-    } else if (rb->flags & RAM_READONLY_FD) {
+    /* Larger host pages are discarded whole: see node_inhibited(). */
+    node->host_page_pages = qemu_ram_pagesize(rb) / HBALLOON_PAGE_SIZE;
+    if (rb->flags & RAM_READONLY_FD) {
         node->no_discard_why = HBALLOON_DISCARD_INHIBITOR_READONLY_FILE;
         why = "maps a file opened read-only";
     } else if (qemu_ram_get_fd(rb) >= 0 && !qemu_ram_is_shared(rb) &&

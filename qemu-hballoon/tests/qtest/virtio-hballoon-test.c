@@ -1157,31 +1157,44 @@ static void test_shared_file(void)
     unlink(file);
 }
 
-/*
- * Host pages larger than the 4 KiB a PFN names (hugetlbfs): a 4 KiB discard
- * cannot free one, so the node says so and keeps its pages; the guest's
- * data stays. tests/qtest-hballoon.sh reserves the huge pages when root.
- */
-static void test_large_pages(void)
+/* Node 1 on 16 MiB of 2 MiB huge pages (a hugetlb memfd); node 0 anonymous. */
+#define LARGE_PAGES_ARGS \
+    "-machine pc -m 144M -nodefaults " \
+    "-object memory-backend-ram,id=m0,size=128M " \
+    "-object memory-backend-memfd,id=m1,size=16M,hugetlb=on," \
+    "hugetlbsize=2M,share=on " \
+    "-numa node,nodeid=0,memdev=m0 -numa node,nodeid=1,memdev=m1 " \
+    "-device virtio-hballoon-pci,id=hb0,addr=04.0"
+
+static bool have_huge_pages(void)
 {
     g_autofree char *free_pages = NULL;
-    HB *t;
-    uint64_t pfn = NODE_START(1) + 100;
-    QDict *info, *n;
 
     if (!g_file_get_contents(
             "/sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages",
             &free_pages, NULL, NULL) || atoi(free_pages) < 8) {
         g_test_skip("needs 8 free 2 MiB huge pages on the host");
+        return false;
+    }
+    return true;
+}
+
+/*
+ * Host pages larger than the 4 KiB a PFN names (hugetlbfs): without
+ * ranges a discard could never free one, so the node says so and keeps
+ * its pages; the guest's data stays. tests/qtest-hballoon.sh reserves the
+ * huge pages when root.
+ */
+static void test_large_pages(void)
+{
+    HB *t;
+    uint64_t pfn = NODE_START(1) + 100;
+    QDict *info, *n;
+
+    if (!have_huge_pages()) {
         return;
     }
-    t = hb_start_args(
-        "-machine pc -m 144M -nodefaults "
-        "-object memory-backend-ram,id=m0,size=128M "
-        "-object memory-backend-memfd,id=m1,size=16M,hugetlb=on,"
-        "hugetlbsize=2M,share=on "
-        "-numa node,nodeid=0,memdev=m0 -numa node,nodeid=1,memdev=m1 "
-        "-device virtio-hballoon-pci,id=hb0,addr=04.0");
+    t = hb_start_args(LARGE_PAGES_ARGS);
     info = query(t->qts);
     n = query_node(info, 1);
     g_assert_true(qdict_get_bool(n, "discard-inhibited"));
@@ -1194,6 +1207,64 @@ static void test_large_pages(void)
     inflate_kept(t, 1, pfn, CANARY(pfn));
 
     inflate_discarded(t, 0, NODE_START(0) + 3000);
+    hb_stop(t);
+}
+
+/*
+ * With ranges, the same node discards every 2 MiB host page that ranges
+ * cover whole, also when two contiguous ranges of one buffer share it,
+ * and keeps the host pages they cover only in part, with their data.
+ */
+static void test_large_pages_ranges(void)
+{
+    const uint64_t hp = 512, base = NODE_START(1);
+    /* Host page 1 whole with 100 pages on each side; host page 3 in two. */
+    const uint64_t ranges[][2] = {
+        { base + hp - 100, hp + 200 },
+        { base + 3 * hp, 200 },
+        { base + 3 * hp + 200, hp - 200 },
+    };
+    const uint64_t kept[] = { base + hp - 100, base + 2 * hp + 99 };
+    const uint64_t gone[] = { base + hp, base + 2 * hp - 1, base + 3 * hp,
+                              base + 4 * hp - 1 };
+    QDict *info;
+    HB *t;
+    int i;
+
+    if (!have_huge_pages()) {
+        return;
+    }
+    t = hb_start_features(LARGE_PAGES_ARGS, 1ULL << VIRTIO_HBALLOON_F_RANGES);
+    info = query(t->qts);
+    g_assert_false(qdict_get_bool(query_node(info, 1), "discard-inhibited"));
+    g_assert_false(qdict_haskey(query_node(info, 1), "reason"));
+    g_assert_false(has_reason(info, "large-pages"));
+    qobject_unref(info);
+
+    for (i = 0; i < ARRAY_SIZE(kept); i++) {
+        qtest_writeq(t->qts, kept[i] * PAGE, CANARY(kept[i]));
+    }
+    for (i = 0; i < ARRAY_SIZE(gone); i++) {
+        qtest_writeq(t->qts, gone[i] * PAGE, CANARY(gone[i]));
+    }
+    send_ranges(t, VIRTIO_HBALLOON_VQ_INFLATE, 1, ranges, ARRAY_SIZE(ranges));
+    g_assert_cmpuint(node_get(t->qts, 1, "inflated"), ==, 2 * hp + 200);
+    g_assert_cmpuint(node_get(t->qts, 1, "discarded"), ==, 2 * hp);
+    g_assert_cmpuint(node_get(t->qts, 1, "invalid"), ==, 0);
+    g_assert_cmpuint(node_get(t->qts, 1, "discard-failures"), ==, 0);
+    for (i = 0; i < ARRAY_SIZE(kept); i++) {
+        g_assert_cmphex(qtest_readq(t->qts, kept[i] * PAGE), ==,
+                        CANARY(kept[i]));
+    }
+    for (i = 0; i < ARRAY_SIZE(gone); i++) {
+        g_assert_cmphex(qtest_readq(t->qts, gone[i] * PAGE), ==, 0);
+    }
+
+    /* Back, and usable: a write lands in a fresh huge page. */
+    send_ranges(t, VIRTIO_HBALLOON_VQ_DEFLATE, 1, ranges, ARRAY_SIZE(ranges));
+    g_assert_cmpuint(node_get(t->qts, 1, "deflated"), ==, 2 * hp + 200);
+    qtest_writeq(t->qts, gone[0] * PAGE, 0x1234);
+    g_assert_cmphex(qtest_readq(t->qts, gone[0] * PAGE), ==, 0x1234);
     hb_stop(t);
 }
 
@@ -2055,6 +2126,8 @@ int main(int argc, char **argv)
     qtest_add_func("virtio-hballoon/readonly-file", test_readonly_file);
     qtest_add_func("virtio-hballoon/private-memfd", test_private_memfd);
     qtest_add_func("virtio-hballoon/large-pages", test_large_pages);
+    qtest_add_func("virtio-hballoon/large-pages-ranges",
+                   test_large_pages_ranges);
     qtest_add_func("virtio-hballoon/mem-lock", test_mem_lock);
     qtest_add_func("virtio-hballoon/implicit-node", test_implicit_node);
     qtest_add_func("virtio-hballoon/needs-pci", test_needs_pci);

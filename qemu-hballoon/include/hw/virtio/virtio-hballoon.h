@@ -24,8 +24,9 @@ typedef struct HballoonNode {
     uint32_t node_id;           /* QEMU NUMA node id == ACPI PXM */
     uint64_t ram_pages;         /* 4 KiB pages of the node's memdev */
     MemoryRegion *mr;           /* memory region of the node's memdev */
-    bool no_discard;            /* the backend cannot discard 4 KiB pages */
+    bool no_discard;            /* the backend cannot discard at all */
     HballoonDiscardInhibitor no_discard_why;
+    uint64_t host_page_pages;   /* 4 KiB pages per host page of the node */
 
     /* Migrated. */
     uint64_t target_pages;      /* pages the host wants in the balloon */
