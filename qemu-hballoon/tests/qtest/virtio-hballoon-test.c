@@ -1478,6 +1478,27 @@ static void test_ranges_rejected(void)
     g_assert_cmpuint(info_get(t->qts, "bad-buffers"), ==, 2);
     g_assert_cmpuint(node_get(t->qts, 1, "inflated"), ==, 0);
     check_pages(t, pfn, pfn, false);
+
+    /*
+     * Deflate checks ranges the same way: one that runs off the node is
+     * ignored whole. A header split across two descriptors is fine.
+     */
+    {
+        const uint64_t two[][2] = { { pfn, 2 } };
+        const uint64_t off_end[][2] = { { end1 - 1, 4 } };
+
+        send_ranges(t, VIRTIO_HBALLOON_VQ_INFLATE, 1, two, 1);
+        g_assert_cmpuint(node_get(t->qts, 1, "inflated"), ==, 2);
+        send_ranges(t, VIRTIO_HBALLOON_VQ_DEFLATE, 1, off_end, 1);
+        g_assert_cmpuint(node_get(t->qts, 1, "invalid"), ==,
+                         G_N_ELEMENTS(bad1) + 1);
+        g_assert_cmpuint(node_get(t->qts, 1, "deflated"), ==, 0);
+        buf_ranges(b, 1, two, 1);
+        b->split = 4;
+        hb_send(t, VIRTIO_HBALLOON_VQ_DEFLATE, b, 1);
+        g_assert_cmpuint(node_get(t->qts, 1, "deflated"), ==, 2);
+        g_assert_cmpuint(info_get(t->qts, "bad-buffers"), ==, 2);
+    }
     g_free(b);
     hb_stop(t);
 }
