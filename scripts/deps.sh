@@ -51,6 +51,9 @@ PKGS=(
 	# tests and bench (valgrind, RST and libvirt XML checks of host-agent)
 	python3-matplotlib valgrind python3-docutils groff-base
 	libvirt-clients/bookworm-backports
+	# hballoonctl --domain (libvirt-qemu), and the libvirtd its test starts
+	libvirt-dev/bookworm-backports libvirt-daemon/bookworm-backports
+	libvirt-daemon-driver-qemu/bookworm-backports
 	# bench: plots, and the real programs its workloads run in the guest
 	gnuplot-nox redis-server liblinear-tools
 	# Linux's mm selftests (make selftests-mm): bash for run_vmtests.sh in

@@ -99,8 +99,8 @@ int cmd_watch(struct ctl *c, int argc, char **argv)
 	if (c->timeout_ms >= 0)
 		deadline = qmp_now_ms() + c->timeout_ms;
 	if (!c->json && isatty(STDERR_FILENO))
-		fprintf(stderr, "%s: watching %s events on '%s' (Ctrl-C to stop)\n",
-			c->prog, HB_EVENT_CHANGE, c->qmp_path);
+		fprintf(stderr, "%s: watching %s events on %s (Ctrl-C to stop)\n",
+			c->prog, HB_EVENT_CHANGE, qmp_peer_name(q));
 
 	while (c->count < 0 || w.seen < c->count) {
 		int64_t left = -1;

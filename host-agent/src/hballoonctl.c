@@ -17,9 +17,11 @@
 
 static const char usage_text[] =
 "Usage: %s --qmp SOCKET [OPTIONS] COMMAND [ARGS]\n"
+"       %s --domain NAME [--connect URI] [OPTIONS] COMMAND [ARGS]\n"
 "\n"
 "Resize each NUMA node (memory tier) of a running QEMU guest through its\n"
-"virtio-hballoon-pci device, over QEMU's QMP socket.\n"
+"virtio-hballoon-pci device, over QEMU's QMP socket, or through libvirt\n"
+"for a domain libvirt runs.\n"
 "\n"
 "Commands:\n"
 "  status [NODE]        show each node's RAM, target, actual size and delta\n"
@@ -40,6 +42,12 @@ static const char usage_text[] =
 "Options:\n"
 "  --qmp SOCKET       QEMU's QMP unix socket (QEMU: -qmp unix:SOCKET,server=on,\n"
 "                     wait=off); default: $HBALLOONCTL_QMP\n"
+"  --domain NAME      a running libvirt domain instead: QMP through libvirt's\n"
+"                     QEMU monitor API (local or remote, also while libvirt\n"
+"                     migrates it); libvirt's monitor timeout applies to\n"
+"                     each command, --qmp-timeout does not\n"
+"  --connect URI      with --domain: libvirt URI (default: libvirt's default,\n"
+"                     e.g. $LIBVIRT_DEFAULT_URI)\n"
 "  --json             machine-readable output: status prints query-hballoon's\n"
 "                     return value, set one result object, watch one event\n"
 "                     per line\n"
@@ -62,18 +70,20 @@ static const char usage_text[] =
 "     does not match the hballoon contract\n"
 "  2  usage error (bad option, node, size or duration)\n"
 "  3  cannot talk to QEMU: no such socket, connection refused or closed, not\n"
-"     a QMP socket, or no answer within --qmp-timeout\n"
+"     a QMP socket, or no answer within --qmp-timeout; no such libvirt\n"
+"     domain, the domain is not running or stopped, libvirt unreachable\n"
 "  4  timeout or shortfall: set gave up before the guest reached the target\n"
 "     (the target stays set); watch --count saw fewer events before --timeout\n"
 "\n"
 "Examples:\n"
 "  %s --qmp /run/vm1.qmp status\n"
 "  %s --qmp /run/vm1.qmp set 1 3G\n"
-"  %s --qmp /run/vm1.qmp --json watch --count 1 --timeout 30\n";
+"  %s --qmp /run/vm1.qmp --json watch --count 1 --timeout 30\n"
+"  %s --domain vm1 --connect qemu+ssh://host1/system set 1 3G\n";
 
 static void usage(const char *prog)
 {
-	printf(usage_text, prog, prog, prog, prog);
+	printf(usage_text, prog, prog, prog, prog, prog, prog);
 }
 
 static void vmsg(const struct ctl *c, const char *fmt, va_list ap)
@@ -134,19 +144,21 @@ int ctl_open(const struct ctl *c, qmp_event_fn fn, void *opaque,
 	int r;
 
 	*out = NULL;
-	q = qmp_connect_unix(c->qmp_path, &err);
+	q = c->domain ? qmp_connect_libvirt(c->uri, c->domain, &err) :
+			qmp_connect_unix(c->qmp_path, &err);
 	if (!q)
 		return ctl_qmp_fail(c, NULL, &err);
 	qmp_set_event_handler(q, fn, opaque);
 	r = qmp_handshake(q, c->qmp_timeout_ms, &err);
 	if (r != QMP_OK) {
-		qmp_close(q);
 		/* a refused qmp_capabilities still means "not usable" */
 		if (r == QMP_ERR_CMD) {
-			ctl_error(c, "QMP negotiation with '%s' failed: %s",
-				  c->qmp_path, err.msg);
+			ctl_error(c, "QMP negotiation with %s failed: %s",
+				  qmp_peer_name(q), err.msg);
+			qmp_close(q);
 			return EXIT_CONN;
 		}
+		qmp_close(q);
 		return ctl_qmp_fail(c, NULL, &err);
 	}
 	*out = q;
@@ -156,7 +168,7 @@ int ctl_open(const struct ctl *c, qmp_event_fn fn, void *opaque,
 /* Long-only options take values above any character getopt_long returns. */
 enum opt_id {
 	OPT_QMP = 256, OPT_JSON, OPT_QMP_TIMEOUT, OPT_WAIT, OPT_NO_WAIT,
-	OPT_TIMEOUT, OPT_STALL, OPT_COUNT, OPT_NODE,
+	OPT_TIMEOUT, OPT_STALL, OPT_COUNT, OPT_NODE, OPT_DOMAIN, OPT_CONNECT,
 	OPT_HELP = 'h', OPT_VERSION = 'V',
 };
 
@@ -170,6 +182,8 @@ static const struct option options[] = {
 	{ "stall", required_argument, NULL, OPT_STALL },
 	{ "count", required_argument, NULL, OPT_COUNT },
 	{ "node", required_argument, NULL, OPT_NODE },
+	{ "domain", required_argument, NULL, OPT_DOMAIN },
+	{ "connect", required_argument, NULL, OPT_CONNECT },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ "version", no_argument, NULL, OPT_VERSION },
 	{ NULL, 0, NULL, 0 },
@@ -245,7 +259,7 @@ int main(int argc, char **argv)
 		.count = -1,
 		.node = -1,
 	};
-	bool seen[OPT_NODE + 1] = { false };
+	bool seen[OPT_CONNECT + 1] = { false };
 	const struct cmd *cmd = NULL;
 	const struct option *o;
 	char err[256];
@@ -263,6 +277,14 @@ int main(int argc, char **argv)
 		switch (r) {
 		case OPT_QMP:
 			c.qmp_path = optarg;
+			break;
+		case OPT_DOMAIN:
+			if (!*optarg)
+				return ctl_usage_error(&c, "--domain needs a domain name");
+			c.domain = optarg;
+			break;
+		case OPT_CONNECT:
+			c.uri = optarg;
 			break;
 		case OPT_JSON:
 			c.json = true;
@@ -326,10 +348,16 @@ int main(int argc, char **argv)
 	if (seen[OPT_TIMEOUT] && strcmp(cmd->name, "set") &&
 	    strcmp(cmd->name, "watch"))
 		return ctl_usage_error(&c, "option '--timeout' is only valid with 'set' and 'watch' (use --qmp-timeout)");
+	if (c.domain && c.qmp_path)
+		return ctl_usage_error(&c, "--qmp and --domain exclude each other");
+	if (c.uri && !c.domain)
+		return ctl_usage_error(&c, "--connect is only valid with --domain");
+	if (c.domain)
+		return cmd->fn(&c, argc - 1, argv + 1);
 	if (!c.qmp_path || !*c.qmp_path)
 		c.qmp_path = getenv("HBALLOONCTL_QMP");
 	if (!c.qmp_path || !*c.qmp_path)
-		return ctl_usage_error(&c, "no QMP socket: give --qmp SOCKET or set HBALLOONCTL_QMP");
+		return ctl_usage_error(&c, "no QMP socket: give --qmp SOCKET (or --domain NAME) or set HBALLOONCTL_QMP");
 
 	return cmd->fn(&c, argc - 1, argv + 1);
 }

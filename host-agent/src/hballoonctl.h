@@ -35,6 +35,8 @@ enum {
 struct ctl {
 	const char *prog;
 	const char *qmp_path;
+	const char *domain;	/* --domain: through libvirt instead */
+	const char *uri;	/* --connect */
 	bool json;
 	int64_t qmp_timeout_ms;
 	int wait;		/* -1: default (wait) */

@@ -37,6 +37,8 @@ struct qmp {
 	struct json_object *greeting;
 	qmp_event_fn event_fn;
 	void *event_opaque;
+	const struct qmp_ops *ops;	/* NULL: the socket @fd */
+	void *ops_priv;
 };
 
 static void set_err(struct qmp_error *err, int status, const char *fmt, ...)
@@ -179,6 +181,18 @@ struct qmp *qmp_connect_unix(const char *path, struct qmp_error *err)
 	return q;
 }
 
+struct qmp *qmp_open_ops(const struct qmp_ops *ops, void *priv,
+			 const char *name)
+{
+	struct qmp *q = qmp_alloc(-1, name);
+
+	if (!q)
+		return NULL;
+	q->ops = ops;
+	q->ops_priv = priv;
+	return q;
+}
+
 void qmp_set_event_handler(struct qmp *q, qmp_event_fn fn, void *opaque)
 {
 	q->event_fn = fn;
@@ -205,6 +219,8 @@ void qmp_close(struct qmp *q)
 		return;
 	if (q->fd >= 0)
 		close(q->fd);
+	if (q->ops)
+		q->ops->close(q->ops_priv);
 	json_tokener_free(q->tok);
 	json_object_put(q->greeting);
 	free(q->buf);
@@ -440,6 +456,11 @@ static void dispatch_event(struct qmp *q, struct json_object *msg)
 		q->event_fn(msg, q->event_opaque);
 }
 
+void qmp_deliver_event(struct qmp *q, struct json_object *event)
+{
+	dispatch_event(q, event);
+}
+
 int qmp_pump(struct qmp *q, int64_t timeout_ms, struct qmp_error *err)
 {
 	int64_t deadline = timeout_ms < 0 ? -1 : qmp_now_ms() + timeout_ms;
@@ -447,6 +468,8 @@ int qmp_pump(struct qmp *q, int64_t timeout_ms, struct qmp_error *err)
 	int64_t id;
 	int r;
 
+	if (q->ops)
+		return q->ops->pump(q->ops_priv, timeout_ms, err);
 	r = read_message(q, deadline, &msg, err);
 	if (r != QMP_OK)
 		return r;
@@ -462,6 +485,40 @@ int qmp_pump(struct qmp *q, int64_t timeout_ms, struct qmp_error *err)
 	}
 	json_object_put(msg);
 	return QMP_OK;
+}
+
+/* qmp_execute() through q->ops; consumes @req. */
+static int execute_ops(struct qmp *q, const char *cmd, struct json_object *req,
+		       int64_t timeout_ms, struct json_object **ret,
+		       struct qmp_error *err)
+{
+	struct json_object *reply = NULL, *v;
+	int64_t mid;
+	int r;
+
+	r = q->ops->execute(q->ops_priv,
+			    json_object_to_json_string_ext(req, HB_JSON_PLAIN),
+			    timeout_ms, &reply, err);
+	json_object_put(req);
+	if (r != QMP_OK)
+		return r;
+	switch (qmp_classify(reply, &mid, err)) {
+	case QMP_MSG_RETURN:
+		if (ret && json_object_object_get_ex(reply, "return", &v))
+			*ret = json_object_get(v);
+		r = QMP_OK;
+		break;
+	case QMP_MSG_ERROR:
+		r = QMP_ERR_CMD;
+		break;
+	default:
+		set_err(err, QMP_ERR_PROTO, "%s answered '%s' with no QMP reply",
+			q->name, cmd);
+		r = QMP_ERR_PROTO;
+		break;
+	}
+	json_object_put(reply);
+	return r;
 }
 
 int qmp_execute(struct qmp *q, const char *cmd, struct json_object *args,
@@ -480,6 +537,8 @@ int qmp_execute(struct qmp *q, const char *cmd, struct json_object *args,
 	json_object_object_add(req, "execute", json_object_new_string(cmd));
 	if (args)
 		json_object_object_add(req, "arguments", json_object_get(args));
+	if (q->ops)
+		return execute_ops(q, cmd, req, timeout_ms, ret, err);
 	json_object_object_add(req, "id", json_object_new_int64(id));
 	s = json_object_to_json_string_ext(req, HB_JSON_PLAIN);
 	line = malloc(strlen(s) + 3);
@@ -542,6 +601,8 @@ int qmp_handshake(struct qmp *q, int64_t timeout_ms, struct qmp_error *err)
 	int64_t id;
 	int r;
 
+	if (q->ops)	/* the transport (libvirt) negotiated */
+		return QMP_OK;
 	r = read_message(q, deadline, &msg, err);
 	if (r == QMP_ERR_TIMEOUT) {
 		set_err(err, QMP_ERR_TIMEOUT,

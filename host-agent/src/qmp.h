@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * qmp.h - a small synchronous QMP client over a unix socket
+ * qmp.h - a small synchronous QMP client over a unix socket (or libvirt)
  *
  * One connection, one command in flight.  Asynchronous events that arrive
  * while a command waits for its reply (or while the caller waits for
@@ -79,6 +79,42 @@ int qmp_execute(struct qmp *q, const char *cmd, struct json_object *args,
  * @timeout_ms, another status when the connection failed.
  */
 int qmp_pump(struct qmp *q, int64_t timeout_ms, struct qmp_error *err);
+
+/*
+ * Another way to reach a QEMU's QMP than its socket (libvirt, qmp_libvirt.c):
+ * qmp_execute(), qmp_pump(), qmp_handshake() and qmp_close() go through these.
+ *
+ * @execute: send @request (a complete QMP command, without "id") and set
+ *           *@reply to QEMU's whole reply object ("return" or "error");
+ *           a failure of the transport itself is a qmp_status with @err
+ * @pump:    wait up to @timeout_ms (<0: forever) for events and hand each
+ *           to qmp_deliver_event(); QMP_OK after at least one
+ * @close:   release @priv
+ */
+struct qmp_ops {
+	int (*execute)(void *priv, const char *request, int64_t timeout_ms,
+		       struct json_object **reply, struct qmp_error *err);
+	int (*pump)(void *priv, int64_t timeout_ms, struct qmp_error *err);
+	void (*close)(void *priv);
+};
+
+/* A struct qmp over @ops; @name is what messages call the peer. */
+struct qmp *qmp_open_ops(const struct qmp_ops *ops, void *priv,
+			 const char *name);
+
+/* For a transport: pass one event object (borrowed) to the handler. */
+void qmp_deliver_event(struct qmp *q, struct json_object *event);
+
+/*
+ * qmp_connect_libvirt() - QMP of a libvirt domain (qmp_libvirt.c)
+ * @uri:    libvirt connection URI, NULL for libvirt's default
+ * @domain: the domain's name
+ *
+ * Commands go through virDomainQemuMonitorCommand(), events through
+ * virConnectDomainQemuMonitorEventRegister(); the domain must be running.
+ */
+struct qmp *qmp_connect_libvirt(const char *uri, const char *domain,
+				struct qmp_error *err);
 
 /* The greeting's "QMP" object, NULL before the handshake (borrowed). */
 struct json_object *qmp_greeting(struct qmp *q);
