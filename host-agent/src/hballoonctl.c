@@ -33,6 +33,12 @@ static const char usage_text[] =
 "  exec COMMAND [JSON]  run any QMP command with a JSON object of arguments\n"
 "                       and print its return value as JSON (a string, such\n"
 "                       as HMP output, as plain text)\n"
+"  check                say what the VM's configuration means for the device\n"
+"                       (per node: resizable, memory returned or why not;\n"
+"                       with --domain also the domain XML: ACPI, locked\n"
+"                       memory, huge pages, host devices, file backing, the\n"
+"                       device's PCI address); status 1 if anything is an\n"
+"                       error\n"
 "\n"
 "Sizes: bytes, or a number with a binary unit K, M, G, T (or KiB, MiB, GiB,\n"
 "  TiB; 1K = 1024 bytes), e.g. 4096, 512M, 1.5GiB.  A size must be a multiple\n"
@@ -246,6 +252,7 @@ static const struct cmd commands[] = {
 	{ "set", cmd_set },
 	{ "watch", cmd_watch },
 	{ "exec", cmd_exec },
+	{ "check", cmd_check },
 };
 
 int main(int argc, char **argv)
@@ -330,12 +337,12 @@ int main(int argc, char **argv)
 	argc -= optind;
 
 	if (!argc)
-		return ctl_usage_error(&c, "no command given (status, set, watch, exec)");
+		return ctl_usage_error(&c, "no command given (status, set, watch, exec, check)");
 	for (k = 0; k < sizeof(commands) / sizeof(commands[0]); k++)
 		if (!strcmp(argv[0], commands[k].name))
 			cmd = &commands[k];
 	if (!cmd)
-		return ctl_usage_error(&c, "unknown command '%s' (status, set, watch, exec)",
+		return ctl_usage_error(&c, "unknown command '%s' (status, set, watch, exec, check)",
 				       argv[0]);
 	for (o = options; o->name; o++) {
 		const char *owner = option_owner(o->val);

@@ -69,5 +69,6 @@ int cmd_status(struct ctl *c, int argc, char **argv);
 int cmd_set(struct ctl *c, int argc, char **argv);
 int cmd_watch(struct ctl *c, int argc, char **argv);
 int cmd_exec(struct ctl *c, int argc, char **argv);
+int cmd_check(struct ctl *c, int argc, char **argv);
 
 #endif /* HBALLOONCTL_H */

@@ -193,6 +193,11 @@ struct qmp *qmp_open_ops(const struct qmp_ops *ops, void *priv,
 	return q;
 }
 
+void *qmp_transport(struct qmp *q, const struct qmp_ops *ops)
+{
+	return q->ops == ops ? q->ops_priv : NULL;
+}
+
 void qmp_set_event_handler(struct qmp *q, qmp_event_fn fn, void *opaque)
 {
 	q->event_fn = fn;

@@ -116,6 +116,15 @@ void qmp_deliver_event(struct qmp *q, struct json_object *event);
 struct qmp *qmp_connect_libvirt(const char *uri, const char *domain,
 				struct qmp_error *err);
 
+/*
+ * qmp_libvirt_domain_xml() - the domain's live XML, for a struct qmp from
+ * qmp_connect_libvirt() (malloc'ed); NULL with @err otherwise.
+ */
+char *qmp_libvirt_domain_xml(struct qmp *q, struct qmp_error *err);
+
+/* A transport's private data, if @q uses @ops; else NULL. */
+void *qmp_transport(struct qmp *q, const struct qmp_ops *ops);
+
 /* The greeting's "QMP" object, NULL before the handshake (borrowed). */
 struct json_object *qmp_greeting(struct qmp *q);
 

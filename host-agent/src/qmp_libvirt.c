@@ -297,3 +297,23 @@ struct qmp *qmp_connect_libvirt(const char *uri, const char *domain,
 	}
 	return q;
 }
+
+char *qmp_libvirt_domain_xml(struct qmp *q, struct qmp_error *err)
+{
+	struct lv *lv = qmp_transport(q, &lv_ops);
+	char *xml;
+
+	if (!lv) {
+		if (err) {
+			err->status = QMP_ERR_CONNECT;
+			err->cls[0] = '\0';
+			snprintf(err->msg, sizeof(err->msg),
+				 "%s is not a libvirt domain", qmp_peer_name(q));
+		}
+		return NULL;
+	}
+	xml = virDomainGetXMLDesc(lv->dom, 0);
+	if (!xml)
+		lv_err(err, QMP_ERR_IO, lv->name);
+	return xml;
+}

@@ -205,6 +205,12 @@ def test_hballoonctl_through_libvirt():
         assert ev["event"] == "HBALLOON_CHANGE" and ev["data"]["node"] == 1, ev
         assert ev["data"]["actual"] == ram and ev["data"]["id"] == "hb0", ev
 
+        rc, out, err = lv.ctl("--domain", "tier1", "check")
+        assert rc == 0, (rc, out, err)
+        assert "ok       node 1: 512 MiB, resizable" in out, out
+        assert "ok       domain: the device is at a pinned PCI address" in out, out
+        assert "error" not in out and "warning" not in out, out
+
         rc, out, err = lv.ctl("--domain", "tier1", "exec", "query-hballoon")
         assert rc == 0 and json.loads(out)["nodes"], (rc, out, err)
         rc, out, err = lv.ctl("--domain", "tier1", "set", "1", "1T")
