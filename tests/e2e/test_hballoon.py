@@ -187,15 +187,18 @@ def test_fragmented_node_shrinks_exactly():
 
         vm.qmp("hballoon-set", node=1, size=ram - want * PAGE)
         n, secs = wait_settled(vm, 1)
-        assert n["actual"] == ram - want * PAGE and n["inflated"] == want, n
+        # Under memory pressure the OOM notifier may hand some back first
+        # (deflate-on-oom), which the driver then takes again.
+        assert n["actual"] == ram - want * PAGE and n["inflated"] - n["deflated"] == want, n
         stat1 = vm.vmstat()
-        assert stat1["hballoon_inflate"] - stat0["hballoon_inflate"] == want
+        assert (stat1["hballoon_inflate"] - stat0["hballoon_inflate"]) - \
+            (stat1["hballoon_deflate"] - stat0["hballoon_deflate"]) == want
         for k in ("compact_stall", "compact_daemon_wake"):
             assert stat1.get(k, 0) == stat0.get(k, 0), f"{k}: {stat0.get(k)} -> {stat1.get(k)}"
 
         vm.qmp("hballoon-set", node=1, size=ram)
         n, _ = wait_settled(vm, 1)
-        assert n["actual"] == ram and n["deflated"] == want and n["invalid"] == 0, n
+        assert n["actual"] == ram and n["deflated"] == n["inflated"] and n["invalid"] == 0, n
         assert "filled" in vm.sh("cat /tmp/frag.out")      # still holding
         assert_clean(vm)
     # Runs per inflate buffer, as the device traced them (the VM's only
