@@ -22,6 +22,42 @@ static int hplace_class_cmp(const void *a, const void *b)
 	return 0;
 }
 
+/* a * b, or U64_MAX if it does not fit. */
+static u64 hplace_mul_sat(u64 a, u64 b)
+{
+	return b && a > U64_MAX / b ? U64_MAX : a * b;
+}
+
+static u64 hplace_add_sat(u64 a, u64 b)
+{
+	return a > U64_MAX - b ? U64_MAX : a + b;
+}
+
+/*
+ * The working set: walk the ranges in score order until their accesses
+ * reach HPLACE_WORKING_SET_PERMILLE of @total.  @items are sorted.
+ */
+static u64 hplace_working_pages(const struct hplace_class_item *items,
+				unsigned int nr, u64 min_density, u64 total)
+{
+	u32 rem;
+	u64 want = div_u64_rem(total, 1000, &rem) * HPLACE_WORKING_SET_PERMILLE +
+		   div_u64((u64)rem * HPLACE_WORKING_SET_PERMILLE, 1000);
+	u64 cum = 0, pages = 0;
+	unsigned int i;
+
+	for (i = 0; i < nr && (cum < want || !pages); i++) {
+		const struct hplace_class_item *it = &items[i];
+		u64 d = min_t(u64, it->density, HPLACE_DENSITY_MAX);
+
+		if (d < min_density)
+			continue;
+		cum = hplace_add_sat(cum, hplace_mul_sat(d, it->pages));
+		pages += it->pages;
+	}
+	return pages;
+}
+
 /**
  * hplace_classify() - pick the hot ranges
  * @items: ranges to classify; sorted in place by descending score, with
@@ -37,7 +73,7 @@ int hplace_classify(struct hplace_class_item *items, unsigned int nr,
 		    struct hplace_class_result *res)
 {
 	u64 min_density = max_t(u64, p->min_density, 1);
-	u64 cum = 0, group;
+	u64 cum = 0, group, accesses = 0;
 	unsigned int i, j;
 
 	if (p->hysteresis_permille > 1000)
@@ -56,11 +92,17 @@ int hplace_classify(struct hplace_class_item *items, unsigned int nr,
 			it->score += div_u64(d * p->hysteresis_permille, 1000);
 		/* The low bit makes incumbents win ties. */
 		it->score = it->score << 1 | it->was_hot;
-		if (d >= min_density)
+		if (d >= min_density) {
 			res->demand_pages += it->pages;
+			accesses = hplace_add_sat(accesses,
+						  hplace_mul_sat(d, it->pages));
+		}
 	}
 
 	sort(items, nr, sizeof(*items), hplace_class_cmp, NULL);
+	if (accesses)
+		res->working_pages = hplace_working_pages(items, nr,
+							  min_density, accesses);
 
 	/* Take whole groups of equal score while they fit. */
 	for (i = 0; i < nr; i = j) {

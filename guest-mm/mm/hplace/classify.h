@@ -68,6 +68,11 @@ struct hplace_class_params {
  *	(or a tie won as incumbent)
  * @demand_pages: pages in ranges at or above min_density (what would be
  *	hot with unlimited capacity)
+ * @working_pages: the working set: pages of the fewest ranges, taken in
+ *	score order, whose accesses (density x pages) make up
+ *	HPLACE_WORKING_SET_PERMILLE of the accesses of all ranges at or above
+ *	min_density; what the fast tier should hold for most accesses to hit
+ *	it, whatever its capacity (the demand reported to the host)
  */
 struct hplace_class_result {
 	u64 threshold;
@@ -75,7 +80,11 @@ struct hplace_class_result {
 	unsigned int nr_hot;
 	unsigned int nr_kept;
 	u64 demand_pages;
+	u64 working_pages;
 };
+
+/* Share of the sampled accesses the working set covers, permille. */
+#define HPLACE_WORKING_SET_PERMILLE	900
 
 int hplace_classify(struct hplace_class_item *items, unsigned int nr,
 		    const struct hplace_class_params *p,

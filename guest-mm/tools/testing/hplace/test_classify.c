@@ -50,6 +50,43 @@ static void oracle(const struct hplace_class_item *in, unsigned int n,
 	}
 }
 
+/*
+ * Oracle for the working set, in exact 128-bit arithmetic: the eligible
+ * items in score order (ties by key), the shortest prefix whose accesses
+ * reach 90% of all.  Returns false when the total does not fit 64 bits
+ * (the classifier saturates there; checked separately).
+ */
+static bool oracle_working(const struct hplace_class_item *sorted,
+			   unsigned int n, u64 mind, u64 *pages)
+{
+	unsigned __int128 total = 0, cum = 0, want;
+	unsigned int i;
+
+	*pages = 0;
+	for (i = 0; i < n; i++) {
+		u64 d = sorted[i].density > (1ULL << 52) ? 1ULL << 52 :
+			sorted[i].density;
+
+		if (d >= mind)
+			total += (unsigned __int128)d * sorted[i].pages;
+	}
+	if (total >> 64)
+		return false;
+	if (!total)
+		return true;
+	want = total * 900 / 1000;
+	for (i = 0; i < n && (cum < want || !*pages); i++) {
+		u64 d = sorted[i].density > (1ULL << 52) ? 1ULL << 52 :
+			sorted[i].density;
+
+		if (d < mind)
+			continue;
+		cum += (unsigned __int128)d * sorted[i].pages;
+		*pages += sorted[i].pages;
+	}
+	return true;
+}
+
 static u64 rand_density(void)
 {
 	static const u64 small[] = { 0, 1, 2, 5, 10, 10, 10, 100, 1000 };
@@ -71,7 +108,7 @@ static bool t_classify_oracle(void)
 	struct hplace_class_result res;
 	unsigned int iter, iters = t_full ? 200000 : 20000, n, i, nhot, kept;
 	bool want[MAXN];
-	u64 thr, hp, total;
+	u64 thr, hp, total, wp;
 
 	for (iter = 0; iter < iters; iter++) {
 		n = t_rand_below(MAXN + 1);
@@ -117,6 +154,15 @@ static bool t_classify_oracle(void)
 		}
 		T_EQ(res.nr_hot, nhot);
 		T_EQ(res.nr_kept, kept);
+		T_ASSERT(res.working_pages <= res.demand_pages);
+		if (oracle_working(items, n, p.min_density ? p.min_density : 1,
+				   &wp))
+			T_ASSERTF(res.working_pages == wp,
+				  "iter %u: working set %llu, oracle %llu", iter,
+				  (unsigned long long)res.working_pages,
+				  (unsigned long long)wp);
+		else
+			T_ASSERT(res.working_pages > 0);
 	}
 	printf("# %u random classifications match the brute-force oracle\n", iters);
 	return true;
@@ -232,6 +278,52 @@ static bool t_classify_min_density(void)
 	return true;
 }
 
+/*
+ * The working set is what most accesses touch, not all that was touched:
+ * 100 pages take 100,000 accesses, 10,000 pages one each; 90% of the
+ * accesses need only the 100 pages, whatever the capacity.
+ */
+static bool t_classify_working_set(void)
+{
+	struct hplace_class_params p = { .capacity_pages = 50 };
+	struct hplace_class_result res;
+	struct hplace_class_item it[3];
+
+#define SET3(d0, p0, d1, p1, d2, p2) do {				\
+		it[0] = (struct hplace_class_item){ .density = (d0),	\
+			.pages = (p0), .key = 0 };			\
+		it[1] = (struct hplace_class_item){ .density = (d1),	\
+			.pages = (p1), .key = 1 };			\
+		it[2] = (struct hplace_class_item){ .density = (d2),	\
+			.pages = (p2), .key = 2 };			\
+	} while (0)
+
+	SET3(1, 10000, 1000, 100, 0, 5000);
+	T_EQ(hplace_classify(it, 3, &p, &res), 0);
+	T_EQ(res.demand_pages, 10100);
+	T_EQ(res.working_pages, 100);
+	T_EQ(res.hot_pages, 0);		/* 100 pages do not fit in 50 */
+
+	/* Evenly used memory: whole ranges up to 90% of it. */
+	SET3(1000, 10000, 1000, 100, 0, 5000);
+	T_EQ(hplace_classify(it, 3, &p, &res), 0);
+	T_EQ(res.working_pages, 10000);	/* 10,000 of 10,100 pages >= 90% */
+
+	/* Nothing sampled: no working set. */
+	SET3(0, 10000, 0, 100, 0, 5000);
+	T_EQ(hplace_classify(it, 3, &p, &res), 0);
+	T_EQ(res.working_pages, 0);
+	T_EQ(res.demand_pages, 0);
+
+	/* Accesses beyond 64 bits saturate; the result stays sane. */
+	SET3(U64_MAX, U64_MAX / 4, U64_MAX, 7, 0, 1);
+	T_EQ(hplace_classify(it, 3, &p, &res), 0);
+	T_ASSERT(res.working_pages >= 7);
+	T_ASSERT(res.working_pages <= res.demand_pages);
+#undef SET3
+	return true;
+}
+
 /* 200k ranges (the global bound is far lower): fast, capacity respected. */
 static bool t_classify_large(void)
 {
@@ -278,6 +370,7 @@ const struct t_case t_classify_cases[] = {
 	{ "classify: hysteresis stops near-equal ranges bouncing", t_classify_hysteresis },
 	{ "classify: hot range released below the band", t_classify_release },
 	{ "classify: minimum density, nothing fits, bad params", t_classify_min_density },
+	{ "classify: working set is what most accesses touch", t_classify_working_set },
 	{ "classify: 200k ranges, capacity respected", t_classify_large },
 	{ NULL, NULL },
 };
