@@ -588,8 +588,11 @@ static void hplace_epoch(void)
 		nr += hplace_rtree_export(&p->tree, hplace.items + nr,
 					  HPLACE_MAX_RANGES - nr);
 	}
-	if (nr && !hplace_classify(hplace.items, nr, &cp, &hplace.cres))
+	if (!nr)
+		memset(&hplace.cres, 0, sizeof(hplace.cres));
+	else if (!hplace_classify(hplace.items, nr, &cp, &hplace.cres))
 		hplace_rtree_import(hplace.items, nr);
+	hplace.classified = true;
 	count_vm_events(HPLACE_CLASSIFY_NS, local_clock() - t0);
 	hplace.epochs++;
 	hplace_place_plan();
@@ -837,6 +840,7 @@ int hplace_set_enabled(bool on)
 	} else {
 		hplace_stop_sampler();
 		hplace.enabled = false;
+		hplace.classified = false;
 	}
 out:
 	mutex_unlock(&hplace.lock);

@@ -172,6 +172,8 @@ struct hplace_watch {
  * @tparams: tuning of new trees
  * @items: classification scratch, HPLACE_MAX_RANGES entries
  * @cres: result of the last classification
+ * @classified: @cres describes the engine's current run (cleared when it
+ *	is switched off, set by the next epoch)
  * @next_epoch: time of the next epoch
  * @epochs: epochs run
  * @samples: samples recorded into a tree
@@ -210,6 +212,7 @@ struct hplace_engine {
 	struct hplace_rtree_params tparams;
 	struct hplace_class_item *items;
 	struct hplace_class_result cres;
+	bool classified;
 	u64 next_epoch;
 	u64 epochs;
 	u64 samples;

@@ -48,6 +48,7 @@
 #include <linux/node_resize.h>
 #include <linux/node_free_mark.h>
 #include <linux/exchange.h>
+#include <linux/hplace.h>
 #include <linux/vmstat.h>
 #include <linux/sort.h>
 #include <linux/mm_inline.h>
@@ -1458,5 +1459,88 @@ nomem:
 	hplace_place_free();
 	return -ENOMEM;
 }
+
+/* ------------------------------------------------------------- demand */
+
+/*
+ * One node's share of the demand, in pages.  @working is the working set,
+ * @placed the hot set the fast tier holds (classification at capacity);
+ * @node_pages of the @tier_pages of its tier.  A fast node is asked for
+ * its share of the working set, and the rest of its anonymous memory is
+ * cold; a slow node holds its share of the working set that did not fit.
+ */
+static void hplace_demand_share(bool fast, u64 working, u64 placed,
+				u64 node_pages, u64 tier_pages, u64 anon,
+				u64 *hot, u64 *cold)
+{
+	u64 here;
+
+	*hot = 0;
+	if (!tier_pages) {
+		*cold = anon;
+		return;
+	}
+	node_pages = min(node_pages, tier_pages);
+	if (fast) {
+		*hot = mul_u64_u64_div_u64(working, node_pages, tier_pages);
+		here = mul_u64_u64_div_u64(min(working, placed), node_pages,
+					   tier_pages);
+	} else {
+		here = mul_u64_u64_div_u64(working - min(working, placed),
+					   node_pages, tier_pages);
+	}
+	*cold = anon - min(anon, here);
+}
+
+/**
+ * hplace_node_demand() - what placement wants of a NUMA node
+ * @nid: the node
+ * @hot_bytes: bytes of hot memory placement would keep on @nid if it had
+ *	the room: for a fast node its share (by size) of the working set of
+ *	the tracked processes, whether or not that fits; 0 for a slow node
+ * @cold_bytes: bytes of anonymous memory on @nid outside the working set,
+ *	estimated from the last classification (anonymous memory is what
+ *	placement moves)
+ *
+ * For a per-node balloon reporting to the host (virtio-hballoon's stats),
+ * so that the host can size the guest's fast tier.  The working set is the
+ * memory that took HPLACE_WORKING_SET_PERMILLE of the sampled accesses.
+ *
+ * Context: process context; takes hplace's mutex.
+ * Return: 0; -ENODATA while hplace is off (or never started) or has not
+ * classified since it was switched on, or if @nid is in neither tier;
+ * -EINVAL for a node without memory.
+ */
+int hplace_node_demand(int nid, u64 *hot_bytes, u64 *cold_bytes)
+{
+	u64 tier = 0, hot, cold;
+	const nodemask_t *mask;
+	bool fast;
+	int n, ret = 0;
+
+	if (nid < 0 || nid >= MAX_NUMNODES || !node_state(nid, N_MEMORY))
+		return -EINVAL;
+	mutex_lock(&hplace.lock);
+	fast = node_isset(nid, hplace.place.fast);
+	mask = fast ? &hplace.place.fast : &hplace.place.slow;
+	if (!hplace.enabled || !hplace.classified || !node_isset(nid, *mask)) {
+		ret = -ENODATA;
+		goto out;
+	}
+	for_each_node_mask(n, *mask)
+		if (node_state(n, N_MEMORY))
+			tier += hplace_node_managed(n);
+	hplace_demand_share(fast, hplace.cres.working_pages,
+			    hplace.cres.hot_pages, hplace_node_managed(nid),
+			    tier, node_page_state(NODE_DATA(nid),
+						  NR_ANON_MAPPED),
+			    &hot, &cold);
+	*hot_bytes = hot << PAGE_SHIFT;
+	*cold_bytes = cold << PAGE_SHIFT;
+out:
+	mutex_unlock(&hplace.lock);
+	return ret;
+}
+EXPORT_SYMBOL_GPL(hplace_node_demand);
 
 #include "tests/placement-kunit.h"

@@ -228,6 +228,7 @@ enum hplace_stat {
 	HPLACE_ST_WINDOW_US,
 	HPLACE_ST_THRESHOLD,
 	HPLACE_ST_HOT_BYTES,
+	HPLACE_ST_WORKING_SET_BYTES,
 	HPLACE_ST_PROMOTED,
 	HPLACE_ST_DEMOTED,
 	HPLACE_ST_EXCHANGED,
@@ -309,6 +310,8 @@ static u64 hplace_stat_value(enum hplace_stat st)
 		       hplace.cres.threshold / 2;
 	case HPLACE_ST_HOT_BYTES:
 		return hplace.cres.hot_pages << PAGE_SHIFT;
+	case HPLACE_ST_WORKING_SET_BYTES:
+		return hplace.cres.working_pages << PAGE_SHIFT;
 	case HPLACE_ST_PROMOTED:
 		return hplace_moves(HPLACE_MOVE_ROOM) +
 		       hplace_moves(HPLACE_MOVE_FILL) +
@@ -377,6 +380,7 @@ HPLACE_STAT(hot_pages, HPLACE_ST_HOT_PAGES);
 HPLACE_STAT(abit_window_us, HPLACE_ST_WINDOW_US);
 HPLACE_STAT(threshold, HPLACE_ST_THRESHOLD);
 HPLACE_STAT(hot_bytes, HPLACE_ST_HOT_BYTES);
+HPLACE_STAT(working_set_bytes, HPLACE_ST_WORKING_SET_BYTES);
 HPLACE_STAT(promoted, HPLACE_ST_PROMOTED);
 HPLACE_STAT(demoted, HPLACE_ST_DEMOTED);
 HPLACE_STAT(exchanged, HPLACE_ST_EXCHANGED);
@@ -486,6 +490,7 @@ static struct attribute *hplace_stats_attrs[] = {
 	&hplace_stat_abit_window_us.attr.attr,
 	&hplace_stat_threshold.attr.attr,
 	&hplace_stat_hot_bytes.attr.attr,
+	&hplace_stat_working_set_bytes.attr.attr,
 	&hplace_stat_promoted.attr.attr,
 	&hplace_stat_demoted.attr.attr,
 	&hplace_stat_exchanged.attr.attr,

@@ -527,6 +527,35 @@ static void hplace_test_resize_target_met_or_withdrawn(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, t, 600UL);
 }
 
+/* The demand reported to the host, split over a tier's nodes by size. */
+static void hplace_test_demand_share(struct kunit *test)
+{
+	u64 hot, cold;
+
+	/* One fast node: the working set, fits or not; the rest is cold. */
+	hplace_demand_share(true, 300, 200, 1000, 1000, 900, &hot, &cold);
+	KUNIT_EXPECT_EQ(test, hot, 300ULL);
+	KUNIT_EXPECT_EQ(test, cold, 700ULL);
+	/* Its slow node holds the 100 pages that did not fit. */
+	hplace_demand_share(false, 300, 200, 4000, 4000, 1500, &hot, &cold);
+	KUNIT_EXPECT_EQ(test, hot, 0ULL);
+	KUNIT_EXPECT_EQ(test, cold, 1400ULL);
+	/* Two fast nodes, 1:3 by size. */
+	hplace_demand_share(true, 400, 400, 250, 1000, 50, &hot, &cold);
+	KUNIT_EXPECT_EQ(test, hot, 100ULL);
+	KUNIT_EXPECT_EQ(test, cold, 0ULL);
+	/* Everything fits: the slow node's memory is all cold. */
+	hplace_demand_share(false, 300, 500, 4000, 4000, 1500, &hot, &cold);
+	KUNIT_EXPECT_EQ(test, cold, 1500ULL);
+	/* No memory in the tier, and a node bigger than its tier's sum. */
+	hplace_demand_share(true, 300, 200, 1000, 0, 900, &hot, &cold);
+	KUNIT_EXPECT_EQ(test, hot, 0ULL);
+	KUNIT_EXPECT_EQ(test, cold, 900ULL);
+	hplace_demand_share(true, U64_MAX, U64_MAX, 2000, 1000, 0, &hot, &cold);
+	KUNIT_EXPECT_EQ(test, hot, U64_MAX);
+	KUNIT_EXPECT_EQ(test, cold, 0ULL);
+}
+
 static struct kunit_case hplace_placement_cases[] = {
 	KUNIT_CASE(hplace_test_demote_then_promote),
 	KUNIT_CASE(hplace_test_budget_and_want_bound_moves),
@@ -540,6 +569,7 @@ static struct kunit_case hplace_placement_cases[] = {
 	KUNIT_CASE(hplace_test_pair_worth_follows_cursors),
 	KUNIT_CASE(hplace_test_swap_passes_over_unsure_cold),
 	KUNIT_CASE(hplace_test_resize_target_met_or_withdrawn),
+	KUNIT_CASE(hplace_test_demand_share),
 	{}
 };
 
