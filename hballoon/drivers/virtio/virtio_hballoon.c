@@ -23,6 +23,7 @@
 #include <acpi/acpi_numa.h>
 #include <linux/balloon_compaction.h>
 #include <linux/delay.h>
+#include <linux/hplace.h>
 #include <linux/jiffies.h>
 #include <linux/mm.h>
 #include <linux/mmzone.h>
@@ -144,6 +145,12 @@ struct virtio_hballoon {
 
 	void *stats;
 	size_t stats_len;
+	/* Per node: what hplace_node_demand() said (stats work only). */
+	struct hballoon_demand {
+		u64 hot;
+		u64 cold;
+		int err;
+	} *demand;
 
 	struct notifier_block oom_nb;
 };
@@ -854,11 +861,25 @@ hballoon_put_stat(struct virtio_hballoon_stat *s, u16 tag, u64 val)
 
 #define hb_bytes(pages)	((u64)(pages) << PAGE_SHIFT)
 
-/* Fill hb->stats: for each node a header and its statistics. */
-static void hballoon_update_stats(struct virtio_hballoon *hb)
+/*
+ * Fill hb->stats: for each node a header and its statistics.  Returns the
+ * bytes used: the demand statistics are there only while the placement
+ * engine reports them.
+ */
+static size_t hballoon_update_stats(struct virtio_hballoon *hb)
 {
+	struct hballoon_demand *demand = hb->demand;
 	void *p = hb->stats;
 	unsigned int i;
+
+	/*
+	 * Asked before balloon_lock is taken: hplace's lock is held across
+	 * allocations, and the OOM notifier waits for balloon_lock.
+	 */
+	for (i = 0; i < hb->num_nodes; i++)
+		demand[i].err = hplace_node_demand(hb->nodes[i].nid,
+						   &demand[i].hot,
+						   &demand[i].cold);
 
 	mutex_lock(&hb->balloon_lock);
 	for (i = 0; i < hb->num_nodes; i++) {
@@ -869,7 +890,7 @@ static void hballoon_update_stats(struct virtio_hballoon *hb)
 		pg_data_t *pgdat;
 
 		hdr->node_id = cpu_to_le32(node->pxm);
-		hdr->num_stats = cpu_to_le32(VIRTIO_HBALLOON_S_NR);
+		hdr->num_stats = cpu_to_le32(VIRTIO_HBALLOON_S_NR - 2);
 		if (hballoon_node_used(node)) {
 			pgdat = NODE_DATA(node->nid);
 			si_meminfo_node(&si, node->nid);
@@ -895,9 +916,17 @@ static void hballoon_update_stats(struct virtio_hballoon *hb)
 				      node->inflate_fail);
 		s = hballoon_put_stat(s, VIRTIO_HBALLOON_S_OOM_DEFLATE,
 				      node->oom_deflated << VIRTIO_HBALLOON_PFN_SHIFT);
+		if (hballoon_node_used(node) && !demand[i].err) {
+			s = hballoon_put_stat(s, VIRTIO_HBALLOON_S_HOT,
+					      demand[i].hot);
+			s = hballoon_put_stat(s, VIRTIO_HBALLOON_S_COLD,
+					      demand[i].cold);
+			hdr->num_stats = cpu_to_le32(VIRTIO_HBALLOON_S_NR);
+		}
 		p = s;
 	}
 	mutex_unlock(&hb->balloon_lock);
+	return p - hb->stats;
 }
 
 /* Add the stats buffer for the device to take. */
@@ -905,8 +934,7 @@ static int hballoon_send_stats(struct virtio_hballoon *hb)
 {
 	struct scatterlist sg;
 
-	hballoon_update_stats(hb);
-	sg_init_one(&sg, hb->stats, hb->stats_len);
+	sg_init_one(&sg, hb->stats, hballoon_update_stats(hb));
 	return virtqueue_add_outbuf(hb->stats_vq, &sg, 1, hb, GFP_KERNEL);
 }
 
@@ -1186,7 +1214,8 @@ static int hballoon_probe(struct virtio_device *vdev)
 		(sizeof(struct virtio_hballoon_stats_hdr) +
 		 VIRTIO_HBALLOON_S_NR * sizeof(struct virtio_hballoon_stat));
 	hb->stats = kzalloc(hb->stats_len, GFP_KERNEL);
-	if (!hb->stats) {
+	hb->demand = kcalloc(hb->num_nodes, sizeof(*hb->demand), GFP_KERNEL);
+	if (!hb->stats || !hb->demand) {
 		err = -ENOMEM;
 		goto out_free;
 	}
@@ -1222,6 +1251,7 @@ static int hballoon_probe(struct virtio_device *vdev)
 out_del_vqs:
 	vdev->config->del_vqs(vdev);
 out_free:
+	kfree(hb->demand);
 	kfree(hb->stats);
 	kfree(hb->nodes);
 	kfree(hb->ranges);
@@ -1285,6 +1315,7 @@ static void hballoon_remove(struct virtio_device *vdev)
 		unregister_oom_notifier(&hb->oom_nb);
 	hballoon_stop(hb);
 	hballoon_remove_common(hb);
+	kfree(hb->demand);
 	kfree(hb->stats);
 	kfree(hb->nodes);
 	kfree(hb->ranges);

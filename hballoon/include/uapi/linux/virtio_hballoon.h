@@ -210,7 +210,14 @@ struct virtio_hballoon_ranges {
 #define VIRTIO_HBALLOON_S_BALLOON	4 /* memory in the node's balloon */
 #define VIRTIO_HBALLOON_S_INFLATE_FAIL	5 /* failed inflate allocations */
 #define VIRTIO_HBALLOON_S_OOM_DEFLATE	6 /* memory deflated on OOM */
-#define VIRTIO_HBALLOON_S_NR		7
+/*
+ * Demand, from the guest's placement engine (absent without one, or while
+ * it is off): hot memory it wants on this node, fitting or not (0 on a
+ * slow node), and memory on this node it considers cold.
+ */
+#define VIRTIO_HBALLOON_S_HOT		7 /* hot memory wanted on the node */
+#define VIRTIO_HBALLOON_S_COLD		8 /* cold memory on the node */
+#define VIRTIO_HBALLOON_S_NR		9
 
 #define VIRTIO_HBALLOON_S_NAMES { \
 	"free-memory", \
@@ -220,6 +227,8 @@ struct virtio_hballoon_ranges {
 	"balloon-memory", \
 	"inflate-failures", \
 	"oom-deflated", \
+	"hot-memory", \
+	"cold-memory", \
 }
 
 /* One statistic (16 bytes, naturally aligned, no packing needed). */
