@@ -66,6 +66,8 @@
 
 /* Fixed, as virtio-mem's is: a driver can read any entry without a check. */
 QEMU_BUILD_BUG_ON(sizeof(struct virtio_hballoon_config) != 2064);
+/* stats_present has a bit per tag. */
+QEMU_BUILD_BUG_ON(VIRTIO_HBALLOON_S_NR > 32);
 /* pfn_buf holds a buffer of either layout. */
 QEMU_BUILD_BUG_ON(VIRTIO_HBALLOON_MAX_RANGES *
                   sizeof(struct virtio_hballoon_range) >
@@ -614,6 +616,7 @@ static void virtio_hballoon_receive_stats(VirtIODevice *vdev, VirtQueue *vq)
      */
     for (i = 0; i < s->num_nodes; i++) {
         memset(s->nodes[i].stats, 0, sizeof(s->nodes[i].stats));
+        s->nodes[i].stats_present = 0;
         s->nodes[i].has_stats = false;
     }
     for (i = 0; i < s->num_nodes; i++) {
@@ -644,6 +647,7 @@ static void virtio_hballoon_receive_stats(VirtIODevice *vdev, VirtQueue *vq)
             tag = le16_to_cpu(st.tag);
             if (node && tag < VIRTIO_HBALLOON_S_NR) {
                 node->stats[tag] = le64_to_cpu(st.val);
+                node->stats_present |= 1u << tag;
                 node->has_stats = true;
             }
         }
@@ -805,6 +809,14 @@ static HballoonInfo *virtio_hballoon_query(void *opaque)
             st->balloon_memory = node->stats[VIRTIO_HBALLOON_S_BALLOON];
             st->inflate_failures = node->stats[VIRTIO_HBALLOON_S_INFLATE_FAIL];
             st->oom_deflated = node->stats[VIRTIO_HBALLOON_S_OOM_DEFLATE];
+            if (node->stats_present & (1u << VIRTIO_HBALLOON_S_HOT)) {
+                st->has_hot_memory = true;
+                st->hot_memory = node->stats[VIRTIO_HBALLOON_S_HOT];
+            }
+            if (node->stats_present & (1u << VIRTIO_HBALLOON_S_COLD)) {
+                st->has_cold_memory = true;
+                st->cold_memory = node->stats[VIRTIO_HBALLOON_S_COLD];
+            }
             ni->stats = st;
         }
         QAPI_LIST_APPEND(tail, ni);

@@ -53,6 +53,7 @@ typedef struct HballoonNode {
 
     /* Latest guest statistics, not migrated (the guest sends new ones). */
     uint64_t stats[VIRTIO_HBALLOON_S_NR];
+    uint32_t stats_present;     /* bit per tag in the last report */
     bool has_stats;
 } HballoonNode;
 
