@@ -2,13 +2,17 @@
 /*
  * cmd_status.c - hballoonctl status: one row per node
  *
- *   NODE  RAM  TARGET  ACTUAL  DELTA  [DISCARD]  [GUEST FREE]  [OTHER]
+ *   NODE  RAM  TARGET  ACTUAL  DELTA  [DISCARD]  [GUEST FREE]  [HOT WANTED]
+ *   [COLD]  [OTHER]
  *
  * DELTA is actual - target: positive while the guest still has to inflate,
  * negative while it still has to deflate.  DISCARD says whether the host
  * memory of this node's inflated pages is freed (the node's own
  * "discard-inhibited" or the VM-wide one).  GUEST FREE is the free memory
- * the guest last reported for the node.  Fields without a column (page
+ * the guest last reported for the node.  HOT WANTED and COLD are the
+ * demand the guest's placement engine reported: hot memory it wants on the
+ * node whether or not it fits, and memory on the node it considers cold
+ * (shown only for a guest that reports them).  Fields without a column (page
  * counters, anything newer than this tool) go to OTHER as key=value.
  */
 #include <inttypes.h>
@@ -22,12 +26,12 @@
 #include "hballoonctl.h"
 #include "size.h"
 
-enum { C_NODE, C_RAM, C_TARGET, C_ACTUAL, C_DELTA, C_DISCARD, C_FREE, C_OTHER,
-       NCOLS };
+enum { C_NODE, C_RAM, C_TARGET, C_ACTUAL, C_DELTA, C_DISCARD, C_FREE, C_HOT,
+       C_COLD, C_OTHER, NCOLS };
 
 static const char *const heads[NCOLS] = {
 	"NODE", "RAM", "TARGET", "ACTUAL", "DELTA", "DISCARD", "GUEST FREE",
-	"OTHER",
+	"HOT WANTED", "COLD", "OTHER",
 };
 
 /* The page counters, shown first and always in this order. */
@@ -79,11 +83,26 @@ static void node_extras(const struct hb_node *n, char *out, size_t len)
 	}
 }
 
+/* A size from the node's guest statistics into @cell, or "-"; true if set. */
+static bool stat_cell(const struct hb_node *n, const char *key, char *cell,
+		      size_t len)
+{
+	struct json_object *stats, *v;
+
+	snprintf(cell, len, "-");
+	if (!json_object_object_get_ex(n->obj, "stats", &stats) ||
+	    !json_object_object_get_ex(stats, key, &v) ||
+	    !json_object_is_type(v, json_type_int) || json_object_get_int64(v) < 0)
+		return false;
+	size_format(json_object_get_uint64(v), cell, len);
+	return true;
+}
+
 /* Fill one row; return a bit mask of the optional columns it uses. */
 static unsigned int fill_row(const struct hb_node *n, int vm_inhibited,
 			     char cell[NCOLS][512])
 {
-	struct json_object *v, *stats;
+	struct json_object *v;
 	unsigned int used = 0;
 
 	snprintf(cell[C_NODE], sizeof(cell[0]), "%" PRId64, n->node);
@@ -108,13 +127,12 @@ static unsigned int fill_row(const struct hb_node *n, int vm_inhibited,
 	if (vm_inhibited >= 0)
 		used |= 1u << C_DISCARD;
 
-	snprintf(cell[C_FREE], sizeof(cell[0]), "-");
-	if (json_object_object_get_ex(n->obj, "stats", &stats) &&
-	    json_object_object_get_ex(stats, "free-memory", &v) &&
-	    json_object_is_type(v, json_type_int) && json_object_get_int64(v) >= 0) {
-		size_format(json_object_get_uint64(v), cell[C_FREE], sizeof(cell[0]));
+	if (stat_cell(n, "free-memory", cell[C_FREE], sizeof(cell[0])))
 		used |= 1u << C_FREE;
-	}
+	if (stat_cell(n, "hot-memory", cell[C_HOT], sizeof(cell[0])))
+		used |= 1u << C_HOT;
+	if (stat_cell(n, "cold-memory", cell[C_COLD], sizeof(cell[0])))
+		used |= 1u << C_COLD;
 
 	node_extras(n, cell[C_OTHER], sizeof(cell[0]));
 	if (cell[C_OTHER][0])

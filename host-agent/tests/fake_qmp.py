@@ -91,7 +91,9 @@ class Device:
                                       "total-memory": d["actual"],
                                       "file-memory": 0, "anon-memory": 0,
                                       "balloon-memory": balloon * PAGE,
-                                      "inflate-failures": 0, "oom-deflated": 0}
+                                      "inflate-failures": 0, "oom-deflated": 0,
+                                      "hot-memory": 700 << 20,
+                                      "cold-memory": 100 << 20}
                 out.append(o)
             ret = {"nodes": out, "discard-inhibited": False, "reasons": [],
                    "bad-buffers": 0}

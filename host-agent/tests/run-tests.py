@@ -434,7 +434,8 @@ def test_success(tmp):
     with Fake(tmp, "extras") as f:
         r = ctl("--qmp", f.sock, "status")
         check("guest stats, discard state and unknown fields are shown", r, 0,
-              ["GUEST FREE", "300 MiB", "OTHER", "future-field=x0", "discarded=0",
+              ["GUEST FREE", "300 MiB", "HOT WANTED", "700 MiB", "COLD", "100 MiB",
+               "OTHER", "future-field=x0", "discarded=0",
                "discard: INHIBITED (ram-discard-disabled, private-file)",
                "bad-buffers: 3", "discard-inhibitor-count: 2"])
         rows = {l.split()[0]: l for l in r.out.splitlines() if l.strip()[:1].isdigit()}
@@ -673,7 +674,8 @@ def test_guide(tmp):
     fields = {"ram", "target", "actual", "inflated", "deflated", "discarded", "invalid",
               "discard-inhibited", "reasons", "bad-buffers", "free-memory",
               "total-memory", "file-memory", "anon-memory", "balloon-memory",
-              "inflate-failures", "oom-deflated", "ram-discard-disabled",
+              "inflate-failures", "oom-deflated", "hot-memory", "cold-memory",
+              "ram-discard-disabled",
               "incoming-postcopy", "background-snapshot", "mem-lock", "large-pages",
               "private-file", "readonly-file", "discard-failures", "reason"}
     T.ok(fields <= names and fields <= documented,

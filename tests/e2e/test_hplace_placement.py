@@ -207,6 +207,50 @@ def test_injected_hot_range_is_promoted():
         stop_and_verify(vm, hs)
 
 
+def test_demand_reaches_the_host():
+    """The guest's demand in query-hballoon: absent while hplace is off;
+    with it on, the fast node asks for the working set (an injected 32 MiB
+    hot range of an otherwise idle 128 MiB), the slow node for nothing,
+    both report cold memory; and it goes away when hplace is switched off."""
+    dev = ["virtio-hballoon-pci,id=hb0,guest-stats-polling-interval=1"]
+    with VM(name="hplace-demand", devices=dev) as vm:
+        prepare(vm, enable=False)
+
+        def demand():
+            nodes = {x["node"]: x.get("stats", {}) for x in
+                     vm.qmp("query-hballoon")["nodes"]}
+            return {n: (st.get("hot-memory"), st.get("cold-memory"))
+                    for n, st in nodes.items()}
+
+        time.sleep(3)
+        assert demand() == {0: (None, None), 1: (None, None)}, demand()
+        hs = start_hotset(vm, "-m 128 -H 32 -o 64 -n 1 -r 1 -t 0")
+        pid, h0, h1 = hs["pid"], hs["hot_start"], hs["hot_end"]
+        lines = "\\n".join(f"{pid} {a:#x} load" for a in range(h0, h1, 256 * 1024))
+        vm.sh(f"echo 1 > {H}/enabled")
+        deadline = time.monotonic() + CONVERGE_S
+        while True:
+            rc, out = vm.run(f"printf '{lines}\\n' > {D}/inject")
+            assert rc == 0, f"inject failed: {out[-300:]}"
+            time.sleep(2)
+            d = demand()
+            ws = stat(vm, "working_set_bytes")
+            note(f"  demand {d}, working_set_bytes {ws}")
+            if d[0][0] is not None and d[0][0] == ws and 32 * MiB <= ws:
+                break
+            assert time.monotonic() < deadline, (d, ws, vm.sh(f"grep '^{pid} ' {D}/ranges"))
+        # The hot range, and at most the idle mapping around it.
+        assert 32 * MiB <= d[0][0] <= 128 * MiB, d
+        assert d[1][0] == 0 and d[1][1] is not None and d[0][1] is not None, d
+        anon = {n: vm.node_meminfo(n)["AnonPages"] for n in (0, 1)}
+        assert d[0][1] <= anon[0] + 64 * MiB and d[1][1] <= anon[1] + 64 * MiB, (d, anon)
+
+        vm.sh(f"echo 0 > {H}/enabled")
+        time.sleep(3)
+        assert demand() == {0: (None, None), 1: (None, None)}, demand()
+        stop_and_verify(vm, hs)
+
+
 def test_injection_and_ranges_across_pid_namespaces():
     """A tenant in a container names its processes in its own pid namespace.
     hotset runs in a new pid namespace; samples are injected from inside it
