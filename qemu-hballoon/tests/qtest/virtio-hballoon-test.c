@@ -765,14 +765,16 @@ static void test_stats(void)
     HB *t = hb_start(NULL);
     struct {
         struct virtio_hballoon_stats_hdr hdr;
-        struct virtio_hballoon_stat st[2];
+        struct virtio_hballoon_stat st[3];
     } QEMU_PACKED s = {
-        .hdr = { cpu_to_le32(1), cpu_to_le32(2) },
+        .hdr = { cpu_to_le32(1), cpu_to_le32(3) },
         .st = {
             { .tag = cpu_to_le16(VIRTIO_HBALLOON_S_MEMFREE),
               .val = cpu_to_le64(12345 * PAGE) },
             { .tag = cpu_to_le16(VIRTIO_HBALLOON_S_BALLOON),
               .val = cpu_to_le64(7 * PAGE) },
+            { .tag = cpu_to_le16(VIRTIO_HBALLOON_S_HOT),
+              .val = cpu_to_le64(0) },
         },
     };
     QVirtQueue *vq = t->vq[VIRTIO_HBALLOON_VQ_STATS];
@@ -785,6 +787,10 @@ static void test_stats(void)
     g_assert_false(qdict_haskey(query_node(info, 0), "stats"));
     stats = qdict_get_qdict(query_node(info, 1), "stats");
     g_assert_cmpuint(qd_u64(stats, "balloon-memory"), ==, 7 * PAGE);
+    /* A demand of 0 is reported as such; one not sent is absent. */
+    g_assert_true(qdict_haskey(stats, "hot-memory"));
+    g_assert_cmpuint(qd_u64(stats, "hot-memory"), ==, 0);
+    g_assert_false(qdict_haskey(stats, "cold-memory"));
     qobject_unref(info);
     g_assert_false(qvirtqueue_get_buf(t->qts, vq, NULL, NULL));
 
@@ -799,6 +805,7 @@ static void test_stats(void)
     info = wait_stats(t->qts, 1, stats_second);
     stats = qdict_get_qdict(query_node(info, 1), "stats");
     g_assert_cmpuint(qd_u64(stats, "balloon-memory"), ==, 0);
+    g_assert_false(qdict_haskey(stats, "hot-memory"));
     qobject_unref(info);
     qtest_clock_step(t->qts, 6000 * 1000 * 1000LL);
     qvirtio_wait_used_elem(t->qts, t->vdev, vq, head, NULL, TIMEOUT_US);
