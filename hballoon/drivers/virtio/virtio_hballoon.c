@@ -55,6 +55,15 @@
 #define HB_RANGE_FILL_PFNS	((u64)HB_BATCH_RANGES * pageblock_nr_pages * \
 				 HB_PFNS_PER_PAGE)
 /*
+ * With ranges, the most frames one inflate buffer carries (2 GiB): the OOM
+ * notifier waits for the host to take a whole buffer.
+ */
+#define HB_RANGE_BUF_PFNS	((2ULL << 30) >> VIRTIO_HBALLOON_PFN_SHIFT)
+/* An inflate step checks the guest's available memory every 64 MiB. */
+#define HB_ALLOWANCE_PAGES	((64UL << 20) >> PAGE_SHIFT)
+/* Pages put into a balloon per hold of balloon_lock (64 MiB). */
+#define HB_ENQUEUE_PAGES	((64UL << 20) >> PAGE_SHIFT)
+/*
  * With ranges, the most frames one deflate step gives back (256 MiB): it
  * runs under balloon_lock, which the OOM notifier waits for.
  */
@@ -95,9 +104,13 @@
  * @inflate_fail: inflate attempts that could not allocate (statistics)
  * @oom_deflated: frames deflated on OOM (statistics)
  * @warned: a target for an ignored entry was already warned about
+ * @inflight: pages an inflate step allocated that are not in the balloon
+ *	yet; the OOM notifier frees them too.  The step adds to it under
+ *	&virtio_hballoon.inflight_lock, and takes from it under balloon_lock;
+ *	the notifier holds both.
  *
- * Everything but @b_dev_info (own lock) and the constant identity fields is
- * protected by &virtio_hballoon.balloon_lock.
+ * Everything but @b_dev_info (own lock), @inflight and the constant
+ * identity fields is protected by &virtio_hballoon.balloon_lock.
  */
 struct hballoon_node {
 	struct balloon_dev_info b_dev_info;
@@ -116,6 +129,7 @@ struct hballoon_node {
 	u64 inflate_fail;
 	u64 oom_deflated;
 	bool warned;
+	struct list_head inflight;
 };
 
 struct virtio_hballoon {
@@ -131,6 +145,9 @@ struct virtio_hballoon {
 
 	/* The device used an inflate/deflate buffer. */
 	wait_queue_head_t acked;
+
+	/* Guards hballoon_node.inflight against the OOM notifier. */
+	spinlock_t inflight_lock;
 
 	/* Serialises balloon changes, the PFN buffer and per-node state. */
 	struct mutex balloon_lock;
@@ -432,36 +449,41 @@ static void hballoon_flush(struct virtio_hballoon *hb,
 }
 
 /*
- * Add @page's frames to the buffer being built for @vq, which holds @n
- * entries: with VIRTIO_HBALLOON_F_RANGES runs of consecutive frames,
- * otherwise frame numbers. A full buffer is sent first. Under balloon_lock.
+ * Add @page's frames to the buffer being built, which holds @n entries and
+ * @frames frames: with VIRTIO_HBALLOON_F_RANGES runs of consecutive frames,
+ * otherwise frame numbers. Under balloon_lock. Returns false, adding
+ * nothing, when the buffer is full.
  */
-static void hballoon_queue_page(struct virtio_hballoon *hb,
-				struct hballoon_node *node,
-				struct virtqueue *vq, struct page *page,
-				unsigned int *n)
+static bool hballoon_buffer_add(struct virtio_hballoon *hb, struct page *page,
+				unsigned int *n, u64 frames)
 {
 	u64 pfn = (u64)page_to_pfn(page) * HB_PFNS_PER_PAGE;
 	unsigned int i;
 
 	BUILD_BUG_ON(PAGE_SHIFT < VIRTIO_HBALLOON_PFN_SHIFT);
 	BUILD_BUG_ON(HB_PFNS_PER_PAGE > HB_BATCH_PFNS);
-	if (hb->ranges) {
-		if (hballoon_add_run(hb->ranges->ranges, n, HB_BATCH_RANGES,
-				     pfn, HB_PFNS_PER_PAGE))
-			return;
-		hballoon_flush(hb, node, vq, *n);
-		*n = 0;
-		hballoon_add_run(hb->ranges->ranges, n, HB_BATCH_RANGES, pfn,
-				 HB_PFNS_PER_PAGE);
-		return;
-	}
-	if (*n + HB_PFNS_PER_PAGE > HB_BATCH_PFNS) {
-		hballoon_flush(hb, node, vq, *n);
-		*n = 0;
-	}
+	if (hb->ranges)
+		return frames < HB_RANGE_BUF_PFNS &&
+		       hballoon_add_run(hb->ranges->ranges, n, HB_BATCH_RANGES,
+					pfn, HB_PFNS_PER_PAGE);
+	if (*n + HB_PFNS_PER_PAGE > HB_BATCH_PFNS)
+		return false;
 	for (i = 0; i < HB_PFNS_PER_PAGE; i++)
 		hb->pfns->pfns[(*n)++] = cpu_to_le64(pfn + i);
+	return true;
+}
+
+/* The same, sending a full buffer to @vq first. */
+static void hballoon_queue_page(struct virtio_hballoon *hb,
+				struct hballoon_node *node,
+				struct virtqueue *vq, struct page *page,
+				unsigned int *n)
+{
+	if (hballoon_buffer_add(hb, page, n, 0))
+		return;
+	hballoon_flush(hb, node, vq, *n);
+	*n = 0;
+	hballoon_buffer_add(hb, page, n, 0);
 }
 
 /* Tell the device about the pages on @pages (linked by lru), of @node. */
@@ -491,44 +513,57 @@ static void hballoon_tell_host_page(struct virtio_hballoon *hb,
 /* ---- inflate and deflate ---- */
 
 /*
- * Allocate up to @want pages on @nid onto @pages, in blocks of up to
- * 2^@max_order pages, until @deadline (after the first block). Each block
- * is split into order-0 pages, which the balloon keeps and compaction
- * migrates one by one, and reaches the host as one run. A block larger
- * than a page is taken only if the node has it free: no reclaim, no
- * compaction, no kswapd. When it has none, the step goes on one order
- * lower; order 0 may reclaim (__GFP_NORETRY, never the OOM killer).
- * Sets *@timed_out if @deadline ended the step. Returns the pages taken.
+ * Allocate up to @want pages of @node onto its in-flight list, in blocks of
+ * up to 2^@max_order pages, until @deadline (after the first block), and
+ * while the guest keeps @floor pages available (checked every
+ * HB_ALLOWANCE_PAGES). Each block is split into order-0 pages, which the
+ * balloon keeps and compaction migrates one by one, and reaches the host as
+ * one run. A block larger than a page is taken only if the node has it
+ * free: no reclaim, no compaction, no kswapd. When it has none, the step
+ * goes on one order lower; order 0 may reclaim (__GFP_NORETRY, never the
+ * OOM killer). Sets *@timed_out if @deadline ended the step. Returns the
+ * pages allocated (the OOM notifier may have freed some of them since).
  */
-static unsigned long hballoon_alloc_pages(int nid, unsigned long want,
+static unsigned long hballoon_alloc_pages(struct hballoon_node *node,
+					  unsigned long want,
 					  unsigned int max_order,
 					  unsigned long deadline,
-					  struct list_head *pages,
-					  bool *timed_out)
+					  unsigned long floor, bool *timed_out)
 {
 	gfp_t gfp = balloon_mapping_gfp_mask() | HB_BALLOON_GFP;
+	struct virtio_hballoon *hb = node->hb;
+	unsigned long got = 0, allowed = 0, next_check = 0, i;
 	unsigned int order = max_order, o;
-	unsigned long got = 0, i;
 	struct page *page;
 
 	*timed_out = false;
 	while (got < want) {
-		o = hballoon_try_order(order, want - got);
-		page = alloc_pages_node(nid, o ? gfp & ~__GFP_RECLAIM : gfp, o);
+		if (got >= next_check) {
+			allowed = got + hballoon_inflate_allowance(want - got,
+						si_mem_available(), floor);
+			next_check = got + HB_ALLOWANCE_PAGES;
+		}
+		if (got >= allowed)
+			break;
+		o = hballoon_try_order(order, allowed - got);
+		page = alloc_pages_node(node->nid,
+					o ? gfp & ~__GFP_RECLAIM : gfp, o);
 		if (!page) {
 			if (!o)
 				break;
 			order = o - 1;
 			continue;
 		}
-		if (WARN_ON_ONCE(page_to_nid(page) != nid)) {
+		if (WARN_ON_ONCE(page_to_nid(page) != node->nid)) {
 			__free_pages(page, o);
 			break;
 		}
 		if (o)
 			split_page(page, o);
+		spin_lock(&hb->inflight_lock);
 		for (i = 0; i < 1UL << o; i++)
-			list_add_tail(&nth_page(page, i)->lru, pages);
+			list_add_tail(&nth_page(page, i)->lru, &node->inflight);
+		spin_unlock(&hb->inflight_lock);
 		got += 1UL << o;
 		if (got < want && time_after(jiffies, deadline)) {
 			*timed_out = true;
@@ -537,6 +572,74 @@ static unsigned long hballoon_alloc_pages(int nid, unsigned long want,
 		cond_resched();
 	}
 	return got;
+}
+
+/* Free up to @max of @node's in-flight pages; returns how many. */
+static unsigned long hballoon_free_inflight(struct hballoon_node *node,
+					    unsigned long max)
+{
+	struct virtio_hballoon *hb = node->hb;
+	struct page *page, *next;
+	unsigned long n = 0;
+	LIST_HEAD(pages);
+
+	spin_lock(&hb->inflight_lock);
+	list_for_each_entry_safe(page, next, &node->inflight, lru) {
+		if (n == max)
+			break;
+		list_move(&page->lru, &pages);
+		n++;
+	}
+	spin_unlock(&hb->inflight_lock);
+	list_for_each_entry_safe(page, next, &pages, lru)
+		__free_page(page);
+	return n;
+}
+
+/*
+ * Send one buffer of @node's in-flight pages to the host, then put them in
+ * the balloon. Called and returns with balloon_lock held, which it drops
+ * between chunks of the enqueue so that the OOM notifier waits for at most
+ * one buffer's round trip or one chunk. Returns the frames inflated.
+ */
+static u64 hballoon_inflate_buffer(struct hballoon_node *node)
+{
+	struct virtio_hballoon *hb = node->hb;
+	unsigned long pages = 0, k;
+	struct page *page, *next;
+	unsigned int n = 0;
+	LIST_HEAD(batch);
+
+	list_for_each_entry_safe(page, next, &node->inflight, lru) {
+		if (!hballoon_buffer_add(hb, page, &n,
+					 (u64)pages * HB_PFNS_PER_PAGE))
+			break;
+		list_move_tail(&page->lru, &batch);
+		pages++;
+	}
+	if (!pages)
+		return 0;
+	/* The host discards them before they enter the balloon. */
+	hballoon_flush(hb, node, hb->inflate_vq, n);
+	while (!list_empty(&batch)) {
+		k = 0;
+		list_for_each_entry_safe(page, next, &batch, lru) {
+			list_del(&page->lru);
+			balloon_page_enqueue(&node->b_dev_info, page);
+			adjust_managed_page_count(page, -1);
+			if (++k == HB_ENQUEUE_PAGES)
+				break;
+		}
+		node->num_pages += (u64)k * HB_PFNS_PER_PAGE;
+		mod_node_page_state(NODE_DATA(node->nid), NR_HBALLOON_PAGES, k);
+		count_vm_events(HBALLOON_INFLATE, k);
+		if (!list_empty(&batch)) {
+			mutex_unlock(&hb->balloon_lock);
+			cond_resched();
+			mutex_lock(&hb->balloon_lock);
+		}
+	}
+	return (u64)pages * HB_PFNS_PER_PAGE;
 }
 
 /*
@@ -549,46 +652,33 @@ static u64 hballoon_fill(struct hballoon_node *node, u64 nr,
 			 unsigned long deadline, bool *starved)
 {
 	struct virtio_hballoon *hb = node->hb;
-	unsigned long want, floor, got;
-	struct page *page, *next;
-	bool timed_out;
-	u64 done;
-	LIST_HEAD(pages);
+	bool timed_out, held_off = false;
+	unsigned long floor;
+	u64 done = 0, sent;
 
 	nr = min_t(u64, nr, hb->ranges ? HB_RANGE_FILL_PFNS : HB_BATCH_PFNS);
 	floor = hballoon_floor_pages(totalram_pages(), totalreserve_pages);
-	want = hballoon_inflate_allowance(nr / HB_PFNS_PER_PAGE,
-					  si_mem_available(), floor);
-	got = hballoon_alloc_pages(node->nid, want,
-				   hb->ranges ? pageblock_order : 0, deadline,
-				   &pages, &timed_out);
-	done = (u64)got * HB_PFNS_PER_PAGE;
-	*starved = done < nr && !timed_out;
+	/* Without ranges a step is one small buffer: no deadline. */
+	hballoon_alloc_pages(node, nr / HB_PFNS_PER_PAGE,
+			     hb->ranges ? pageblock_order : 0,
+			     hb->ranges ? deadline : jiffies + MAX_JIFFY_OFFSET,
+			     floor, &timed_out);
 
 	mutex_lock(&hb->balloon_lock);
-	/*
-	 * The OOM notifier may have deflated this node while we allocated:
-	 * its hold-off wins, the pages go back.
-	 */
-	if (time_before(jiffies, node->retry_at)) {
-		mutex_unlock(&hb->balloon_lock);
-		list_for_each_entry_safe(page, next, &pages, lru)
-			__free_page(page);
-		*starved = true;
-		return 0;
-	}
-	if (done) {
-		/* The host discards them before they enter the balloon. */
-		hballoon_tell_host(hb, node, hb->inflate_vq, &pages);
-		list_for_each_entry_safe(page, next, &pages, lru) {
-			list_del(&page->lru);
-			balloon_page_enqueue(&node->b_dev_info, page);
-			adjust_managed_page_count(page, -1);
+	do {
+		/*
+		 * The OOM notifier deflated this node (or freed in-flight
+		 * pages) meanwhile: its hold-off wins, the rest goes back.
+		 */
+		if (time_before(jiffies, node->retry_at)) {
+			hballoon_free_inflight(node, ULONG_MAX);
+			held_off = true;
+			break;
 		}
-		node->num_pages += done;
-		mod_node_page_state(NODE_DATA(node->nid), NR_HBALLOON_PAGES, got);
-		count_vm_events(HBALLOON_INFLATE, got);
-	}
+		sent = hballoon_inflate_buffer(node);
+		done += sent;
+	} while (sent);
+	*starved = held_off || (done < nr && !timed_out);
 	if (*starved)
 		node->inflate_fail++;
 	hballoon_report_actual(node);
@@ -1031,7 +1121,15 @@ static int hballoon_oom_notify(struct notifier_block *nb, unsigned long dummy,
 			&hb->nodes[(hb->oom_next + i) % hb->num_nodes];
 		unsigned int got;
 
-		if (!hballoon_node_used(node) || !node->num_pages)
+		if (!hballoon_node_used(node))
+			continue;
+		/* Pages an inflate step holds for the balloon go first. */
+		got = hballoon_free_inflight(node, (HB_OOM_NR_PFNS - done) /
+					     HB_PFNS_PER_PAGE) * HB_PFNS_PER_PAGE;
+		if (got)
+			hballoon_backoff(node, HB_OOM_HOLDOFF_MS);
+		done += got;
+		if (done >= HB_OOM_NR_PFNS || !node->num_pages)
 			continue;
 		got = hballoon_leak_locked(node, HB_OOM_NR_PFNS - done);
 		if (!got)
@@ -1124,6 +1222,7 @@ static int hballoon_init_nodes(struct virtio_hballoon *hb)
 		node->hb = hb;
 		node->index = i;
 		balloon_devinfo_init(&node->b_dev_info);
+		INIT_LIST_HEAD(&node->inflight);
 #ifdef CONFIG_BALLOON_COMPACTION
 		node->b_dev_info.migratepage = hballoon_migratepage;
 #endif
@@ -1188,6 +1287,7 @@ static int hballoon_probe(struct virtio_device *vdev)
 	INIT_DELAYED_WORK(&hb->update_size_work, hballoon_update_size_func);
 	INIT_WORK(&hb->update_stats_work, hballoon_update_stats_func);
 	spin_lock_init(&hb->stop_update_lock);
+	spin_lock_init(&hb->inflight_lock);
 	mutex_init(&hb->balloon_lock);
 	init_waitqueue_head(&hb->acked);
 
