@@ -18,6 +18,7 @@
 static const char usage_text[] =
 "Usage: %s --qmp SOCKET [OPTIONS] COMMAND [ARGS]\n"
 "       %s --domain NAME [--connect URI] [OPTIONS] COMMAND [ARGS]\n"
+"       %s [--json] agent status [--socket PATH]\n"
 "\n"
 "Resize each NUMA node (memory tier) of a running QEMU guest through its\n"
 "virtio-hballoon-pci device, over QEMU's QMP socket, or through libvirt\n"
@@ -39,6 +40,10 @@ static const char usage_text[] =
 "                       memory, huge pages, host devices, file backing, the\n"
 "                       device's PCI address); status 1 if anything is an\n"
 "                       error\n"
+"  agent status         show what the host daemon hballoond is doing: its\n"
+"                       fast-memory budget, connections, and per domain the\n"
+"                       fast and slow node sizes (actual -> target), demand,\n"
+"                       limits and the reason for the last decision\n"
 "\n"
 "Sizes: bytes, or a number with a binary unit K, M, G, T (or KiB, MiB, GiB,\n"
 "  TiB; 1K = 1024 bytes), e.g. 4096, 512M, 1.5GiB.  A size must be a multiple\n"
@@ -56,7 +61,7 @@ static const char usage_text[] =
 "                     e.g. $LIBVIRT_DEFAULT_URI)\n"
 "  --json             machine-readable output: status prints query-hballoon's\n"
 "                     return value, set one result object, watch one event\n"
-"                     per line\n"
+"                     per line, agent status hballoond's status object\n"
 "  --qmp-timeout S    give up when QEMU does not answer within S (default 10)\n"
 "  --wait             set: wait for the guest to reach the target (default)\n"
 "  --no-wait          set: return as soon as QEMU accepted the new target\n"
@@ -67,17 +72,22 @@ static const char usage_text[] =
 "                     between attempts when memory is short)\n"
 "  --count N          watch: exit after N events\n"
 "  --node N           watch: only show events of node N\n"
+"  --socket PATH      agent: hballoond's status socket\n"
+"                     (default " HBALLOOND_SOCKET ")\n"
 "  -h, --help         show this help and exit\n"
 "  -V, --version      show the version and exit\n"
 "\n"
 "Exit status:\n"
 "  0  success\n"
 "  1  QEMU refused the command (its error message is printed), or its reply\n"
-"     does not match the hballoon contract\n"
+"     does not match the hballoon contract; hballoond's status does not match\n"
+"     its contract\n"
 "  2  usage error (bad option, node, size or duration)\n"
 "  3  cannot talk to QEMU: no such socket, connection refused or closed, not\n"
 "     a QMP socket, or no answer within --qmp-timeout; no such libvirt\n"
-"     domain, the domain is not running or stopped, libvirt unreachable\n"
+"     domain, the domain is not running or stopped, libvirt unreachable;\n"
+"     cannot read hballoond's status: no such socket, connection refused,\n"
+"     no complete answer within 5 s, invalid JSON\n"
 "  4  timeout or shortfall: set gave up before the guest reached the target\n"
 "     (the target stays set); watch --count saw fewer events before --timeout\n"
 "\n"
@@ -85,11 +95,12 @@ static const char usage_text[] =
 "  %s --qmp /run/vm1.qmp status\n"
 "  %s --qmp /run/vm1.qmp set 1 3G\n"
 "  %s --qmp /run/vm1.qmp --json watch --count 1 --timeout 30\n"
-"  %s --domain vm1 --connect qemu+ssh://host1/system set 1 3G\n";
+"  %s --domain vm1 --connect qemu+ssh://host1/system set 1 3G\n"
+"  %s agent status\n";
 
 static void usage(const char *prog)
 {
-	printf(usage_text, prog, prog, prog, prog, prog, prog);
+	printf(usage_text, prog, prog, prog, prog, prog, prog, prog, prog);
 }
 
 static void vmsg(const struct ctl *c, const char *fmt, va_list ap)
@@ -175,7 +186,7 @@ int ctl_open(const struct ctl *c, qmp_event_fn fn, void *opaque,
 enum opt_id {
 	OPT_QMP = 256, OPT_JSON, OPT_QMP_TIMEOUT, OPT_WAIT, OPT_NO_WAIT,
 	OPT_TIMEOUT, OPT_STALL, OPT_COUNT, OPT_NODE, OPT_DOMAIN, OPT_CONNECT,
-	OPT_HELP = 'h', OPT_VERSION = 'V',
+	OPT_SOCKET, OPT_HELP = 'h', OPT_VERSION = 'V',
 };
 
 static const struct option options[] = {
@@ -190,6 +201,7 @@ static const struct option options[] = {
 	{ "node", required_argument, NULL, OPT_NODE },
 	{ "domain", required_argument, NULL, OPT_DOMAIN },
 	{ "connect", required_argument, NULL, OPT_CONNECT },
+	{ "socket", required_argument, NULL, OPT_SOCKET },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ "version", no_argument, NULL, OPT_VERSION },
 	{ NULL, 0, NULL, 0 },
@@ -216,6 +228,8 @@ static const char *option_owner(int id)
 	case OPT_COUNT:
 	case OPT_NODE:
 		return "watch";
+	case OPT_SOCKET:
+		return "agent";
 	default:
 		return NULL;
 	}
@@ -253,6 +267,7 @@ static const struct cmd commands[] = {
 	{ "watch", cmd_watch },
 	{ "exec", cmd_exec },
 	{ "check", cmd_check },
+	{ "agent", cmd_agent },
 };
 
 int main(int argc, char **argv)
@@ -266,7 +281,7 @@ int main(int argc, char **argv)
 		.count = -1,
 		.node = -1,
 	};
-	bool seen[OPT_CONNECT + 1] = { false };
+	bool seen[OPT_SOCKET + 1] = { false };
 	const struct cmd *cmd = NULL;
 	const struct option *o;
 	char err[256];
@@ -292,6 +307,11 @@ int main(int argc, char **argv)
 			break;
 		case OPT_CONNECT:
 			c.uri = optarg;
+			break;
+		case OPT_SOCKET:
+			if (!*optarg)
+				return ctl_usage_error(&c, "--socket needs a path");
+			c.socket_path = optarg;
 			break;
 		case OPT_JSON:
 			c.json = true;
@@ -337,12 +357,12 @@ int main(int argc, char **argv)
 	argc -= optind;
 
 	if (!argc)
-		return ctl_usage_error(&c, "no command given (status, set, watch, exec, check)");
+		return ctl_usage_error(&c, "no command given (status, set, watch, exec, check, agent)");
 	for (k = 0; k < sizeof(commands) / sizeof(commands[0]); k++)
 		if (!strcmp(argv[0], commands[k].name))
 			cmd = &commands[k];
 	if (!cmd)
-		return ctl_usage_error(&c, "unknown command '%s' (status, set, watch, exec, check)",
+		return ctl_usage_error(&c, "unknown command '%s' (status, set, watch, exec, check, agent)",
 				       argv[0]);
 	for (o = options; o->name; o++) {
 		const char *owner = option_owner(o->val);
@@ -355,6 +375,18 @@ int main(int argc, char **argv)
 	if (seen[OPT_TIMEOUT] && strcmp(cmd->name, "set") &&
 	    strcmp(cmd->name, "watch"))
 		return ctl_usage_error(&c, "option '--timeout' is only valid with 'set' and 'watch' (use --qmp-timeout)");
+	if (cmd->fn == cmd_agent) {
+		/* hballoond, not QEMU: the QEMU options would be ignored */
+		static const int qemu_opts[] = {
+			OPT_QMP, OPT_DOMAIN, OPT_CONNECT, OPT_QMP_TIMEOUT,
+		};
+
+		for (k = 0; k < sizeof(qemu_opts) / sizeof(qemu_opts[0]); k++)
+			if (seen[qemu_opts[k]])
+				return ctl_usage_error(&c, "option '--%s' is not valid with 'agent' (it reads hballoond's --socket)",
+						       option_name(qemu_opts[k]));
+		return cmd->fn(&c, argc - 1, argv + 1);
+	}
 	if (c.domain && c.qmp_path)
 		return ctl_usage_error(&c, "--qmp and --domain exclude each other");
 	if (c.uri && !c.domain)

@@ -31,6 +31,9 @@ enum {
 #define DEFAULT_STALL_MS	30000
 #define SET_POLL_MS		500
 #define SET_PROGRESS_MS		1000
+/* agent status: hballoond's status socket, and how long it may take to answer */
+#define HBALLOOND_SOCKET	"/run/htier/hballoond.sock"
+#define AGENT_TIMEOUT_MS	5000
 
 struct ctl {
 	const char *prog;
@@ -44,6 +47,7 @@ struct ctl {
 	int64_t stall_ms;	/* -1: default */
 	int64_t count;		/* -1: unlimited */
 	int64_t node;		/* watch --node; -1: every node */
+	const char *socket_path;	/* agent: --socket, NULL: HBALLOOND_SOCKET */
 };
 
 /* "hballoonctl: <message>" on stderr. */
@@ -70,5 +74,6 @@ int cmd_set(struct ctl *c, int argc, char **argv);
 int cmd_watch(struct ctl *c, int argc, char **argv);
 int cmd_exec(struct ctl *c, int argc, char **argv);
 int cmd_check(struct ctl *c, int argc, char **argv);
+int cmd_agent(struct ctl *c, int argc, char **argv);
 
 #endif /* HBALLOONCTL_H */

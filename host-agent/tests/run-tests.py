@@ -4,7 +4,8 @@
 
 Runs the C unit tests (sanitizer builds) and then drives the real
 hballoonctl binary against tests/fake_qmp.py, a fake QEMU on a unix socket
-in a temporary directory, through every success and error path: output and
+in a temporary directory, and `agent status` against FakeAgent, a fake
+hballoond status socket, through every success and error path: output and
 exit code of each.  Prints one TAP-like line per check, numbered across the
 whole suite, then `1..N` and `N passed, N failed`; exits 1 on any failure.
 """
@@ -18,6 +19,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -545,6 +547,391 @@ def test_watch(tmp):
         check("watch with byte-by-byte delivery", r, 0, " node ")
 
 
+class FakeAgent:
+    """A fake hballoond status socket: `with FakeAgent(tmp, reply) as a:`.
+
+    A thread accepts connections on a unix socket in `tmp` and answers each
+    with `reply`: a dict (sent as one JSON line, as hballoond does), bytes
+    (sent as they are), or None (say nothing and keep the connection open).
+    hold=True keeps the connection open after the reply too."""
+
+    def __init__(self, tmp, reply, hold=False):
+        self.sock = os.path.join(tmp, "hballoond-%d.sock" % time.monotonic_ns())
+        if isinstance(reply, dict):
+            reply = (json.dumps(reply, separators=(",", ":")) + "\n").encode()
+        self.reply = reply
+        self.hold = hold
+        self.served = 0
+        self.held = []
+
+    def __enter__(self):
+        self.srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.srv.bind(self.sock)
+        self.srv.listen(8)
+        self.srv.settimeout(0.05)
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+        return self
+
+    def _serve(self):
+        while not self.stop.is_set():
+            try:
+                c, _ = self.srv.accept()
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            self.served += 1
+            try:
+                if self.reply is not None:
+                    c.sendall(self.reply)
+            except OSError:
+                pass
+            if self.reply is None or self.hold:
+                self.held.append(c)
+            else:
+                c.close()
+
+    def __exit__(self, *exc):
+        self.stop.set()
+        self.thread.join()
+        self.srv.close()
+        for c in self.held:
+            c.close()
+        os.unlink(self.sock)
+
+
+def agent_status_doc(**changes):
+    """A status as hballoond serves it (shared/DESIGN.md, cmd_agent.c)."""
+    st = {
+        "version": 1, "config": "/etc/htier/hballoond.conf", "dry-run": False,
+        "interval": 5, "round": 42, "last-round": int(time.time()) - 30,
+        "budget": GiB, "assigned": 960 * MiB, "held": 992 * MiB,
+        "connections": [
+            {"uri": "qemu:///system", "connected": True},
+            {"uri": "qemu+ssh://h2/system", "connected": False,
+             "error": "cannot connect: no route to host"}],
+        "domains": [
+            {"name": "vm1", "uri": "qemu:///system", "managed": True,
+             "min": 256 * MiB, "max": 2 * GiB, "weight": 100,
+             "fast-node": 0, "slow-node": 1,
+             "fast-actual": 480 * MiB, "fast-target": 512 * MiB,
+             "slow-actual": 3 * GiB, "slow-target": 3 * GiB - 32 * MiB,
+             "hot-demand": 700 * MiB, "reason": "demand"},
+            {"name": "database-primary", "uri": "qemu:///system", "managed": True,
+             "min": 512 * MiB, "max": 4 * GiB, "weight": 300,
+             "fast-node": 0, "slow-node": 1,
+             "fast-actual": 512 * MiB, "fast-target": 448 * MiB,
+             "slow-actual": 8 * GiB, "slow-target": 8 * GiB + 64 * MiB,
+             "reason": "min", "error": "monitor timeout: keeps its size"},
+            {"name": "scratch", "uri": "qemu:///system", "managed": False}],
+    }
+    st.update(changes)
+    return st
+
+
+def test_agent(tmp):
+    """hballoonctl agent status against a fake hballoond status socket."""
+    # usage
+    check("agent without a command -> 2", ctl("agent"), 2, err="agent needs a command")
+    check("agent with an unknown command -> 2", ctl("agent", "frob"), 2,
+          err="unknown agent command 'frob' (status)")
+    check("agent status with an argument -> 2", ctl("agent", "status", "x"), 2,
+          err="agent status takes no arguments")
+    check("--socket with status -> 2", ctl("--qmp", "x", "--socket", "y", "status"), 2,
+          err="'--socket' is only valid with 'agent'")
+    check("--qmp with agent status -> 2", ctl("--qmp", "x", "agent", "status"), 2,
+          err="'--qmp' is not valid with 'agent'")
+    check("--domain with agent status -> 2", ctl("--domain", "vm1", "agent", "status"), 2,
+          err="'--domain' is not valid with 'agent'")
+    check("--socket '' -> 2", ctl("agent", "status", "--socket="), 2,
+          err="--socket needs a path")
+    check("--help shows agent status and --socket", ctl("--help"), 0,
+          ["agent status", "--socket PATH", "/run/htier/hballoond.sock"])
+
+    # connection errors: exit 3, nothing on stdout
+    nosock = os.path.join(tmp, "no-hballoond.sock")
+    r = ctl("agent", "status", "--socket", nosock)
+    check("agent status: socket missing -> 3", r, 3, no_out=True,
+          err="hballoonctl: cannot reach hballoond at %s: No such file or directory "
+              "(is hballoond running?)" % nosock)
+    if os.path.exists("/run/htier/hballoond.sock"):
+        T.skip("agent status: default socket /run/htier/hballoond.sock",
+               "a hballoond runs on this machine")
+    else:
+        check("agent status: default socket /run/htier/hballoond.sock",
+              ctl("agent", "status"), 3,
+              err="cannot reach hballoond at /run/htier/hballoond.sock")
+    stale = os.path.join(tmp, "stale-hballoond.sock")
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.bind(stale)
+    s.close()
+    check("agent status: nobody listens -> 3", ctl("agent", "status", "--socket", stale), 3,
+          err="Connection refused (is hballoond running?)")
+    check("agent status: path too long -> 3",
+          ctl("agent", "status", "--socket", "/tmp/" + "x" * 200), 3, err="too long")
+    bad = [
+        (b"this is not json\n", "garbage reply -> 3", "sent invalid JSON"),
+        (b"[1, 2]\n", "JSON that is not an object -> 3", "not an object"),
+        (b"", "closed without a reply -> 3", "closed the connection without sending"),
+        (b'{"version": 1, "bud', "closed in the middle -> 3", "in the middle of its status"),
+        (b'{"version": 1}\n{"version": 1}\n', "two objects -> 3",
+         "more after the status object"),
+    ]
+    for reply, name, needle in bad:
+        with FakeAgent(tmp, reply) as a:
+            r = ctl("agent", "status", "--socket", a.sock)
+            check("agent status: " + name, r, 3, err=needle, no_out=True, max_secs=4)
+            r = ctl("--json", "agent", "status", "--socket", a.sock)
+            check("agent status --json: " + name, r, 3, err=needle, no_out=True,
+                  max_secs=4)
+    with FakeAgent(tmp, None) as a:
+        r = ctl("agent", "status", "--socket", a.sock)
+        check("agent status: hballoond never writes -> 3 after 5 s", r, 3,
+              err="hballoond at %s sent no status within 5 s" % a.sock, no_out=True,
+              max_secs=9)
+        T.ok(r.secs >= 4.5, "agent status: waits the whole 5 s", "%.2f s" % r.secs)
+    with FakeAgent(tmp, b'{"version": 1, "config": "/x"', hold=True) as a:
+        r = ctl("agent", "status", "--socket", a.sock)
+        check("agent status: incomplete status, connection open -> 3 after 5 s", r, 3,
+              err="sent an incomplete status within 5 s", max_secs=9)
+
+    # the contract: exit 1
+    st = agent_status_doc()
+    del st["budget"]
+    broken = [
+        (st, 'hballoond\'s status has no "budget"'),
+        (agent_status_doc(held="1G"), "held is not a non-negative integer"),
+        (agent_status_doc(domains=[{"name": "vm1", "uri": "qemu:///system",
+                                    "managed": True}]),
+         'domains[0] has no "min" (a managed domain has one)'),
+        (agent_status_doc(connections=[{"uri": "qemu:///system"}]),
+         'connections[0] has no "connected"'),
+        (agent_status_doc(domains=[7]), "domains[0] is not an object"),
+        (agent_status_doc(version=0), "version 0"),
+    ]
+    for doc, needle in broken:
+        with FakeAgent(tmp, doc) as a:
+            r = ctl("agent", "status", "--socket", a.sock)
+            check("agent status: status breaking the contract -> 1 (%s)" % needle, r, 1,
+                  err=needle, no_out=True)
+    with FakeAgent(tmp, st) as a:
+        check("agent status --json: missing key -> 1",
+              ctl("--json", "agent", "status", "--socket", a.sock), 1,
+              err='has no "budget"', no_out=True)
+
+    # the table
+    doc = agent_status_doc()
+    with FakeAgent(tmp, doc) as a:
+        r = ctl("agent", "status", "--socket", a.sock)
+        check("agent status: header and table", r, 0,
+              ["config:     /etc/htier/hballoond.conf\n", "dry-run:    no\n",
+               "budget:     1 GiB\n", "assigned:   960 MiB\n", "held:       992 MiB\n",
+               "connection: qemu:///system: connected\n",
+               "connection: qemu+ssh://h2/system: NOT CONNECTED: cannot connect: no route",
+               "NAME", "URI", "FAST (ACTUAL -> TARGET)", "SLOW (ACTUAL -> TARGET)",
+               "HOT WANTED", "MIN", "MAX", "WEIGHT", "REASON", "ERROR",
+               "monitor timeout: keeps its size"])
+        m = re.search(r"^round:\s+42, last (\d+) s ago \(every 5 s\)$", r.out, re.M)
+        T.ok(m and 30 <= int(m.group(1)) <= 33, "agent status: seconds since the last round",
+             repr(r))
+        lines = r.out.splitlines()
+        head = next((i for i, l in enumerate(lines) if l.startswith("NAME")), None)
+        rows = {l.split()[0]: l for l in lines[head + 1:]} if head is not None else {}
+        vm1 = rows.get("vm1", "").split()
+        T.ok(vm1 == ["vm1", "qemu:///system", "480", "MiB", "->", "512", "MiB",
+                     "3", "GiB", "->", "2.97", "GiB", "700", "MiB", "256", "MiB",
+                     "2", "GiB", "100", "demand", "-"],
+             "agent status: vm1's row", repr(rows.get("vm1")))
+        db = rows.get("database-primary", "").split()
+        T.ok(db[2:12] == ["512", "MiB", "->", "448", "MiB", "8", "GiB", "->", "8.06", "GiB"]
+             and db[12] == "-" and db[17:20] == ["300", "min", "monitor"],
+             "agent status: no hot-demand shown as '-', the domain's error",
+             repr(rows.get("database-primary")))
+        sc = rows.get("scratch", "").split()
+        T.ok(sc[2:] == ["-", "-", "-", "-", "-", "-", "unmanaged", "-"],
+             "agent status: an unmanaged domain has no sizes or limits", repr(sc))
+        table = lines[head:] if head is not None else []
+        T.ok(len(table) == 4 and
+             len({l.index("->") for l in table[1:3]}) == 1 and
+             len({l.rindex("->") for l in table[1:3]}) == 1 and
+             table[0].index("ERROR") == len(table[1]) - 1 ==
+             table[2].index("monitor timeout") == len(table[3]) - 1 and
+             table[0].index("REASON") == table[1].index("demand") ==
+             table[3].index("unmanaged") and
+             all(l == l.rstrip() for l in lines),
+             "agent status: columns and arrows aligned, no trailing blanks",
+             "\n" + "\n".join(table))
+        T.ok(head is not None and lines[head - 1] == "",
+             "agent status: a blank line between header block and table", repr(r))
+        r = ctl("--json", "agent", "status", "--socket", a.sock)
+        T.ok(r.rc == 0 and len(r.out.splitlines()) == 1 and json.loads(r.out) == doc,
+             "agent status --json: the daemon's object as received", repr(r))
+        r = ctl("agent", "status", "--json", "--socket=" + a.sock)
+        T.ok(r.rc == 0 and json.loads(r.out) == doc and '"/etc/htier/hballoond.conf"' in r.out,
+             "agent status --json after the command, slashes unescaped", repr(r))
+
+    # what a young or dry-run daemon reports
+    doc = agent_status_doc(**{"dry-run": True, "round": 0, "last-round": 0, "held": 2 * GiB,
+                              "connections": [], "domains": []})
+    with FakeAgent(tmp, doc) as a:
+        r = ctl("agent", "status", "--socket", a.sock)
+        check("agent status: dry run, no round yet, over budget, no domain", r, 0,
+              ["dry-run:    yes", "round:      0, none finished yet (every 5 s)",
+               "held:       2 GiB (1 GiB over the budget)", "connection: none",
+               "(hballoond sees no running domain)"])
+        T.ok("ERROR" not in r.out, "agent status: no ERROR column without errors", repr(r))
+    doc = agent_status_doc(domains=[
+        {"name": "new", "uri": "qemu:///system", "managed": True, "min": GiB,
+         "max": 2 * GiB, "weight": 1, "fast-node": 0, "slow-node": 1,
+         "error": "query-hballoon: monitor timeout"}])
+    with FakeAgent(tmp, doc) as a:
+        r = ctl("agent", "status", "--socket", a.sock)
+        row = [l for l in r.out.splitlines() if l.startswith("new ")]
+        T.ok(r.rc == 0 and row and row[0].split()[2:9] == ["-", "-", "-", "1", "GiB", "2", "GiB"]
+             and row[0].endswith("query-hballoon: monitor timeout"),
+             "agent status: a managed domain not yet sized", repr(r))
+
+    # newer daemons add keys: shown, never an error
+    doc = agent_status_doc(**{"version": 2, "future-knob": {"a": 1}})
+    doc["connections"][0]["latency-ms"] = 3
+    doc["domains"][0]["numa-distance"] = 20
+    doc["domains"][2]["label"] = "batch"
+    with FakeAgent(tmp, doc) as a:
+        r = ctl("agent", "status", "--socket", a.sock)
+        check("agent status: unknown keys are shown, not rejected", r, 0,
+              ['future-knob: {"a":1}', "connection: qemu:///system: connected  latency-ms=3",
+               "OTHER", "numa-distance=20", "label=batch"])
+        r = ctl("--json", "agent", "status", "--socket", a.sock)
+        T.ok(r.rc == 0 and json.loads(r.out) == doc,
+             "agent status --json keeps unknown keys", repr(r))
+
+    # hballoond ends its answer with "\n": no need to wait for the close
+    with FakeAgent(tmp, agent_status_doc(), hold=True) as a:
+        r = ctl("agent", "status", "--socket", a.sock)
+        check("agent status: done at the newline even if the connection stays open",
+              r, 0, "vm1", max_secs=3)
+    # a pretty-printed status without the final newline, then closed
+    with FakeAgent(tmp, json.dumps(agent_status_doc(), indent=2).encode()) as a:
+        r = ctl("agent", "status", "--socket", a.sock)
+        check("agent status: multi-line JSON without a final newline", r, 0, "vm1")
+
+    vg = shutil.which("valgrind")
+    names = ["valgrind: agent status clean", "valgrind: agent status error path clean"]
+    if not vg:
+        for n in names:
+            T.skip(n, "valgrind not installed")
+        return
+    wrap = [vg, "-q", "--error-exitcode=99", "--leak-check=full",
+            "--errors-for-leak-kinds=definite,indirect", "--show-leak-kinds=definite,indirect"]
+    doc = agent_status_doc(**{"future-knob": 1})
+    doc["domains"][0]["numa-distance"] = 20
+    with FakeAgent(tmp, doc) as a:
+        check(names[0], ctl("agent", "status", "--socket", a.sock, wrap=wrap, timeout=60), 0)
+    st = agent_status_doc()
+    del st["domains"][0]["min"]
+    with FakeAgent(tmp, st) as a:
+        check(names[1], ctl("agent", "status", "--socket", a.sock, wrap=wrap, timeout=60), 1)
+    with FakeAgent(tmp, b'{"version": 1, "bud') as a:
+        check(names[1] + " (closed mid-status)",
+              ctl("agent", "status", "--socket", a.sock, wrap=wrap, timeout=60), 3)
+
+DAEMON_CONF = """[host]
+fast-budget = 1G
+uris = test:///default;test:///nonexistent/htier.xml
+interval = 1
+socket = {sock}
+
+[domain test]
+min = 128M
+max = {max}
+"""
+
+
+def test_daemon(tmp):
+    """hballoond without VMs, against libvirt's test driver (whose domain
+    has no QEMU monitor): --once prints the status document, a bad
+    configuration is refused, the daemon serves its socket, survives a
+    connection it cannot open, keeps its configuration on a bad SIGHUP
+    reload, takes a good one, and removes its socket on SIGTERM."""
+    daemon = os.path.join(os.path.dirname(BIN), "hballoond")
+    if not os.path.exists(daemon):
+        T.ok(False, "hballoond is built", daemon)
+        return
+    sock = os.path.join(tmp, "hbd", "hballoond.sock")
+    conf = os.path.join(tmp, "hballoond.conf")
+    with open(conf, "w") as f:
+        f.write(DAEMON_CONF.format(sock=sock, max="512M"))
+    r = subprocess.run([daemon, "--config", conf, "--once", "--dry-run"],
+                       capture_output=True, text=True, timeout=60)
+    st = json.loads(r.stdout) if r.returncode == 0 else {}
+    doms = {d["name"]: d for d in st.get("domains", [])}
+    conns = {c["uri"]: c for c in st.get("connections", [])}
+    T.ok(r.returncode == 0 and st.get("dry-run") is True and
+         doms.get("test", {}).get("managed") is True and
+         "not supported" in doms.get("test", {}).get("error", "") and
+         conns.get("test:///default", {}).get("connected") is True and
+         conns.get("test:///nonexistent/htier.xml", {}).get("connected") is False,
+         "hballoond --once: the status document, a VM without monitor and an "
+         "unreachable URI reported as such", repr(r)[:1500])
+
+    bad = os.path.join(tmp, "bad.conf")
+    with open(bad, "w") as f:
+        f.write("[host]\nfast-budget = 1GB\n")
+    r = subprocess.run([daemon, "--config", bad, "--once"], capture_output=True,
+                       text=True, timeout=30)
+    T.ok(r.returncode == 1 and "bad.conf:host:fast-budget" in r.stderr,
+         "hballoond refuses a bad configuration, naming file, group and key", repr(r))
+    r = subprocess.run([daemon, "--bogus"], capture_output=True, text=True, timeout=30)
+    T.ok(r.returncode == 2 and "Usage" in r.stderr, "hballoond: bad option, status 2",
+         repr(r))
+
+    log = open(os.path.join(tmp, "hbd.log"), "w")
+    p = subprocess.Popen([daemon, "--config", conf], stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 30
+        while not os.path.exists(sock) and time.monotonic() < deadline:
+            time.sleep(0.1)
+
+        def status():
+            r = ctl("agent", "status", "--socket", sock)
+            j = ctl("--json", "agent", "status", "--socket", sock)
+            return r, (json.loads(j.out) if j.rc == 0 else {})
+
+        time.sleep(1.5)
+        r, st = status()
+        T.ok(r.rc == 0 and "test" in r.out and st.get("round", 0) >= 1,
+             "hballoond serves its status to hballoonctl agent status", repr(r))
+        with open(conf, "w") as f:
+            f.write("[host]\nfast-budget = 1G\nbogus = 1\n")
+        p.send_signal(signal.SIGHUP)
+        time.sleep(1.5)
+        r, st = status()
+        T.ok(p.poll() is None and r.rc == 0 and
+             {d["name"]: d for d in st["domains"]}["test"]["max"] == 512 << 20,
+             "a bad configuration on SIGHUP keeps the running one", repr(r))
+        with open(conf, "w") as f:
+            f.write(DAEMON_CONF.format(sock=sock, max="256M"))
+        p.send_signal(signal.SIGHUP)
+        time.sleep(1.5)
+        r, st = status()
+        T.ok(r.rc == 0 and {d["name"]: d for d in st["domains"]}["test"]["max"] == 256 << 20,
+             "SIGHUP reloads the configuration", repr(st)[:800])
+    finally:
+        p.send_signal(signal.SIGTERM)
+        try:
+            rc = p.wait(30)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            rc = p.wait()
+        log.close()
+    text = open(os.path.join(tmp, "hbd.log")).read()
+    T.ok(rc == 0 and not os.path.exists(sock) and "reload failed" in text and
+         "configuration reloaded" in text,
+         "hballoond exits 0 on SIGTERM, removes its socket, logs the reloads", text[-1500:])
+
+
 def test_build(tmp):
     """The Makefile refuses a json-c older than the code needs (0.15)."""
     fake = os.path.join(tmp, "pkg-config")
@@ -917,7 +1304,7 @@ def main():
     try:
         for t in (test_cli_basics, test_connection_errors, test_command_errors,
                   test_success, test_node_reason, test_shortfall, test_stall_default,
-                  test_watch,
+                  test_watch, test_agent, test_daemon,
                   test_build, test_valgrind, test_docs, test_guide,
                   test_real_qemu, test_real_guest):
             try:

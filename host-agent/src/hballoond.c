@@ -1,0 +1,664 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * hballoond - share a host's fast memory among its VMs
+ *
+ *   hballoond [--config FILE] [--dry-run] [--once]
+ *
+ * Every interval (and soon after a domain starts or stops, or a guest's
+ * balloon changes) a round: list the running domains of each libvirt
+ * connection, ask each managed one for its nodes through query-hballoon,
+ * let the policy (policy.c) decide each VM's fast and slow node sizes
+ * within the host's fast budget, and ask the devices for the sizes that
+ * changed with hballoon-set.  A VM that does not answer keeps its size and
+ * still counts against the budget.  The status socket serves the last
+ * round as one JSON object; SIGHUP reloads the configuration.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include <libvirt/virterror.h>
+
+#include "agent.h"
+#include "hballoon.h"
+#include "policy.h"
+#include "size.h"
+
+#define DEFAULT_CONFIG	"/etc/htier/hballoond.conf"
+/* A kick (event) runs a round this soon, and at most this often. */
+#define KICK_DELAY_MS	1000
+
+static struct agent agent;
+static bool quit;
+static int round_timer = -1;
+static bool kicked;
+static int listen_fd = -1;
+static int listen_watch = -1;
+static char *listen_path;
+
+__attribute__((format(printf, 2, 3)))
+static void logmsg(int prio, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsyslog(prio, fmt, ap);
+	va_end(ap);
+}
+
+/* ------------------------------------------------------------ the VMs */
+
+static struct agent_vm *vm_find(struct agent_conn *c, const char *uuid)
+{
+	struct agent_vm *vm;
+
+	for (vm = agent.vms; vm; vm = vm->next)
+		if (vm->conn == c && !strcmp(vm->uuid, uuid))
+			return vm;
+	return NULL;
+}
+
+static void vm_free(struct agent_vm *vm)
+{
+	if (vm->q)
+		qmp_close(vm->q);
+	free(vm->name);
+	free(vm);
+}
+
+/* Forget the VMs of @c that the round did not see (or all, @c dropped). */
+static void vms_prune(struct agent_conn *c, bool all)
+{
+	struct agent_vm **p = &agent.vms, *vm;
+
+	while ((vm = *p)) {
+		if (vm->conn == c && (all || !vm->seen)) {
+			*p = vm->next;
+			if (vm->cfg)
+				logmsg(LOG_INFO, "%s: gone from %s", vm->name,
+				       c->uri);
+			vm_free(vm);
+		} else {
+			p = &vm->next;
+		}
+	}
+}
+
+/* The device's nodes into @vm; false (and @vm->error) if unusable. */
+static bool vm_read_nodes(struct agent_vm *vm, const struct hb_state *st)
+{
+	const struct hb_node *fast = hb_state_node(st, vm->cfg->fast_node);
+	const struct hb_node *slow = hb_state_node(st, vm->cfg->slow_node);
+	struct json_object *stats, *hot;
+
+	if (!fast || !slow) {
+		snprintf(vm->error, sizeof(vm->error),
+			 "the device has no node %d (configured as its %s node)",
+			 fast ? vm->cfg->slow_node : vm->cfg->fast_node,
+			 fast ? "slow" : "fast");
+		return false;
+	}
+	vm->fast_ram = fast->ram;
+	vm->slow_ram = slow->ram;
+	vm->fast_actual = fast->actual;
+	vm->slow_actual = slow->actual;
+	vm->fast_asked = fast->target;
+	vm->slow_asked = slow->target;
+	vm->has_demand = json_object_object_get_ex(fast->obj, "stats", &stats) &&
+			 json_object_object_get_ex(stats, "hot-memory", &hot) &&
+			 json_object_is_type(hot, json_type_int);
+	vm->hot_demand = vm->has_demand ? json_object_get_uint64(hot) : 0;
+	/* keep-total keeps the total the VM had when we first saw it. */
+	if (!vm->sized)
+		vm->total = fast->actual + slow->actual;
+	vm->sized = true;
+	return true;
+}
+
+static void vm_query(struct agent_vm *vm)
+{
+	struct qmp_error err = { 0 };
+	struct hb_state st;
+
+	vm->valid = false;
+	vm->error[0] = '\0';
+	if (!vm->q) {
+		snprintf(vm->error, sizeof(vm->error), "out of memory");
+		return;
+	}
+	if (hb_query(vm->q, (int64_t)agent.cfg.monitor_timeout_s * 1000, &st,
+		     &err) != QMP_OK) {
+		snprintf(vm->error, sizeof(vm->error), "%s", err.msg);
+		return;
+	}
+	vm->valid = vm_read_nodes(vm, &st);
+	hb_state_free(&st);
+}
+
+/* List @c's running domains and query the managed ones. */
+static void scan_conn(struct agent_conn *c)
+{
+	virDomainPtr *doms;
+	struct agent_vm *vm;
+	int n, i;
+
+	for (vm = agent.vms; vm; vm = vm->next)
+		if (vm->conn == c)
+			vm->seen = false;
+	n = agent_conn_domains(c, &doms);
+	if (n < 0) {
+		/* Dropped: its VMs still hold their memory; keep them. */
+		for (vm = agent.vms; vm; vm = vm->next)
+			if (vm->conn == c) {
+				vm->seen = true;
+				vm->valid = false;
+				snprintf(vm->error, sizeof(vm->error), "%s",
+					 c->error);
+			}
+		return;
+	}
+	for (i = 0; i < n; i++) {
+		char uuid[VIR_UUID_STRING_BUFLEN];
+		const char *name = virDomainGetName(doms[i]);
+
+		if (!name || virDomainGetUUIDString(doms[i], uuid) < 0)
+			continue;
+		vm = vm_find(c, uuid);
+		if (!vm) {
+			char what[200];
+
+			vm = calloc(1, sizeof(*vm));
+			if (!vm)
+				continue;
+			memcpy(vm->uuid, uuid, sizeof(uuid));
+			vm->conn = c;
+			vm->name = strdup(name);
+			snprintf(what, sizeof(what), "domain '%s'", name);
+			vm->q = agent_domain_qmp(doms[i], what);
+			vm->next = agent.vms;
+			agent.vms = vm;
+		}
+		vm->seen = true;
+		vm->cfg = agent_config_domain(&agent.cfg, c->uri, vm->name);
+		if (vm->cfg)
+			vm_query(vm);
+	}
+	agent_domains_free(doms, n);
+	vms_prune(c, false);
+}
+
+/* --------------------------------------------------------------- round */
+
+/* Resize one node of @vm; logs what it did. */
+static void vm_set(struct agent_vm *vm, int node, uint64_t size, uint64_t from)
+{
+	struct qmp_error err = { 0 };
+	char a[SIZE_FMT_LEN], b[SIZE_FMT_LEN];
+
+	size_format(from, a, sizeof(a));
+	size_format(size, b, sizeof(b));
+	if (agent.dry_run) {
+		logmsg(LOG_INFO, "%s: would resize node %d %s -> %s (%s)",
+		       vm->name, node, a, b, vm->reason);
+		return;
+	}
+	if (hb_set(vm->q, node, size, (int64_t)agent.cfg.monitor_timeout_s *
+		   1000, &err) != QMP_OK) {
+		snprintf(vm->error, sizeof(vm->error),
+			 "resizing node %d: %s", node, err.msg);
+		logmsg(LOG_WARNING, "%s: cannot resize node %d to %s: %s",
+		       vm->name, node, b, err.msg);
+		return;
+	}
+	logmsg(LOG_INFO, "%s: node %d %s -> %s (%s)", vm->name, node, a, b,
+	       vm->reason);
+}
+
+static void run_round(void)
+{
+	struct policy_vm *in = NULL;
+	struct policy_target *out = NULL;
+	struct agent_vm **map = NULL;
+	struct agent_vm *vm;
+	size_t i, n = 0;
+
+	for (i = 0; i < agent.nr_conns; i++) {
+		struct agent_conn *c = agent.conns[i];
+		bool was_open = c->conn != NULL;
+
+		if (!agent_conn_ensure(c)) {
+			if (was_open)
+				logmsg(LOG_WARNING, "%s: %s", c->uri, c->error);
+			scan_conn(c);	/* keeps its VMs, marked invalid */
+			continue;
+		}
+		if (!was_open)
+			logmsg(LOG_INFO, "%s: connected", c->uri);
+		scan_conn(c);
+	}
+
+	for (vm = agent.vms; vm; vm = vm->next)
+		n += vm->cfg && vm->sized;
+	if (n) {
+		in = calloc(n, sizeof(*in));
+		out = calloc(n, sizeof(*out));
+		map = calloc(n, sizeof(*map));
+	}
+	if (n && (!in || !out || !map)) {
+		logmsg(LOG_ERR, "out of memory; round skipped");
+		goto done;
+	}
+	i = 0;
+	for (vm = agent.vms; vm; vm = vm->next) {
+		if (!vm->cfg || !vm->sized)
+			continue;
+		map[i] = vm;
+		in[i] = (struct policy_vm){
+			.min = vm->cfg->min,
+			.max = vm->cfg->max,
+			.weight = vm->cfg->weight,
+			.fast_ram = vm->fast_ram,
+			.slow_ram = vm->slow_ram,
+			.fast_actual = vm->fast_actual,
+			.slow_actual = vm->slow_actual,
+			.hot_demand = vm->has_demand ? vm->hot_demand : 0,
+			.total = vm->total,
+			.valid = vm->valid && vm->has_demand,
+		};
+		i++;
+	}
+	agent.held = agent.assigned = 0;
+	if (n) {
+		struct policy_params p = {
+			.budget = agent.cfg.budget,
+			.granule = agent.cfg.granule,
+			.hysteresis = agent.cfg.hysteresis,
+			.max_move = agent.cfg.max_move,
+			.keep_total = agent.cfg.keep_total,
+		};
+
+		policy_round(&p, in, n, out);
+	}
+	for (i = 0; i < n; i++) {
+		vm = map[i];
+		vm->fast_target = out[i].fast_target;
+		vm->slow_target = out[i].slow_target;
+		vm->reason = policy_reason_name(out[i].reason);
+		agent.held += vm->fast_actual;
+		agent.assigned += vm->fast_target;
+		if (!vm->valid)
+			continue;	/* no word from it: leave it be */
+		/* Grow the slow node first: the total is kept meanwhile. */
+		if (agent.cfg.keep_total && vm->slow_target != vm->slow_asked)
+			vm_set(vm, vm->cfg->slow_node, vm->slow_target,
+			       vm->slow_asked);
+		if (vm->fast_target != vm->fast_asked)
+			vm_set(vm, vm->cfg->fast_node, vm->fast_target,
+			       vm->fast_asked);
+	}
+done:
+	free(in);
+	free(out);
+	free(map);
+	agent.rounds++;
+	agent.last_round = time(NULL);
+}
+
+/* ----------------------------------------------------- the event loop */
+
+static void round_due(int timer, void *opaque)
+{
+	(void)timer;
+	(void)opaque;
+	kicked = false;
+	run_round();
+	virEventUpdateTimeout(round_timer, (int)agent.cfg.interval_s * 1000);
+}
+
+/* Something happened (a domain started, a balloon moved): round soon. */
+static void kick(void *opaque, const char *why)
+{
+	(void)opaque;
+	logmsg(LOG_DEBUG, "round soon: %s", why);
+	if (kicked || round_timer < 0)
+		return;
+	kicked = true;
+	virEventUpdateTimeout(round_timer, KICK_DELAY_MS);
+}
+
+static void serve_status(int watch, int fd, int events, void *opaque)
+{
+	struct timeval tv = { .tv_sec = 1 };
+	struct json_object *st;
+	const char *text;
+	size_t len, off = 0;
+	int c;
+
+	(void)watch;
+	(void)events;
+	(void)opaque;
+	c = accept4(fd, NULL, NULL, SOCK_CLOEXEC);
+	if (c < 0)
+		return;
+	/* A reader that does not read must not stall the daemon. */
+	setsockopt(c, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	st = agent_status_json(&agent);
+	text = json_object_to_json_string_ext(st, HB_JSON_PLAIN);
+	len = strlen(text);
+	while (off < len) {
+		ssize_t w = send(c, text + off, len - off, MSG_NOSIGNAL);
+
+		if (w <= 0)
+			break;
+		off += (size_t)w;
+	}
+	if (off == len)
+		(void)!send(c, "\n", 1, MSG_NOSIGNAL);
+	json_object_put(st);
+	close(c);
+}
+
+static void close_socket(void)
+{
+	if (listen_watch >= 0)
+		virEventRemoveHandle(listen_watch);
+	if (listen_fd >= 0)
+		close(listen_fd);
+	if (listen_path)
+		unlink(listen_path);
+	free(listen_path);
+	listen_watch = listen_fd = -1;
+	listen_path = NULL;
+}
+
+/* Listen on @path (its directory is created); -1 and a log line if not. */
+static int open_socket(const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	char *dir, *slash;
+	int fd;
+
+	if (strlen(path) >= sizeof(sa.sun_path)) {
+		logmsg(LOG_ERR, "status socket path too long: %s", path);
+		return -1;
+	}
+	dir = strdup(path);
+	slash = dir ? strrchr(dir, '/') : NULL;
+	if (slash && slash != dir) {
+		*slash = '\0';
+		if (mkdir(dir, 0755) && errno != EEXIST)
+			logmsg(LOG_WARNING, "cannot create %s: %m", dir);
+	}
+	free(dir);
+	strcpy(sa.sun_path, path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0) {
+		logmsg(LOG_ERR, "socket: %m");
+		return -1;
+	}
+	unlink(path);	/* a stale socket of an earlier run */
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) ||
+	    chmod(path, 0660) || listen(fd, 16)) {
+		logmsg(LOG_ERR, "cannot listen on %s: %m", path);
+		close(fd);
+		return -1;
+	}
+	listen_watch = virEventAddHandle(fd, VIR_EVENT_HANDLE_READABLE,
+					 serve_status, NULL, NULL);
+	if (listen_watch < 0) {
+		logmsg(LOG_ERR, "cannot watch %s", path);
+		close(fd);
+		return -1;
+	}
+	listen_fd = fd;
+	listen_path = strdup(path);
+	return 0;
+}
+
+/* An open connection to @uri among the current ones, or NULL. */
+static struct agent_conn *conn_for(const char *uri)
+{
+	size_t i;
+
+	for (i = 0; i < agent.nr_conns; i++)
+		if (!strcmp(agent.conns[i]->uri, uri))
+			return agent.conns[i];
+	return NULL;
+}
+
+static bool conn_in(struct agent_conn *c, struct agent_conn **conns, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (conns[i] == c)
+			return true;
+	return false;
+}
+
+/* The connections for @cfg's URIs, reusing the open ones. */
+static int set_conns(const struct agent_config *cfg)
+{
+	struct agent_conn **conns = calloc(cfg->nr_uris + 1, sizeof(*conns));
+	size_t i;
+
+	if (!conns)
+		return -1;
+	for (i = 0; i < cfg->nr_uris; i++) {
+		conns[i] = conn_for(cfg->uris[i]);
+		if (conns[i])
+			continue;
+		conns[i] = calloc(1, sizeof(*conns[i]));
+		if (!conns[i])
+			goto fail;
+		agent_conn_init(conns[i], cfg->uris[i], kick, NULL);
+		if (!conns[i]->uri) {
+			free(conns[i]);
+			conns[i] = NULL;
+			goto fail;
+		}
+	}
+	for (i = 0; i < agent.nr_conns; i++) {
+		struct agent_conn *c = agent.conns[i];
+
+		if (conn_in(c, conns, cfg->nr_uris))
+			continue;
+		vms_prune(c, true);
+		agent_conn_free(c);
+		free(c);
+	}
+	free(agent.conns);
+	agent.conns = conns;
+	agent.nr_conns = cfg->nr_uris;
+	return 0;
+fail:
+	for (i = 0; i < cfg->nr_uris && conns[i]; i++) {
+		if (!conn_in(conns[i], agent.conns, agent.nr_conns)) {
+			agent_conn_free(conns[i]);
+			free(conns[i]);
+		}
+	}
+	free(conns);
+	return -1;
+}
+
+static void reload(void)
+{
+	struct agent_config cfg, old;
+	struct agent_vm *vm;
+	char err[512];
+
+	if (agent_config_load(agent.cfg.path, &cfg, err, sizeof(err))) {
+		logmsg(LOG_ERR, "reload failed, keeping the running configuration: %s",
+		       err);
+		return;
+	}
+	if (set_conns(&cfg)) {
+		logmsg(LOG_ERR, "reload failed: out of memory");
+		agent_config_free(&cfg);
+		return;
+	}
+	if (strcmp(cfg.socket, agent.cfg.socket)) {
+		close_socket();
+		open_socket(cfg.socket);
+	}
+	/* The domains point into the old configuration until here. */
+	old = agent.cfg;
+	agent.cfg = cfg;
+	for (vm = agent.vms; vm; vm = vm->next)
+		vm->cfg = agent_config_domain(&agent.cfg, vm->conn->uri,
+					      vm->name);
+	agent_config_free(&old);
+	logmsg(LOG_INFO, "configuration reloaded from %s", agent.cfg.path);
+	kick(NULL, "configuration reloaded");
+}
+
+static void on_signal(int watch, int fd, int events, void *opaque)
+{
+	struct signalfd_siginfo si;
+
+	(void)watch;
+	(void)events;
+	(void)opaque;
+	while (read(fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+		if (si.ssi_signo == SIGHUP) {
+			reload();
+		} else {
+			logmsg(LOG_INFO, "signal %u: exiting", si.ssi_signo);
+			quit = true;
+		}
+	}
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: hballoond [--config FILE] [--dry-run] [--once]\n"
+		"\n"
+		"Share the host's fast memory among its VMs' virtio-hballoon\n"
+		"fast nodes, by the guests' reported demand within per-VM\n"
+		"minimum, maximum and weight (see hballoond(8)).\n"
+		"\n"
+		"  -c, --config FILE  configuration (default %s)\n"
+		"  -n, --dry-run      decide and log, never resize a VM\n"
+		"  -1, --once         run one round, print the status as JSON, exit\n"
+		"  -h, --help         this text\n",
+		DEFAULT_CONFIG);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "dry-run", no_argument, NULL, 'n' },
+		{ "once", no_argument, NULL, '1' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	const char *path = DEFAULT_CONFIG;
+	bool once = false;
+	char err[512];
+	sigset_t mask;
+	int opt, sfd;
+
+	while ((opt = getopt_long(argc, argv, "c:n1h", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'c':
+			path = optarg;
+			break;
+		case 'n':
+			agent.dry_run = true;
+			break;
+		case '1':
+			once = true;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "hballoond: unexpected argument '%s'\n",
+			argv[optind]);
+		usage(stderr);
+		return 2;
+	}
+	/* systemd's journal reads stderr; syslog gets it either way. */
+	openlog("hballoond", LOG_PID | (getenv("JOURNAL_STREAM") ? 0 : LOG_PERROR),
+		LOG_DAEMON);
+	if (agent_config_load(path, &agent.cfg, err, sizeof(err))) {
+		fprintf(stderr, "hballoond: %s\n", err);
+		return 1;
+	}
+	if (agent_libvirt_init(err, sizeof(err))) {
+		fprintf(stderr, "hballoond: %s\n", err);
+		return 1;
+	}
+	if (set_conns(&agent.cfg)) {
+		fprintf(stderr, "hballoond: out of memory\n");
+		return 1;
+	}
+
+	if (once) {
+		struct json_object *st;
+
+		run_round();
+		st = agent_status_json(&agent);
+		printf("%s\n", json_object_to_json_string_ext(st, HB_JSON_PRETTY));
+		json_object_put(st);
+		goto out;
+	}
+
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGHUP);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	sfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+	if (sfd < 0 || virEventAddHandle(sfd, VIR_EVENT_HANDLE_READABLE,
+					 on_signal, NULL, NULL) < 0) {
+		fprintf(stderr, "hballoond: cannot watch signals\n");
+		return 1;
+	}
+	if (open_socket(agent.cfg.socket))
+		return 1;
+	round_timer = virEventAddTimeout(0, round_due, NULL, NULL);
+	logmsg(LOG_INFO, "started: budget %s, %zu domain(s) configured, %s%s",
+	       size_format(agent.cfg.budget, err, sizeof(err)),
+	       agent.cfg.nr_domains, agent.cfg.socket,
+	       agent.dry_run ? ", dry run" : "");
+	while (!quit) {
+		if (virEventRunDefaultImpl() < 0) {
+			logmsg(LOG_ERR, "event loop: %s", virGetLastErrorMessage());
+			break;
+		}
+	}
+	close_socket();
+out:
+	while (agent.vms) {
+		struct agent_vm *vm = agent.vms;
+
+		agent.vms = vm->next;
+		vm_free(vm);
+	}
+	for (size_t i = 0; i < agent.nr_conns; i++) {
+		agent_conn_free(agent.conns[i]);
+		free(agent.conns[i]);
+	}
+	free(agent.conns);
+	agent_config_free(&agent.cfg);
+	return 0;
+}
