@@ -25,6 +25,7 @@
  * @conn:       its connection
  * @cfg:        its [domain NAME] group, NULL: not managed
  * @q:          QMP through libvirt (agent_domain_qmp())
+ * @generation: @conn's generation @q was made in
  * @seen:       listed by the last round (cleared before each)
  * @sized:      @fast_* and @slow_* hold sizes the device reported
  * @valid:      the last query succeeded (else: keep the VM as it is)
@@ -44,6 +45,7 @@ struct agent_vm {
 	struct agent_conn *conn;
 	const struct agent_domain_cfg *cfg;
 	struct qmp *q;
+	unsigned int generation;
 	bool seen;
 	bool sized;
 	bool valid;

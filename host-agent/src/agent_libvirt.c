@@ -139,6 +139,7 @@ bool agent_conn_ensure(struct agent_conn *c)
 	}
 	c->backoff_ms = BACKOFF_MIN_MS;
 	c->error[0] = '\0';
+	c->generation++;
 	/* Notice a libvirtd that went away even while no command runs. */
 	virConnectSetKeepAlive(c->conn, 5, 3);
 	virConnectRegisterCloseCallback(c->conn, conn_closed, c, NULL);

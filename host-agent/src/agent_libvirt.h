@@ -31,6 +31,8 @@ typedef void (*agent_kick_fn)(void *opaque, const char *why);
  * @retry_ms: earliest qmp_now_ms() of the next attempt
  * @backoff_ms: delay after the next failure (1 s doubling to 60 s)
  * @closed:   set by libvirt's close callback (daemon restarted, keepalive)
+ * @generation: incremented at every (re)open: domain handles of an older
+ *            generation belong to a closed connection
  */
 struct agent_conn {
 	char *uri;
@@ -39,6 +41,7 @@ struct agent_conn {
 	int64_t retry_ms;
 	unsigned int backoff_ms;
 	bool closed;
+	unsigned int generation;
 	int lifecycle_cb;
 	int monitor_cb;
 	agent_kick_fn kick;

@@ -175,18 +175,24 @@ static void scan_conn(struct agent_conn *c)
 			continue;
 		vm = vm_find(c, uuid);
 		if (!vm) {
-			char what[200];
-
 			vm = calloc(1, sizeof(*vm));
 			if (!vm)
 				continue;
 			memcpy(vm->uuid, uuid, sizeof(uuid));
 			vm->conn = c;
 			vm->name = strdup(name);
-			snprintf(what, sizeof(what), "domain '%s'", name);
-			vm->q = agent_domain_qmp(doms[i], what);
 			vm->next = agent.vms;
 			agent.vms = vm;
+		}
+		/* A handle from before a reconnect talks to a closed socket. */
+		if (!vm->q || vm->generation != c->generation) {
+			char what[200];
+
+			if (vm->q)
+				qmp_close(vm->q);
+			snprintf(what, sizeof(what), "domain '%s'", name);
+			vm->q = agent_domain_qmp(doms[i], what);
+			vm->generation = c->generation;
 		}
 		vm->seen = true;
 		vm->cfg = agent_config_domain(&agent.cfg, c->uri, vm->name);

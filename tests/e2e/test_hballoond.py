@@ -1,0 +1,224 @@
+"""hballoond against a real libvirt daemon: two tiered VMs whose fast nodes
+together are larger than the host's fast budget, one with a hot set that
+does not fit a static half of the budget and one with a small hot set.
+
+The guests run hplace (fast node 0, slow node 1), so they report their
+demand (hot-memory) through the device; hballoond moves fast memory to the
+VM whose hot set does not fit, within each VM's minimum and maximum. The
+test measures the hot data served from fast memory, summed over the VMs,
+with a static equal split and then under hballoond, and reports the gain;
+then it survives libvirtd restarting and one VM dying, reloads its
+configuration on SIGHUP, and `hballoonctl agent status` reads it."""
+
+import json
+import os
+import re
+import signal
+import subprocess
+import time
+
+import pytap
+from hotset import start as start_hotset, stop_and_verify
+from libvirtd import Libvirtd
+
+MiB = 1 << 20
+PAGE = 4096
+H = "/sys/kernel/mm/hplace"
+FAST, SLOW = 512, 1024          # MiB per VM: the nodes' RAM
+BUDGET = 512                    # MiB of fast memory for both VMs
+MIN, MAX = 128, 448
+# big: 320 MiB hot in 640 MiB; small: 48 MiB hot in 192 MiB.
+WORK = {"big": "-m 640 -H 320 -o 32 -c 100 -r 400000 -n 1 -t 0",
+        "small": "-m 192 -H 48 -o 32 -c 100 -r 400000 -n 1 -t 0"}
+CONFIG = """[host]
+fast-budget = {budget}M
+uris = {uri}
+interval = 2
+granule = 2M
+hysteresis = 16M
+max-move = 256M
+keep-total = true
+socket = {sock}
+monitor-timeout = 10
+
+[domain big]
+min = {min}M
+max = {max_big}M
+weight = 100
+
+[domain small]
+min = {min}M
+max = {max}M
+weight = 100
+"""
+
+
+def note(msg):
+    print(f"# {msg}", flush=True)
+
+
+def hot_on_fast(agent, hs):
+    """Pages of the hot part on node 0."""
+    out = agent.sh(f"pagenodes {hs['pid']} {hs['hot_start']:#x} {hs['hot_end']:#x}",
+                   timeout=300)
+    m = re.search(r"node0=(\d+)", out)
+    assert m, out
+    return int(m[1])
+
+
+def settle_hot(agents, hss, secs=90):
+    """Hot pages on fast per VM after @secs more of placement, polled."""
+    deadline = time.monotonic() + secs
+    best = {}
+    while True:
+        cur = {n: hot_on_fast(agents[n], hss[n]) for n in agents}
+        note("  hot on fast: " + ", ".join(f"{n} {v * PAGE // MiB} MiB" for n, v in cur.items()))
+        best = cur
+        if time.monotonic() > deadline:
+            return best
+        time.sleep(10)
+
+
+class Daemon:
+    def __init__(self, lv, conf, *args):
+        self.lv = lv
+        self.log = open(os.path.join(lv.dir, "hballoond.log"), "a")
+        self.proc = subprocess.Popen([os.path.join(lv.dir, "hballoond"), "--config", conf,
+                                      *args], env=lv.env, preexec_fn=lv._as_user,
+                                     stdout=self.log, stderr=subprocess.STDOUT)
+
+    def ctl(self, *args):
+        """hballoonctl ARGS as the test user: (exit code, stdout, stderr)."""
+        r = self.lv.run(os.path.join(self.lv.dir, "hballoonctl"), *args)
+        return r.returncode, r.stdout, r.stderr
+
+    def status(self):
+        rc, out, err = self.ctl("--json", "agent", "status", "--socket",
+                                os.path.join(self.lv.dir, "run", "hballoond.sock"))
+        assert rc == 0, (rc, out, err, self.tail())
+        return json.loads(out)
+
+    def tail(self, n=30):
+        with open(os.path.join(self.lv.dir, "hballoond.log"), errors="replace") as f:
+            return "".join(f.readlines()[-n:])
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            self.proc.wait(30)
+        self.log.close()
+        return self.proc.returncode
+
+
+def domains(st):
+    return {d["name"]: d for d in st["domains"] if d.get("managed")}
+
+
+def wait_status(d, pred, timeout, why):
+    deadline = time.monotonic() + timeout
+    while True:
+        st = d.status()
+        if pred(st):
+            return st
+        assert time.monotonic() < deadline, f"{why}: {json.dumps(st)[:1500]}\n{d.tail()}"
+        time.sleep(2)
+
+
+def node_sizes(lv, name):
+    rc, out, err = lv.ctl("--domain", name, "--json", "status")
+    assert rc == 0, (rc, err)
+    return {n["node"]: n for n in json.loads(out)["nodes"]}
+
+
+def test_hballoond_shares_fast_memory_by_demand():
+    with Libvirtd() as lv:
+        for name in WORK:
+            lv.define(name, fast=FAST, slow=SLOW, cmdline="hplace=on")
+        agents = {name: lv.agent(name) for name in WORK}
+        # Static equal split of the budget; the slow nodes start with room
+        # to grow, which keep-total needs to shrink a fast node.
+        for name, a in agents.items():
+            a.sh("echo 0 > /proc/sys/kernel/numa_balancing; "
+                 "echo 0 > /sys/kernel/mm/numa/demotion_enabled; "
+                 f"echo 0 > {H}/fast_nodes; echo 1 > {H}/slow_nodes; "
+                 f"echo abit > {H}/sampler; echo 1 > {H}/enabled")
+            for node, size in ((0, BUDGET // 2), (1, SLOW - 256)):
+                rc, out, err = lv.ctl("--domain", name, "set", str(node), f"{size}M",
+                                      timeout=300)
+                assert rc == 0, (name, node, rc, out, err)
+        hss = {n: start_hotset(agents[n], WORK[n]) for n in WORK}
+        static = settle_hot(agents, hss, 120)
+        static_sum = sum(static.values())
+        note(f"static split ({BUDGET // 2} MiB each): hot data on fast "
+             f"{static_sum * PAGE // MiB} MiB")
+
+        sock = os.path.join(lv.dir, "run", "hballoond.sock")
+        conf = os.path.join(lv.dir, "hballoond.conf")
+        with open(conf, "w") as f:
+            f.write(CONFIG.format(budget=BUDGET, uri=lv.uri, sock=sock, min=MIN, max=MAX,
+                                  max_big=MAX))
+        os.chown(conf, lv.ent.pw_uid, lv.ent.pw_gid)
+        d = Daemon(lv, conf)
+        try:
+            # The big VM gets more than half of the budget, the small one
+            # keeps its minimum at least, the sum stays within the budget.
+            st = wait_status(
+                d, lambda s: len(domains(s)) == 2 and
+                domains(s)["big"].get("fast-actual", 0) >= (BUDGET // 2 + 64) * MiB and
+                domains(s)["big"].get("fast-actual") == domains(s)["big"].get("fast-target"),
+                240, "hballoond did not give the big VM more fast memory")
+            dom = domains(st)
+            note("hballoond: " + ", ".join(
+                f"{n} fast {v['fast-actual'] // MiB} MiB (wants {v.get('hot-demand', 0) // MiB} "
+                f"MiB, {v['reason']}), slow {v['slow-actual'] // MiB} MiB" for n, v in dom.items()))
+            assert all(v["fast-actual"] >= MIN * MiB for v in dom.values()), dom
+            assert st["assigned"] <= BUDGET * MiB, st
+            assert dom["small"]["fast-actual"] < dom["big"]["fast-actual"], dom
+            # keep-total: what a fast node gave up, its slow node got.
+            for n, v in dom.items():
+                assert v["fast-actual"] + v["slow-actual"] >= \
+                    (BUDGET // 2 + SLOW - 256) * MiB - 4 * MiB, (n, v)
+
+            agent_sum = sum(settle_hot(agents, hss, 90).values())
+            gain = agent_sum / max(static_sum, 1) - 1
+            note(f"hot data on fast: static {static_sum * PAGE // MiB} MiB, hballoond "
+                 f"{agent_sum * PAGE // MiB} MiB ({gain:+.0%})")
+            assert agent_sum >= static_sum * 1.10, (static_sum, agent_sum)
+
+            rc, out, err = d.ctl("agent", "status", "--socket", sock)
+            assert rc == 0 and "big" in out and "small" in out, (rc, out, err)
+
+            # libvirtd restarts: hballoond reconnects; nobody drops below min.
+            lv.stop()
+            time.sleep(5)
+            lv.start()
+            st = wait_status(d, lambda s: all(c["connected"] for c in s["connections"]) and
+                             len(domains(s)) == 2 and
+                             all("error" not in v for v in domains(s).values()),
+                             90, "hballoond did not reconnect after libvirtd restarted")
+            assert all(v["fast-actual"] >= MIN * MiB for v in domains(st).values()), st
+
+            # SIGHUP: a lower maximum for the big VM is applied.
+            with open(conf, "w") as f:
+                f.write(CONFIG.format(budget=BUDGET, uri=lv.uri, sock=sock, min=MIN,
+                                      max=MAX, max_big=256))
+            d.proc.send_signal(signal.SIGHUP)
+            # (Its hot set no longer fits: the guest may stop a few pages
+            # short of the target while hplace demotes.)
+            wait_status(d, lambda s: domains(s)["big"]["max"] == 256 * MiB and
+                        domains(s)["big"]["fast-target"] <= 256 * MiB and
+                        domains(s)["big"]["fast-actual"] <= 264 * MiB, 120,
+                        "the reloaded maximum was not applied")
+
+            # One VM dies: it leaves the table, the daemon goes on.
+            stop_and_verify(agents["small"], hss["small"])
+            lv.virsh("destroy", "small")
+            st = wait_status(d, lambda s: set(domains(s)) == {"big"}, 60,
+                             "the destroyed VM stayed in the table")
+            assert node_sizes(lv, "big")[0]["actual"] >= MIN * MiB
+            assert d.proc.poll() is None, d.tail()
+            stop_and_verify(agents["big"], hss["big"])
+        finally:
+            rc = d.stop()
+        assert rc == 0, (rc, d.tail())
+        assert not os.path.exists(sock), "the status socket was left behind"
