@@ -82,26 +82,51 @@ static void explain(struct check_list *out, const char *where,
 		add(out, FINDING_WARN, "%s: discard inhibited (%s)", where, why);
 }
 
+/* @o's text if it is a JSON string; NULL for null, numbers and the rest. */
+static const char *json_string_or_null(struct json_object *o)
+{
+	return json_object_is_type(o, json_type_string) ?
+	       json_object_get_string(o) : NULL;
+}
+
+/* Did the guest's driver report statistics for @n? */
+static bool node_reported(const struct hb_node *n)
+{
+	struct json_object *stats, *v;
+
+	return json_object_object_get_ex(n->obj, "stats", &stats) &&
+	       json_object_object_get_ex(stats, "total-memory", &v) &&
+	       json_object_get_uint64(v);
+}
+
 void check_state(const struct hb_state *st, struct check_list *out)
 {
-	struct json_object *v, *stats;
+	struct json_object *v;
 	bool driver = false;
 	size_t i, k;
 
+	for (i = 0; i < st->nr_nodes; i++)
+		driver |= node_reported(&st->nodes[i]);
 	if (json_object_object_get_ex(st->root, HB_KEY_REASONS, &v) &&
 	    json_object_is_type(v, json_type_array)) {
 		for (k = 0; k < json_object_array_length(v); k++) {
-			const char *why = json_object_get_string(
+			const char *why = json_string_or_null(
 				json_object_array_get_idx(v, k));
 			bool per_node = false;
 
+			if (!why) {
+				add(out, FINDING_WARN, "the whole VM: QEMU reported a discard-inhibit reason that is not a string");
+				continue;
+			}
 			/* Node reasons are reported with their node below. */
 			for (i = 0; i < st->nr_nodes; i++) {
 				struct json_object *r;
+				const char *nr;
 
 				if (json_object_object_get_ex(st->nodes[i].obj,
 							      HB_KEY_REASON, &r) &&
-				    !strcmp(json_object_get_string(r), why))
+				    (nr = json_string_or_null(r)) &&
+				    !strcmp(nr, why))
 					per_node = true;
 			}
 			if (!per_node)
@@ -110,18 +135,25 @@ void check_state(const struct hb_state *st, struct check_list *out)
 	}
 	for (i = 0; i < st->nr_nodes; i++) {
 		const struct hb_node *n = &st->nodes[i];
+		const char *why = NULL;
 		char where[32];
 
 		snprintf(where, sizeof(where), "node %lld", (long long)n->node);
-		if (json_object_object_get_ex(n->obj, HB_KEY_REASON, &v))
-			explain(out, where, json_object_get_string(v));
-		else
+		if (json_object_object_get_ex(n->obj, HB_KEY_REASON, &v)) {
+			why = json_string_or_null(v);
+			if (!why)
+				add(out, FINDING_WARN, "%s: QEMU reported a discard-inhibit reason that is not a string",
+				    where);
+		}
+		if (why && !strcmp(why, "large-pages") && !node_reported(n))
+			/* Ranges are negotiated when the driver comes up. */
+			add(out, FINDING_NOTE, "%s: host pages larger than 4 KiB, and the guest's driver has not reported yet: whole host pages go back once a driver with ranges runs",
+			    where);
+		else if (why)
+			explain(out, where, why);
+		else if (!json_object_object_get_ex(n->obj, HB_KEY_REASON, &v))
 			add(out, FINDING_OK, "%s: %llu MiB, resizable, inflated pages go back to the host",
 			    where, (unsigned long long)(n->ram >> 20));
-		if (json_object_object_get_ex(n->obj, "stats", &stats) &&
-		    json_object_object_get_ex(stats, "total-memory", &v) &&
-		    json_object_get_uint64(v))
-			driver = true;
 	}
 	if (!st->nr_nodes)
 		add(out, FINDING_ERROR, "the device manages no node");
@@ -185,13 +217,19 @@ int check_domain_xml(const char *xml, struct check_list *out, char *err,
 		add(out, FINDING_ERROR, "domain: <memoryBacking><locked/>: locked guest memory cannot be returned to the host");
 	if (count(ctx, "/domain/memoryBacking/hugepages"))
 		add(out, FINDING_NOTE, "domain: <hugepages/>: only whole host pages go back, and only from a guest driver that reports ranges; keep the host's huge page pool large enough to grow the tiers back");
+	/*
+	 * A cell's memAccess overrides <memoryBacking><access>: with file
+	 * backing, any cell that is not shared is a private file mapping.
+	 */
 	access = string(ctx, "/domain/memoryBacking/access/@mode");
 	if (count(ctx, "/domain/memoryBacking/source[@type='file']") &&
-	    strcmp(access, "shared"))
-		add(out, FINDING_ERROR, "domain: file-backed memory without <access mode='shared'/>: discards would punch the file others may map; the device keeps those pages");
+	    (count(ctx, "/domain/cpu/numa/cell[@memAccess='private']") ||
+	     (strcmp(access, "shared") &&
+	      (!cells || count(ctx, "/domain/cpu/numa/cell[not(@memAccess)]")))))
+		add(out, FINDING_ERROR, "domain: file-backed memory without shared access (<access mode='shared'/>, or a cell's memAccess='private'): discards would punch the file others may map; the device keeps those pages");
 	free(access);
-	if (count(ctx, "/domain/devices/hostdev[@type='pci'] | /domain/devices/interface[@type='hostdev']"))
-		add(out, FINDING_ERROR, "domain: a host PCI device (VFIO) pins all guest memory: nothing is returned while it is attached");
+	if (count(ctx, "/domain/devices/hostdev[@type='pci'] | /domain/devices/hostdev[@type='mdev'] | /domain/devices/interface[@type='hostdev']"))
+		add(out, FINDING_ERROR, "domain: a host PCI or mediated device (VFIO) pins all guest memory: nothing is returned while it is attached");
 
 	dev = string(ctx, "/domain/qemu:commandline/qemu:arg[contains(@value, 'virtio-hballoon')]/@value");
 	if (!*dev)

@@ -262,16 +262,6 @@ struct qmp *qmp_connect_libvirt(const char *uri, const char *domain,
 		lv_close(lv);
 		return NULL;
 	}
-	if (virDomainIsActive(lv->dom) != 1) {
-		if (err) {
-			err->status = QMP_ERR_CONNECT;
-			err->cls[0] = '\0';
-			snprintf(err->msg, sizeof(err->msg),
-				 "%s is not running", lv->name);
-		}
-		lv_close(lv);
-		return NULL;
-	}
 	q = qmp_open_ops(&lv_ops, lv, lv->name);
 	if (!q) {
 		lv_close(lv);
@@ -282,16 +272,41 @@ struct qmp *qmp_connect_libvirt(const char *uri, const char *domain,
 		return NULL;
 	}
 	lv->q = q;
-	/* Notice a daemon that went away while we wait for events. */
-	virConnectSetKeepAlive(lv->conn, 5, 3);
-	virConnectRegisterCloseCallback(lv->conn, connection_closed, lv, NULL);
+	/*
+	 * Notice a daemon that went away while we wait for events (a remote
+	 * side without keepalive returns 1, which is fine), and register for
+	 * the domain's events before checking that it runs: a domain that
+	 * stops in between is then seen stopping.
+	 */
+	if (virConnectSetKeepAlive(lv->conn, 5, 3) < 0 ||
+	    virConnectRegisterCloseCallback(lv->conn, connection_closed, lv,
+					    NULL) < 0) {
+		lv_err(err, QMP_ERR_CONNECT, "libvirt connection callbacks");
+		qmp_close(q);
+		return NULL;
+	}
 	lv->lifecycle_cb = virConnectDomainEventRegisterAny(
 		lv->conn, lv->dom, VIR_DOMAIN_EVENT_ID_LIFECYCLE,
 		VIR_DOMAIN_EVENT_CALLBACK(lifecycle_event), lv, NULL);
+	if (lv->lifecycle_cb < 0) {
+		lv_err(err, QMP_ERR_CONNECT, "domain lifecycle events");
+		qmp_close(q);
+		return NULL;
+	}
 	lv->monitor_cb = virConnectDomainQemuMonitorEventRegister(
 		lv->conn, lv->dom, NULL, monitor_event, lv, NULL, 0);
 	if (lv->monitor_cb < 0) {
 		lv_err(err, QMP_ERR_CONNECT, "QEMU monitor events");
+		qmp_close(q);
+		return NULL;
+	}
+	if (virDomainIsActive(lv->dom) != 1) {
+		if (err) {
+			err->status = QMP_ERR_CONNECT;
+			err->cls[0] = '\0';
+			snprintf(err->msg, sizeof(err->msg),
+				 "%s is not running", lv->name);
+		}
 		qmp_close(q);
 		return NULL;
 	}

@@ -87,6 +87,23 @@ static void t_state(void)
 
 	state("{\"nodes\": []}");
 	tap_ok(has(FINDING_ERROR, "manages no node"), "no node is an error");
+
+	/* Whatever QEMU sends: a null or a number is no reason, no crash. */
+	state("{\"nodes\": [" NODE(0, STATS ", \"reason\": 7") "],"
+	      " \"discard-inhibited\": true, \"reasons\": [null, 5]}");
+	if (!tap_ok(has(FINDING_WARN, "the whole VM: QEMU reported a discard-inhibit reason that is not a string") &&
+		    has(FINDING_WARN, "node 0: QEMU reported"),
+		    "reasons that are not strings are warned about"))
+		dump();
+
+	/* Before the driver negotiated ranges, large-pages is expected. */
+	state("{\"nodes\": [" NODE(0, "") ", " NODE(1,
+	      ", \"discard-inhibited\": true, \"reason\": \"large-pages\"") "],"
+	      " \"discard-inhibited\": true, \"reasons\": [\"large-pages\"]}");
+	if (!tap_ok(has(FINDING_NOTE, "node 1: host pages larger than 4 KiB, and the guest's driver has not reported yet") &&
+		    check_worst(&list) == FINDING_WARN,
+		    "huge-page node while the guest boots: a note, not an error"))
+		dump();
 }
 
 #define DOMAIN(features, backing, devices, cmdline) \
@@ -137,6 +154,25 @@ static void t_domain(void)
 		   "<access mode='shared'/></memoryBacking>", "", PINNED));
 	tap_ok(!has(FINDING_ERROR, "file-backed memory"),
 	       "shared file backing is fine");
+	xml("<domain type='kvm' xmlns:qemu='http://libvirt.org/schemas/domain/qemu/1.0'>"
+	    "<memoryBacking><source type='file'/><access mode='shared'/></memoryBacking>"
+	    "<features><acpi/></features><cpu><numa>"
+	    "<cell id='0' cpus='0' memory='1' unit='GiB'/>"
+	    "<cell id='1' memory='1' unit='GiB' memAccess='private'/></numa></cpu>"
+	    "<devices><hostdev mode='subsystem' type='mdev'/></devices>"
+	    "<qemu:commandline>" PINNED "</qemu:commandline></domain>");
+	if (!tap_ok(has(FINDING_ERROR, "file-backed memory") &&
+		    has(FINDING_ERROR, "mediated device"),
+		    "a private cell overrides shared access; an mdev pins memory"))
+		dump();
+	xml("<domain type='kvm' xmlns:qemu='http://libvirt.org/schemas/domain/qemu/1.0'>"
+	    "<memoryBacking><source type='file'/></memoryBacking>"
+	    "<features><acpi/></features><cpu><numa>"
+	    "<cell id='0' cpus='0' memory='1' unit='GiB' memAccess='shared'/>"
+	    "<cell id='1' memory='1' unit='GiB' memAccess='shared'/></numa></cpu>"
+	    "<devices/><qemu:commandline>" PINNED "</qemu:commandline></domain>");
+	tap_ok(!has(FINDING_ERROR, "file-backed memory"),
+	       "every cell shared: file backing is fine without a global access");
 	xml(DOMAIN("<acpi/>", "", "", "<qemu:arg value='-smp'/>"));
 	tap_ok(has(FINDING_ERROR, "no virtio-hballoon-pci"),
 	       "a domain without the device");
