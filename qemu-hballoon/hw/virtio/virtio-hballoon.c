@@ -87,16 +87,6 @@ static HballoonNode *virtio_hballoon_find_node(VirtIOHballoon *s,
 }
 
 /*
- * Why discarding is not possible right now, as a list of reasons (NULL if
- * discarding works everywhere). A node's own reason (its backend) is also
- * reported with the node.
- *
- * Page poisoning is no reason: an inflated page is not free memory to the
- * guest, and a deflated one goes back through the guest's page allocator,
- * which poisons it again when it frees it (virtio-balloon honours the
- * poison value only for free page reporting, which this device lacks).
- */
-/*
  * Whether @node's own backend keeps it from discarding; if so, why. A node
  * whose host pages are larger than 4 KiB discards only whole host pages,
  * which a PFN never covers: it needs a guest that reports ranges.
@@ -117,6 +107,16 @@ static bool virtio_hballoon_node_inhibited(VirtIOHballoon *s,
     return false;
 }
 
+/*
+ * Why discarding is not possible right now, as a list of reasons (NULL if
+ * discarding works everywhere). A node's own reason (its backend) is also
+ * reported with the node.
+ *
+ * Page poisoning is no reason: an inflated page is not free memory to the
+ * guest, and a deflated one goes back through the guest's page allocator,
+ * which poisons it again when it frees it (virtio-balloon honours the
+ * poison value only for free page reporting, which this device lacks).
+ */
 static HballoonDiscardInhibitorList *
 virtio_hballoon_inhibitors(VirtIOHballoon *s)
 {
@@ -169,13 +169,6 @@ static bool virtio_hballoon_may_discard(VirtIOHballoon *s, HballoonNode *node)
            !ram_block_discard_is_disabled() &&
            !migration_in_incoming_postcopy() && !migration_in_bg_snapshot();
 }
-
-/* A run of contiguous 4 KiB pages inside one RAMBlock, discarded at once. */
-typedef struct HballoonRun {
-    RAMBlock *rb;
-    ram_addr_t offset;
-    uint64_t pages;
-} HballoonRun;
 
 static void virtio_hballoon_flush_run(HballoonNode *node, HballoonRun *run)
 {
@@ -382,7 +375,6 @@ static bool virtio_hballoon_work(VirtIOHballoon *s, int64_t deadline)
     HballoonNode *node = s->cur_node;
     bool inflate = s->cur_vq == s->ivq;
     MemoryRegionSection cache = {};
-    HballoonRun run = {};
     uint32_t i = s->cur_next, unclocked = 0;
     bool first = true;
 
@@ -442,7 +434,8 @@ static bool virtio_hballoon_work(VirtIOHballoon *s, int64_t deadline)
         } else {
             node->inflated += step;
             if (s->cur_discard) {
-                virtio_hballoon_add_run(node, &run, rb, offset, step);
+                virtio_hballoon_add_run(node, &s->cur_run, rb, offset,
+                                        step);
             }
         }
         s->cur_done += step;
@@ -451,7 +444,10 @@ static bool virtio_hballoon_work(VirtIOHballoon *s, int64_t deadline)
             i++;
         }
     }
-    virtio_hballoon_flush_run(node, &run);
+    /* A run may go on in the next slice, but not past its buffer. */
+    if (i == s->cur_num) {
+        virtio_hballoon_flush_run(node, &s->cur_run);
+    }
     if (cache.mr) {
         memory_region_unref(cache.mr);
     }
@@ -496,6 +492,7 @@ static void virtio_hballoon_drop_current(VirtIOHballoon *s)
     virtqueue_detach_element(s->cur_vq, s->cur_elem, 0);
     g_free(s->cur_elem);
     s->cur_elem = NULL;
+    s->cur_run.pages = 0;       /* not discarded: the guest keeps them */
 }
 
 /*

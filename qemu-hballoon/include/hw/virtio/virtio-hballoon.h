@@ -19,6 +19,13 @@
 
 OBJECT_DECLARE_SIMPLE_TYPE(VirtIOHballoon, VIRTIO_HBALLOON)
 
+/* A run of contiguous 4 KiB pages inside one RAMBlock, discarded at once. */
+typedef struct HballoonRun {
+    RAMBlock *rb;
+    ram_addr_t offset;
+    uint64_t pages;
+} HballoonRun;
+
 typedef struct HballoonNode {
     /* Fixed at realize. */
     uint32_t node_id;           /* QEMU NUMA node id == ACPI PXM */
@@ -87,6 +94,12 @@ struct VirtIOHballoon {
     ram_addr_t cur_offset;
     bool cur_ranges;            /* entries are ranges (F_RANGES) */
     bool cur_discard;
+    /*
+     * Pages of the buffer in hand waiting to be discarded together: a
+     * host page that two ranges cover is freed even when a slice ends
+     * between them. Flushed when the buffer is done, dropped with it.
+     */
+    HballoonRun cur_run;
     bool drain_dvq_first;       /* take turns between the queues */
     QEMUBH *drain_bh;           /* continues a drain past its slice */
     uint64_t slice_max_ns;      /* longest slice so far (x-slice-max-ns) */
