@@ -4,6 +4,9 @@
  */
 #include "policy.h"
 
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 
 typedef unsigned __int128 u128;
@@ -23,6 +26,11 @@ static uint64_t add_sat(uint64_t a, uint64_t b)
 	return a > UINT64_MAX - b ? UINT64_MAX : a + b;
 }
 
+static uint64_t sub_sat(uint64_t a, uint64_t b)
+{
+	return a > b ? a - b : 0;
+}
+
 /* @v rounded up to a multiple of @g, saturating at the largest multiple. */
 static uint64_t round_up(uint64_t v, uint64_t g)
 {
@@ -33,288 +41,577 @@ static uint64_t round_up(uint64_t v, uint64_t g)
 	return v > UINT64_MAX - (g - r) ? UINT64_MAX - UINT64_MAX % g : v + g - r;
 }
 
-/*
- * Weighted water-filling: hand out up to *@avail in multiples of @g, to
- * the VMs with @need[i] > 0, in shares proportional to @f[i], none beyond
- * its need; what one cannot take goes to the others.  @need shrinks and
- * @alloc grows by what each got; *@avail shrinks.
- */
-static void water_fill(size_t n, const u128 *f, uint64_t *need,
-		       uint64_t *alloc, uint64_t *avail, uint64_t g)
+/* The fast node's ceiling and floor, and its size now. */
+static uint64_t hi_of(const struct policy_vm *v)
 {
-	for (;;) {
-		uint64_t given = 0;
-		u128 total = 0;
-		size_t i, best = n;
-
-		for (i = 0; i < n; i++) {
-			if (!need[i] || !f[i])
-				continue;
-			total += f[i];
-			if (best == n || f[i] > f[best])
-				best = i;
-		}
-		if (!total || !*avail)
-			return;
-		for (i = 0; i < n; i++) {
-			uint64_t share;
-
-			if (!need[i] || !f[i])
-				continue;
-			share = (uint64_t)((u128)*avail * f[i] / total);
-			share = min64(share - share % g, need[i]);
-			need[i] -= share;
-			alloc[i] += share;
-			given += share;
-		}
-		*avail -= given;
-		if (!given) {
-			/* Shares below a granule: one to the first in line. */
-			uint64_t one = min64(min64(g, need[best]), *avail);
-
-			if (one < g && one < need[best])
-				return;		/* less than a granule left */
-			need[best] -= one;
-			alloc[best] += one;
-			*avail -= one;
-		}
-	}
+	return min64(v->max, v->fast_ram);
 }
 
+static uint64_t lo_of(const struct policy_vm *v)
+{
+	return min64(v->min, hi_of(v));
+}
+
+static uint64_t cur_of(const struct policy_vm *v)
+{
+	return min64(v->fast_actual, v->fast_ram);
+}
+
+static uint64_t weight_of(const struct policy_vm *v)
+{
+	if (v->weight < 1)
+		return 1;
+	return v->weight > POLICY_MAX_WEIGHT ? POLICY_MAX_WEIGHT : v->weight;
+}
+
+/* The fast + slow size keep_total keeps. */
+static uint64_t total_of(const struct policy_vm *v)
+{
+	return v->total ? v->total : add_sat(cur_of(v), v->slow_actual);
+}
+
+/* One round's working state: on the caller's stack, nothing static. */
 struct round {
-	uint64_t lo[POLICY_MAX_VMS];	/* the fast node's floor */
-	uint64_t hi[POLICY_MAX_VMS];	/* and ceiling */
+	const struct policy_params *p;
+	const struct policy_vm *vms;
+	struct policy_target *out;	/* out[i].alloc is the allocation */
+	size_t n;
+	uint64_t g;			/* the granule, at least 1 */
 	uint64_t want[POLICY_MAX_VMS];	/* demand within [lo, hi] */
-	uint64_t cur[POLICY_MAX_VMS];	/* size now */
-	uint64_t need[POLICY_MAX_VMS];
-	u128 f[POLICY_MAX_VMS];
+	uint64_t need[POLICY_MAX_VMS];	/* what water_fill may still give */
+	uint64_t f[POLICY_MAX_VMS];	/* water_fill: scaled factors */
+	uint64_t tmp[POLICY_MAX_VMS];	/* water_fill: shares; hysteresis:
+					 * the allocation before it */
+	unsigned char flag[POLICY_MAX_VMS];
 };
 
-/* Steps 1-3: minimums, demand by weight x shortfall, keep what is held. */
-static void allocate(const struct policy_params *p, const struct policy_vm *vms,
-		     size_t n, struct policy_target *out, struct round *r,
-		     uint64_t *alloc)
+/*
+ * Weighted water-filling: hand out up to *@avail to the VMs with need > 0,
+ * in shares proportional to f = weight x need (@by_need) or to weight,
+ * none beyond its need; what one cannot take goes to the others.  Each VM
+ * gets its exact share rounded down to whole granules (a whole need may
+ * end off the granule grid); the granules left over then go one each, the
+ * largest remainder first.  need shrinks, the allocations grow, *@avail
+ * shrinks by what was given.
+ *
+ * Exact in 128 bits: f is scaled down (only for sizes near 2^64) so that
+ * the sum of the factors stays below 2^64.
+ */
+static void water_fill(struct round *c, bool by_need, uint64_t *avail)
 {
-	uint64_t g = p->granule ? p->granule : 1;
-	uint64_t used = 0, avail, need_sum = 0;
-	size_t i;
+	uint64_t R = *avail, g = c->g, left, F;
+	u128 big = 0, sum = 0;
+	unsigned int k = 0;
+	size_t i, n = c->n;
+	bool again;
 
 	for (i = 0; i < n; i++) {
-		const struct policy_vm *v = &vms[i];
-
-		r->hi[i] = min64(v->max, v->fast_ram);
-		r->lo[i] = min64(v->min, r->hi[i]);
-		r->cur[i] = min64(v->fast_actual, v->fast_ram);
-		if (!v->valid) {
-			/* No word: it keeps what it has, at least its minimum. */
-			alloc[i] = max64(r->cur[i], r->lo[i]);
-			r->lo[i] = r->hi[i] = r->want[i] = alloc[i];
-			out[i].reason = POLICY_NO_WORD;
-		} else {
-			r->want[i] = min64(max64(round_up(v->hot_demand, g),
-						 r->lo[i]), r->hi[i]);
-			alloc[i] = r->lo[i];
-		}
-		used = add_sat(used, alloc[i]);
-	}
-	avail = p->budget > used ? p->budget - used : 0;
-
-	for (i = 0; i < n; i++) {
-		r->need[i] = r->want[i] - alloc[i];
-		r->f[i] = (u128)vms[i].weight * r->need[i];
-	}
-	water_fill(n, r->f, r->need, alloc, &avail, g);
-
-	for (i = 0; i < n; i++) {
-		const struct policy_vm *v = &vms[i];
-
-		if (!v->valid)
+		if (!c->need[i])
 			continue;
-		if (alloc[i] < r->want[i])
-			out[i].reason = POLICY_SHARE;
-		else if (r->want[i] == r->lo[i])
-			out[i].reason = POLICY_MIN;
-		else if (r->want[i] == r->hi[i] && v->hot_demand > r->hi[i])
-			out[i].reason = POLICY_MAX;
-		else
-			out[i].reason = POLICY_DEMAND;
-		/* What it holds beyond that, it may keep. */
-		r->need[i] = min64(r->cur[i], r->hi[i]) > alloc[i] ?
-			     min64(r->cur[i], r->hi[i]) - alloc[i] : 0;
-		r->f[i] = vms[i].weight;
-		need_sum = add_sat(need_sum, r->need[i]);
+		big += (u128)weight_of(&c->vms[i]) *
+		       (by_need ? c->need[i] : 1);
+		sum += c->need[i];
 	}
-	if (need_sum <= avail) {
+	if (!sum || !R)
+		return;
+	if (sum <= R) {
 		for (i = 0; i < n; i++) {
-			if (!r->need[i])
-				continue;
-			alloc[i] += r->need[i];
-			out[i].reason = POLICY_KEEP;
+			c->out[i].alloc += c->need[i];
+			c->need[i] = 0;
 		}
-	} else {
-		uint64_t before[POLICY_MAX_VMS];
-
-		memcpy(before, alloc, n * sizeof(*alloc));
-		water_fill(n, r->f, r->need, alloc, &avail, g);
-		for (i = 0; i < n; i++)
-			if (alloc[i] > before[i])
-				out[i].reason = POLICY_KEEP;
+		*avail = R - (uint64_t)sum;
+		return;
 	}
-}
-
-/* Step 4: leave sizes alone that would change by less than the hysteresis. */
-static void hysteresis(const struct policy_params *p,
-		       const struct policy_vm *vms, size_t n,
-		       struct policy_target *out, struct round *r,
-		       uint64_t *alloc)
-{
-	uint64_t sum = 0, was[POLICY_MAX_VMS];
-	bool kept[POLICY_MAX_VMS];
-	size_t i;
-
+	while ((big >> k) >= (u128)1 << 63)
+		k++;
 	for (i = 0; i < n; i++) {
-		uint64_t d = alloc[i] > r->cur[i] ? alloc[i] - r->cur[i] :
-			     r->cur[i] - alloc[i];
+		u128 f;
 
-		was[i] = alloc[i];
-		kept[i] = vms[i].valid && d && d < p->hysteresis &&
-			  r->cur[i] >= r->lo[i] && r->cur[i] <= r->hi[i];
-		if (kept[i])
-			alloc[i] = r->cur[i];
-		sum = add_sat(sum, alloc[i]);
-	}
-	/* Keeping a VM above its allocation must not break the budget. */
-	for (i = 0; i < n && sum > p->budget; i++) {
-		if (!kept[i] || alloc[i] <= was[i])
+		c->f[i] = 0;
+		c->flag[i] = 0;
+		if (!c->need[i])
 			continue;
-		sum -= alloc[i] - was[i];
-		alloc[i] = was[i];
-		kept[i] = false;
-	}
-	for (i = 0; i < n; i++)
-		if (kept[i])
-			out[i].reason = POLICY_HYSTERESIS;
-}
-
-/* Steps 5 and 6: this round's targets. */
-static void moves(const struct policy_params *p, const struct policy_vm *vms,
-		  size_t n, struct policy_target *out, struct round *r,
-		  const uint64_t *alloc)
-{
-	uint64_t held = 0, room, left = p->max_move, step;
-	bool over;
-	size_t i, k;
-
-	for (i = 0; i < n; i++) {
-		held = add_sat(held, r->cur[i]);
-		out[i].alloc = alloc[i];
-		out[i].fast_target = r->cur[i];
-		out[i].slow_target = vms[i].slow_actual;
-	}
-	over = held > p->budget;
-
-	/* Shrinks first: the memory they free is for the next round. */
-	for (i = 0; i < n; i++) {
-		const struct policy_vm *v = &vms[i];
-		uint64_t target;
-
-		if (!v->valid || alloc[i] >= r->cur[i])
-			continue;
-		target = alloc[i];
-		if (p->keep_total) {
-			uint64_t total = v->total ? v->total :
-					 add_sat(r->cur[i], v->slow_actual);
-			/* The slow size that keeps the total at @target. */
-			uint64_t slow = min64(total > target ? total - target : 0,
-					      v->slow_ram);
-			bool force = over || r->cur[i] > r->hi[i];
-
-			out[i].slow_target = max64(slow, v->slow_actual);
-			if (!force && total > add_sat(target, v->slow_ram)) {
-				/* The slow node cannot take it all in. */
-				target = min64(r->cur[i], total - v->slow_ram);
-			}
-			if (!force && v->slow_actual < slow) {
-				out[i].reason = POLICY_WAIT_SLOW;
-				continue;
-			}
-		}
-		step = r->cur[i] - target;
-		if (step > left && !over) {
-			step = left;
-			out[i].reason = POLICY_CAPPED;
-		}
-		left -= min64(step, left);
-		out[i].fast_target = r->cur[i] - step;
+		f = ((u128)weight_of(&c->vms[i]) *
+		     (by_need ? c->need[i] : 1)) >> k;
+		c->f[i] = f ? (uint64_t)f : 1;
 	}
 
 	/*
-	 * Growth into what the actual sizes leave of the budget: minimums
-	 * first (not counted against max_move), then the most underserved.
+	 * Those whose share covers their need get it; that only raises the
+	 * others' shares, so all of them can go at once.
 	 */
-	room = p->budget > held ? p->budget - held : 0;
-	for (i = 0; i < n; i++) {
-		if (!vms[i].valid || r->cur[i] >= r->lo[i])
-			continue;
-		step = min64(r->lo[i] - r->cur[i], room);
-		out[i].fast_target = r->cur[i] + step;
-		room -= step;
-	}
-	for (k = 0; k < n; k++) {
-		u128 best_f = 0;
-		size_t best = n;
-
+	do {
+		again = false;
+		F = 0;
+		for (i = 0; i < n; i++)
+			F += c->f[i];		/* < 2^63 + POLICY_MAX_VMS */
+		if (!F)
+			break;
+		for (i = 0; i < n; i++)
+			c->flag[i] = c->f[i] &&
+				     (u128)R * c->f[i] >= (u128)c->need[i] * F;
 		for (i = 0; i < n; i++) {
-			uint64_t gap = alloc[i] > out[i].fast_target ?
-				       alloc[i] - out[i].fast_target : 0;
-			u128 f = (u128)vms[i].weight * gap;
-
-			if (!vms[i].valid || out[i].fast_target < r->cur[i] ||
-			    !gap || out[i].reason == POLICY_CAPPED)
+			if (!c->flag[i])
 				continue;
-			if (best == n || f > best_f) {
+			R -= c->need[i];
+			c->out[i].alloc += c->need[i];
+			c->need[i] = 0;
+			c->f[i] = 0;
+			c->flag[i] = 0;
+			again = true;
+		}
+	} while (again);
+	if (!F) {
+		*avail = R;
+		return;
+	}
+
+	/* The rest, proportionally, in whole granules (each below its need). */
+	left = R;
+	for (i = 0; i < n; i++) {
+		uint64_t s;
+
+		if (!c->f[i])
+			continue;
+		s = (uint64_t)((u128)R * c->f[i] / F);
+		s -= s % g;
+		c->tmp[i] = s;
+		c->out[i].alloc += s;
+		c->need[i] -= s;
+		left -= s;
+	}
+	/* Granules left over: one each, by largest remainder (then index). */
+	for (;;) {
+		bool gave = false;
+
+		for (i = 0; i < n; i++)
+			c->flag[i] = 0;
+		for (;;) {
+			size_t best = n;
+			u128 best_rem = 0;
+
+			for (i = 0; i < n; i++) {
+				u128 rem;
+
+				if (!c->f[i] || !c->need[i] || c->flag[i] ||
+				    min64(g, c->need[i]) > left)
+					continue;
+				rem = (u128)R * c->f[i] - (u128)c->tmp[i] * F;
+				if (best == n || rem > best_rem) {
+					best = i;
+					best_rem = rem;
+				}
+			}
+			if (best == n)
+				break;
+			/* tmp stays: later passes go in the same order */
+			c->flag[best] = 1;
+			left -= min64(g, c->need[best]);
+			c->out[best].alloc += min64(g, c->need[best]);
+			c->need[best] -= min64(g, c->need[best]);
+			gave = true;
+		}
+		if (!gave)
+			break;
+	}
+	*avail = left;
+}
+
+/* Steps 1-3: minimums, demand by weight x shortfall, keep what is held. */
+static void allocate(struct round *c)
+{
+	uint64_t used = 0, avail;
+	size_t i;
+
+	for (i = 0; i < c->n; i++) {
+		const struct policy_vm *v = &c->vms[i];
+		struct policy_target *o = &c->out[i];
+
+		if (!v->valid) {
+			/* No word: it keeps what it has, at least its minimum. */
+			o->alloc = max64(cur_of(v), lo_of(v));
+			c->want[i] = o->alloc;
+			o->reason = POLICY_NO_WORD;
+		} else {
+			c->want[i] = min64(max64(round_up(v->hot_demand, c->g),
+						 lo_of(v)), hi_of(v));
+			o->alloc = lo_of(v);
+		}
+		c->need[i] = c->want[i] - o->alloc;
+		used = add_sat(used, o->alloc);
+	}
+	avail = sub_sat(c->p->budget, used);
+	water_fill(c, true, &avail);
+
+	for (i = 0; i < c->n; i++) {
+		const struct policy_vm *v = &c->vms[i];
+		struct policy_target *o = &c->out[i];
+
+		c->need[i] = 0;
+		if (!v->valid)
+			continue;
+		if (o->alloc < c->want[i])
+			o->reason = POLICY_SHARE;
+		else if (v->hot_demand > hi_of(v))
+			o->reason = POLICY_MAX;
+		else if (c->want[i] == lo_of(v))
+			o->reason = POLICY_MIN;
+		else
+			o->reason = POLICY_DEMAND;
+		/* What it holds beyond that, it may keep. */
+		c->need[i] = sub_sat(min64(cur_of(v), hi_of(v)), o->alloc);
+	}
+	water_fill(c, false, &avail);
+	for (i = 0; i < c->n; i++)
+		if (c->vms[i].valid && c->out[i].alloc > c->want[i])
+			c->out[i].reason = POLICY_KEEP;
+}
+
+/* Step 4: leave sizes alone that would change by less than the hysteresis. */
+static void hysteresis(struct round *c)
+{
+	u128 sum = 0;		/* exact: it is counted down again below */
+	size_t i;
+
+	for (i = 0; i < c->n; i++) {
+		const struct policy_vm *v = &c->vms[i];
+		struct policy_target *o = &c->out[i];
+		uint64_t cur = cur_of(v);
+		uint64_t d = o->alloc > cur ? o->alloc - cur : cur - o->alloc;
+
+		c->tmp[i] = o->alloc;
+		c->flag[i] = v->valid && d && d < c->p->hysteresis &&
+			     cur >= lo_of(v) && cur <= hi_of(v);
+		if (c->flag[i])
+			o->alloc = cur;
+		sum += o->alloc;
+	}
+	/* Keeping VMs above their allocation must not break the budget. */
+	while (sum > c->p->budget) {
+		size_t best = c->n;
+
+		for (i = 0; i < c->n; i++)
+			if (c->flag[i] && c->out[i].alloc > c->tmp[i] &&
+			    (best == c->n ||
+			     c->out[i].alloc - c->tmp[i] >
+			     c->out[best].alloc - c->tmp[best]))
+				best = i;
+		if (best == c->n)
+			break;
+		sum -= c->out[best].alloc - c->tmp[best];
+		c->out[best].alloc = c->tmp[best];
+		c->flag[best] = 0;
+	}
+	for (i = 0; i < c->n; i++)
+		if (c->flag[i])
+			c->out[i].reason = POLICY_HYSTERESIS;
+}
+
+/*
+ * A move of @step towards a gap of @gap: a move cut short is cut to whole
+ * granules, unless max_move is below one granule (then nothing could move).
+ */
+static uint64_t cut(const struct round *c, uint64_t step, uint64_t gap)
+{
+	if (step >= gap)
+		return gap;
+	if (c->p->max_move >= c->g)
+		step -= step % c->g;
+	return step;
+}
+
+/*
+ * Step 5: growth into @room, at most *@left in all.  @to_min: up to the
+ * minimums; else up to the allocations.  The most underserved first.
+ */
+static void grow(struct round *c, bool to_min, uint64_t *room, uint64_t *left)
+{
+	size_t i;
+
+	for (i = 0; i < c->n; i++) {
+		const struct policy_vm *v = &c->vms[i];
+		uint64_t goal = to_min ? lo_of(v) : c->out[i].alloc;
+
+		c->flag[i] = c->out[i].fast_target < goal;
+	}
+	for (;;) {
+		size_t best = c->n;
+		u128 best_f = 0;
+		uint64_t goal, gap, step;
+		struct policy_target *o;
+
+		for (i = 0; i < c->n; i++) {
+			const struct policy_vm *v = &c->vms[i];
+			u128 f;
+
+			if (!c->flag[i])
+				continue;
+			goal = to_min ? lo_of(v) : c->out[i].alloc;
+			f = (u128)weight_of(v) * (goal - c->out[i].fast_target);
+			if (best == c->n || f > best_f) {
 				best = i;
 				best_f = f;
 			}
 		}
-		if (best == n)
-			break;
-		step = min64(min64(alloc[best] - out[best].fast_target, room),
-			     left);
-		out[best].fast_target += step;
-		room -= step;
-		left -= step;
-		if (out[best].fast_target < alloc[best])
-			out[best].reason = POLICY_CAPPED;
+		if (best == c->n)
+			return;
+		c->flag[best] = 0;
+		o = &c->out[best];
+		goal = to_min ? lo_of(&c->vms[best]) : o->alloc;
+		gap = goal - o->fast_target;
+		step = cut(c, min64(min64(gap, *room), *left), gap);
+		o->fast_target += step;
+		*room -= step;
+		*left -= step;
+		if (step < gap)
+			o->reason = *left < *room ? POLICY_CAPPED :
+				    POLICY_WAIT_ROOM;
 	}
+}
+
+/* Step 6 with 8: shrinks, at most *@left in all. */
+static void shrink(struct round *c, bool force_all, uint64_t *left)
+{
+	const struct policy_params *p = c->p;
+	size_t i;
+
+	for (i = 0; i < c->n; i++)
+		c->flag[i] = c->vms[i].valid &&
+			     cur_of(&c->vms[i]) > c->out[i].alloc;
+	for (;;) {
+		const struct policy_vm *v;
+		struct policy_target *o;
+		size_t best = c->n;
+		uint64_t cur, floor, step, absorb = 0;
+		bool force, waiting = false, full = false;
+
+		/* Above the maximum first, then the largest excess. */
+		for (i = 0; i < c->n; i++) {
+			const struct policy_vm *w = &c->vms[i];
+			bool above, best_above;
+
+			if (!c->flag[i])
+				continue;
+			if (best == c->n) {
+				best = i;
+				continue;
+			}
+			above = cur_of(w) > hi_of(w);
+			best_above = cur_of(&c->vms[best]) > hi_of(&c->vms[best]);
+			if (above != best_above ? above :
+			    cur_of(w) - c->out[i].alloc >
+			    cur_of(&c->vms[best]) - c->out[best].alloc)
+				best = i;
+		}
+		if (best == c->n)
+			return;
+		c->flag[best] = 0;
+		v = &c->vms[best];
+		o = &c->out[best];
+		cur = cur_of(v);
+		floor = o->alloc;
+		force = force_all || cur > hi_of(v);
+
+		if (p->keep_total) {
+			uint64_t total = total_of(v);
+			uint64_t slow = min64(v->slow_actual, v->slow_ram);
+
+			/* The slow size that keeps the total at the allocation. */
+			o->slow_target = max64(slow, min64(sub_sat(total, o->alloc),
+							   v->slow_ram));
+			/* The lowest fast size a full slow node keeps it at. */
+			absorb = sub_sat(total, v->slow_ram);
+			if (!force && absorb > floor) {
+				floor = absorb;
+				full = true;
+			}
+			if (floor >= cur) {
+				o->reason = POLICY_SLOW_FULL;
+				continue;
+			}
+			/* As far as the slow node's actual size keeps it. */
+			if (!force && sub_sat(total, slow) > floor) {
+				floor = sub_sat(total, slow);
+				waiting = true;
+			}
+			if (floor >= cur) {
+				o->reason = POLICY_WAIT_SLOW;
+				continue;
+			}
+		}
+		step = cut(c, min64(cur - floor, *left), cur - floor);
+		o->fast_target = cur - step;
+		*left -= step;
+		if (step < cur - floor)
+			o->reason = POLICY_CAPPED;
+		else if (waiting)
+			o->reason = POLICY_WAIT_SLOW;
+		else if (full)
+			o->reason = POLICY_SLOW_FULL;
+		else if (p->keep_total && o->alloc < absorb)
+			o->reason = POLICY_TOTAL_DROPS;
+	}
+}
+
+/* Steps 5-8: this round's targets. */
+static void moves(struct round *c)
+{
+	const struct policy_params *p = c->p;
+	uint64_t held = 0, room, left = p->max_move, deficit = 0;
+	bool over;
+	size_t i;
+
+	for (i = 0; i < c->n; i++) {
+		const struct policy_vm *v = &c->vms[i];
+		uint64_t cur = cur_of(v);
+
+		held = add_sat(held, cur);
+		deficit = add_sat(deficit, sub_sat(lo_of(v), cur));
+		c->out[i].fast_target = cur;
+		c->out[i].slow_target = v->slow_actual;
+	}
+	over = held > p->budget;
+	room = over ? 0 : p->budget - held;
+
+	/* Memory already free first: minimums, then the allocations. */
+	grow(c, true, &room, &left);
+	grow(c, false, &room, &left);
+	/* A minimum the free budget cannot restore forces the shrinks. */
+	shrink(c, over || deficit > sub_sat(p->budget, held), &left);
 
 	/* keep_total: a slow node follows its fast node's actual growth. */
-	for (i = 0; i < n; i++) {
-		const struct policy_vm *v = &vms[i];
-		uint64_t total;
+	for (i = 0; i < c->n; i++) {
+		const struct policy_vm *v = &c->vms[i];
+		uint64_t cur = cur_of(v);
 
-		if (!p->keep_total || !v->valid ||
-		    out[i].fast_target < r->cur[i] ||
-		    out[i].reason == POLICY_WAIT_SLOW)
+		if (!p->keep_total || !v->valid || cur > c->out[i].alloc)
 			continue;
-		total = v->total ? v->total : add_sat(r->cur[i], v->slow_actual);
-		out[i].slow_target = min64(total > r->cur[i] ?
-					   total - r->cur[i] : 0, v->slow_ram);
+		c->out[i].slow_target = min64(sub_sat(total_of(v), cur),
+					      v->slow_ram);
 	}
 }
 
 void policy_round(const struct policy_params *p, const struct policy_vm *vms,
 		  size_t n, struct policy_target *out)
 {
-	static struct round r;	/* large; one round at a time */
-	uint64_t alloc[POLICY_MAX_VMS];
+	struct round c;
+	size_t i;
+
+	/* Past the limit: outside the round, left as they are. */
+	for (i = POLICY_MAX_VMS; i < n; i++)
+		out[i] = (struct policy_target){
+			.fast_target = vms[i].fast_actual,
+			.slow_target = vms[i].slow_actual,
+			.alloc = vms[i].fast_actual,
+			.reason = POLICY_NO_WORD,
+		};
+	c.p = p;
+	c.vms = vms;
+	c.out = out;
+	c.n = n < POLICY_MAX_VMS ? n : POLICY_MAX_VMS;
+	c.g = p->granule ? p->granule : 1;
+	memset(out, 0, c.n * sizeof(*out));
+	allocate(&c);
+	hysteresis(&c);
+	moves(&c);
+}
+
+/* ------------------------------------------------------------ validation */
+
+/* @v exactly, in the largest binary unit it is a multiple of. */
+static const char *human(uint64_t v, char *buf, size_t len)
+{
+	static const char *const units[] = { "B", "KiB", "MiB", "GiB", "TiB",
+					     "PiB", "EiB" };
+	unsigned int u = 0;
+
+	while (v && !(v % 1024) && u < 6) {
+		v /= 1024;
+		u++;
+	}
+	snprintf(buf, len, "%" PRIu64 " %s", v, units[u]);
+	return buf;
+}
+
+__attribute__((format(printf, 3, 4)))
+static int fail(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err && errlen) {
+		va_start(ap, fmt);
+		vsnprintf(err, errlen, fmt, ap);
+		va_end(ap);
+	}
+	return -1;
+}
+
+int policy_validate(const struct policy_params *p, const struct policy_vm *vms,
+		    size_t n, char *err, size_t errlen)
+{
+	char a[32], b[32], name[32];
+	uint64_t sum = 0;
+	bool sum_over = false;
+	size_t i;
 
 	if (n > POLICY_MAX_VMS)
-		n = POLICY_MAX_VMS;
-	memset(out, 0, n * sizeof(*out));
-	allocate(p, vms, n, out, &r, alloc);
-	hysteresis(p, vms, n, out, &r, alloc);
-	moves(p, vms, n, out, &r, alloc);
+		return fail(err, errlen, "%zu VMs: at most %d", n,
+			    POLICY_MAX_VMS);
+	if (!p->granule || p->granule % POLICY_PAGE_SIZE)
+		return fail(err, errlen,
+			    "granule %" PRIu64 " is not a positive multiple of 4 KiB",
+			    p->granule);
+	if (!p->budget || p->budget % POLICY_PAGE_SIZE)
+		return fail(err, errlen,
+			    "budget %" PRIu64 " is not a positive multiple of 4 KiB",
+			    p->budget);
+	if (p->max_move < p->granule)
+		return fail(err, errlen,
+			    "max-move %s is less than granule %s: nothing could move",
+			    human(p->max_move, a, sizeof(a)),
+			    human(p->granule, b, sizeof(b)));
+	for (i = 0; i < n; i++) {
+		const struct policy_vm *v = &vms[i];
+		const char *nm = v->name;
+
+		if (!nm) {
+			snprintf(name, sizeof(name), "VM #%zu", i);
+			nm = name;
+		}
+		if (v->weight < 1 || v->weight > POLICY_MAX_WEIGHT)
+			return fail(err, errlen, "%s: weight %u is not within 1..%d",
+				    nm, v->weight, POLICY_MAX_WEIGHT);
+		if (v->min > v->max)
+			return fail(err, errlen, "%s: min %s is more than max %s",
+				    nm, human(v->min, a, sizeof(a)),
+				    human(v->max, b, sizeof(b)));
+		if (v->min % p->granule)
+			return fail(err, errlen,
+				    "%s: min %s is not a multiple of granule %s",
+				    nm, human(v->min, a, sizeof(a)),
+				    human(p->granule, b, sizeof(b)));
+		if (v->max % p->granule)
+			return fail(err, errlen,
+				    "%s: max %s is not a multiple of granule %s",
+				    nm, human(v->max, a, sizeof(a)),
+				    human(p->granule, b, sizeof(b)));
+		if (v->fast_ram && v->min > v->fast_ram)
+			return fail(err, errlen,
+				    "%s: min %s is more than its fast node's RAM %s",
+				    nm, human(v->min, a, sizeof(a)),
+				    human(v->fast_ram, b, sizeof(b)));
+		sum_over |= v->min > UINT64_MAX - sum;
+		sum = add_sat(sum, v->min);
+	}
+	if (sum_over)
+		return fail(err, errlen,
+			    "the minimums add up to more than 2^64 bytes, more than the budget %s",
+			    human(p->budget, b, sizeof(b)));
+	if (sum > p->budget)
+		return fail(err, errlen,
+			    "the minimums add up to %s, more than the budget %s",
+			    human(sum, a, sizeof(a)), human(p->budget, b, sizeof(b)));
+	return 0;
 }
 
 const char *policy_reason_name(enum policy_reason reason)
@@ -329,6 +626,9 @@ const char *policy_reason_name(enum policy_reason reason)
 		[POLICY_CAPPED] = "capped",
 		[POLICY_WAIT_SLOW] = "waiting-for-slow",
 		[POLICY_NO_WORD] = "no-word",
+		[POLICY_WAIT_ROOM] = "waiting-for-room",
+		[POLICY_SLOW_FULL] = "slow-full",
+		[POLICY_TOTAL_DROPS] = "total-drops",
 	};
 
 	return (unsigned int)reason < POLICY_NR_REASONS ? names[reason] : "?";

@@ -2,34 +2,81 @@
 /*
  * policy.h - how hballoond shares a host's fast memory among VMs
  *
- * Pure: no I/O, no allocation, no clock.  One call decides one round from
- * what the VMs report now; the caller applies the targets and calls again
- * next round with the new sizes.
+ * Pure: no I/O, no allocation, no clock, no static state (reentrant; about
+ * 34 KiB of stack).  One call decides one round from what the VMs report
+ * now; the caller applies the targets and calls again next round with the
+ * new sizes.  All sizes are bytes.
  *
- * The allocation, in bytes, in multiples of the granule:
- *   1. every VM gets its minimum;
- *   2. the rest of the budget goes to VMs whose demand (clamped to
- *      [min, max]) exceeds what they were given, in shares proportional to
- *      weight x unmet demand, none beyond its demand; what a VM cannot use
- *      is shared again among the others (water-filling);
+ * Per VM, lo = min(min, hi) and hi = min(max, fast_ram) bound its fast
+ * node; its demand is want = hot_demand rounded up to the granule and
+ * clamped to [lo, hi].  The allocation (policy_target.alloc):
+ *   1. every VM gets lo;
+ *   2. the rest of the budget goes to VMs whose want exceeds what they
+ *      were given, in shares proportional to weight x (want - lo), none
+ *      beyond its want; what a VM cannot use is shared again among the
+ *      others (water-filling).  Shares are whole granules; the granules
+ *      left over go one each by largest remainder, so every VM still short
+ *      of its want is within one granule of its exact proportional share
+ *      and no budget is withheld from unmet demand beyond less than one
+ *      granule;
  *   3. budget left over is not handed out, but a VM that holds more than
- *      its allocation keeps it (up to its maximum) while the budget allows,
- *      weight-proportionally when it does not;
- *   4. a change smaller than the hysteresis is not made (unless the budget
- *      or a minimum needs it);
- *   5. moves: shrinks first; growth only into budget that the VMs' actual
- *      sizes leave free now (what another VM gives back this round is
- *      spent next round), VMs below their minimum first, then the most
- *      underserved by weight x shortfall; the fast targets change by at
- *      most max_move in total per round (restoring a minimum aside);
- *   6. keep_total: a VM's slow node is sized to keep its total (fast +
- *      slow) at @total; a fast node shrinks only once its slow node has
- *      grown that far, unless the VM is above its maximum or the VMs hold
- *      more than the budget; a slow node shrinks only once its fast node
- *      has grown.
+ *      its allocation keeps it (up to hi) while the budget allows,
+ *      weight-proportionally (same water-filling) when it does not;
+ *   4. hysteresis: a VM whose allocation is less than @hysteresis away
+ *      from its current size keeps its current size, unless that is below
+ *      lo, above hi, or puts the allocations over the budget (then the
+ *      VMs kept above their allocation are moved after all, largest
+ *      overshoot first).
  *
- * The guest is not trusted: its demand only ever decides within its own
- * [min, max] and its weight share; a minimum is never taken from a VM.
+ * The moves of one round (policy_target.fast_target, slow_target):
+ *   5. growth only into budget that the VMs' actual sizes leave free now
+ *      (budget - sum of fast_actual): memory another VM gives back this
+ *      round is spent next round, so the VMs never hold more than the
+ *      budget, even while a shrink is under way.  VMs below their minimum
+ *      first, then the most underserved by weight x (alloc - size);
+ *   6. then shrinks: VMs above hi first, then the largest excess first;
+ *   7. the fast targets of one round differ from the actual sizes by at
+ *      most @max_move in total (sum of |fast_target - fast_actual|, no
+ *      exceptions).  Memory already free (5.) has the first claim on it,
+ *      so a VM that needs memory is not kept waiting until every shrink has
+ *      finished.  A move cut short by the cap is cut to whole granules
+ *      (when @max_move is at least one granule);
+ *   8. keep_total: a VM's slow node is sized to keep its total (fast +
+ *      slow) at @total.  Before its fast node shrinks, its slow target is
+ *      raised to keep the total at the fast node's allocation (at most
+ *      slow_ram); the fast node shrinks only as far as the slow node's
+ *      actual size already keeps the total ("waiting-for-slow"), and never
+ *      below what a full slow node keeps ("slow-full"), unless the shrink is
+ *      forced: the VM is above its max, the VMs hold more than the budget,
+ *      or a VM is below its minimum and the free budget cannot restore it.
+ *      A forced shrink does not wait for the slow node (a guest must not
+ *      hold fast memory hostage by not letting its slow node grow); if the
+ *      slow node is full it shrinks anyway and says so ("total-drops").
+ *      When a fast node has grown (its actual size, not its target), its
+ *      slow node gives the same back.  While a shrink is on its way the
+ *      total is higher than @total, never lower (forced shrinks aside).
+ *
+ * Invariants, whatever the guests report (hot_demand is the only guest
+ * figure the policy reads; free memory is deliberately not an input):
+ *   - a fast target is never below min(lo, fast_actual): a VM is never
+ *     shrunk below its minimum, and one below it only grows;
+ *   - a fast target is never above max(hi, fast_actual): a VM only grows
+ *     up to its maximum, and one above it only shrinks;
+ *   - a guest reporting any demand above its max (2^64 - 1 included) gets
+ *     exactly what reporting its max gets, and so does every other VM;
+ *   - the allocations add up to at most the budget when the minimums, and
+ *     what the VMs without word hold beyond theirs, fit in it;
+ *   - the fast targets add up to at most the budget when the actual sizes
+ *     do; when they do not, no VM grows;
+ *   - no arithmetic overflows for any input (2^64 - 1 anywhere).
+ * Repeated rounds whose actual sizes reach the targets converge to the
+ * allocation (to within @hysteresis with hysteresis).
+ *
+ * Out-of-range inputs that policy_validate() rejects are still handled
+ * safely: granule 0 counts as 1, weights are clamped to 1..1000, min above
+ * max counts as max, n above POLICY_MAX_VMS leaves the VMs past the limit
+ * out of the round (they keep their sizes, reason "no-word", and do not
+ * count against the budget).
  */
 #ifndef HBALLOOND_POLICY_H
 #define HBALLOOND_POLICY_H
@@ -38,13 +85,23 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* Most VMs one round takes (more are a configuration error). */
+#define POLICY_MAX_VMS		1024
+/* Weights are 1..POLICY_MAX_WEIGHT. */
+#define POLICY_MAX_WEIGHT	1000
+/* Sizes the devices take are multiples of this. */
+#define POLICY_PAGE_SIZE	4096ULL
+
 /**
  * struct policy_params - the host's side
  * @budget:     fast memory all VMs' fast nodes may hold together, bytes
- * @granule:    allocation unit, bytes (a power of two is not required)
- * @hysteresis: a target within this of the current size is not changed
- * @max_move:   most bytes the fast targets may change by in one round
- * @keep_total: size slow nodes to keep each VM's total (see policy.h)
+ * @granule:    allocation unit, bytes (a multiple of 4 KiB; a power of two
+ *              is not required)
+ * @hysteresis: an allocation less than this away from a VM's current size
+ *              is not acted on (0: every granule counts)
+ * @max_move:   most bytes the fast targets may differ from the actual sizes
+ *              in one round, summed over all VMs (at least one granule)
+ * @keep_total: size slow nodes to keep each VM's total (see above)
  */
 struct policy_params {
 	uint64_t budget;
@@ -56,17 +113,21 @@ struct policy_params {
 
 /**
  * struct policy_vm - one VM as the round sees it
+ * @name:        for policy_validate()'s messages (NULL: "VM #i")
  * @min, @max:   fast-node size limits from the configuration
  * @weight:      1..1000
  * @fast_ram, @slow_ram: the most each node can be (its RAM)
- * @fast_actual, @slow_actual: the nodes' sizes now
+ * @fast_actual, @slow_actual: the nodes' sizes now (from the device)
  * @hot_demand:  fast memory the guest says it wants (untrusted, any value)
  * @total:       with keep_total: the fast + slow size to keep (0: the
- *               current total)
+ *               current total, which is only right for a single round: pass
+ *               the total the VM had when first seen)
  * @valid:       it answered this round and reported its demand; if not,
- *               it keeps its size (at least its minimum) and is not moved
+ *               it keeps its size (raised to its minimum when the free
+ *               budget allows) and its slow node is left alone
  */
 struct policy_vm {
+	const char *name;
 	uint64_t min, max;
 	unsigned int weight;
 	uint64_t fast_ram, slow_ram;
@@ -78,22 +139,35 @@ struct policy_vm {
 
 /* Why a VM's fast target is what it is (status socket, logs). */
 enum policy_reason {
-	POLICY_MIN,		/* its minimum: it wants no more */
-	POLICY_DEMAND,		/* its demand, met */
-	POLICY_MAX,		/* its maximum: it wants more */
-	POLICY_SHARE,		/* its share: the budget cannot meet its demand */
-	POLICY_KEEP,		/* keeps what it holds beyond its demand */
-	POLICY_HYSTERESIS,	/* the change would be too small */
-	POLICY_CAPPED,		/* on its way: this round's moves are used up */
-	POLICY_WAIT_SLOW,	/* shrinks once its slow node has grown */
-	POLICY_NO_WORD,		/* did not answer: keeps its size */
+	POLICY_MIN,		/* "min": its minimum; it wants no more */
+	POLICY_DEMAND,		/* "demand": its demand, met */
+	POLICY_MAX,		/* "max": its maximum; it wants more */
+	POLICY_SHARE,		/* "share": its share; the budget cannot meet
+				 * its demand */
+	POLICY_KEEP,		/* "keep": keeps what it holds beyond its
+				 * demand (the budget allows) */
+	POLICY_HYSTERESIS,	/* "hysteresis": the change would be too small */
+	POLICY_CAPPED,		/* "capped": on its way; this round's max-move
+				 * is used up */
+	POLICY_WAIT_SLOW,	/* "waiting-for-slow": shrinks once its slow
+				 * node has grown (keep-total) */
+	POLICY_NO_WORD,		/* "no-word": no demand this round; keeps its
+				 * size */
+	POLICY_WAIT_ROOM,	/* "waiting-for-room": grows once other VMs
+				 * have given memory back */
+	POLICY_SLOW_FULL,	/* "slow-full": its slow node is full, so its
+				 * fast node shrinks no further (keep-total) */
+	POLICY_TOTAL_DROPS,	/* "total-drops": shrinks although its slow
+				 * node cannot keep its total (above max, over
+				 * budget, or a minimum needs the memory) */
 	POLICY_NR_REASONS,
 };
 
 /**
  * struct policy_target - what one round decided for one VM
  * @fast_target: size to ask of the fast node
- * @slow_target: size to ask of the slow node
+ * @slow_target: size to ask of the slow node (with keep_total; else its
+ *               actual size)
  * @alloc:       the fast size the VM is meant to reach (after the moves
  *               of this and later rounds)
  * @reason:      why @fast_target
@@ -105,26 +179,39 @@ struct policy_target {
 	enum policy_reason reason;
 };
 
-/* Most VMs one round takes (more are a configuration error). */
-#define POLICY_MAX_VMS	1024
+/**
+ * policy_validate() - check parameters and VMs before using them
+ * @p:      the host's parameters
+ * @vms:    @n VMs (only the configuration fields are checked: name, min,
+ *          max, weight, and fast_ram when it is not 0)
+ * @n:      number of VMs
+ * @err:    on failure, a one-line message (no trailing newline); may be NULL
+ * @errlen: size of @err
+ *
+ * Rejects: more than POLICY_MAX_VMS VMs; a granule that is 0 or not a
+ * multiple of 4 KiB; a budget that is 0 or not a multiple of 4 KiB;
+ * max_move below one granule (nothing could ever move); a weight outside
+ * 1..1000; min above max; min or max not a multiple of the granule; min
+ * above a known fast_ram; minimums that add up to more than the budget.
+ * min 0 is allowed, as in hballoond.conf.
+ *
+ * Return: 0 if valid, -1 (and @err) if not.
+ */
+int policy_validate(const struct policy_params *p, const struct policy_vm *vms,
+		    size_t n, char *err, size_t errlen);
 
 /**
  * policy_round() - decide one round
  * @p:   the host's parameters
- * @vms: @n VMs (@n <= POLICY_MAX_VMS)
+ * @vms: @n VMs
  * @out: @n targets, filled in
  *
- * Invariants, whatever the VMs report: every fast target is within
- * [min(min, fast_ram), min(max, fast_ram)] unless the VM did not answer
- * (then it is its current size, raised to its minimum); the sum of the
- * allocations is at most the budget when the minimums fit in it; no
- * round grows the fast nodes beyond what their actual sizes leave of the
- * budget.
+ * See the top of this file for what it decides and what it guarantees.
  */
 void policy_round(const struct policy_params *p, const struct policy_vm *vms,
 		  size_t n, struct policy_target *out);
 
-/* "min", "demand", ... for @r. */
+/* "min", "demand", ... for @r ("?" for a value out of range). */
 const char *policy_reason_name(enum policy_reason r);
 
 #endif /* HBALLOOND_POLICY_H */

@@ -1,19 +1,21 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * test-policy.c - hballoond's policy against a brute-force optimum and its
- * invariants, on seeded random families of VMs (several seeds), including
- * guests that report anything at all
+ * invariants, on seeded random families of VMs (the seeds are fixed below
+ * and printed), including guests that report anything at all, plus
+ * directed cases for hysteresis, keep-total, the move cap and validation
  */
 #include <inttypes.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "policy.h"
 #include "tap.h"
 
 #define G	((uint64_t)2 << 20)	/* the granule */
-#define MAXN	6
+#define MAXN	8
+
+typedef unsigned __int128 u128;
 
 static uint64_t rng;
 
@@ -31,7 +33,32 @@ static uint64_t below(uint64_t n)
 	return n ? rnd() % n : 0;
 }
 
-/* A random family: @n VMs, sizes in granules up to @units. */
+/* The spec, written again independently of policy.c. */
+static uint64_t hi_of(const struct policy_vm *v)
+{
+	return v->max < v->fast_ram ? v->max : v->fast_ram;
+}
+
+static uint64_t lo_of(const struct policy_vm *v)
+{
+	return v->min < hi_of(v) ? v->min : hi_of(v);
+}
+
+static uint64_t want_of(const struct policy_vm *v)
+{
+	uint64_t d = v->hot_demand > UINT64_MAX - G ? UINT64_MAX :
+		     (v->hot_demand + G - 1) / G * G;
+
+	d = d < lo_of(v) ? lo_of(v) : d;
+	return d > hi_of(v) ? hi_of(v) : d;
+}
+
+static uint64_t absdiff(uint64_t a, uint64_t b)
+{
+	return a > b ? a - b : b - a;
+}
+
+/* A random family: @n VMs, sizes in granules up to @units, at their min. */
 static void family(struct policy_params *p, struct policy_vm *v, size_t n,
 		   uint64_t units)
 {
@@ -42,53 +69,41 @@ static void family(struct policy_params *p, struct policy_vm *v, size_t n,
 	for (i = 0; i < n; i++) {
 		v[i].fast_ram = (1 + below(units)) * G;
 		v[i].min = below(v[i].fast_ram / G / 2 + 1) * G;
-		v[i].max = v[i].min + below(v[i].fast_ram / G - v[i].min / G + 1) * G;
-		v[i].weight = 1 + (unsigned int)below(4) * 50;
+		/* max may exceed the node's RAM: the RAM bounds it then */
+		v[i].max = v[i].min + below(v[i].fast_ram / G - v[i].min / G + 3) * G;
+		v[i].weight = 1 + (unsigned int)below(4) * 50 +
+			      (below(4) ? 0 : (unsigned int)below(1000));
+		if (v[i].weight > 1000)
+			v[i].weight = 1000;
 		v[i].slow_ram = 4 * units * G;
 		v[i].slow_actual = 2 * units * G;
-		v[i].fast_actual = v[i].min;
-		v[i].hot_demand = below(units + 2) * G - (below(3) ? 0 : below(G));
+		v[i].fast_actual = lo_of(&v[i]);
+		v[i].hot_demand = below(units + 3) * G - (below(3) ? 0 : below(G));
+		if (!below(8))
+			v[i].hot_demand = UINT64_MAX - below(2) * below(UINT64_MAX);
 		v[i].valid = true;
-		sum_min += v[i].min;
+		sum_min += lo_of(&v[i]);
 	}
 	p->granule = G;
-	p->budget = sum_min + below(units * n / 2 + 1) * G;
+	p->budget = sum_min + below(units * n / 2 + 2) * G;
 	p->hysteresis = 0;
 	p->max_move = UINT64_MAX;
 	p->keep_total = false;
 }
 
-static uint64_t lo_of(const struct policy_vm *v)
+/* Enumerate every allocation on the granule grid: the most demand served. */
+static uint64_t best_served(const struct policy_vm *v, size_t n, size_t i,
+			    uint64_t left, unsigned long *count)
 {
-	uint64_t hi = v->max < v->fast_ram ? v->max : v->fast_ram;
+	uint64_t best = 0, a;
 
-	return v->min < hi ? v->min : hi;
-}
-
-static uint64_t want_of(const struct policy_vm *v)
-{
-	uint64_t hi = v->max < v->fast_ram ? v->max : v->fast_ram;
-	uint64_t d = (v->hot_demand + G - 1) / G * G;
-
-	if (v->hot_demand > UINT64_MAX - G)
-		d = UINT64_MAX;
-	d = d < lo_of(v) ? lo_of(v) : d;
-	return d > hi ? hi : d;
-}
-
-/* The most demand any allocation on the granule grid can serve. */
-static uint64_t best_served(const struct policy_params *p,
-			    const struct policy_vm *v, size_t n, size_t i,
-			    uint64_t left)
-{
-	uint64_t best = 0, a, hi;
-
-	if (i == n)
+	if (i == n) {
+		++*count;
 		return 0;
-	hi = v[i].max < v[i].fast_ram ? v[i].max : v[i].fast_ram;
-	for (a = lo_of(&v[i]); a <= hi && a <= left; a += G) {
+	}
+	for (a = lo_of(&v[i]); a <= hi_of(&v[i]) && a <= left; a += G) {
 		uint64_t s = (a < want_of(&v[i]) ? a : want_of(&v[i])) +
-			     best_served(p, v, n, i + 1, left - a);
+			     best_served(v, n, i + 1, left - a, count);
 
 		if (s > best)
 			best = s;
@@ -96,151 +111,344 @@ static uint64_t best_served(const struct policy_params *p,
 	return best;
 }
 
+/* weight x (want - lo): the water-filling factor */
+static u128 fac(const struct policy_vm *v)
+{
+	return (u128)v->weight * (want_of(v) - lo_of(v));
+}
+
 static void t_brute_force(uint64_t seed)
 {
 	struct policy_target out[MAXN];
 	struct policy_vm v[MAXN];
 	struct policy_params p;
-	unsigned int iter, bad = 0, unfair = 0;
+	unsigned int iter, bad = 0, worse = 0, withheld = 0, unfair = 0;
+	unsigned int moved = 0, off_share = 0;
+	unsigned long count = 0;
 
 	rng = seed;
 	for (iter = 0; iter < 3000; iter++) {
 		size_t n = 2 + below(3), i, j;
-		uint64_t served = 0, sum = 0, avail;
-		uint64_t sum_lo = 0;
-		unsigned __int128 ftot = 0;
+		uint64_t served = 0, sum = 0, best;
+		bool unmet = false;
 
-		family(&p, v, n, 8);
+		family(&p, v, n, 4 + below(13));
 		policy_round(&p, v, n, out);
 		for (i = 0; i < n; i++) {
 			uint64_t a = out[i].alloc, w = want_of(&v[i]);
 
 			served += a < w ? a : w;
 			sum += a;
-			sum_lo += lo_of(&v[i]);
-			ftot += (unsigned __int128)v[i].weight * (w - lo_of(&v[i]));
-			if (a < lo_of(&v[i]) || a > v[i].max || a > v[i].fast_ram)
+			unmet |= a < w;
+			if (a < lo_of(&v[i]) || a > hi_of(&v[i]) ||
+			    a > v[i].max || a > v[i].fast_ram)
 				bad++;
+			/* at their minimum, nothing to shrink: there at once */
+			if (out[i].fast_target != a)
+				moved++;
 		}
-		if (sum > p.budget || served != best_served(&p, v, n, 0, p.budget))
+		best = best_served(v, n, 0, p.budget, &count);
+		if (sum > p.budget)
 			bad++;
-		/* Shares follow weight x shortfall among the unmet. */
-		avail = p.budget - sum_lo;
+		if (served != best) {
+			worse++;
+			if (worse == 1)
+				tap_diag("iteration %u: served %" PRIu64 " granules, "
+					 "the best allocation %" PRIu64, iter,
+					 served / G, best / G);
+		}
+		if (unmet && p.budget - sum >= G)
+			withheld++;
+		/*
+		 * Given who is met, the rest (A) goes to the others exactly in
+		 * proportion to weight x (want - min), each within a granule:
+		 * |(a_u - lo_u) - A x f_u / F| < G.
+		 */
+		if (unmet) {
+			u128 F = 0, A = p.budget;
+
+			for (i = 0; i < n; i++) {
+				A -= lo_of(&v[i]);
+				if (out[i].alloc >= want_of(&v[i]))
+					A -= out[i].alloc - lo_of(&v[i]);
+				else
+					F += fac(&v[i]);
+			}
+			for (i = 0; i < n && F; i++) {
+				u128 got = (u128)(out[i].alloc - lo_of(&v[i])) * F;
+				u128 exact = A * fac(&v[i]);
+
+				if (out[i].alloc >= want_of(&v[i]))
+					continue;
+				if ((got > exact ? got - exact : exact - got) >= (u128)G * F) {
+					if (!off_share++)
+						tap_diag("iteration %u: VM %zu has %" PRIu64
+							 " granules over its minimum, its exact "
+							 "share is %.2f", iter, i,
+							 (out[i].alloc - lo_of(&v[i])) / G,
+							 (double)exact / (double)F / (double)G);
+				}
+			}
+		}
+		/*
+		 * Water-filling: every VM is within a granule of a common level
+		 * c x weight x (want - min); one still short of its demand is
+		 * not below it, and none above it: for i with something above
+		 * its minimum and j still unmet,
+		 * (a_i - lo_i - G) / f_i <= (a_j - lo_j + G) / f_j.
+		 */
 		for (i = 0; i < n; i++) {
 			for (j = 0; j < n; j++) {
-				unsigned __int128 fi, fj;
+				uint64_t ai = out[i].alloc - lo_of(&v[i]);
+				uint64_t aj = out[j].alloc - lo_of(&v[j]);
 
-				if (i == j || out[i].alloc >= want_of(&v[i]) ||
-				    out[j].alloc >= want_of(&v[j]))
+				if (i == j || ai <= G || out[j].alloc >= want_of(&v[j]))
 					continue;
-				fi = (unsigned __int128)v[i].weight *
-				     (want_of(&v[i]) - lo_of(&v[i]));
-				fj = (unsigned __int128)v[j].weight *
-				     (want_of(&v[j]) - lo_of(&v[j]));
-				if ((unsigned __int128)(out[i].alloc - lo_of(&v[i]) +
-							n * G) * fj <
-				    (unsigned __int128)(out[j].alloc - lo_of(&v[j])) * fi)
+				if ((u128)(ai - G) * fac(&v[j]) >
+				    (u128)(aj + G) * fac(&v[i])) {
+					if (!unfair++)
+						tap_diag("iteration %u: VM %zu has %" PRIu64
+							 " granules over its minimum (f %u x %" PRIu64
+							 "), VM %zu %" PRIu64 " (f %u x %" PRIu64 ")",
+							 iter, i, ai / G, v[i].weight,
+							 (want_of(&v[i]) - lo_of(&v[i])) / G,
+							 j, aj / G, v[j].weight,
+							 (want_of(&v[j]) - lo_of(&v[j])) / G);
+				}
+			}
+		}
+	}
+	printf("# seed %#" PRIx64 ": %lu allocations enumerated\n", seed, count);
+	tap_ok(!bad, "seed %#" PRIx64 ": 3000 families of 2-4 VMs (up to 16 granules): "
+	       "allocations within [min, max] and the node, within the budget (%u bad)",
+	       seed, bad);
+	tap_ok(!worse, "seed %#" PRIx64 ": as much demand served as the best of all "
+	       "allocations enumerated (%u worse)", seed, worse);
+	tap_ok(!withheld, "seed %#" PRIx64 ": no granule of budget withheld while a VM "
+	       "is short of its demand (%u)", seed, withheld);
+	tap_ok(!unfair, "seed %#" PRIx64 ": shares follow weight x unmet demand within "
+	       "a granule (%u pairs off)", seed, unfair);
+	tap_ok(!off_share, "seed %#" PRIx64 ": every VM short of its demand is within "
+	       "a granule of its exact weight x unmet share (%u off)", seed, off_share);
+	tap_ok(!moved, "seed %#" PRIx64 ": with nothing to shrink and no cap, the "
+	       "targets are the allocation at once (%u not)", seed, moved);
+}
+
+/*
+ * Budget beyond the demand is not handed out, but what a VM holds it keeps
+ * while the budget allows, by weight when it does not.
+ */
+static void t_keep(uint64_t seed)
+{
+	struct policy_target out[MAXN];
+	struct policy_vm v[MAXN];
+	struct policy_params p;
+	unsigned int iter, grown = 0, cut = 0, withheld = 0, unfair = 0;
+	unsigned int fits = 0, shared = 0;
+
+	rng = seed;
+	for (iter = 0; iter < 2000; iter++) {
+		size_t n = 2 + below(MAXN - 1), i, j;
+		uint64_t keep[MAXN], sum_keep = 0, sum_want = 0, sum = 0;
+		bool met = true, short_keep = false;
+
+		family(&p, v, n, 32);
+		p.budget += below(6 * n) * G;
+		for (i = 0; i < n; i++) {
+			v[i].fast_actual = below(v[i].fast_ram / G + 1) * G;
+			/* what it would keep: its demand or what it holds */
+			keep[i] = want_of(&v[i]);
+			if (v[i].fast_actual > keep[i])
+				keep[i] = v[i].fast_actual < hi_of(&v[i]) ?
+					  v[i].fast_actual : hi_of(&v[i]);
+			sum_keep += keep[i];
+			sum_want += want_of(&v[i]);
+		}
+		/* half of them: every demand fits, not all that is held */
+		if (below(2))
+			p.budget = sum_want + below((sum_keep - sum_want) / G + 1) * G;
+		policy_round(&p, v, n, out);
+		for (i = 0; i < n; i++) {
+			sum += out[i].alloc;
+			met &= out[i].alloc >= want_of(&v[i]);
+			short_keep |= out[i].alloc < keep[i];
+			if (out[i].alloc > keep[i])
+				grown++;
+		}
+		if (sum_keep <= p.budget) {
+			fits++;
+			for (i = 0; i < n; i++)
+				cut += out[i].alloc != keep[i];
+			continue;
+		}
+		if (!met || !short_keep)
+			continue;
+		shared++;
+		if (p.budget - sum >= G)
+			withheld++;
+		/* kept beyond the demand: by weight, within a granule */
+		for (i = 0; i < n; i++) {
+			for (j = 0; j < n; j++) {
+				uint64_t ki = out[i].alloc - want_of(&v[i]);
+				uint64_t kj = out[j].alloc - want_of(&v[j]);
+
+				if (i == j || ki <= G || out[j].alloc >= keep[j])
+					continue;
+				if ((u128)(ki - G) * v[j].weight >
+				    (u128)(kj + G) * v[i].weight)
 					unfair++;
 			}
 		}
-		(void)avail;
-		(void)ftot;
 	}
-	tap_ok(!bad, "seed %#" PRIx64 ": 3000 families: within [min, max], within the budget, "
-	       "as much demand served as the brute-force optimum (%u bad)", seed, bad);
-	tap_ok(!unfair, "seed %#" PRIx64 ": unmet VMs share by weight x shortfall "
-	       "within a granule each (%u pairs off)", seed, unfair);
+	tap_ok(!grown, "seed %#" PRIx64 ": 2000 families from anywhere: nobody is given "
+	       "more than its demand or what it holds (%u)", seed, grown);
+	tap_ok(!cut, "seed %#" PRIx64 ": when the budget allows (%u families), every VM "
+	       "keeps what it holds up to its maximum (%u cut)", seed, fits, cut);
+	tap_ok(!withheld && !unfair, "seed %#" PRIx64 ": when it does not (%u families), "
+	       "the budget is used up and what is kept goes by weight within a granule "
+	       "(%u withheld, %u pairs off)", seed, shared, withheld, unfair);
 }
 
 /* Apply a round: the devices reach the targets. */
-static void apply(struct policy_vm *v, const struct policy_target *out, size_t n,
-		  const struct policy_params *p)
+static void apply(struct policy_vm *v, const struct policy_target *out, size_t n)
 {
 	size_t i;
 
 	for (i = 0; i < n; i++) {
-		if (!v[i].valid)
-			continue;
 		v[i].fast_actual = out[i].fast_target;
-		if (p->keep_total)
-			v[i].slow_actual = out[i].slow_target;
+		v[i].slow_actual = out[i].slow_target;
 	}
 }
 
 static void t_rounds(uint64_t seed)
 {
-	struct policy_target out[MAXN];
+	struct policy_target out[MAXN], first[MAXN];
 	struct policy_vm v[MAXN];
 	struct policy_params p;
-	unsigned int iter, below_min = 0, over_move = 0, over_budget = 0;
-	unsigned int slow_conv = 0, unstable = 0, lost_total = 0;
+	unsigned int iter, below_min = 0, above_max = 0, over_move = 0;
+	unsigned int over_budget = 0, grew_over = 0, dipped = 0, slow_bad = 0;
+	unsigned int slow_conv = 0, unstable = 0, off_alloc = 0, lost_total = 0;
+	unsigned int worst_extra = 0, over_bound = 0, runs = 0;
 
 	rng = seed;
-	for (iter = 0; iter < 500; iter++) {
+	for (iter = 0; iter < 400; iter++) {
 		size_t n = 2 + below(MAXN - 1), i, round;
-		uint64_t totals[MAXN];
-		bool done = false;
+		uint64_t totals[MAXN], dist = 0, bound, ceil_rounds;
+		bool done = false, tight = !below(4);
 
 		family(&p, v, n, 64);
-		p.max_move = (1 + below(8)) * G;
-		p.hysteresis = below(2) ? 0 : G;
+		p.max_move = (1 + below(16)) * G;
+		p.hysteresis = below(3) ? 0 : below(5) * G;
 		p.keep_total = below(2);
 		for (i = 0; i < n; i++) {
-			/* Start anywhere within [min, max], over the budget or not. */
-			uint64_t hi = v[i].max < v[i].fast_ram ? v[i].max : v[i].fast_ram;
-
-			v[i].fast_actual = lo_of(&v[i]) + below((hi - lo_of(&v[i])) / G + 1) * G;
+			/* anywhere: below min, above max, over the budget */
+			v[i].fast_actual = below(v[i].fast_ram / G + 1) * G;
+			v[i].slow_actual = (64 + below(128)) * G;
 			v[i].total = v[i].fast_actual + v[i].slow_actual;
+			v[i].slow_ram = tight ? v[i].slow_actual + below(8) * G :
+				        256 * G;
 			totals[i] = v[i].total;
 		}
-		for (round = 0; round < 400 && !done; round++) {
-			uint64_t moved = 0, held = 0, min_growth = 0, sum = 0;
+		for (round = 0; round < 1000 && !done; round++) {
+			uint64_t moved = 0, held = 0, sum = 0, deficit = 0;
+			bool over;
 
+			for (i = 0; i < n; i++) {
+				held += v[i].fast_actual;
+				if (v[i].fast_actual < lo_of(&v[i]))
+					deficit += lo_of(&v[i]) - v[i].fast_actual;
+			}
+			over = held > p.budget;
 			policy_round(&p, v, n, out);
+			if (!round) {
+				memcpy(first, out, n * sizeof(*out));
+				for (i = 0; i < n; i++)
+					dist += absdiff(out[i].alloc, v[i].fast_actual);
+			}
 			done = true;
 			for (i = 0; i < n; i++) {
 				uint64_t cur = v[i].fast_actual, t = out[i].fast_target;
+				bool forced = over || cur > hi_of(&v[i]) ||
+					      deficit > (over ? 0 : p.budget - held);
 
-				held += cur;
 				if (t < lo_of(&v[i]) && t < cur)
 					below_min++;
-				if (cur < lo_of(&v[i]))
-					min_growth += lo_of(&v[i]) - cur;
-				moved += t > cur ? t - cur : cur - t;
+				if (t > hi_of(&v[i]) && t > cur)
+					above_max++;
+				if (over && t > cur)
+					grew_over++;
+				if (p.keep_total && t < cur && !forced &&
+				    t + v[i].slow_actual < v[i].total)
+					dipped++;
+				if (out[i].slow_target > v[i].slow_ram &&
+				    out[i].slow_target > v[i].slow_actual)
+					slow_bad++;
+				moved += absdiff(t, cur);
 				sum += t;
-				if (t != cur || (p.keep_total &&
-						 out[i].slow_target != v[i].slow_actual))
+				if (t != cur || out[i].slow_target != v[i].slow_actual)
 					done = false;
 			}
-			if (held <= p.budget && moved > p.max_move + min_growth)
+			if (moved > p.max_move)
 				over_move++;
-			if (held <= p.budget && sum > p.budget)
+			if (over ? sum > held : sum > p.budget)
 				over_budget++;
-			apply(v, out, n, &p);
+			if (!done)
+				apply(v, out, n);
 		}
 		if (!done) {
 			slow_conv++;
 			continue;
 		}
-		/* Settled: where the allocation said, stable, totals kept. */
+		/*
+		 * Rounds that moved (the last call moved nothing): the first
+		 * round's distance over the cap, plus one (shrinks and growths
+		 * in turn), plus one waiting for slow nodes with keep-total.
+		 */
+		round--;
+		ceil_rounds = (dist + p.max_move - 1) / p.max_move;
+		bound = ceil_rounds + 1 + p.keep_total;
+		if (!p.hysteresis && !tight) {
+			runs++;
+			if (round > bound && !over_bound++)
+				tap_diag("iteration %u: %zu rounds for %" PRIu64
+					 " granules at %" PRIu64 " a round",
+					 iter, round, dist / G, p.max_move / G);
+			if (round > ceil_rounds + worst_extra)
+				worst_extra = (unsigned int)(round - ceil_rounds);
+		}
+		/* Settled: stable, at the allocation, totals kept. */
 		policy_round(&p, v, n, out);
 		for (i = 0; i < n; i++) {
-			if (out[i].fast_target != v[i].fast_actual)
+			if (out[i].fast_target != v[i].fast_actual ||
+			    out[i].slow_target != v[i].slow_actual)
 				unstable++;
-			if (p.keep_total &&
-			    v[i].fast_actual + v[i].slow_actual != totals[i] &&
-			    v[i].slow_actual != v[i].slow_ram)
+			if (!tight && absdiff(v[i].fast_actual, first[i].alloc) >=
+			    (p.hysteresis ? p.hysteresis : 1))
+				off_alloc++;
+			if (p.keep_total && !tight &&
+			    v[i].fast_actual + v[i].slow_actual != totals[i])
 				lost_total++;
 		}
 	}
-	tap_ok(!below_min, "seed %#" PRIx64 ": no VM is ever shrunk below its minimum (%u)",
-	       seed, below_min);
-	tap_ok(!over_move, "seed %#" PRIx64 ": a round moves at most max-move "
-	       "(restoring minimums aside) (%u rounds over)", seed, over_move);
-	tap_ok(!over_budget, "seed %#" PRIx64 ": targets never exceed the budget the VMs "
-	       "leave (%u rounds over)", seed, over_budget);
+	printf("# seed %#" PRIx64 ": %u runs without hysteresis took at most %u "
+	       "rounds more than distance / max-move\n", seed, runs, worst_extra);
+	tap_ok(!below_min && !above_max, "seed %#" PRIx64 ": 400 runs from anywhere: no VM "
+	       "is shrunk below its minimum or grown above its maximum (%u, %u)",
+	       seed, below_min, above_max);
+	tap_ok(!over_move, "seed %#" PRIx64 ": every round moves the fast nodes by at "
+	       "most max-move in total (%u rounds over)", seed, over_move);
+	tap_ok(!over_budget && !grew_over, "seed %#" PRIx64 ": targets stay within the "
+	       "budget; over it, no VM grows and the sum only falls (%u, %u)",
+	       seed, over_budget, grew_over);
+	tap_ok(!dipped && !slow_bad, "seed %#" PRIx64 ": keep-total: an unforced fast "
+	       "shrink only once the slow node keeps the total; slow targets within "
+	       "the slow RAM (%u, %u)", seed, dipped, slow_bad);
 	tap_ok(!slow_conv && !unstable, "seed %#" PRIx64 ": rounds converge and then stay "
 	       "(%u did not converge, %u moved again)", seed, slow_conv, unstable);
+	tap_ok(!over_bound, "seed %#" PRIx64 ": converged within ceil(distance / max-move) "
+	       "+ 1 (+ 1 with keep-total) rounds (%u slower)", seed, over_bound);
+	tap_ok(!off_alloc, "seed %#" PRIx64 ": settled at the first round's uncapped "
+	       "allocation (within the hysteresis) (%u off)", seed, off_alloc);
 	tap_ok(!lost_total, "seed %#" PRIx64 ": keep-total keeps fast + slow (%u lost)",
 	       seed, lost_total);
 }
@@ -251,44 +459,190 @@ static void t_liar(uint64_t seed)
 	struct policy_target a[MAXN], b[MAXN];
 	struct policy_vm v[MAXN];
 	struct policy_params p;
-	unsigned int iter, differ = 0, robbed = 0;
+	unsigned int iter, differ = 0, robbed = 0, too_much = 0;
 
 	rng = seed;
 	for (iter = 0; iter < 2000; iter++) {
-		size_t n = 2 + below(MAXN - 1), i;
-		unsigned __int128 fsum = 0;
-		uint64_t sum_lo = 0;
+		size_t n = 2 + below(MAXN - 1), i, liar = below(n);
+		uint64_t sum_lo = 0, avail;
+		u128 fsum = 0;
+		bool settled = below(2);
 
 		family(&p, v, n, 32);
-		v[0].hot_demand = below(2) ? UINT64_MAX : UINT64_MAX - below(G);
+		if (!settled) {
+			/* anywhere, with hysteresis, a cap and keep-total */
+			p.max_move = (1 + below(16)) * G;
+			p.hysteresis = below(3) * G;
+			p.keep_total = below(2);
+			for (i = 0; i < n; i++) {
+				v[i].fast_actual = below(v[i].fast_ram / G + 1) * G;
+				v[i].total = v[i].fast_actual + v[i].slow_actual;
+			}
+		}
+		switch (below(3)) {
+		case 0:
+			v[liar].hot_demand = UINT64_MAX;
+			break;
+		case 1:
+			v[liar].hot_demand = UINT64_MAX - below(G);
+			break;
+		default:
+			v[liar].hot_demand = v[liar].max + 1 + below(UINT64_MAX - v[liar].max - 1);
+		}
 		policy_round(&p, v, n, a);
-		v[0].hot_demand = v[0].max;
+		v[liar].hot_demand = v[liar].max;
 		policy_round(&p, v, n, b);
 		for (i = 0; i < n; i++) {
-			if (a[i].alloc != b[i].alloc)
+			if (a[i].alloc != b[i].alloc || a[i].fast_target != b[i].fast_target ||
+			    a[i].slow_target != b[i].slow_target)
 				differ++;
 			sum_lo += lo_of(&v[i]);
-			fsum += (unsigned __int128)v[i].weight *
-				(want_of(&v[i]) - lo_of(&v[i]));
+			fsum += fac(&v[i]);
 		}
-		/* Honest VMs: their minimum, and their weight share or demand. */
-		for (i = 1; i < n; i++) {
-			unsigned __int128 f = (unsigned __int128)v[i].weight *
-					      (want_of(&v[i]) - lo_of(&v[i]));
-			uint64_t share = fsum ? (uint64_t)((unsigned __int128)
-					 (p.budget - sum_lo) * f / fsum) : 0;
-			uint64_t floor = lo_of(&v[i]) + (share > n * G ? share - n * G : 0);
+		if (a[liar].alloc > hi_of(&v[liar]) ||
+		    (a[liar].fast_target > hi_of(&v[liar]) &&
+		     a[liar].fast_target > v[liar].fast_actual))
+			too_much++;
+		if (!settled)
+			continue;
+		/*
+		 * Honest VMs (at their minimum): their minimum, and their
+		 * demand or at least their weight x unmet share of what is
+		 * above the minimums, less a granule of rounding.
+		 */
+		avail = p.budget - sum_lo;
+		for (i = 0; i < n; i++) {
+			uint64_t share, floor;
 
+			if (i == liar)
+				continue;
+			share = fsum ? (uint64_t)((u128)avail * fac(&v[i]) / fsum) : 0;
+			floor = lo_of(&v[i]) + (share > G ? share - G : 0);
 			if (floor > want_of(&v[i]))
 				floor = want_of(&v[i]);
-			if (a[i].alloc < floor)
+			if (a[i].alloc < floor || a[i].fast_target < lo_of(&v[i]))
 				robbed++;
 		}
 	}
-	tap_ok(!differ, "seed %#" PRIx64 ": a guest reporting 2^64-1 gets what asking for "
-	       "its maximum gets, and so do the others (%u differ)", seed, differ);
+	tap_ok(!differ, "seed %#" PRIx64 ": a guest reporting anything above its maximum "
+	       "(2^64-1 included) gets what asking for its maximum gets, and so do the "
+	       "others: allocations and targets (%u differ)", seed, differ);
+	tap_ok(!too_much, "seed %#" PRIx64 ": the liar gets no more than its maximum (%u)",
+	       seed, too_much);
 	tap_ok(!robbed, "seed %#" PRIx64 ": honest VMs keep their minimum and weight share "
-	       "next to a liar (%u robbed)", seed, robbed);
+	       "next to a liar asking for everything (%u robbed)", seed, robbed);
+}
+
+/* Any value in any field: sane targets, no overflow (UBSan watches). */
+static uint64_t pick(void)
+{
+	static const uint64_t odd[] = {
+		0, 1, 4096, G - 1, G, G + 1, (uint64_t)1 << 32, (uint64_t)1 << 62,
+		(uint64_t)1 << 63, UINT64_MAX - G, UINT64_MAX - 1, UINT64_MAX,
+	};
+
+	switch (below(3)) {
+	case 0:
+		return odd[below(sizeof(odd) / sizeof(odd[0]))];
+	case 1:
+		return below(64) * G;
+	default:
+		return rnd();
+	}
+}
+
+static void t_fuzz(uint64_t seed)
+{
+	struct policy_target out[MAXN];
+	struct policy_vm v[MAXN];
+	struct policy_params p;
+	unsigned int iter, bad = 0, over = 0, moved_bad = 0, alloc_bad = 0;
+	unsigned int valid_but_bad = 0, accepted = 0;
+	char err[256];
+
+	rng = seed;
+	for (iter = 0; iter < 20000; iter++) {
+		size_t n = 1 + below(MAXN), i;
+		uint64_t held = 0, sum = 0, moved = 0, sum_lo = 0, sum_alloc = 0;
+		bool all_valid = true, lo_sat = false, al_sat = false;
+		bool held_sat = false, sum_sat = false, moved_sat = false;
+
+		for (i = 0; i < n; i++) {
+			v[i] = (struct policy_vm){
+				.min = pick(), .max = pick(), .fast_ram = pick(),
+				.slow_ram = pick(), .fast_actual = pick(),
+				.slow_actual = pick(), .hot_demand = pick(),
+				.total = below(2) ? 0 : pick(), .valid = below(4),
+			};
+			v[i].weight = below(2) ? (unsigned int)below(1002) :
+				      (unsigned int)rnd();
+			all_valid &= v[i].valid;
+		}
+		p = (struct policy_params){
+			.budget = pick(), .granule = below(4) ? G : pick(),
+			.hysteresis = below(2) ? 0 : pick(),
+			.max_move = pick(), .keep_total = below(2),
+		};
+		policy_round(&p, v, n, out);
+		for (i = 0; i < n; i++) {
+			uint64_t cur = v[i].fast_actual < v[i].fast_ram ?
+				       v[i].fast_actual : v[i].fast_ram;
+			uint64_t t = out[i].fast_target;
+
+			if (t > (hi_of(&v[i]) > cur ? hi_of(&v[i]) : cur) ||
+			    t < (lo_of(&v[i]) < cur ? lo_of(&v[i]) : cur) ||
+			    (unsigned int)out[i].reason >= POLICY_NR_REASONS ||
+			    out[i].slow_target > (v[i].slow_actual > v[i].slow_ram ?
+						  v[i].slow_actual : v[i].slow_ram))
+				bad++;
+			if (out[i].alloc < lo_of(&v[i]))
+				alloc_bad++;
+			held_sat |= held > UINT64_MAX - cur;
+			held += cur;
+			sum_sat |= sum > UINT64_MAX - t;
+			sum += t;
+			lo_sat |= sum_lo > UINT64_MAX - lo_of(&v[i]);
+			sum_lo += lo_of(&v[i]);
+			al_sat |= sum_alloc > UINT64_MAX - out[i].alloc;
+			sum_alloc += out[i].alloc;
+			moved_sat |= moved > UINT64_MAX - absdiff(t, cur);
+			moved += absdiff(t, cur);
+		}
+		if (!held_sat && held <= p.budget && (sum_sat || sum > p.budget))
+			over++;
+		if (!held_sat && held > p.budget && (sum_sat || sum > held))
+			over++;
+		if (all_valid && !lo_sat && sum_lo <= p.budget &&
+		    (al_sat || sum_alloc > p.budget))
+			over++;
+		if (!moved_sat && moved > p.max_move)
+			moved_bad++;
+		if (!policy_validate(&p, v, n, err, sizeof(err))) {
+			u128 mins = 0;
+
+			valid_but_bad += !p.granule || p.granule % 4096 ||
+					 p.max_move < p.granule;
+			for (i = 0; i < n && p.granule; i++) {
+				mins += v[i].min;
+				if (v[i].min > v[i].max || !v[i].weight ||
+				    v[i].weight > 1000 || v[i].min % p.granule ||
+				    v[i].max % p.granule ||
+				    (v[i].fast_ram && v[i].min > v[i].fast_ram))
+					valid_but_bad++;
+			}
+			valid_but_bad += mins > p.budget;
+			accepted++;
+		}
+	}
+	tap_ok(!bad && !alloc_bad, "seed %#" PRIx64 ": 20000 rounds of any value in every "
+	       "field: targets within [min(lo, size), max(hi, size)], slow targets "
+	       "within the slow RAM, allocations at least the minimum (%u, %u)",
+	       seed, bad, alloc_bad);
+	tap_ok(!over, "seed %#" PRIx64 ": ... and within the budget (%u over)", seed, over);
+	tap_ok(!moved_bad, "seed %#" PRIx64 ": ... and no move beyond max-move (%u)",
+	       seed, moved_bad);
+	tap_ok(!valid_but_bad, "seed %#" PRIx64 ": policy_validate() accepts none of the "
+	       "bad ones (%u accepted, %u bad)", seed, accepted, valid_but_bad);
 }
 
 static void t_extremes(void)
@@ -309,23 +663,44 @@ static void t_extremes(void)
 
 	policy_round(&p, v, 2, out);
 	tap_ok(out[1].alloc == 4 * G && out[1].fast_target == 0 &&
+	       out[1].reason == POLICY_WAIT_ROOM &&
 	       out[0].fast_target == ((uint64_t)1 << 62) - 4 * G,
 	       "extreme values: no overflow; the VM holding the whole budget gives "
-	       "back a minimum first (%" PRIu64 " granules)",
-	       (((uint64_t)1 << 62) - out[0].fast_target) / G);
+	       "back a minimum first, hysteresis or not (%" PRIu64 " granules, %s)",
+	       (((uint64_t)1 << 62) - out[0].fast_target) / G,
+	       policy_reason_name(out[1].reason));
 	v[0].fast_actual = out[0].fast_target;
 	policy_round(&p, v, 2, out);
 	tap_ok(out[1].fast_target == 4 * G,
 	       "then the VM below its minimum is raised to it (got %" PRIu64 ")",
 	       out[1].fast_target / G);
-	p.budget = 3 * G;	/* minimums do not fit: nothing overflows */
-	p.granule = 0;
+
+	/* two VMs asking for 2^64: shares by weight, exactly, near 2^63 */
+	v[0] = (struct policy_vm){ .max = UINT64_MAX, .weight = 1000,
+				   .fast_ram = UINT64_MAX, .hot_demand = UINT64_MAX,
+				   .valid = true };
+	v[1] = v[0];
+	v[1].weight = 3;
+	p = (struct policy_params){ .budget = (uint64_t)1 << 63, .granule = G,
+				    .max_move = UINT64_MAX };
 	policy_round(&p, v, 2, out);
-	tap_ok(out[1].alloc == 4 * G, "a budget below the minimums still gives each "
-	       "its minimum, granule 0 is taken as 1");
+	tap_ok(out[0].alloc + out[1].alloc == p.budget &&
+	       absdiff(out[0].alloc / 1000, out[1].alloc / 3) <= G,
+	       "2^63 shared by weights 1000:3 between two VMs asking for 2^64 "
+	       "(%" PRIu64 " : %" PRIu64 ")", out[0].alloc, out[1].alloc);
+
+	v[0] = (struct policy_vm){ .min = 4 * G, .max = 8 * G, .weight = 1,
+				   .fast_ram = 16 * G, .valid = true };
+	v[1] = v[0];
+	p = (struct policy_params){ .budget = 3 * G, .granule = 0,
+				    .max_move = UINT64_MAX };
+	policy_round(&p, v, 2, out);
+	tap_ok(out[0].alloc == 4 * G && out[1].alloc == 4 * G,
+	       "a budget below the minimums still gives each its minimum, granule 0 "
+	       "is taken as 1");
 }
 
-static void t_hysteresis_and_no_word(void)
+static void t_hysteresis(void)
 {
 	struct policy_vm v[2] = {
 		{ .min = 4 * G, .max = 64 * G, .weight = 100, .fast_ram = 64 * G,
@@ -333,27 +708,78 @@ static void t_hysteresis_and_no_word(void)
 		  .hot_demand = 20 * G, .valid = true },
 		{ .min = 4 * G, .max = 64 * G, .weight = 100, .fast_ram = 64 * G,
 		  .slow_ram = 64 * G, .fast_actual = 30 * G, .slow_actual = 8 * G,
-		  .hot_demand = 0, .valid = false },
+		  .hot_demand = 30 * G, .valid = true },
 	};
 	struct policy_params p = { .budget = 60 * G, .granule = G,
 				   .hysteresis = 4 * G, .max_move = 64 * G };
 	struct policy_target out[2];
 	unsigned int k, changed = 0;
 
-	for (k = 0; k < 20; k++) {
-		v[0].hot_demand = (20 * G - 3 * G) + (k % 7) * G;	/* 17..23 */
+	for (k = 0; k < 40; k++) {
+		v[0].hot_demand = 17 * G + (k * 5 % 7) * G - (k & 1) * 4096; /* 17..23 */
 		policy_round(&p, v, 2, out);
-		changed += out[0].fast_target != v[0].fast_actual;
+		changed += out[0].fast_target != v[0].fast_actual ||
+			   out[1].fast_target != v[1].fast_actual;
+		apply(v, out, 2);
 	}
-	tap_ok(!changed, "demand jittering within the hysteresis moves nothing (%u)",
+	tap_ok(!changed && v[0].fast_actual == 20 * G,
+	       "hysteresis: demand jittering within it for 40 rounds moves nothing (%u)",
 	       changed);
-	tap_ok(out[1].fast_target == 30 * G && out[1].reason == POLICY_NO_WORD,
-	       "a VM that did not answer keeps its size");
-	v[0].hot_demand = 40 * G;
+	v[0].hot_demand = 25 * G;
 	policy_round(&p, v, 2, out);
+	tap_ok(out[0].fast_target == 25 * G && out[0].reason == POLICY_DEMAND,
+	       "a change of the hysteresis or more is made (%" PRIu64 ", %s)",
+	       out[0].fast_target / G, policy_reason_name(out[0].reason));
+
+	/* Kept above its allocation would break the budget: moved after all. */
+	v[0].fast_actual = 22 * G;
+	v[0].hot_demand = 20 * G;
+	v[1].fast_actual = 20 * G;
+	v[1].hot_demand = 20 * G;
+	p.budget = 40 * G;
+	policy_round(&p, v, 2, out);
+	tap_ok(out[0].alloc == 20 * G && out[0].fast_target == 20 * G &&
+	       out[0].reason == POLICY_DEMAND && out[1].fast_target == 20 * G,
+	       "hysteresis does not keep a VM over the budget (%" PRIu64 ", %s)",
+	       out[0].fast_target / G, policy_reason_name(out[0].reason));
+	/* ... nor below its minimum */
+	v[0].min = 24 * G;
+	v[0].fast_actual = 22 * G;
+	v[1].fast_actual = 10 * G;
+	policy_round(&p, v, 2, out);
+	tap_ok(out[0].fast_target == 24 * G && out[1].fast_target == 16 * G,
+	       "hysteresis does not keep a VM below its minimum (%" PRIu64 ")",
+	       out[0].fast_target / G);
+}
+
+static void t_no_word(void)
+{
+	struct policy_vm v[2] = {
+		{ .min = 4 * G, .max = 64 * G, .weight = 100, .fast_ram = 64 * G,
+		  .slow_ram = 64 * G, .fast_actual = 20 * G, .slow_actual = 8 * G,
+		  .hot_demand = 40 * G, .valid = true },
+		{ .min = 4 * G, .max = 64 * G, .weight = 100, .fast_ram = 64 * G,
+		  .slow_ram = 64 * G, .fast_actual = 30 * G, .slow_actual = 8 * G,
+		  .total = 40 * G, .hot_demand = 0, .valid = false },
+	};
+	struct policy_params p = { .budget = 60 * G, .granule = G,
+				   .hysteresis = 4 * G, .max_move = 64 * G,
+				   .keep_total = true };
+	struct policy_target out[2];
+
+	policy_round(&p, v, 2, out);
+	tap_ok(out[1].fast_target == 30 * G && out[1].slow_target == 8 * G &&
+	       out[1].reason == POLICY_NO_WORD,
+	       "a VM without word keeps its sizes, its slow node too");
 	tap_ok(out[0].fast_target == 30 * G && out[0].alloc == 30 * G,
-	       "the silent VM's memory counts against the budget (%" PRIu64 ")",
+	       "its memory counts against the budget (the other gets %" PRIu64 ")",
 	       out[0].alloc / G);
+	v[1].min = 34 * G;
+	v[0].fast_actual = 24 * G;
+	policy_round(&p, v, 2, out);
+	tap_ok(out[1].fast_target == 34 * G && out[0].fast_target == 24 * G,
+	       "... but it is raised to its minimum (%" PRIu64 ")",
+	       out[1].fast_target / G);
 }
 
 static void t_keep_total(void)
@@ -366,21 +792,30 @@ static void t_keep_total(void)
 		  .slow_ram = 64 * G, .fast_actual = 32 * G, .slow_actual = 16 * G,
 		  .total = 48 * G, .hot_demand = 56 * G, .valid = true },
 	};
+	struct policy_vm save[2];
 	struct policy_params p = { .budget = 64 * G, .granule = G,
 				   .max_move = 64 * G, .keep_total = true };
 	struct policy_target out[2];
 
+	memcpy(save, v, sizeof(v));
 	policy_round(&p, v, 2, out);
 	tap_ok(out[0].fast_target == 32 * G && out[0].slow_target == 40 * G &&
-	       out[0].reason == POLICY_WAIT_SLOW && out[1].fast_target == 32 * G,
+	       out[0].reason == POLICY_WAIT_SLOW && out[1].fast_target == 32 * G &&
+	       out[1].reason == POLICY_WAIT_ROOM,
 	       "keep-total: the slow node grows first, the fast one waits, nobody grows "
-	       "into memory not yet given back (fast %" PRIu64 ", slow %" PRIu64 ", %s)",
+	       "into memory not yet given back (fast %" PRIu64 ", slow %" PRIu64 ", %s, %s)",
 	       out[0].fast_target / G, out[0].slow_target / G,
-	       policy_reason_name(out[0].reason));
+	       policy_reason_name(out[0].reason), policy_reason_name(out[1].reason));
+	v[0].slow_actual = 28 * G;
+	policy_round(&p, v, 2, out);
+	tap_ok(out[0].fast_target == 20 * G && out[0].slow_target == 40 * G &&
+	       out[0].reason == POLICY_WAIT_SLOW,
+	       "the slow node half-way: the fast one shrinks as far as it keeps the "
+	       "total (%" PRIu64 ")", out[0].fast_target / G);
 	v[0].slow_actual = 40 * G;
 	policy_round(&p, v, 2, out);
 	tap_ok(out[0].fast_target == 8 * G && out[1].fast_target == 32 * G,
-	       "keep-total: once the slow node has grown, the fast one shrinks");
+	       "once the slow node has grown, the fast one shrinks");
 	v[0].fast_actual = 8 * G;
 	policy_round(&p, v, 2, out);
 	tap_ok(out[1].fast_target == 56 * G && out[1].slow_target == 16 * G,
@@ -391,9 +826,288 @@ static void t_keep_total(void)
 	       out[0].fast_target == 8 * G && out[0].slow_target == 40 * G,
 	       "then its slow node gives back what the fast one gained (%" PRIu64 ")",
 	       out[1].slow_target / G);
-	tap_ok(!strcmp(policy_reason_name(POLICY_WAIT_SLOW), "waiting-for-slow") &&
+
+	/* The slow node can take only 8 GiB more: the fast one stops there. */
+	memcpy(v, save, sizeof(v));
+	v[0].slow_ram = 24 * G;
+	policy_round(&p, v, 2, out);
+	apply(v, out, 2);
+	policy_round(&p, v, 2, out);
+	tap_ok(out[0].fast_target == 24 * G && out[0].slow_target == 24 * G &&
+	       out[0].reason == POLICY_SLOW_FULL,
+	       "a full slow node: the fast one shrinks only by what it can take "
+	       "(%" PRIu64 ", %s)", out[0].fast_target / G,
+	       policy_reason_name(out[0].reason));
+	apply(v, out, 2);
+	policy_round(&p, v, 2, out);
+	tap_ok(out[0].fast_target == 24 * G && out[0].reason == POLICY_SLOW_FULL &&
+	       out[1].fast_target == 40 * G && out[1].reason == POLICY_WAIT_ROOM,
+	       "and stays there; the other grows into what it gave (%" PRIu64 ", %s)",
+	       out[1].fast_target / G, policy_reason_name(out[1].reason));
+
+	/* Above its (lowered) maximum: shrinks, full slow node or not. */
+	memcpy(v, save, sizeof(v));
+	v[0].slow_ram = 24 * G;
+	v[0].max = 16 * G;
+	policy_round(&p, v, 2, out);
+	tap_ok(out[0].fast_target == 8 * G && out[0].slow_target == 24 * G &&
+	       out[0].reason == POLICY_TOTAL_DROPS,
+	       "above its maximum it shrinks at once, and says the total drops "
+	       "(%" PRIu64 ", %s)", out[0].fast_target / G,
+	       policy_reason_name(out[0].reason));
+
+	/* A minimum is never held hostage by another VM's full slow node. */
+	v[0] = (struct policy_vm){ .min = 8 * G, .max = 8 * G, .weight = 100,
+				   .fast_ram = 16 * G, .slow_ram = 16 * G,
+				   .fast_actual = 4 * G, .slow_actual = 16 * G,
+				   .total = 20 * G, .hot_demand = 8 * G,
+				   .valid = true };
+	v[1] = (struct policy_vm){ .min = 4 * G, .max = 12 * G, .weight = 100,
+				   .fast_ram = 16 * G, .slow_ram = 16 * G,
+				   .fast_actual = 12 * G, .slow_actual = 16 * G,
+				   .total = 28 * G, .hot_demand = 12 * G,
+				   .valid = true };
+	p.budget = 16 * G;
+	policy_round(&p, v, 2, out);
+	tap_ok(out[1].fast_target == 8 * G && out[1].reason == POLICY_TOTAL_DROPS &&
+	       out[0].fast_target == 4 * G && out[0].reason == POLICY_WAIT_ROOM,
+	       "a VM below its minimum: the one holding the memory shrinks though its "
+	       "slow node is full (%" PRIu64 ", %s)", out[1].fast_target / G,
+	       policy_reason_name(out[1].reason));
+	apply(v, out, 2);
+	policy_round(&p, v, 2, out);
+	tap_ok(out[0].fast_target == 8 * G, "... and the minimum is restored (%" PRIu64 ")",
+	       out[0].fast_target / G);
+
+	/* Without keep-total the slow nodes are left alone. */
+	memcpy(v, save, sizeof(v));
+	p = (struct policy_params){ .budget = 64 * G, .granule = G,
+				    .max_move = 64 * G, .keep_total = false };
+	policy_round(&p, v, 2, out);
+	tap_ok(out[0].fast_target == 8 * G && out[0].slow_target == 16 * G &&
+	       out[1].slow_target == 16 * G,
+	       "keep-total off: the fast node shrinks at once, the slow nodes stay");
+}
+
+static void t_cap(void)
+{
+	struct policy_vm v[3];
+	struct policy_params p = { .budget = 64 * G, .granule = G,
+				   .max_move = 20 * G };
+	struct policy_target out[3];
+	size_t i, r;
+	bool alternate = true;
+
+	for (i = 0; i < 3; i++)
+		v[i] = (struct policy_vm){ .min = 4 * G, .max = 64 * G, .weight = 100,
+					   .fast_ram = 64 * G, .slow_ram = 64 * G,
+					   .fast_actual = 4 * G, .valid = true };
+	v[0].hot_demand = 32 * G;	/* 100 x 28 */
+	v[1].hot_demand = 12 * G;	/* 100 x 8 */
+	v[2].hot_demand = 20 * G;	/* 300 x 16: first */
+	v[2].weight = 300;
+	policy_round(&p, v, 3, out);
+	tap_ok(out[2].fast_target == 20 * G && out[0].fast_target == 8 * G &&
+	       out[1].fast_target == 4 * G && out[0].reason == POLICY_CAPPED &&
+	       out[1].reason == POLICY_CAPPED,
+	       "capped: the most underserved by weight x unmet go first "
+	       "(%" PRIu64 ", %" PRIu64 ", %" PRIu64 ")", out[0].fast_target / G,
+	       out[1].fast_target / G, out[2].fast_target / G);
+
+	/* Free memory is used at once; the shrinks for the rest alternate. */
+	v[0].fast_actual = 8 * G;
+	v[0].hot_demand = 8 * G;
+	v[1].fast_actual = 20 * G;
+	v[1].hot_demand = 4 * G;
+	v[2].fast_actual = 4 * G;
+	v[2].hot_demand = 28 * G;
+	v[2].weight = 100;
+	p.budget = 40 * G;
+	p.max_move = 8 * G;
+	for (r = 0; r < 5; r++) {
+		policy_round(&p, v, 3, out);
+		if (out[2].fast_target != 4 * G + (r + 2) / 2 * 8 * G ||
+		    out[1].fast_target != 20 * G - (r + 1) / 2 * 8 * G)
+			alternate = false;
+		apply(v, out, 3);
+	}
+	tap_ok(alternate && v[1].fast_actual == 4 * G && v[2].fast_actual == 28 * G,
+	       "growth into free memory first, then the shrink: 40 granules to move "
+	       "in 5 rounds of 8 (%" PRIu64 ", %" PRIu64 ")", v[1].fast_actual / G,
+	       v[2].fast_actual / G);
+
+	/* Shrinks: above the maximum first, then the largest excess. */
+	v[0] = (struct policy_vm){ .min = 4 * G, .max = 16 * G, .weight = 100,
+				   .fast_ram = 64 * G, .fast_actual = 20 * G,
+				   .hot_demand = 64 * G, .valid = true };
+	v[1] = (struct policy_vm){ .min = 4 * G, .max = 64 * G, .weight = 100,
+				   .fast_ram = 64 * G, .fast_actual = 30 * G,
+				   .hot_demand = 8 * G, .valid = true };
+	v[2] = (struct policy_vm){ .min = 4 * G, .max = 64 * G, .weight = 100,
+				   .fast_ram = 64 * G, .fast_actual = 10 * G,
+				   .hot_demand = 6 * G, .valid = true };
+	p = (struct policy_params){ .budget = 30 * G, .granule = G,
+				    .max_move = 6 * G };
+	policy_round(&p, v, 3, out);
+	tap_ok(out[0].fast_target == 16 * G && out[1].fast_target == 28 * G &&
+	       out[2].fast_target == 10 * G && out[2].reason == POLICY_CAPPED,
+	       "shrinks under the cap: above its maximum first, then the largest "
+	       "excess (%" PRIu64 ", %" PRIu64 ", %" PRIu64 ")",
+	       out[0].fast_target / G, out[1].fast_target / G, out[2].fast_target / G);
+
+	/* A move cut short is cut to whole granules. */
+	v[0] = (struct policy_vm){ .min = 0, .max = 8 * G, .weight = 1,
+				   .fast_ram = 8 * G, .hot_demand = 8 * G,
+				   .valid = true };
+	p = (struct policy_params){ .budget = 8 * G, .granule = G,
+				    .max_move = 5ULL << 20 };
+	policy_round(&p, v, 1, out);
+	tap_ok(out[0].fast_target == 2 * G && out[0].reason == POLICY_CAPPED,
+	       "max-move 5 MiB: a 2 MiB granule moves 4 MiB (%" PRIu64 " KiB)",
+	       out[0].fast_target >> 10);
+	p.max_move = 64 * G;
+	p.budget = 7ULL << 20;	/* 3.5 granules */
+	policy_round(&p, v, 1, out);
+	tap_ok(out[0].alloc == 3 * G && out[0].fast_target == 3 * G,
+	       "a budget of 3.5 granules: 3 are handed out (%" PRIu64 " KiB)",
+	       out[0].fast_target >> 10);
+	v[0].max = v[0].fast_ram = 7ULL << 20;
+	v[0].hot_demand = UINT64_MAX;
+	policy_round(&p, v, 1, out);
+	tap_ok(out[0].alloc == 7ULL << 20 && out[0].fast_target == 7ULL << 20,
+	       "a node of 3.5 granules can be given whole (%" PRIu64 " KiB)",
+	       out[0].fast_target >> 10);
+
+	/* max-move below a granule: still moves, never more than max-move */
+	v[0] = (struct policy_vm){ .min = 0, .max = 4 * G, .weight = 1,
+				   .fast_ram = 4 * G, .hot_demand = 4 * G,
+				   .valid = true };
+	p = (struct policy_params){ .budget = 4 * G, .granule = G,
+				    .max_move = 4096 };
+	policy_round(&p, v, 1, out);
+	tap_ok(out[0].fast_target == 4096 && out[0].reason == POLICY_CAPPED,
+	       "max-move below a granule: moves max-move (%" PRIu64 ")",
+	       out[0].fast_target);
+}
+
+static void err_is(const struct policy_params *p, const struct policy_vm *v,
+		   size_t n, const char *want, const char *what)
+{
+	char err[256] = "";
+	int r = policy_validate(p, v, n, err, sizeof(err));
+
+	if (!tap_ok(want ? r == -1 && !strcmp(err, want) : r == 0 && !err[0],
+		    "validate: %s", what))
+		tap_diag("got %d '%s', want '%s'", r, err, want ? want : "");
+}
+
+static void t_validate(void)
+{
+	static struct policy_vm many[POLICY_MAX_VMS + 1];
+	struct policy_vm v[2] = {
+		{ .name = "web", .min = 512ULL << 20, .max = 8ULL << 30,
+		  .weight = 200, .fast_ram = 8ULL << 30 },
+		{ .min = 1ULL << 30, .max = 4ULL << 30, .weight = 1 },
+	};
+	struct policy_params p = { .budget = 16ULL << 30, .granule = G,
+				   .hysteresis = 64ULL << 20,
+				   .max_move = 512ULL << 20, .keep_total = true };
+	struct policy_params q;
+	struct policy_vm w[2];
+
+	err_is(&p, v, 2, NULL, "a good configuration passes");
+	err_is(&p, v, 0, NULL, "no VMs pass");
+	q = p; q.granule = 0;
+	err_is(&q, v, 2, "granule 0 is not a positive multiple of 4 KiB", "granule 0");
+	q = p; q.granule = 6000;
+	err_is(&q, v, 2, "granule 6000 is not a positive multiple of 4 KiB",
+	       "granule not in pages");
+	q = p; q.budget = 0;
+	err_is(&q, v, 2, "budget 0 is not a positive multiple of 4 KiB", "budget 0");
+	q = p; q.max_move = 1ULL << 20;
+	err_is(&q, v, 2, "max-move 1 MiB is less than granule 2 MiB: nothing could move",
+	       "max-move below a granule");
+	memcpy(w, v, sizeof(w)); w[0].weight = 0;
+	err_is(&p, w, 2, "web: weight 0 is not within 1..1000", "weight 0");
+	memcpy(w, v, sizeof(w)); w[1].weight = 1001;
+	err_is(&p, w, 2, "VM #1: weight 1001 is not within 1..1000",
+	       "weight 1001, unnamed VM");
+	memcpy(w, v, sizeof(w)); w[0].min = 10ULL << 30;
+	err_is(&p, w, 2, "web: min 10 GiB is more than max 8 GiB", "min above max");
+	memcpy(w, v, sizeof(w)); w[0].min = 3ULL << 20;
+	err_is(&p, w, 2, "web: min 3 MiB is not a multiple of granule 2 MiB",
+	       "min off the granule");
+	memcpy(w, v, sizeof(w)); w[1].max = (4ULL << 30) + 4096;
+	err_is(&p, w, 2, "VM #1: max 4194308 KiB is not a multiple of granule 2 MiB",
+	       "max off the granule");
+	memcpy(w, v, sizeof(w)); w[0].fast_ram = 256ULL << 20;
+	err_is(&p, w, 2, "web: min 512 MiB is more than its fast node's RAM 256 MiB",
+	       "min above the fast node's RAM");
+	memcpy(w, v, sizeof(w)); w[0].min = 0; w[0].fast_ram = 0;
+	err_is(&p, w, 2, NULL, "min 0 and an unknown node size pass");
+	q = p; q.budget = 1ULL << 30;
+	err_is(&q, v, 2, "the minimums add up to 1536 MiB, more than the budget 1 GiB",
+	       "minimums over the budget");
+	memcpy(w, v, sizeof(w));
+	w[0].min = w[0].max = w[1].min = w[1].max = UINT64_MAX - UINT64_MAX % G;
+	w[0].fast_ram = 0;
+	err_is(&p, w, 2, "the minimums add up to more than 2^64 bytes, more than the "
+	       "budget 16 GiB", "minimums over 2^64");
+	for (size_t i = 0; i < POLICY_MAX_VMS + 1; i++)
+		many[i] = (struct policy_vm){ .weight = 1, .max = G };
+	err_is(&p, many, POLICY_MAX_VMS + 1, "1025 VMs: at most 1024", "too many VMs");
+	tap_ok(policy_validate(&q, v, 2, NULL, 0) == -1 &&
+	       policy_validate(&q, v, 2, (char[1]){ 'x' }, 0) == -1,
+	       "validate: no error buffer is fine");
+}
+
+static void t_many(void)
+{
+	static struct policy_vm v[POLICY_MAX_VMS + 2];
+	static struct policy_target out[POLICY_MAX_VMS + 2];
+	struct policy_params p = { .budget = (POLICY_MAX_VMS * 4ULL) * G,
+				   .granule = G, .max_move = 64 * G };
+	uint64_t sum = 0, moved = 0;
+	size_t i, n = POLICY_MAX_VMS + 2, bad = 0;
+
+	rng = 42;
+	for (i = 0; i < n; i++) {
+		v[i] = (struct policy_vm){ .min = 2 * G, .max = 16 * G,
+					   .weight = 1 + (unsigned int)below(1000),
+					   .fast_ram = 16 * G,
+					   .fast_actual = (2 + below(8)) * G,
+					   .hot_demand = below(20) * G, .valid = true };
+	}
+	policy_round(&p, v, n, out);
+	for (i = 0; i < POLICY_MAX_VMS; i++) {
+		sum += out[i].alloc;
+		moved += absdiff(out[i].fast_target, v[i].fast_actual);
+		bad += out[i].alloc < 2 * G;
+	}
+	for (; i < n; i++)
+		bad += out[i].fast_target != v[i].fast_actual ||
+		       out[i].reason != POLICY_NO_WORD;
+	tap_ok(!bad && sum <= p.budget && moved <= p.max_move,
+	       "%zu VMs: the first %d share the budget, the rest keep their sizes "
+	       "(%zu bad)", n, POLICY_MAX_VMS, bad);
+}
+
+static void t_reasons(void)
+{
+	unsigned int r, s, bad = 0;
+
+	for (r = 0; r < POLICY_NR_REASONS; r++) {
+		const char *a = policy_reason_name((enum policy_reason)r);
+
+		if (!a || !*a || !strcmp(a, "?"))
+			bad++;
+		for (s = 0; s < r; s++)
+			bad += !strcmp(a, policy_reason_name((enum policy_reason)s));
+	}
+	tap_ok(!bad && !strcmp(policy_reason_name(POLICY_WAIT_SLOW), "waiting-for-slow") &&
+	       !strcmp(policy_reason_name(POLICY_NR_REASONS), "?") &&
 	       !strcmp(policy_reason_name((enum policy_reason)99), "?"),
-	       "reason names");
+	       "reason names: one each, distinct; '?' out of range");
 }
 
 int main(void)
@@ -402,12 +1116,20 @@ int main(void)
 	size_t i;
 
 	for (i = 0; i < sizeof(seeds) / sizeof(seeds[0]); i++) {
+		printf("# seed %#" PRIx64 "\n", seeds[i]);
 		t_brute_force(seeds[i]);
+		t_keep(seeds[i]);
 		t_rounds(seeds[i]);
 		t_liar(seeds[i]);
+		t_fuzz(seeds[i]);
 	}
 	t_extremes();
-	t_hysteresis_and_no_word();
+	t_hysteresis();
+	t_no_word();
 	t_keep_total();
+	t_cap();
+	t_validate();
+	t_many();
+	t_reasons();
 	return tap_done();
 }

@@ -86,6 +86,14 @@ class Daemon:
         self.proc = subprocess.Popen([os.path.join(lv.dir, "hballoond"), "--config", conf,
                                       *args], env=lv.env, preexec_fn=lv._as_user,
                                      stdout=self.log, stderr=subprocess.STDOUT)
+        # The socket comes up after libvirt's event loop: on a loaded host
+        # that takes a moment.
+        sock = os.path.join(lv.dir, "run", "hballoond.sock")
+        deadline = time.monotonic() + 60
+        while not os.path.exists(sock):
+            assert self.proc.poll() is None, f"hballoond exited: {self.tail()}"
+            assert time.monotonic() < deadline, f"no status socket: {self.tail()}"
+            time.sleep(0.2)
 
     def ctl(self, *args):
         """hballoonctl ARGS as the test user: (exit code, stdout, stderr)."""
