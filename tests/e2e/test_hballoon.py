@@ -48,7 +48,9 @@ def wait_stable(vm, node, quiet=5, timeout=180):
 
 
 def node_vmstat(vm, node, key):
-    out = vm.sh(f"cat /sys/devices/system/node/node{node}/vmstat")
+    # Fold the per-CPU deltas first: the node files show only the totals.
+    out = vm.sh("echo 1 > /proc/sys/vm/stat_refresh; "
+                f"cat /sys/devices/system/node/node{node}/vmstat")
     return {k: int(v) for k, v in (l.split() for l in out.splitlines())}[key]
 
 
@@ -289,13 +291,14 @@ def test_huge_page_node_returns_host_pages():
     try:
         nodes = default_nodes(slow=need * 2 * MiB)
         nodes[1].backend = "hugetlb"
+        nodes[1].prealloc = True
         with VM(name="hb-huge", nodes=nodes, devices=[DEVICE]) as vm:
             ram = hb_nodes(vm)[1]["ram"]
             assert not hb_nodes(vm)[1]["discard-inhibited"], hb_nodes(vm)[1]
-            # Touch all of node 1's free memory (huge pages allocated on the
-            # host), give it back to the guest's free lists: whichever
-            # blocks the balloon takes, the host has pages behind them.
-            vm.sh(f"memfill -n 1 -m {vm.node_meminfo(1)['MemFree'] // MiB - 8}")
+            # Preallocated: whichever blocks the balloon takes, the host has
+            # a huge page behind each of them.  (Touching the node from the
+            # guest instead cannot reach every free block without an OOM
+            # kill when the node is full.)
             free0 = _host_huge("free_hugepages")
             vm.qmp("hballoon-set", node=1, size=ram - 128 * MiB)
             n, _ = wait_settled(vm, 1)
@@ -319,6 +322,58 @@ def _restore_huge(n):
             f.write(str(n))
     except OSError:
         pass
+
+
+DRIVER = "/sys/bus/virtio/drivers/virtio_hballoon"
+
+
+def test_removal_waits_for_pages_compaction_holds():
+    """Unbinding the driver (the remove path of a device unplug) while
+    compaction is isolating balloon pages to migrate them: remove must wait
+    until every page is back on its list before it frees the per-node state
+    those pages point to, give the whole node back to the guest, and a new
+    bind must find the device and inflate again."""
+    with VM(name="hb-remove", devices=[DEVICE]) as vm:
+        total0 = vm.node_meminfo(1)["MemTotal"]
+        ram = hb_nodes(vm)[1]["ram"]
+        # Balloon pages scattered over the node: inflate while every other
+        # page is held, then let the holder go.  Compaction then has
+        # single balloon pages between free ones to move.
+        hold = vm.node_meminfo(1)["MemFree"] // MiB - 96
+        vm.sh(f"memfill -n 1 -m {hold} -f > /tmp/frag.out 2>&1 & echo $! > /tmp/frag.pid")
+        deadline = time.monotonic() + 120
+        while "filled" not in vm.sh("cat /tmp/frag.out"):
+            assert time.monotonic() < deadline, vm.sh("cat /tmp/frag.out")
+            time.sleep(1)
+        vm.qmp("hballoon-set", node=1, size=ram - 64 * MiB)
+        wait_settled(vm, 1)
+        vm.sh("kill $(cat /tmp/frag.pid); while kill -0 $(cat /tmp/frag.pid) 2>/dev/null;"
+              " do sleep 0.2; done")
+        dev = vm.sh(f"ls {DRIVER} | grep '^virtio'").strip()
+        mig0 = vm.vmstat()["balloon_migrate"]
+        vm.sh("(while :; do echo 1 > /sys/devices/system/node/node1/compact; done)"
+              " > /dev/null 2>&1 & echo $! > /tmp/compact.pid")
+        # Remove once compaction is moving balloon pages, so some are
+        # isolated (off the balloon's list) when remove runs.
+        deadline = time.monotonic() + 60
+        while vm.vmstat()["balloon_migrate"] - mig0 < 64:
+            assert time.monotonic() < deadline, "compaction migrated no balloon pages"
+            time.sleep(0.1)
+        vm.sh(f"echo {dev} > {DRIVER}/unbind", timeout=300)
+        migrated = vm.vmstat()["balloon_migrate"] - mig0
+        vm.sh("kill $(cat /tmp/compact.pid)")
+        print(f"# {migrated} balloon pages migrated by compaction before remove returned")
+        assert vm.node_meminfo(1)["MemTotal"] == total0
+        left = {n: node_vmstat(vm, n, "nr_hballoon_pages") for n in (0, 1)}
+        assert left == {0: 0, 1: 0}, (left, vm.sh("dmesg | tail -20"))
+        assert_clean(vm)
+        # The device was reset; a new driver instance inflates to the target.
+        vm.sh(f"echo {dev} > {DRIVER}/bind")
+        n, _ = wait_settled(vm, 1)
+        assert n["actual"] == ram - 64 * MiB, n
+        drop = total0 - vm.node_meminfo(1)["MemTotal"]
+        assert abs(drop - 64 * MiB) <= 0.01 * 64 * MiB, drop
+        assert_clean(vm)
 
 
 def test_deflate_on_oom():
@@ -418,8 +473,28 @@ def test_live_migration_mid_resize():
         uri = "unix:" + os.path.join(src.workdir, "migrate.sock")
         dst = VM(name="hb-midmig-dst", devices=[DEVICE], incoming=uri)
         try:
+            # The resize is asked for once the migration is under way, and
+            # the RAM pass is slowed down, so that pages go into the
+            # balloon (and are discarded) while RAM is being sent: the test
+            # checks that happened rather than hoping for it.
+            src.qmp("migrate-set-parameters", **{"max-bandwidth": 32 * MiB})
+            dst.boot()
+            src.qmp("migrate", uri=uri)
+            deadline = time.monotonic() + 300
+            while src.qmp("query-migrate").get("status") != "active":
+                assert time.monotonic() < deadline, src.qmp("query-migrate")
+                time.sleep(0.05)
             src.qmp("hballoon-set", node=1, size=ram - 1200 * MiB)
-            _migrate(src, dst, uri)
+            during = []
+            while (st := src.qmp("query-migrate").get("status")) != "completed":
+                assert st not in ("failed", "cancelled"), src.qmp("query-migrate")
+                assert time.monotonic() < deadline, "migration did not complete in 300s"
+                during.append((st, hb_nodes(src)[1]["actual"]))
+                time.sleep(0.1)
+            moved = [a for st, a in during if st == "active" and a < ram]
+            print(f"# {len(moved)} of {len(during)} polls saw the balloon growing while "
+                  f"RAM was sent; source at completion: {during[-1] if during else None}")
+            assert moved, f"no inflate while the migration was active: {during[:20]}"
             n, _ = wait_settled(dst, 1)
             assert n["actual"] == ram - 1200 * MiB, n
             # Every page the guest holds in the balloon was counted once.

@@ -87,6 +87,7 @@ class Node:
     bandwidth: str = "40G"  # bytes/s with QEMU's suffixes
     host_node: int = None  # bind the backing memory to this host node
     backend: str = "ram"  # ram | memfd | file (shared file on /dev/shm) | hugetlb (2 MiB)
+    prealloc: bool = False  # allocate every host page at start (prealloc=on)
 
 
 def default_nodes(fast=512 * MiB, slow=1536 * MiB):
@@ -249,6 +250,8 @@ class VM:
                 raise VMError(f"node {i}: unknown backend {n.backend!r}")
             if n.host_node is not None:
                 obj += f",host-nodes={n.host_node},policy=bind"
+            if n.prealloc:
+                obj += ",prealloc=on"
             args += ["-object", obj]
             spec = f"node,nodeid={i},memdev=mem{i}"
             if n.cpus:
