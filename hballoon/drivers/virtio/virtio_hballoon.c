@@ -45,6 +45,11 @@
 #define HB_PFNS_PER_PAGE	((unsigned int)(PAGE_SIZE >> VIRTIO_HBALLOON_PFN_SHIFT))
 /* Frames per inflate/deflate buffer: header + PFNs fill exactly 32 KiB. */
 #define HB_BATCH_PFNS		(VIRTIO_HBALLOON_MAX_PFNS - 1)
+/*
+ * Pages per balloon_page_list_dequeue(): it holds the balloon's list lock,
+ * interrupts off, for its whole batch.
+ */
+#define HB_DEQUEUE_PAGES	4095U
 /* Runs per range buffer: with its header, the buffer fits in 32 KiB. */
 #define HB_BATCH_RANGES		(VIRTIO_HBALLOON_MAX_RANGES - 1)
 /*
@@ -302,10 +307,11 @@ static unsigned long hballoon_expected_pages(unsigned long managed,
  * @pfn: the first frame to add
  * @num: how many frames, from @pfn up
  *
- * The frames extend the last run when they follow it or precede it (pages
- * leave the balloon in the reverse of the order they entered it), as long
- * as the run stays within %VIRTIO_HBALLOON_MAX_RANGE_PAGES; otherwise they
- * start a new run.
+ * The frames extend the last run when they follow it (inflate: the
+ * allocator hands out ascending frames) or precede it (deflate: the balloon
+ * list is LIFO, so a run that went in ascending comes out descending), as
+ * long as the run stays within %VIRTIO_HBALLOON_MAX_RANGE_PAGES; otherwise
+ * they start a new run.
  *
  * Return: false if they needed a new run and @ranges is full.
  */
@@ -703,13 +709,9 @@ static unsigned int hballoon_leak_locked(struct hballoon_node *node,
 	nr = min_t(u64, min_t(unsigned int, nr, hb->ranges ?
 			      HB_RANGE_LEAK_PFNS : HB_BATCH_PFNS),
 		   node->num_pages);
-	/*
-	 * In batches: the dequeue keeps the balloon's list locked, interrupts
-	 * off, for its whole batch.
-	 */
 	do {
 		got = balloon_page_list_dequeue(&node->b_dev_info, &pages,
-						min_t(size_t, HB_BATCH_PFNS,
+						min_t(size_t, HB_DEQUEUE_PAGES,
 						      nr / HB_PFNS_PER_PAGE - n));
 		n += got;
 	} while (got && n < nr / HB_PFNS_PER_PAGE);
