@@ -342,8 +342,9 @@ static uint64_t virtio_hballoon_step_pages(HballoonNode *node)
 }
 
 /*
- * Add @pages pages at @offset of @rb to @run, discarding the run when it
- * ends: at a gap, or where a step window begins.
+ * Add @pages pages at @offset of @rb to @run. Pages that do not continue
+ * the run (another RAM block, a gap, or the start of a step window) first
+ * flush it, so one discard covers at most one step window.
  */
 static void virtio_hballoon_add_run(HballoonNode *node, HballoonRun *run,
                                     RAMBlock *rb, ram_addr_t offset,
@@ -378,8 +379,15 @@ static bool virtio_hballoon_work(VirtIOHballoon *s, int64_t deadline)
     uint32_t i = s->cur_next, unclocked = 0;
     bool first = true;
 
-    /* Discarding may have been disabled (VFIO hotplug) since the last slice. */
-    s->cur_discard = s->cur_discard && virtio_hballoon_may_discard(s, node);
+    /*
+     * Discarding may have been disabled (VFIO hotplug, a background
+     * snapshot) since the last slice: the run left from it must not be
+     * discarded either; its pages stay allocated on the host.
+     */
+    if (s->cur_discard && !virtio_hballoon_may_discard(s, node)) {
+        s->cur_discard = false;
+        s->cur_run.pages = 0;
+    }
     while (i < s->cur_num) {
         uint64_t pfn, pages, step;
         RAMBlock *rb;
