@@ -211,7 +211,8 @@ def test_demand_reaches_the_host():
     """The guest's demand in query-hballoon: absent while hplace is off;
     with it on, the fast node asks for the working set (an injected 32 MiB
     hot range of an otherwise idle 128 MiB), the slow node for nothing,
-    both report cold memory; and it goes away when hplace is switched off."""
+    both report cold memory; and it goes away while hplace is paused and
+    when it is switched off."""
     dev = ["virtio-hballoon-pci,id=hb0,guest-stats-polling-interval=1"]
     with VM(name="hplace-demand", devices=dev) as vm:
         prepare(vm, enable=False)
@@ -244,6 +245,18 @@ def test_demand_reaches_the_host():
         assert d[1][0] == 0 and d[1][1] is not None and d[0][1] is not None, d
         anon = {n: vm.node_meminfo(n)["AnonPages"] for n in (0, 1)}
         assert d[0][1] <= anon[0] + 64 * MiB and d[1][1] <= anon[1] + 64 * MiB, (d, anon)
+
+        # Paused by a conflicting tiering knob: nothing is measured, so no
+        # demand is reported (not the last one, as if it were current);
+        # it comes back with the first classification after the pause.
+        vm.sh("echo 1 > /sys/kernel/mm/numa/demotion_enabled")
+        time.sleep(3)
+        assert demand() == {0: (None, None), 1: (None, None)}, demand()
+        vm.sh("echo 0 > /sys/kernel/mm/numa/demotion_enabled")
+        deadline = time.monotonic() + 30
+        while demand()[0][0] is None:
+            assert time.monotonic() < deadline, demand()
+            time.sleep(1)
 
         vm.sh(f"echo 0 > {H}/enabled")
         time.sleep(3)

@@ -24,6 +24,8 @@
 #define HPLACE_RING_WATERMARK	1024
 /* Classification epoch: decay, split/merge, rank. */
 #define HPLACE_EPOCH_MS		1000
+/* A classification older than this many epochs is not reported as demand. */
+#define HPLACE_DEMAND_STALE_EPOCHS	10
 /*
  * Processes whose resident set is at least this many pages are tracked
  * (16 MiB with 4 KiB pages); injection tracks any process on demand.
@@ -174,6 +176,7 @@ struct hplace_watch {
  * @cres: result of the last classification
  * @classified: @cres describes the engine's current run (cleared when it
  *	is switched off, set by the next epoch)
+ * @classified_ns: local_clock() of the last classification
  * @next_epoch: time of the next epoch
  * @epochs: epochs run
  * @samples: samples recorded into a tree
@@ -213,6 +216,7 @@ struct hplace_engine {
 	struct hplace_class_item *items;
 	struct hplace_class_result cres;
 	bool classified;
+	u64 classified_ns;
 	u64 next_epoch;
 	u64 epochs;
 	u64 samples;

@@ -1507,9 +1507,11 @@ static void hplace_demand_share(bool fast, u64 working, u64 placed,
  * memory that took HPLACE_WORKING_SET_PERMILLE of the sampled accesses.
  *
  * Context: process context; takes hplace's mutex.
- * Return: 0; -ENODATA while hplace is off (or never started) or has not
- * classified since it was switched on, or if @nid is in neither tier;
- * -EINVAL for a node without memory.
+ * Return: 0; -ENODATA while hplace is off (or never started), paused (a
+ * conflicting tiering knob is on) or without a sampler, if it has not
+ * classified since it was switched on or not for HPLACE_DEMAND_STALE_EPOCHS
+ * epochs (a demand nobody measures any more is not reported as current), or
+ * if @nid is in neither tier; -EINVAL for a node without memory.
  */
 int hplace_node_demand(int nid, u64 *hot_bytes, u64 *cold_bytes)
 {
@@ -1523,7 +1525,10 @@ int hplace_node_demand(int nid, u64 *hot_bytes, u64 *cold_bytes)
 	mutex_lock(&hplace.lock);
 	fast = node_isset(nid, hplace.place.fast);
 	mask = fast ? &hplace.place.fast : &hplace.place.slow;
-	if (!hplace.enabled || !hplace.classified || !node_isset(nid, *mask)) {
+	if (!hplace.enabled || !hplace.classified || !hplace.active ||
+	    hplace.paused_why[0] || !node_isset(nid, *mask) ||
+	    local_clock() - hplace.classified_ns >
+	    HPLACE_DEMAND_STALE_EPOCHS * HPLACE_EPOCH_MS * NSEC_PER_MSEC) {
 		ret = -ENODATA;
 		goto out;
 	}
