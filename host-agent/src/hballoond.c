@@ -230,6 +230,38 @@ static void vm_set(struct agent_vm *vm, int node, uint64_t size, uint64_t from)
 	       vm->reason);
 }
 
+/*
+ * A VM that answers but reports no demand (hplace off or paused, or not
+ * classified yet): the policy keeps what it holds, but its targets are
+ * not the actual sizes, or a resize under way (a shrink, the re-inflate
+ * after a guest reboot) would be cancelled every round.  Keep the targets
+ * the device has, brought within [min, max]; with keep-total, what the
+ * fast node gives up above max goes to the slow node (grown first), as far
+ * as its RAM allows.
+ */
+static void hold_without_demand(struct agent_vm *vm)
+{
+	uint64_t want = vm->fast_asked, give;
+
+	if (want < vm->cfg->min)
+		want = vm->cfg->min;
+	if (want > vm->cfg->max)
+		want = vm->cfg->max;
+	if (want > vm->fast_ram)
+		want = vm->fast_ram;
+	vm->slow_target = vm->slow_asked;
+	if (agent.cfg.keep_total && want < vm->fast_asked) {
+		give = vm->fast_asked - want;
+		if (give > vm->slow_ram - vm->slow_asked)
+			give = vm->slow_ram - vm->slow_asked;
+		vm->slow_target = vm->slow_asked + give;
+		/* The fast node waits for the slow node to have grown. */
+		if (vm->slow_actual < vm->slow_target)
+			want = vm->fast_asked;
+	}
+	vm->fast_target = want;
+}
+
 static void run_round(void)
 {
 	struct policy_vm *in = NULL;
@@ -300,6 +332,8 @@ static void run_round(void)
 		vm->fast_target = out[i].fast_target;
 		vm->slow_target = out[i].slow_target;
 		vm->reason = policy_reason_name(out[i].reason);
+		if (vm->valid && !vm->has_demand)
+			hold_without_demand(vm);
 		agent.held += vm->fast_actual;
 		agent.assigned += vm->fast_target;
 		if (!vm->valid)
