@@ -234,10 +234,22 @@ def _budget_windows(budgets):
     for permille, used, _, _, _ in results:
         assert used <= 1.2 * permille, results
     # Overload: 1 GiB of tracked memory is far more than any of these
-    # budgets can scan, so the engine should use most of it: the controller
-    # holds 0.85-1.0x of it over each decision window.
+    # budgets can scan, so the engine should use most of it.  The
+    # controller holds 0.85-1.0x of the budget per decision window, but a
+    # ceiling controller averages lower when the cost per scan batch is
+    # noisy (at 5 permille about one batch a second, each costing 0.5-1.6x
+    # the mean here): measured quiet, 30 s windows at 5 permille read
+    # 0.80-0.91x (2026-12-05: 0.87x alone, 0.90x beside two host CPU hogs,
+    # 0.796x once beside a second TCG VM).  So each window is held to the
+    # floor the userspace model of a loaded host guarantees (test_budget.c,
+    # "a ceiling on a loaded host too": 70%), and their mean ratio (90 s
+    # in all) to 0.8x: a controller that wastes its budget fails
+    # both, batch noise neither.
     for permille, used, _, _, _ in results:
-        assert used >= 0.8 * permille, results
+        assert used >= 0.7 * permille, results
+    pooled = sum(used / permille for permille, used, *_ in results) / len(results)
+    note(f"the windows together: {pooled:.2f}x of their budgets on average")
+    assert pooled >= 0.8, results
 
 
 def test_idle_engine_stays_below_budget():
