@@ -51,19 +51,31 @@ void agent_conn_init(struct agent_conn *c, const char *uri,
 	snprintf(c->error, sizeof(c->error), "not connected yet");
 }
 
+/*
+ * libvirt calls this from the thread that notices the close, which may be
+ * an abandoned monitor-command thread: record the reason atomically and
+ * leave the rest (the message, dropping the connection) to the main loop.
+ */
 static void conn_closed(virConnectPtr conn, int reason, void *opaque)
 {
 	struct agent_conn *c = opaque;
 
 	(void)conn;
-	c->closed = true;
-	snprintf(c->error, sizeof(c->error), "connection %s",
-		 reason == VIR_CONNECT_CLOSE_REASON_KEEPALIVE ?
-		 "lost (keepalive timed out)" :
-		 reason == VIR_CONNECT_CLOSE_REASON_EOF ? "closed by libvirtd" :
-		 "closed");
+	atomic_store(&c->closed, reason + 1);
 	if (c->kick)
-		c->kick(c->kick_opaque, c->error);
+		c->kick(c->kick_opaque, "a libvirt connection closed");
+}
+
+static const char *close_reason(int reason)
+{
+	switch (reason) {
+	case VIR_CONNECT_CLOSE_REASON_KEEPALIVE:
+		return "connection lost (keepalive timed out)";
+	case VIR_CONNECT_CLOSE_REASON_EOF:
+		return "connection closed by libvirtd";
+	default:
+		return "connection closed";
+	}
 }
 
 static int lifecycle(virConnectPtr conn, virDomainPtr dom, int event,
@@ -121,9 +133,11 @@ void agent_conn_drop(struct agent_conn *c, const char *why)
 
 bool agent_conn_ensure(struct agent_conn *c)
 {
-	if (c->conn && (c->closed || virConnectIsAlive(c->conn) != 1))
-		agent_conn_drop(c, c->closed ? NULL : "connection lost");
-	c->closed = false;
+	int closed = atomic_exchange(&c->closed, 0);
+
+	if (c->conn && (closed || virConnectIsAlive(c->conn) != 1))
+		agent_conn_drop(c, closed ? close_reason(closed - 1) :
+				"connection lost");
 	if (c->conn)
 		return true;
 	if (qmp_now_ms() < c->retry_ms)

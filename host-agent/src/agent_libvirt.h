@@ -13,6 +13,7 @@
 #ifndef HBALLOOND_AGENT_LIBVIRT_H
 #define HBALLOOND_AGENT_LIBVIRT_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -20,7 +21,11 @@
 
 #include "qmp.h"
 
-/* Called from libvirt's event loop when something worth a round happened. */
+/*
+ * Called when something worth a round happened: from libvirt's event loop
+ * (domain events), or from whichever thread noticed a connection close --
+ * possibly an abandoned monitor-command thread.  Must be thread-safe.
+ */
 typedef void (*agent_kick_fn)(void *opaque, const char *why);
 
 /**
@@ -30,7 +35,9 @@ typedef void (*agent_kick_fn)(void *opaque, const char *why);
  * @error:    why it is not open (empty when it is)
  * @retry_ms: earliest qmp_now_ms() of the next attempt
  * @backoff_ms: delay after the next failure (1 s doubling to 60 s)
- * @closed:   set by libvirt's close callback (daemon restarted, keepalive)
+ * @closed:   0, or 1 + the virConnectCloseReason libvirt's close callback
+ *            reported (daemon restarted, keepalive); atomic: the callback
+ *            can run on any thread that notices the close
  * @generation: incremented at every (re)open: domain handles of an older
  *            generation belong to a closed connection
  */
@@ -40,7 +47,7 @@ struct agent_conn {
 	char error[256];
 	int64_t retry_ms;
 	unsigned int backoff_ms;
-	bool closed;
+	atomic_int closed;
 	unsigned int generation;
 	int lifecycle_cb;
 	int monitor_cb;

@@ -17,6 +17,7 @@
 #include <getopt.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,7 +42,7 @@
 static struct agent agent;
 static bool quit;
 static int round_timer = -1;
-static bool kicked;
+static atomic_bool kicked;	/* kick() runs on other threads too */
 static int listen_fd = -1;
 static int listen_watch = -1;
 static char *listen_path;
@@ -360,7 +361,7 @@ static void round_due(int timer, void *opaque)
 {
 	(void)timer;
 	(void)opaque;
-	kicked = false;
+	atomic_store(&kicked, false);
 	run_round();
 	virEventUpdateTimeout(round_timer, (int)agent.cfg.interval_s * 1000);
 }
@@ -370,9 +371,8 @@ static void kick(void *opaque, const char *why)
 {
 	(void)opaque;
 	logmsg(LOG_DEBUG, "round soon: %s", why);
-	if (kicked || round_timer < 0)
+	if (round_timer < 0 || atomic_exchange(&kicked, true))
 		return;
-	kicked = true;
 	virEventUpdateTimeout(round_timer, KICK_DELAY_MS);
 }
 
