@@ -34,8 +34,7 @@
  * @fast_asked, @slow_asked:   the sizes the device was last asked for
  * @total:      fast + slow size when first seen (keep-total keeps it)
  * @has_demand: the guest reported its demand
- * @hot_demand: hot memory the guest wants on its fast node (untrusted),
- *             smoothed over rounds (policy_smooth_demand())
+ * @hot_demand: hot memory the guest wants on its fast node (untrusted)
  * @fast_target, @slow_target: what the last round decided
  * @reason:     why (policy_reason_name())
  * @error:      what went wrong with this VM in the last round, or ""

@@ -101,7 +101,6 @@ static bool vm_read_nodes(struct agent_vm *vm, const struct hb_state *st)
 	const struct hb_node *fast = hb_state_node(st, vm->cfg->fast_node);
 	const struct hb_node *slow = hb_state_node(st, vm->cfg->slow_node);
 	struct json_object *stats, *hot;
-	bool had_demand;
 
 	if (!fast || !slow) {
 		snprintf(vm->error, sizeof(vm->error),
@@ -116,13 +115,10 @@ static bool vm_read_nodes(struct agent_vm *vm, const struct hb_state *st)
 	vm->slow_actual = slow->actual;
 	vm->fast_asked = fast->target;
 	vm->slow_asked = slow->target;
-	had_demand = vm->has_demand;
 	vm->has_demand = json_object_object_get_ex(fast->obj, "stats", &stats) &&
 			 json_object_object_get_ex(stats, "hot-memory", &hot) &&
 			 json_object_is_type(hot, json_type_int);
-	vm->hot_demand = !vm->has_demand ? 0 :
-		policy_smooth_demand(vm->hot_demand,
-				     json_object_get_uint64(hot), !had_demand);
+	vm->hot_demand = vm->has_demand ? json_object_get_uint64(hot) : 0;
 	/* keep-total keeps the total the VM had when we first saw it. */
 	if (!vm->sized)
 		vm->total = fast->actual + slow->actual;

@@ -633,10 +633,3 @@ const char *policy_reason_name(enum policy_reason reason)
 
 	return (unsigned int)reason < POLICY_NR_REASONS ? names[reason] : "?";
 }
-
-uint64_t policy_smooth_demand(uint64_t prev, uint64_t cur, bool first)
-{
-	if (first || cur >= prev)
-		return cur;
-	return prev - (prev - cur) / 4;
-}

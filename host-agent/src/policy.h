@@ -211,24 +211,6 @@ int policy_validate(const struct policy_params *p, const struct policy_vm *vms,
 void policy_round(const struct policy_params *p, const struct policy_vm *vms,
 		  size_t n, struct policy_target *out);
 
-/**
- * policy_smooth_demand() - the demand a round acts on, from the guest's
- * @prev: what the last round acted on
- * @cur:  what the guest reports now
- * @first: no earlier report (or the last round had none)
- *
- * A rise counts at once, so a VM whose hot set grows is served the next
- * round; a fall only by a quarter of the gap per round, so a demand that
- * dips for a round or two (sampling noise: an accessed-bit window that
- * missed part of the hot set) does not move memory away and back.  A real
- * fall is followed to within 1/16 of the gap in ten rounds.  It
- * changes nothing the policy guarantees: the result is still bounded by
- * the largest report, which max bounds in policy_round().
- *
- * Return: @cur if @first or @cur >= @prev, else prev - (prev - cur) / 4.
- */
-uint64_t policy_smooth_demand(uint64_t prev, uint64_t cur, bool first);
-
 /* "min", "demand", ... for @r ("?" for a value out of range). */
 const char *policy_reason_name(enum policy_reason r);
 

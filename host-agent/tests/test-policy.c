@@ -782,29 +782,6 @@ static void t_no_word(void)
 	       out[1].fast_target / G);
 }
 
-static void t_smooth(void)
-{
-	uint64_t d = policy_smooth_demand(123, 40 * G, true);
-	int rounds = 0;
-
-	tap_ok(d == 40 * G, "a first report counts as it is");
-	tap_ok(policy_smooth_demand(d, 60 * G, false) == 60 * G,
-	       "a rise counts at once");
-	tap_ok(policy_smooth_demand(d, 20 * G, false) == 35 * G,
-	       "a fall by a quarter of the gap per round");
-	tap_ok(policy_smooth_demand(UINT64_MAX, 0, false) ==
-	       UINT64_MAX - UINT64_MAX / 4, "no overflow at the extremes");
-	/* A one-round dip barely moves it; a real fall is followed. */
-	tap_ok(policy_smooth_demand(40 * G, 0, false) >= 30 * G,
-	       "a dip to 0 for one round keeps three quarters");
-	while (d > 20 * G + 20 * G / 16 && rounds < 100) {
-		d = policy_smooth_demand(d, 20 * G, false);
-		rounds++;
-	}
-	tap_ok(rounds <= 10, "a fall from 40 to 20 granules is followed to "
-	       "1/16 of the gap in %d rounds", rounds);
-}
-
 static void t_keep_total(void)
 {
 	struct policy_vm v[2] = {
@@ -1149,7 +1126,6 @@ int main(void)
 	t_extremes();
 	t_hysteresis();
 	t_no_word();
-	t_smooth();
 	t_keep_total();
 	t_cap();
 	t_validate();
