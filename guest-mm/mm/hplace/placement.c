@@ -1525,8 +1525,9 @@ int hplace_node_demand(int nid, u64 *hot_bytes, u64 *cold_bytes)
 	mutex_lock(&hplace.lock);
 	fast = node_isset(nid, hplace.place.fast);
 	mask = fast ? &hplace.place.fast : &hplace.place.slow;
+	/* A pause (a conflicting tiering knob) stops the sampler too. */
 	if (!hplace.enabled || !hplace.classified || !hplace.active ||
-	    hplace.paused_why[0] || !node_isset(nid, *mask) ||
+	    !node_isset(nid, *mask) ||
 	    local_clock() - hplace.classified_ns >
 	    HPLACE_DEMAND_STALE_EPOCHS * HPLACE_EPOCH_MS * NSEC_PER_MSEC) {
 		ret = -ENODATA;
