@@ -166,6 +166,17 @@ def _buddy_pages(vm, node, min_order):
     return total
 
 
+def _hold_every_other_page(vm):
+    """Start memfill holding every other page of node 1's free memory (but
+    96 MiB), its pid in /tmp/frag.pid; return once it has filled."""
+    hold = vm.node_meminfo(1)["MemFree"] // MiB - 96
+    vm.sh(f"memfill -n 1 -m {hold} -f > /tmp/frag.out 2>&1 & echo $! > /tmp/frag.pid")
+    deadline = time.monotonic() + 120
+    while "filled" not in vm.sh("cat /tmp/frag.out"):
+        assert time.monotonic() < deadline, vm.sh("cat /tmp/frag.out")
+        time.sleep(1)
+
+
 def test_fragmented_node_shrinks_exactly():
     """Inflate takes whole 2 MiB blocks while the node has them free and
     falls back to single pages as it fragments, exact to the page and
@@ -181,12 +192,7 @@ def test_fragmented_node_shrinks_exactly():
         # move is an inflate and a deflate for the device): off, so the
         # counts are the driver's alone.
         vm.sh("echo 0 > /proc/sys/vm/compaction_proactiveness")
-        hold = vm.node_meminfo(1)["MemFree"] // MiB - 96
-        vm.sh(f"memfill -n 1 -m {hold} -f > /tmp/frag.out 2>&1 &")
-        deadline = time.monotonic() + 120
-        while "filled" not in vm.sh("cat /tmp/frag.out"):
-            assert time.monotonic() < deadline, vm.sh("cat /tmp/frag.out")
-            time.sleep(1)
+        _hold_every_other_page(vm)
         blocks = _buddy_pages(vm, 1, 9)
         want = vm.node_meminfo(1)["MemFree"] // PAGE // 2 | 1     # odd
         assert blocks < want, f"node 1 not fragmented: {blocks} pages in 2 MiB blocks"
@@ -349,12 +355,7 @@ def test_removal_waits_for_pages_compaction_holds():
         # Balloon pages scattered over the node: inflate while every other
         # page is held, then let the holder go.  Compaction then has
         # single balloon pages between free ones to move.
-        hold = vm.node_meminfo(1)["MemFree"] // MiB - 96
-        vm.sh(f"memfill -n 1 -m {hold} -f > /tmp/frag.out 2>&1 & echo $! > /tmp/frag.pid")
-        deadline = time.monotonic() + 120
-        while "filled" not in vm.sh("cat /tmp/frag.out"):
-            assert time.monotonic() < deadline, vm.sh("cat /tmp/frag.out")
-            time.sleep(1)
+        _hold_every_other_page(vm)
         vm.qmp("hballoon-set", node=1, size=ram - 64 * MiB)
         wait_settled(vm, 1)
         vm.sh("kill $(cat /tmp/frag.pid); while kill -0 $(cat /tmp/frag.pid) 2>/dev/null;"
@@ -462,14 +463,24 @@ def test_stress_random_rounds():
         print(f"# {rounds} rounds in {secs:.0f}s")
 
 
-def _migrate(src, dst, uri):
+def _migrate(src, dst, uri, on_active=None, poll=None):
+    """Migrate src to dst; once the migration is active, call on_active();
+    until it completes, every 0.1 s, record (status, poll()) and return
+    that list."""
     dst.boot()  # QEMU waits for the incoming migration
     src.qmp("migrate", uri=uri)
     deadline = time.monotonic() + 300
+    seen, active = [], False
     while (st := src.qmp("query-migrate").get("status")) != "completed":
         assert st not in ("failed", "cancelled"), src.qmp("query-migrate")
         assert time.monotonic() < deadline, "migration did not complete in 300s"
-        time.sleep(0.2)
+        if st == "active" and on_active and not active:
+            on_active()
+            active = True
+        elif active and poll:
+            seen.append((st, poll()))
+        time.sleep(0.1 if on_active or poll else 0.2)
+    return seen
 
 
 def test_live_migration_mid_resize():
@@ -488,19 +499,10 @@ def test_live_migration_mid_resize():
             # balloon (and are discarded) while RAM is being sent: the test
             # checks that happened rather than hoping for it.
             src.qmp("migrate-set-parameters", **{"max-bandwidth": 32 * MiB})
-            dst.boot()
-            src.qmp("migrate", uri=uri)
-            deadline = time.monotonic() + 300
-            while src.qmp("query-migrate").get("status") != "active":
-                assert time.monotonic() < deadline, src.qmp("query-migrate")
-                time.sleep(0.05)
-            src.qmp("hballoon-set", node=1, size=ram - 1200 * MiB)
-            during = []
-            while (st := src.qmp("query-migrate").get("status")) != "completed":
-                assert st not in ("failed", "cancelled"), src.qmp("query-migrate")
-                assert time.monotonic() < deadline, "migration did not complete in 300s"
-                during.append((st, hb_nodes(src)[1]["actual"]))
-                time.sleep(0.1)
+            during = _migrate(
+                src, dst, uri,
+                on_active=lambda: src.qmp("hballoon-set", node=1, size=ram - 1200 * MiB),
+                poll=lambda: hb_nodes(src)[1]["actual"])
             moved = [a for st, a in during if st == "active" and a < ram]
             print(f"# {len(moved)} of {len(during)} polls saw the balloon growing while "
                   f"RAM was sent; source at completion: {during[-1] if during else None}")
