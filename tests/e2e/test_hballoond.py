@@ -12,11 +12,10 @@ configuration on SIGHUP, and `hballoonctl agent status` reads it."""
 
 import json
 import os
-import re
 import signal
 import time
 
-from hotset import start as start_hotset, stop_and_verify
+from hotset import hot_pages_on, start as start_hotset, stop_and_verify
 from hballoond import Daemon, domains, wait_status
 from libvirtd import Libvirtd
 
@@ -56,21 +55,12 @@ def note(msg):
     print(f"# {msg}", flush=True)
 
 
-def hot_on_fast(agent, hs):
-    """Pages of the hot part on node 0."""
-    out = agent.sh(f"pagenodes {hs['pid']} {hs['hot_start']:#x} {hs['hot_end']:#x}",
-                   timeout=300)
-    m = re.search(r"node0=(\d+)", out)
-    assert m, out
-    return int(m[1])
-
-
 def settle_hot(agents, hss, secs=90):
     """Hot pages on fast per VM after @secs more of placement, polled."""
     deadline = time.monotonic() + secs
     best = {}
     while True:
-        cur = {n: hot_on_fast(agents[n], hss[n]) for n in agents}
+        cur = {n: hot_pages_on(agents[n], hss[n]) for n in agents}
         note("  hot on fast: " + ", ".join(f"{n} {v * PAGE // MiB} MiB" for n, v in cur.items()))
         best = cur
         if time.monotonic() > deadline:

@@ -49,3 +49,12 @@ def stop_and_verify(vm, hs, timeout=300):
             return out.strip().splitlines()[-1]
         time.sleep(1)
     raise AssertionError(f"hotset did not finish: {out}")
+
+
+def hot_pages_on(vm, hs, node=0):
+    """Pages of its hot part on `node` (tests/guest/pagenodes)."""
+    out = vm.sh(f"pagenodes {hs['pid']} {hs['hot_start']:#x} {hs['hot_end']:#x}",
+                timeout=300)
+    m = re.search(rf"node{node}=(\d+)", out)
+    assert m, out
+    return int(m[1])
