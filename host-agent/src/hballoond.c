@@ -250,10 +250,18 @@ static void hold_without_demand(struct agent_vm *vm)
 		want = vm->cfg->max;
 	if (want > vm->fast_ram)
 		want = vm->fast_ram;
+	/*
+	 * The policy booked what it holds (at least min) and gave the rest
+	 * of the budget away: a grow under way stops there.
+	 */
+	if (want > vm->fast_target)
+		want = vm->fast_target;
 	vm->slow_target = vm->slow_asked;
 	if (agent.cfg.keep_total && want < vm->fast_asked) {
 		give = vm->fast_asked - want;
-		if (give > vm->slow_ram - vm->slow_asked)
+		if (vm->slow_asked >= vm->slow_ram)
+			give = 0;
+		else if (give > vm->slow_ram - vm->slow_asked)
 			give = vm->slow_ram - vm->slow_asked;
 		vm->slow_target = vm->slow_asked + give;
 		/* The fast node waits for the slow node to have grown. */
