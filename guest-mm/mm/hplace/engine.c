@@ -593,8 +593,9 @@ static void hplace_epoch(void)
 	else if (!hplace_classify(hplace.items, nr, &cp, &hplace.cres))
 		hplace_rtree_import(hplace.items, nr);
 	hplace.classified = true;
-	hplace.classified_ns = local_clock();
-	count_vm_events(HPLACE_CLASSIFY_NS, hplace.classified_ns - t0);
+	/* Read on other CPUs (hplace_node_demand()): a global clock. */
+	hplace.classified_ns = ktime_get_ns();
+	count_vm_events(HPLACE_CLASSIFY_NS, local_clock() - t0);
 	hplace.epochs++;
 	hplace_place_plan();
 }

@@ -176,7 +176,7 @@ struct hplace_watch {
  * @cres: result of the last classification
  * @classified: @cres describes the engine's current run (cleared when it
  *	is switched off, set by the next epoch)
- * @classified_ns: local_clock() of the last classification
+ * @classified_ns: ktime_get_ns() of the last classification
  * @next_epoch: time of the next epoch
  * @epochs: epochs run
  * @samples: samples recorded into a tree

@@ -1528,7 +1528,7 @@ int hplace_node_demand(int nid, u64 *hot_bytes, u64 *cold_bytes)
 	/* A pause (a conflicting tiering knob) stops the sampler too. */
 	if (!hplace.enabled || !hplace.classified || !hplace.active ||
 	    !node_isset(nid, *mask) ||
-	    local_clock() - hplace.classified_ns >
+	    ktime_get_ns() - hplace.classified_ns >
 	    HPLACE_DEMAND_STALE_EPOCHS * HPLACE_EPOCH_MS * NSEC_PER_MSEC) {
 		ret = -ENODATA;
 		goto out;
