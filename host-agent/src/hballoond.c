@@ -227,6 +227,11 @@ static void vm_set(struct agent_vm *vm, int node, uint64_t size, uint64_t from)
 		       vm->name, node, b, err.msg);
 		return;
 	}
+	/* Where the node is headed now, should the VM stop answering. */
+	if (node == vm->cfg->fast_node)
+		vm->fast_asked = size;
+	else
+		vm->slow_asked = size;
 	logmsg(LOG_INFO, "%s: node %d %s -> %s (%s)", vm->name, node, a, b,
 	       vm->reason);
 }
@@ -318,6 +323,7 @@ static void run_round(void)
 			.slow_ram = vm->slow_ram,
 			.fast_actual = vm->fast_actual,
 			.slow_actual = vm->slow_actual,
+			.fast_asked = vm->fast_asked,
 			.hot_demand = vm->has_demand ? vm->hot_demand : 0,
 			.total = vm->total,
 			.valid = vm->valid && vm->has_demand,

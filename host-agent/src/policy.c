@@ -52,9 +52,13 @@ static uint64_t lo_of(const struct policy_vm *v)
 	return min64(v->min, hi_of(v));
 }
 
+/* A VM without word may still be on its way up to its device's target. */
 static uint64_t cur_of(const struct policy_vm *v)
 {
-	return min64(v->fast_actual, v->fast_ram);
+	uint64_t cur = v->valid ? v->fast_actual :
+		       max64(v->fast_actual, v->fast_asked);
+
+	return min64(cur, v->fast_ram);
 }
 
 static uint64_t weight_of(const struct policy_vm *v)
@@ -369,8 +373,12 @@ static void grow(struct round *c, bool to_min, uint64_t *room, uint64_t *left)
 	}
 }
 
-/* Step 6 with 8: shrinks, at most *@left in all. */
-static void shrink(struct round *c, bool force_all, uint64_t *left)
+/*
+ * Step 6 with 8: shrinks, at most *@left in all.  *@must_free is what the
+ * VMs hold beyond the budget and the minimums' lack: that much is taken
+ * even where keep_total would wait for a slow node.
+ */
+static void shrink(struct round *c, uint64_t *must_free, uint64_t *left)
 {
 	const struct policy_params *p = c->p;
 	size_t i;
@@ -382,8 +390,8 @@ static void shrink(struct round *c, bool force_all, uint64_t *left)
 		const struct policy_vm *v;
 		struct policy_target *o;
 		size_t best = c->n;
-		uint64_t cur, floor, step, absorb = 0;
-		bool force, waiting = false, full = false;
+		uint64_t cur, floor, soft, step, absorb = 0;
+		bool waiting = false, full = false;
 
 		/* Above the maximum first, then the largest excess. */
 		for (i = 0; i < c->n; i++) {
@@ -410,7 +418,7 @@ static void shrink(struct round *c, bool force_all, uint64_t *left)
 		o = &c->out[best];
 		cur = cur_of(v);
 		floor = o->alloc;
-		force = force_all || cur > hi_of(v);
+		soft = floor;
 
 		if (p->keep_total) {
 			uint64_t total = total_of(v);
@@ -421,35 +429,34 @@ static void shrink(struct round *c, bool force_all, uint64_t *left)
 							   v->slow_ram));
 			/* The lowest fast size a full slow node keeps it at. */
 			absorb = sub_sat(total, v->slow_ram);
-			if (!force && absorb > floor) {
-				floor = absorb;
+			if (absorb > soft) {
+				soft = absorb;
 				full = true;
 			}
-			if (floor >= cur) {
-				o->reason = POLICY_SLOW_FULL;
-				continue;
-			}
 			/* As far as the slow node's actual size keeps it. */
-			if (!force && sub_sat(total, slow) > floor) {
-				floor = sub_sat(total, slow);
+			if (sub_sat(total, slow) > soft) {
+				soft = sub_sat(total, slow);
 				waiting = true;
 			}
-			if (floor >= cur) {
-				o->reason = POLICY_WAIT_SLOW;
-				continue;
-			}
+		}
+		/* Forced: above its maximum, or for what must be freed. */
+		floor = soft - (cur > hi_of(v) ? soft - floor :
+				min64(soft - floor, *must_free));
+		if (floor >= cur) {
+			o->reason = full && absorb >= cur ? POLICY_SLOW_FULL :
+				    POLICY_WAIT_SLOW;
+			continue;
 		}
 		step = cut(c, min64(cur - floor, *left), cur - floor);
 		o->fast_target = cur - step;
 		*left -= step;
+		*must_free -= min64(step, *must_free);
 		if (step < cur - floor)
 			o->reason = POLICY_CAPPED;
-		else if (waiting)
-			o->reason = POLICY_WAIT_SLOW;
-		else if (full)
-			o->reason = POLICY_SLOW_FULL;
-		else if (p->keep_total && o->alloc < absorb)
+		else if (p->keep_total && o->fast_target < absorb)
 			o->reason = POLICY_TOTAL_DROPS;
+		else if (floor > o->alloc)
+			o->reason = waiting ? POLICY_WAIT_SLOW : POLICY_SLOW_FULL;
 	}
 }
 
@@ -457,7 +464,7 @@ static void shrink(struct round *c, bool force_all, uint64_t *left)
 static void moves(struct round *c)
 {
 	const struct policy_params *p = c->p;
-	uint64_t held = 0, room, left = p->max_move, deficit = 0;
+	uint64_t held = 0, room, left = p->max_move, deficit = 0, must_free;
 	bool over;
 	size_t i;
 
@@ -476,8 +483,12 @@ static void moves(struct round *c)
 	/* Memory already free first: minimums, then the allocations. */
 	grow(c, true, &room, &left);
 	grow(c, false, &room, &left);
-	/* A minimum the free budget cannot restore forces the shrinks. */
-	shrink(c, over || deficit > sub_sat(p->budget, held), &left);
+	/*
+	 * Held beyond the budget, and what the minimums lack beyond the free
+	 * budget: that much is freed whether slow nodes keep up or not.
+	 */
+	must_free = sub_sat(add_sat(held, deficit), p->budget);
+	shrink(c, &must_free, &left);
 
 	/* keep_total: a slow node follows its fast node's actual growth. */
 	for (i = 0; i < c->n; i++) {

@@ -47,11 +47,13 @@
  *      slow_ram); the fast node shrinks only as far as the slow node's
  *      actual size already keeps the total ("waiting-for-slow"), and never
  *      below what a full slow node keeps ("slow-full"), unless the shrink is
- *      forced: the VM is above its max, the VMs hold more than the budget,
- *      or a VM is below its minimum and the free budget cannot restore it.
- *      A forced shrink does not wait for the slow node (a guest must not
- *      hold fast memory hostage by not letting its slow node grow); if the
- *      slow node is full it shrinks anyway and says so ("total-drops").
+ *      forced: the VM is above its max (all the way to its allocation), or
+ *      the VMs hold more than the budget plus what the minimums lack (only
+ *      as much as that excess: the shrinks in step 6's order take it, a
+ *      few MiB short of one VM's minimum do not make every VM drop its
+ *      total).  A forced shrink does not wait for the slow node (a guest
+ *      must not hold fast memory hostage by not letting its slow node
+ *      grow); below what a full slow node keeps it says so ("total-drops").
  *      When a fast node has grown (its actual size, not its target), its
  *      slow node gives the same back.  While a shrink is on its way the
  *      total is higher than @total, never lower (forced shrinks aside).
@@ -118,13 +120,18 @@ struct policy_params {
  * @weight:      1..1000
  * @fast_ram, @slow_ram: the most each node can be (its RAM)
  * @fast_actual, @slow_actual: the nodes' sizes now (from the device)
+ * @fast_asked:  the fast node's target on the device, where it is headed
+ *               (0: unknown).  A VM without word is counted at the larger
+ *               of this and @fast_actual: a grow under way when it stopped
+ *               answering lands later, and must not be handed out twice
  * @hot_demand:  fast memory the guest says it wants (untrusted, any value)
  * @total:       with keep_total: the fast + slow size to keep (0: the
  *               current total, which is only right for a single round: pass
  *               the total the VM had when first seen)
  * @valid:       it answered this round and reported its demand; if not,
  *               it keeps its size (raised to its minimum when the free
- *               budget allows) and its slow node is left alone
+ *               budget allows) and its slow node is left alone;
+ *               its size is @fast_asked when that is larger
  */
 struct policy_vm {
 	const char *name;
@@ -132,6 +139,7 @@ struct policy_vm {
 	unsigned int weight;
 	uint64_t fast_ram, slow_ram;
 	uint64_t fast_actual, slow_actual;
+	uint64_t fast_asked;
 	uint64_t hot_demand;
 	uint64_t total;
 	bool valid;
