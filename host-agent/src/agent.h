@@ -71,6 +71,8 @@ struct agent_vm {
  * @last_round: wall-clock time of the last round (0: none)
  * @budget_held: sum of the managed VMs' fast actual sizes, last round
  * @assigned:  sum of their fast targets, last round
+ * @stuck:     monitor commands that timed out and are still pending in
+ *             libvirt, last round (their VMs get no new command meanwhile)
  */
 struct agent {
 	struct agent_config cfg;
@@ -82,6 +84,7 @@ struct agent {
 	time_t last_round;
 	uint64_t held;
 	uint64_t assigned;
+	unsigned int stuck;
 };
 
 /* The status document the socket serves (and --once prints). */

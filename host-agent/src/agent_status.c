@@ -65,6 +65,7 @@ struct json_object *agent_status_json(const struct agent *a)
 	add_u64(o, "budget", a->cfg.budget);
 	add_u64(o, "assigned", a->assigned);
 	add_u64(o, "held", a->held);
+	add_u64(o, "stuck-commands", a->stuck);
 	for (i = 0; i < a->nr_conns; i++) {
 		const struct agent_conn *c = a->conns[i];
 		struct json_object *co = json_object_new_object();

@@ -9,7 +9,7 @@
  *
  *   {"version": 1, "config": PATH, "dry-run": BOOL, "interval": S,
  *    "round": N, "last-round": UNIX-TIME or 0, "budget": B, "assigned": B,
- *    "held": B,
+ *    "held": B, "stuck-commands"?: N,
  *    "connections": [{"uri", "connected", "error"?}],
  *    "domains": [{"name", "uri", "managed",
  *                 "min", "max", "weight", "fast-node", "slow-node",
@@ -73,6 +73,7 @@ static const struct field top_fields[] = {
 	{ "budget", K_U64, N_ALWAYS },
 	{ "assigned", K_U64, N_ALWAYS },
 	{ "held", K_U64, N_ALWAYS },
+	{ "stuck-commands", K_U64, N_OPTIONAL },
 	{ "connections", K_ARRAY, N_ALWAYS },
 	{ "domains", K_ARRAY, N_ALWAYS },
 	{ NULL, K_U64, 0 },
@@ -476,6 +477,10 @@ static void print_header(struct json_object *st)
 	       over(u64(st, "assigned"), budget, note, sizeof(note)));
 	printf("held:       %s%s\n", size_format(u64(st, "held"), s, sizeof(s)),
 	       over(u64(st, "held"), budget, note, sizeof(note)));
+	if (u64(st, "stuck-commands"))
+		printf("stuck:      %" PRIu64 " monitor command(s) timed out, still "
+		       "pending in libvirt (their VMs keep their sizes)\n",
+		       u64(st, "stuck-commands"));
 
 	json_object_object_get_ex(st, "connections", &conns);
 	n = json_object_array_length(conns);

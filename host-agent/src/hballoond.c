@@ -34,6 +34,7 @@
 #include "hballoon.h"
 #include "policy.h"
 #include "size.h"
+#include "status_server.h"
 
 #define DEFAULT_CONFIG	"/etc/htier/hballoond.conf"
 /* A kick (event) runs a round this soon, and at most this often. */
@@ -43,9 +44,9 @@ static struct agent agent;
 static bool quit;
 static int round_timer = -1;
 static atomic_bool kicked;	/* kick() runs on other threads too */
-static int listen_fd = -1;
-static int listen_watch = -1;
-static char *listen_path;
+static struct status_server *status;
+
+static void publish_status(void);
 
 __attribute__((format(printf, 2, 3)))
 static void logmsg(int prio, const char *fmt, ...)
@@ -365,8 +366,10 @@ done:
 	free(in);
 	free(out);
 	free(map);
+	agent.stuck = agent_libvirt_stuck();
 	agent.rounds++;
 	agent.last_round = time(NULL);
+	publish_status();
 }
 
 /* ----------------------------------------------------- the event loop */
@@ -390,93 +393,31 @@ static void kick(void *opaque, const char *why)
 	virEventUpdateTimeout(round_timer, KICK_DELAY_MS);
 }
 
-static void serve_status(int watch, int fd, int events, void *opaque)
+/* What the status socket serves from now on (and --once prints). */
+static void publish_status(void)
 {
-	struct timeval tv = { .tv_sec = 1 };
-	struct json_object *st;
-	const char *text;
-	size_t len, off = 0;
-	int c;
+	struct json_object *st = agent_status_json(&agent);
+	const char *text = json_object_to_json_string_ext(st, HB_JSON_PLAIN);
+	char *line = NULL;
 
-	(void)watch;
-	(void)events;
-	(void)opaque;
-	c = accept4(fd, NULL, NULL, SOCK_CLOEXEC);
-	if (c < 0)
-		return;
-	/* A reader that does not read must not stall the daemon. */
-	setsockopt(c, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	st = agent_status_json(&agent);
-	text = json_object_to_json_string_ext(st, HB_JSON_PLAIN);
-	len = strlen(text);
-	while (off < len) {
-		ssize_t w = send(c, text + off, len - off, MSG_NOSIGNAL);
-
-		if (w <= 0)
-			break;
-		off += (size_t)w;
-	}
-	if (off == len)
-		(void)!send(c, "\n", 1, MSG_NOSIGNAL);
+	if (status && asprintf(&line, "%s\n", text) > 0)
+		status_server_publish(status, line);
+	free(line);
 	json_object_put(st);
-	close(c);
 }
 
-static void close_socket(void)
+/* Serve the status on @path; false and a log line if not. */
+static bool open_status(const char *path)
 {
-	if (listen_watch >= 0)
-		virEventRemoveHandle(listen_watch);
-	if (listen_fd >= 0)
-		close(listen_fd);
-	if (listen_path)
-		unlink(listen_path);
-	free(listen_path);
-	listen_watch = listen_fd = -1;
-	listen_path = NULL;
-}
+	char err[512];
 
-/* Listen on @path (its directory is created); -1 and a log line if not. */
-static int open_socket(const char *path)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	char *dir, *slash;
-	int fd;
-
-	if (strlen(path) >= sizeof(sa.sun_path)) {
-		logmsg(LOG_ERR, "status socket path too long: %s", path);
-		return -1;
+	status = status_server_open(path, "", err, sizeof(err));
+	if (!status) {
+		logmsg(LOG_ERR, "%s", err);
+		return false;
 	}
-	dir = strdup(path);
-	slash = dir ? strrchr(dir, '/') : NULL;
-	if (slash && slash != dir) {
-		*slash = '\0';
-		if (mkdir(dir, 0755) && errno != EEXIST)
-			logmsg(LOG_WARNING, "cannot create %s: %m", dir);
-	}
-	free(dir);
-	strcpy(sa.sun_path, path);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (fd < 0) {
-		logmsg(LOG_ERR, "socket: %m");
-		return -1;
-	}
-	unlink(path);	/* a stale socket of an earlier run */
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) ||
-	    chmod(path, 0660) || listen(fd, 16)) {
-		logmsg(LOG_ERR, "cannot listen on %s: %m", path);
-		close(fd);
-		return -1;
-	}
-	listen_watch = virEventAddHandle(fd, VIR_EVENT_HANDLE_READABLE,
-					 serve_status, NULL, NULL);
-	if (listen_watch < 0) {
-		logmsg(LOG_ERR, "cannot watch %s", path);
-		close(fd);
-		return -1;
-	}
-	listen_fd = fd;
-	listen_path = strdup(path);
-	return 0;
+	publish_status();
+	return true;
 }
 
 /* An open connection to @uri among the current ones, or NULL. */
@@ -563,8 +504,9 @@ static void reload(void)
 		return;
 	}
 	if (strcmp(cfg.socket, agent.cfg.socket)) {
-		close_socket();
-		open_socket(cfg.socket);
+		status_server_close(status);
+		status = NULL;
+		open_status(cfg.socket);
 	}
 	/* The domains point into the old configuration until here. */
 	old = agent.cfg;
@@ -573,6 +515,7 @@ static void reload(void)
 		vm->cfg = agent_config_domain(&agent.cfg, vm->conn->uri,
 					      vm->name);
 	agent_config_free(&old);
+	publish_status();
 	logmsg(LOG_INFO, "configuration reloaded from %s", agent.cfg.path);
 	kick(NULL, "configuration reloaded");
 }
@@ -687,7 +630,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "hballoond: cannot watch signals\n");
 		return 1;
 	}
-	if (open_socket(agent.cfg.socket))
+	if (!open_status(agent.cfg.socket))
 		return 1;
 	round_timer = virEventAddTimeout(0, round_due, NULL, NULL);
 	logmsg(LOG_INFO, "started: budget %s, %zu domain(s) configured, %s%s",
@@ -700,7 +643,7 @@ int main(int argc, char **argv)
 			break;
 		}
 	}
-	close_socket();
+	status_server_close(status);
 out:
 	while (agent.vms) {
 		struct agent_vm *vm = agent.vms;

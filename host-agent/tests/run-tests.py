@@ -782,6 +782,13 @@ def test_agent(tmp):
                "held:       2 GiB (1 GiB over the budget)", "connection: none",
                "(hballoond sees no running domain)"])
         T.ok("ERROR" not in r.out, "agent status: no ERROR column without errors", repr(r))
+        T.ok("stuck" not in r.out, "agent status: no stuck line without stuck commands",
+             repr(r))
+    doc = agent_status_doc(**{"stuck-commands": 2})
+    with FakeAgent(tmp, doc) as a:
+        check("agent status: monitor commands still pending after a timeout",
+              ctl("agent", "status", "--socket", a.sock), 0,
+              ["stuck:      2 monitor command(s) timed out, still pending in libvirt"])
     doc = agent_status_doc(domains=[
         {"name": "new", "uri": "qemu:///system", "managed": True, "min": GiB,
          "max": 2 * GiB, "weight": 1, "fast-node": 0, "slow-node": 1,

@@ -7,8 +7,9 @@ demand (hot-memory) through the device; hballoond moves fast memory to the
 VM whose hot set does not fit, within each VM's minimum and maximum. The
 test measures the hot data served from fast memory, summed over the VMs,
 with a static equal split and then under hballoond, and reports the gain;
-then it survives libvirtd restarting and one VM dying, reloads its
-configuration on SIGHUP, and `hballoonctl agent status` reads it."""
+then it survives libvirtd restarting, a VM's monitor hanging and one VM
+dying, reloads its configuration on SIGHUP, and `hballoonctl agent status`
+reads it."""
 
 import json
 import os
@@ -141,6 +142,32 @@ def test_hballoond_shares_fast_memory_by_demand():
                              all("error" not in v for v in domains(s).values()),
                              90, "hballoond did not reconnect after libvirtd restarted")
             assert all(v["fast-actual"] >= MIN * MiB for v in domains(st).values()), st
+
+            # A monitor that does not answer (the small VM's QEMU stopped):
+            # the query times out, the VM keeps its size and still counts
+            # against the budget, the rounds go on (the next query is not
+            # sent while the first is pending: "stuck"), and once QEMU runs
+            # again the VM is back.  Kept short: the guest sees the pause.
+            pid = lv.qemu_pid("small")
+            os.kill(pid, signal.SIGSTOP)
+            try:
+                st = wait_status(d, lambda s: s.get("stuck-commands") == 1 and
+                                 "error" in domains(s)["small"], 40,
+                                 "a hung monitor was not reported")
+                small = domains(st)["small"]
+                note(f"monitor stopped: small: {small['error']}; rounds go on")
+                assert "no reply from QEMU's monitor in time" in small["error"] or \
+                    "still busy with a command that timed out" in small["error"], small
+                assert small["fast-actual"] >= MIN * MiB and st["assigned"] <= BUDGET * MiB, st
+                r0 = st["round"]
+                st = wait_status(d, lambda s: s["round"] >= r0 + 2, 30,
+                                 "the rounds stopped while one VM's monitor hung")
+                assert "error" not in domains(st)["big"], st
+            finally:
+                os.kill(pid, signal.SIGCONT)
+            wait_status(d, lambda s: s.get("stuck-commands") == 0 and
+                        "error" not in domains(s)["small"], 60,
+                        "the VM did not come back after its monitor answered again")
 
             # SIGHUP: a lower maximum for the big VM is applied.
             with open(conf, "w") as f:

@@ -129,6 +129,19 @@ class Libvirtd:
         assert r.returncode == 0, f"virsh {' '.join(args)}: {r.stderr}"
         return r.stdout
 
+    def qemu_pid(self, name):
+        """The QEMU process that runs domain @name under this daemon."""
+        for pid in filter(str.isdigit, os.listdir("/proc")):
+            try:
+                with open(f"/proc/{pid}/cmdline", "rb") as f:
+                    argv = f.read().split(b"\0")
+            except OSError:
+                continue
+            if f"guest={name},".encode() in (a[:len(name) + 7] for a in argv) and \
+                    any(self.dir.encode() in a for a in argv):
+                return int(pid)
+        raise AssertionError(f"no QEMU process runs domain {name}")
+
     def ctl(self, *args, timeout=200):
         """hballoonctl --domain ... through this daemon: (exit code, stdout, stderr)."""
         r = self.run(os.path.join(self.dir, "hballoonctl"), "--connect", self.uri, *args,

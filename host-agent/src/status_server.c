@@ -1,0 +1,189 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * status_server.c - serve a published text on a unix stream socket
+ * (see status_server.h)
+ */
+#include "status_server.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+/* Most time one client is given to read the text. */
+#define CLIENT_MS	1000
+
+struct status_server {
+	int fd;
+	char *path;
+	pthread_t thread;
+	pthread_mutex_t lock;
+	char *text;		/* under @lock */
+};
+
+__attribute__((format(printf, 3, 4)))
+static void fail(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!err || !errlen)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
+/* Milliseconds on CLOCK_MONOTONIC. */
+static long long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
+}
+
+static void serve_one(struct status_server *s, int c)
+{
+	long long deadline = now_ms() + CLIENT_MS;
+	size_t len, off = 0;
+	char *text;
+
+	pthread_mutex_lock(&s->lock);
+	text = strdup(s->text);
+	pthread_mutex_unlock(&s->lock);
+	if (!text)
+		return;
+	len = strlen(text);
+	/* A reader that does not read must not stall the others. */
+	while (off < len) {
+		struct pollfd p = { .fd = c, .events = POLLOUT };
+		long long left = deadline - now_ms();
+		ssize_t w;
+
+		if (left <= 0 || poll(&p, 1, (int)left) <= 0)
+			break;
+		w = send(c, text + off, len - off, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (w < 0 && (errno == EAGAIN || errno == EINTR))
+			continue;
+		if (w <= 0)
+			break;
+		off += (size_t)w;
+	}
+	free(text);
+}
+
+static void *serve(void *arg)
+{
+	struct status_server *s = arg;
+
+	for (;;) {
+		int c = accept4(s->fd, NULL, NULL, SOCK_CLOEXEC);
+
+		if (c < 0) {
+			/* shutdown() by status_server_close() ends it */
+			if (errno == EINTR || errno == ECONNABORTED ||
+			    errno == EMFILE || errno == ENFILE ||
+			    errno == ENOBUFS || errno == ENOMEM) {
+				if (errno != EINTR && errno != ECONNABORTED)
+					usleep(100000);
+				continue;
+			}
+			return NULL;
+		}
+		serve_one(s, c);
+		close(c);
+	}
+}
+
+struct status_server *status_server_open(const char *path, const char *text,
+					 char *err, size_t errlen)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct status_server *s;
+	char *dir, *slash;
+
+	if (strlen(path) >= sizeof(sa.sun_path)) {
+		fail(err, errlen, "status socket path too long: %s", path);
+		return NULL;
+	}
+	s = calloc(1, sizeof(*s));
+	if (!s || !(s->path = strdup(path)) || !(s->text = strdup(text))) {
+		fail(err, errlen, "out of memory");
+		goto free;
+	}
+	dir = strdup(path);
+	slash = dir ? strrchr(dir, '/') : NULL;
+	if (slash && slash != dir) {
+		*slash = '\0';
+		mkdir(dir, 0755);	/* bind() says why if it is missing */
+	}
+	free(dir);
+	strcpy(sa.sun_path, path);
+	s->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (s->fd < 0) {
+		fail(err, errlen, "socket: %s", strerror(errno));
+		goto free;
+	}
+	unlink(path);	/* a stale socket of an earlier run */
+	if (bind(s->fd, (struct sockaddr *)&sa, sizeof(sa)) ||
+	    chmod(path, 0660) || listen(s->fd, 16)) {
+		fail(err, errlen, "cannot listen on %s: %s", path, strerror(errno));
+		goto close;
+	}
+	pthread_mutex_init(&s->lock, NULL);
+	errno = pthread_create(&s->thread, NULL, serve, s);
+	if (errno) {
+		fail(err, errlen, "cannot start the status thread: %s",
+		     strerror(errno));
+		pthread_mutex_destroy(&s->lock);
+		unlink(path);
+		goto close;
+	}
+	return s;
+close:
+	close(s->fd);
+free:
+	if (s) {
+		free(s->path);
+		free(s->text);
+	}
+	free(s);
+	return NULL;
+}
+
+int status_server_publish(struct status_server *s, const char *text)
+{
+	char *copy = strdup(text), *old;
+
+	if (!copy)
+		return -1;
+	pthread_mutex_lock(&s->lock);
+	old = s->text;
+	s->text = copy;
+	pthread_mutex_unlock(&s->lock);
+	free(old);
+	return 0;
+}
+
+void status_server_close(struct status_server *s)
+{
+	if (!s)
+		return;
+	/* Wakes accept() with EINVAL; a client being served is finished. */
+	shutdown(s->fd, SHUT_RDWR);
+	pthread_join(s->thread, NULL);
+	close(s->fd);
+	unlink(s->path);
+	pthread_mutex_destroy(&s->lock);
+	free(s->path);
+	free(s->text);
+	free(s);
+}
