@@ -248,15 +248,20 @@ def test_demand_reaches_the_host():
 
         # Paused by a conflicting tiering knob: nothing is measured, so no
         # demand is reported (not the last one, as if it were current);
-        # it comes back with the first classification after the pause.
+        # it comes back with the second epoch after the pause (the first
+        # classifies only what was sampled before it). No epoch runs while
+        # paused, so epochs read then is where the count restarts.
         vm.sh("echo 1 > /sys/kernel/mm/numa/demotion_enabled")
         time.sleep(3)
         assert demand() == {0: (None, None), 1: (None, None)}, demand()
+        e0 = stat(vm, "epochs")
         vm.sh("echo 0 > /sys/kernel/mm/numa/demotion_enabled")
         deadline = time.monotonic() + 30
         while demand()[0][0] is None:
             assert time.monotonic() < deadline, demand()
             time.sleep(1)
+        e1 = stat(vm, "epochs")
+        assert e1 >= e0 + 2, f"demand reported {e1 - e0} epoch(s) after the pause"
 
         vm.sh(f"echo 0 > {H}/enabled")
         time.sleep(3)

@@ -592,7 +592,11 @@ static void hplace_epoch(void)
 		memset(&hplace.cres, 0, sizeof(hplace.cres));
 	else if (!hplace_classify(hplace.items, nr, &cp, &hplace.cres))
 		hplace_rtree_import(hplace.items, nr);
-	hplace.classified = true;
+	/*
+	 * The first epoch after a start or a pause classifies what was
+	 * sampled before it: not a demand of the current run.
+	 */
+	hplace.classified = hplace.run_epochs++ > 0;
 	/* Read on other CPUs (hplace_node_demand()): a global clock. */
 	hplace.classified_ns = ktime_get_ns();
 	count_vm_events(HPLACE_CLASSIFY_NS, local_clock() - t0);
@@ -708,6 +712,8 @@ static void hplace_pause(const char *why)
 			pr_warn("paused: %s was switched on; hplace resumes when it is off again\n",
 				why);
 			hplace_stop_sampler();
+			hplace.classified = false;
+			hplace.run_epochs = 0;
 		}
 		snprintf(hplace.paused_why, sizeof(hplace.paused_why),
 			 "%s is on", why);
@@ -839,6 +845,7 @@ int hplace_set_enabled(bool on)
 			goto out;
 		hplace.enabled = true;
 		hplace.next_epoch = 0;
+		hplace.run_epochs = 0;
 	} else {
 		hplace_stop_sampler();
 		hplace.enabled = false;

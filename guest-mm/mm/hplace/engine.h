@@ -175,8 +175,10 @@ struct hplace_watch {
  * @items: classification scratch, HPLACE_MAX_RANGES entries
  * @cres: result of the last classification
  * @classified: @cres describes the engine's current run (cleared when it
- *	is switched off, set by the next epoch)
+ *	is switched off or paused, set by the second epoch after it started
+ *	sampling again: the first one holds only samples from before)
  * @classified_ns: ktime_get_ns() of the last classification
+ * @run_epochs: epochs since the engine was last switched on or resumed
  * @next_epoch: time of the next epoch
  * @epochs: epochs run
  * @samples: samples recorded into a tree
@@ -217,6 +219,7 @@ struct hplace_engine {
 	struct hplace_class_result cres;
 	bool classified;
 	u64 classified_ns;
+	unsigned int run_epochs;
 	u64 next_epoch;
 	u64 epochs;
 	u64 samples;

@@ -1509,9 +1509,11 @@ static void hplace_demand_share(bool fast, u64 working, u64 placed,
  * Context: process context; takes hplace's mutex.
  * Return: 0; -ENODATA while hplace is off (or never started), paused (a
  * conflicting tiering knob is on) or without a sampler, if it has not
- * classified since it was switched on or not for HPLACE_DEMAND_STALE_EPOCHS
- * epochs (a demand nobody measures any more is not reported as current), or
- * if @nid is in neither tier; -EINVAL for a node without memory.
+ * classified since it was switched on or resumed (the first epoch after
+ * either classifies older samples and does not count) or not for
+ * HPLACE_DEMAND_STALE_EPOCHS epochs (a demand nobody measures any more is
+ * not reported as current), or if @nid is in neither tier; -EINVAL for a
+ * node without memory.
  */
 int hplace_node_demand(int nid, u64 *hot_bytes, u64 *cold_bytes)
 {
