@@ -29,8 +29,9 @@ BUILD = os.path.join(TOP, "build")
 QEMU = os.path.join(BUILD, "qemu-system-x86_64")
 # HTIER_KERNEL: run the tests against another build of the guest kernel.
 KERNEL = os.environ.get("HTIER_KERNEL") or os.path.join(BUILD, "bzImage")
-# DEBUG_VM + lockdep build of the same tree (make kernel-debug)
-KERNEL_DEBUG = os.path.join(BUILD, "bzImage-debug")
+# DEBUG_VM + lockdep build of the same tree (make kernel-debug);
+# HTIER_KERNEL_DEBUG: another build of it (a flavour without KASAN, say).
+KERNEL_DEBUG = os.environ.get("HTIER_KERNEL_DEBUG") or os.path.join(BUILD, "bzImage-debug")
 # Kernel log lines that mean a bug: warnings, BUG and Oops, lockdep, hung
 # tasks, KASAN and UBSAN reports; the problems add the OOM killer (and the
 # call traces that come with its report).
