@@ -374,9 +374,50 @@ static void grow(struct round *c, bool to_min, uint64_t *room, uint64_t *left)
 }
 
 /*
- * Step 6 with 8: shrinks, at most *@left in all.  *@must_free is what the
- * VMs hold beyond the budget and the minimums' lack: that much is taken
- * even where keep_total would wait for a slow node.
+ * Where @v's fast node is headed: its device's target when that is a
+ * shrink still under way, else its size.  Memory between the two was asked
+ * for in an earlier round and has not been given back yet.
+ */
+static uint64_t headed_of(const struct policy_vm *v)
+{
+	uint64_t cur = cur_of(v);
+
+	return v->fast_asked && v->fast_asked < cur ? v->fast_asked : cur;
+}
+
+/* The next VM in step 6's order among those flagged (its flag cleared):
+ * above the maximum first, then the largest excess over its allocation. */
+static size_t next_shrink(struct round *c)
+{
+	size_t i, best = c->n;
+
+	for (i = 0; i < c->n; i++) {
+		const struct policy_vm *w = &c->vms[i];
+		bool above, best_above;
+
+		if (!c->flag[i])
+			continue;
+		if (best == c->n) {
+			best = i;
+			continue;
+		}
+		above = cur_of(w) > hi_of(w);
+		best_above = cur_of(&c->vms[best]) > hi_of(&c->vms[best]);
+		if (above != best_above ? above :
+		    cur_of(w) - c->out[i].alloc >
+		    cur_of(&c->vms[best]) - c->out[best].alloc)
+			best = i;
+	}
+	if (best < c->n)
+		c->flag[best] = 0;
+	return best;
+}
+
+/*
+ * Step 6 with 8, unforced: shrinks as far as keep_total lets them (a VM
+ * above its maximum all the way to its allocation), at most *@left in all;
+ * a shrink under way is kept.  What they newly ask for (below where each
+ * is headed) comes off *@must_free.
  */
 static void shrink(struct round *c, uint64_t *must_free, uint64_t *left)
 {
@@ -386,39 +427,12 @@ static void shrink(struct round *c, uint64_t *must_free, uint64_t *left)
 	for (i = 0; i < c->n; i++)
 		c->flag[i] = c->vms[i].valid &&
 			     cur_of(&c->vms[i]) > c->out[i].alloc;
-	for (;;) {
-		const struct policy_vm *v;
-		struct policy_target *o;
-		size_t best = c->n;
-		uint64_t cur, floor, soft, step, absorb = 0;
+	while ((i = next_shrink(c)) < c->n) {
+		const struct policy_vm *v = &c->vms[i];
+		struct policy_target *o = &c->out[i];
+		uint64_t cur = cur_of(v), floor = o->alloc, goal, step;
+		uint64_t absorb = 0;
 		bool waiting = false, full = false;
-
-		/* Above the maximum first, then the largest excess. */
-		for (i = 0; i < c->n; i++) {
-			const struct policy_vm *w = &c->vms[i];
-			bool above, best_above;
-
-			if (!c->flag[i])
-				continue;
-			if (best == c->n) {
-				best = i;
-				continue;
-			}
-			above = cur_of(w) > hi_of(w);
-			best_above = cur_of(&c->vms[best]) > hi_of(&c->vms[best]);
-			if (above != best_above ? above :
-			    cur_of(w) - c->out[i].alloc >
-			    cur_of(&c->vms[best]) - c->out[best].alloc)
-				best = i;
-		}
-		if (best == c->n)
-			return;
-		c->flag[best] = 0;
-		v = &c->vms[best];
-		o = &c->out[best];
-		cur = cur_of(v);
-		floor = o->alloc;
-		soft = floor;
 
 		if (p->keep_total) {
 			uint64_t total = total_of(v);
@@ -429,34 +443,64 @@ static void shrink(struct round *c, uint64_t *must_free, uint64_t *left)
 							   v->slow_ram));
 			/* The lowest fast size a full slow node keeps it at. */
 			absorb = sub_sat(total, v->slow_ram);
-			if (absorb > soft) {
-				soft = absorb;
+			/* Above its maximum it does not wait for either. */
+			if (cur <= hi_of(v) && absorb > floor) {
+				floor = absorb;
 				full = true;
 			}
 			/* As far as the slow node's actual size keeps it. */
-			if (sub_sat(total, slow) > soft) {
-				soft = sub_sat(total, slow);
+			if (cur <= hi_of(v) && sub_sat(total, slow) > floor) {
+				floor = sub_sat(total, slow);
 				waiting = true;
 			}
 		}
-		/* Forced: above its maximum, or for what must be freed. */
-		floor = soft - (cur > hi_of(v) ? soft - floor :
-				min64(soft - floor, *must_free));
-		if (floor >= cur) {
+		goal = max64(o->alloc, min64(floor, headed_of(v)));
+		if (goal >= cur) {
 			o->reason = full && absorb >= cur ? POLICY_SLOW_FULL :
 				    POLICY_WAIT_SLOW;
 			continue;
 		}
-		step = cut(c, min64(cur - floor, *left), cur - floor);
+		step = cut(c, min64(cur - goal, *left), cur - goal);
 		o->fast_target = cur - step;
 		*left -= step;
-		*must_free -= min64(step, *must_free);
-		if (step < cur - floor)
+		*must_free -= min64(sub_sat(headed_of(v), o->fast_target),
+				    *must_free);
+		if (step < cur - goal)
 			o->reason = POLICY_CAPPED;
 		else if (p->keep_total && o->fast_target < absorb)
 			o->reason = POLICY_TOTAL_DROPS;
-		else if (floor > o->alloc)
+		else if (goal > o->alloc)
 			o->reason = waiting ? POLICY_WAIT_SLOW : POLICY_SLOW_FULL;
+	}
+}
+
+/*
+ * Step 6 with 8, forced: what *@must_free still holds (memory the budget
+ * or a minimum needs now) is taken below where keep_total stopped the
+ * shrinks, in step 6's order, rounded up to granules, at most *@left in
+ * all.  A VM that has not given back what it was asked for earlier is
+ * passed over: it would count as freeing what it does not free.
+ */
+static void force(struct round *c, uint64_t *must_free, uint64_t *left)
+{
+	size_t i;
+
+	for (i = 0; i < c->n; i++)
+		c->flag[i] = c->vms[i].valid &&
+			     c->out[i].fast_target > c->out[i].alloc &&
+			     headed_of(&c->vms[i]) == cur_of(&c->vms[i]);
+	while (*must_free && *left && (i = next_shrink(c)) < c->n) {
+		struct policy_target *o = &c->out[i];
+		uint64_t gap = o->fast_target - o->alloc, step;
+
+		step = min64(gap, round_up(*must_free, c->g));
+		step = cut(c, min64(step, *left), gap);
+		if (!step)
+			break;
+		o->fast_target -= step;
+		*left -= step;
+		*must_free -= min64(step, *must_free);
+		o->reason = POLICY_TOTAL_DROPS;
 	}
 }
 
@@ -489,6 +533,7 @@ static void moves(struct round *c)
 	 */
 	must_free = sub_sat(add_sat(held, deficit), p->budget);
 	shrink(c, &must_free, &left);
+	force(c, &must_free, &left);
 
 	/* keep_total: a slow node follows its fast node's actual growth. */
 	for (i = 0; i < c->n; i++) {

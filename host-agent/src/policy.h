@@ -28,9 +28,12 @@
  *      VMs kept above their allocation are moved after all, largest
  *      overshoot first).
  *
+ * A VM's size below is its booked size: fast_actual, or for a VM without
+ * word the larger of it and fast_asked (a grow under way lands later).
+ *
  * The moves of one round (policy_target.fast_target, slow_target):
- *   5. growth only into budget that the VMs' actual sizes leave free now
- *      (budget - sum of fast_actual): memory another VM gives back this
+ *   5. growth only into budget that the VMs' sizes leave free now
+ *      (budget - sum of the sizes): memory another VM gives back this
  *      round is spent next round, so the VMs never hold more than the
  *      budget, even while a shrink is under way.  VMs below their minimum
  *      first, then the most underserved by weight x (alloc - size);
@@ -48,28 +51,33 @@
  *      actual size already keeps the total ("waiting-for-slow"), and never
  *      below what a full slow node keeps ("slow-full"), unless the shrink is
  *      forced: the VM is above its max (all the way to its allocation), or
- *      the VMs hold more than the budget plus what the minimums lack (only
- *      as much as that excess: the shrinks in step 6's order take it, a
- *      few MiB short of one VM's minimum do not make every VM drop its
- *      total).  A forced shrink does not wait for the slow node (a guest
- *      must not hold fast memory hostage by not letting its slow node
- *      grow); below what a full slow node keeps it says so ("total-drops").
+ *      what the VMs hold plus what the minimums lack exceeds the budget.
+ *      Then only that excess, less what the unforced shrinks of the round
+ *      newly ask for, is forced, in step 6's order and whole granules
+ *      ("total-drops"): a few MiB short of one VM's minimum do not make
+ *      every VM drop its total.  A forced shrink does not wait for the slow
+ *      node (a guest must not hold fast memory hostage by not letting its
+ *      slow node grow).  A shrink under way (fast_asked below fast_actual)
+ *      is kept, and counts as freeing nothing new: a VM that has not given
+ *      back what it was asked for is not forced again, the next one is (a
+ *      guest must not hold a minimum hostage by not shrinking).
  *      When a fast node has grown (its actual size, not its target), its
  *      slow node gives the same back.  While a shrink is on its way the
  *      total is higher than @total, never lower (forced shrinks aside).
  *
  * Invariants, whatever the guests report (hot_demand is the only guest
  * figure the policy reads; free memory is deliberately not an input):
- *   - a fast target is never below min(lo, fast_actual): a VM is never
- *     shrunk below its minimum, and one below it only grows;
- *   - a fast target is never above max(hi, fast_actual): a VM only grows
- *     up to its maximum, and one above it only shrinks;
+ *   - a fast target is never below min(lo, size): a VM is never shrunk
+ *     below its minimum, and one below it only grows;
+ *   - a fast target is never above max(hi, size): a VM only grows up to
+ *     its maximum, and one above it only shrinks (a VM without word keeps
+ *     its booked size, which may be above its maximum);
  *   - a guest reporting any demand above its max (2^64 - 1 included) gets
  *     exactly what reporting its max gets, and so does every other VM;
  *   - the allocations add up to at most the budget when the minimums, and
  *     what the VMs without word hold beyond theirs, fit in it;
- *   - the fast targets add up to at most the budget when the actual sizes
- *     do; when they do not, no VM grows;
+ *   - the fast targets add up to at most the budget when the sizes do;
+ *     when they do not, no VM grows;
  *   - no arithmetic overflows for any input (2^64 - 1 anywhere).
  * Repeated rounds whose actual sizes reach the targets converge to the
  * allocation (to within @hysteresis with hysteresis).
