@@ -13,7 +13,6 @@
  * still counts against the budget.  The status socket serves the last
  * round as one JSON object; SIGHUP reloads the configuration.
  */
-#include <errno.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -22,9 +21,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/signalfd.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
 #include <syslog.h>
 #include <unistd.h>
 
@@ -226,6 +222,14 @@ static void vm_set(struct agent_vm *vm, int node, uint64_t size, uint64_t from)
 			 "resizing node %d: %s", node, err.msg);
 		logmsg(LOG_WARNING, "%s: cannot resize node %d to %s: %s",
 		       vm->name, node, b, err.msg);
+		/*
+		 * A command that timed out is still pending in libvirt and may
+		 * land: book a grow it asks for, so that its memory is not
+		 * handed to another VM meanwhile (the next answer corrects it).
+		 */
+		if (err.status == QMP_ERR_TIMEOUT && node == vm->cfg->fast_node &&
+		    size > vm->fast_asked)
+			vm->fast_asked = size;
 		return;
 	}
 	/* Where the node is headed now, should the VM stop answering. */
@@ -393,31 +397,33 @@ static void kick(void *opaque, const char *why)
 	virEventUpdateTimeout(round_timer, KICK_DELAY_MS);
 }
 
-/* What the status socket serves from now on (and --once prints). */
+/* What the status socket serves from now on. */
 static void publish_status(void)
 {
-	struct json_object *st = agent_status_json(&agent);
-	const char *text = json_object_to_json_string_ext(st, HB_JSON_PLAIN);
-	char *line = NULL;
+	struct json_object *st;
+	char *line;
 
-	if (status && asprintf(&line, "%s\n", text) > 0)
+	if (!status)
+		return;
+	st = agent_status_json(&agent);
+	if (asprintf(&line, "%s\n",
+		     json_object_to_json_string_ext(st, HB_JSON_PLAIN)) >= 0) {
 		status_server_publish(status, line);
-	free(line);
+		free(line);
+	}
 	json_object_put(st);
 }
 
-/* Serve the status on @path; false and a log line if not. */
-static bool open_status(const char *path)
+/* A status server on @path; NULL and a log line if not. */
+static struct status_server *open_status(const char *path)
 {
+	struct status_server *s;
 	char err[512];
 
-	status = status_server_open(path, "", err, sizeof(err));
-	if (!status) {
+	s = status_server_open(path, "", err, sizeof(err));
+	if (!s)
 		logmsg(LOG_ERR, "%s", err);
-		return false;
-	}
-	publish_status();
-	return true;
+	return s;
 }
 
 /* An open connection to @uri among the current ones, or NULL. */
@@ -504,9 +510,19 @@ static void reload(void)
 		return;
 	}
 	if (strcmp(cfg.socket, agent.cfg.socket)) {
-		status_server_close(status);
-		status = NULL;
-		open_status(cfg.socket);
+		struct status_server *s = open_status(cfg.socket);
+		char *path;
+
+		if (s) {
+			status_server_close(status);
+			status = s;
+		} else {
+			/* Still served where it was, which the status says. */
+			logmsg(LOG_ERR, "the status stays on %s", agent.cfg.socket);
+			path = cfg.socket;
+			cfg.socket = agent.cfg.socket;
+			agent.cfg.socket = path;
+		}
 	}
 	/* The domains point into the old configuration until here. */
 	old = agent.cfg;
@@ -623,15 +639,17 @@ int main(int argc, char **argv)
 	sigaddset(&mask, SIGHUP);
 	sigaddset(&mask, SIGTERM);
 	sigaddset(&mask, SIGINT);
-	sigprocmask(SIG_BLOCK, &mask, NULL);
+	pthread_sigmask(SIG_BLOCK, &mask, NULL);
 	sfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
 	if (sfd < 0 || virEventAddHandle(sfd, VIR_EVENT_HANDLE_READABLE,
 					 on_signal, NULL, NULL) < 0) {
 		fprintf(stderr, "hballoond: cannot watch signals\n");
 		return 1;
 	}
-	if (!open_status(agent.cfg.socket))
+	status = open_status(agent.cfg.socket);
+	if (!status)
 		return 1;
+	publish_status();
 	round_timer = virEventAddTimeout(0, round_due, NULL, NULL);
 	logmsg(LOG_INFO, "started: budget %s, %zu domain(s) configured, %s%s",
 	       size_format(agent.cfg.budget, err, sizeof(err)),

@@ -8,6 +8,8 @@
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,6 +29,7 @@ struct status_server {
 	pthread_t thread;
 	pthread_mutex_t lock;
 	char *text;		/* under @lock */
+	atomic_bool closing;	/* queued clients are dropped, not served */
 };
 
 __attribute__((format(printf, 3, 4)))
@@ -88,17 +91,26 @@ static void *serve(void *arg)
 		int c = accept4(s->fd, NULL, NULL, SOCK_CLOEXEC);
 
 		if (c < 0) {
-			/* shutdown() by status_server_close() ends it */
-			if (errno == EINTR || errno == ECONNABORTED ||
-			    errno == EMFILE || errno == ENFILE ||
+			struct timespec pause = { .tv_nsec = 100000000 };
+
+			/*
+			 * shutdown() by status_server_close() ends it: Linux's
+			 * unix_accept() fails with EINVAL once the queue is
+			 * empty and the socket is shut down.
+			 */
+			if (atomic_load(&s->closing))
+				return NULL;
+			if (errno == EINTR || errno == ECONNABORTED)
+				continue;
+			if (errno == EMFILE || errno == ENFILE ||
 			    errno == ENOBUFS || errno == ENOMEM) {
-				if (errno != EINTR && errno != ECONNABORTED)
-					usleep(100000);
+				nanosleep(&pause, NULL);
 				continue;
 			}
 			return NULL;
 		}
-		serve_one(s, c);
+		if (!atomic_load(&s->closing))
+			serve_one(s, c);
 		close(c);
 	}
 }
@@ -109,6 +121,7 @@ struct status_server *status_server_open(const char *path, const char *text,
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	struct status_server *s;
 	char *dir, *slash;
+	int probe;
 
 	if (strlen(path) >= sizeof(sa.sun_path)) {
 		fail(err, errlen, "status socket path too long: %s", path);
@@ -123,7 +136,12 @@ struct status_server *status_server_open(const char *path, const char *text,
 	slash = dir ? strrchr(dir, '/') : NULL;
 	if (slash && slash != dir) {
 		*slash = '\0';
-		mkdir(dir, 0755);	/* bind() says why if it is missing */
+		if (mkdir(dir, 0755) && errno != EEXIST) {
+			fail(err, errlen, "cannot create %s: %s", dir,
+			     strerror(errno));
+			free(dir);
+			goto free;
+		}
 	}
 	free(dir);
 	strcpy(sa.sun_path, path);
@@ -132,10 +150,24 @@ struct status_server *status_server_open(const char *path, const char *text,
 		fail(err, errlen, "socket: %s", strerror(errno));
 		goto free;
 	}
-	unlink(path);	/* a stale socket of an earlier run */
-	if (bind(s->fd, (struct sockaddr *)&sa, sizeof(sa)) ||
-	    chmod(path, 0660) || listen(s->fd, 16)) {
+	/* A stale socket of an earlier run is replaced, a live one is not. */
+	probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (probe >= 0 && !connect(probe, (struct sockaddr *)&sa, sizeof(sa))) {
+		close(probe);
+		fail(err, errlen, "%s is in use: is another hballoond running?",
+		     path);
+		goto close;
+	}
+	if (probe >= 0)
+		close(probe);
+	unlink(path);
+	if (bind(s->fd, (struct sockaddr *)&sa, sizeof(sa))) {
 		fail(err, errlen, "cannot listen on %s: %s", path, strerror(errno));
+		goto close;
+	}
+	if (chmod(path, 0660) || listen(s->fd, 16)) {
+		fail(err, errlen, "cannot listen on %s: %s", path, strerror(errno));
+		unlink(path);
 		goto close;
 	}
 	pthread_mutex_init(&s->lock, NULL);
@@ -177,7 +209,8 @@ void status_server_close(struct status_server *s)
 {
 	if (!s)
 		return;
-	/* Wakes accept() with EINVAL; a client being served is finished. */
+	/* A client being served is finished; those queued are dropped. */
+	atomic_store(&s->closing, true);
 	shutdown(s->fd, SHUT_RDWR);
 	pthread_join(s->thread, NULL);
 	close(s->fd);

@@ -69,7 +69,8 @@ int main(void)
 	struct stat sb;
 	char *got, *big;
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int idle[4], i, stale;
+	struct status_server *other;
+	int idle[4], queued[16], i, stale;
 	double t;
 
 	if (!mkdtemp(dir)) {
@@ -82,8 +83,16 @@ int main(void)
 	tap_ok(s != NULL, "opens, creating its directory (%s)", err);
 	if (!s)
 		return 1;
-	tap_ok(!stat(path, &sb) && S_ISSOCK(sb.st_mode) && (sb.st_mode & 0777) == 0660,
-	       "a socket, mode 0660 (%03o)", sb.st_mode & 0777);
+	memset(&sb, 0, sizeof(sb));
+	i = stat(path, &sb);
+	tap_ok(!i && S_ISSOCK(sb.st_mode) && (sb.st_mode & 0777) == 0660,
+	       "a socket, mode 0660 (%03o)", (unsigned int)(sb.st_mode & 0777));
+	other = status_server_open(path, "", err, sizeof(err));
+	got = fetch(path);
+	tap_ok(!other && strstr(err, "is in use") && got && !strcmp(got, "first\n"),
+	       "a second server on a live socket is refused, the first one "
+	       "still serves (%s)", err);
+	free(got);
 	got = fetch(path);
 	tap_ok(got && !strcmp(got, "first\n"), "serves the initial text ('%s')",
 	       got ? got : "(null)");
@@ -106,14 +115,26 @@ int main(void)
 	t = now() - t;
 	tap_ok(got && strlen(got) == (1 << 20) - 1,
 	       "with 4 clients before it that do not read a 1 MiB status, another "
-	       "is still served all of it (in %.1f s: at most 1 s for each)", t);
+	       "is still served all of it");
+	/* 1 s each in all (a deadline per send would let each take 2 s) */
+	tap_ok(t < 7, "... after at most 1 s for each of them (%.1f s)", t);
 	free(got);
 	for (i = 0; i < 4; i++)
 		if (idle[i] >= 0)
 			close(idle[i]);
-	free(big);
 
+	/* Closing drops the clients still queued instead of serving them. */
+	for (i = 0; i < 16; i++)
+		queued[i] = dial(path);
+	t = now();
 	status_server_close(s);
+	t = now() - t;
+	tap_ok(t < 4, "close with 16 clients queued that do not read returns "
+	       "after the one being served (%.1f s; serving them all: 16 s)", t);
+	for (i = 0; i < 16; i++)
+		if (queued[i] >= 0)
+			close(queued[i]);
+	free(big);
 	tap_ok(stat(path, &sb) && errno == ENOENT, "close removes the socket");
 	tap_ok(dial(path) < 0, "and nobody is served any more");
 
@@ -122,6 +143,7 @@ int main(void)
 	memcpy(sa.sun_path, path, strlen(path) + 1);	/* short: see mkdtemp */
 	tap_ok(stale >= 0 && !bind(stale, (struct sockaddr *)&sa, sizeof(sa)) &&
 	       !close(stale) && !stat(path, &sb), "a stale socket is left");
+	err[0] = '\0';
 	s = status_server_open(path, "again\n", err, sizeof(err));
 	got = s ? fetch(path) : NULL;
 	tap_ok(got && !strcmp(got, "again\n"), "it is replaced (%s)", err);
@@ -134,7 +156,7 @@ int main(void)
 	tap_ok(!s && strstr(err, "too long"), "a path too long: %s", err);
 	snprintf(path, sizeof(path), "%s/missing/deeper/sock", dir);
 	s = status_server_open(path, "", err, sizeof(err));
-	tap_ok(!s && strstr(err, "cannot listen on"), "a directory that cannot be made: %s",
+	tap_ok(!s && strstr(err, "cannot create"), "a directory that cannot be made: %s",
 	       err);
 
 	snprintf(path, sizeof(path), "rm -rf %s", dir);
