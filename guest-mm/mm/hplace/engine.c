@@ -593,10 +593,11 @@ static void hplace_epoch(void)
 	else if (!hplace_classify(hplace.items, nr, &cp, &hplace.cres))
 		hplace_rtree_import(hplace.items, nr);
 	/*
-	 * The first epoch after a start or a pause classifies what was
-	 * sampled before it: not a demand of the current run.
+	 * The first epoch after the sampler (re)started classifies what was
+	 * sampled before: not a demand of the current run.
 	 */
-	hplace.classified = hplace.run_epochs++ > 0;
+	hplace.classified = hplace.epoch_since_start;
+	hplace.epoch_since_start = true;
 	/* Read on other CPUs (hplace_node_demand()): a global clock. */
 	hplace.classified_ns = ktime_get_ns();
 	count_vm_events(HPLACE_CLASSIFY_NS, local_clock() - t0);
@@ -611,6 +612,8 @@ static void hplace_stop_sampler(void)
 	if (hplace.active)
 		hplace.active->stop();
 	hplace.active = NULL;
+	hplace.classified = false;
+	hplace.epoch_since_start = false;
 }
 
 static int hplace_start_one(const struct hplace_sampler_ops *ops,
@@ -712,8 +715,6 @@ static void hplace_pause(const char *why)
 			pr_warn("paused: %s was switched on; hplace resumes when it is off again\n",
 				why);
 			hplace_stop_sampler();
-			hplace.classified = false;
-			hplace.run_epochs = 0;
 		}
 		snprintf(hplace.paused_why, sizeof(hplace.paused_why),
 			 "%s is on", why);
@@ -845,11 +846,9 @@ int hplace_set_enabled(bool on)
 			goto out;
 		hplace.enabled = true;
 		hplace.next_epoch = 0;
-		hplace.run_epochs = 0;
 	} else {
 		hplace_stop_sampler();
 		hplace.enabled = false;
-		hplace.classified = false;
 	}
 out:
 	mutex_unlock(&hplace.lock);

@@ -174,11 +174,12 @@ struct hplace_watch {
  * @tparams: tuning of new trees
  * @items: classification scratch, HPLACE_MAX_RANGES entries
  * @cres: result of the last classification
- * @classified: @cres describes the engine's current run (cleared when it
- *	is switched off or paused, set by the second epoch after it started
- *	sampling again: the first one holds only samples from before)
+ * @classified: @cres describes the engine's current run (cleared when the
+ *	sampler stops: switched off, paused, fallen back or changed; set by
+ *	the second epoch after it started again, the first one holding only
+ *	samples from before)
  * @classified_ns: ktime_get_ns() of the last classification
- * @run_epochs: epochs since the engine was last switched on or resumed
+ * @epoch_since_start: an epoch has run since the sampler last started
  * @next_epoch: time of the next epoch
  * @epochs: epochs run
  * @samples: samples recorded into a tree
@@ -219,7 +220,7 @@ struct hplace_engine {
 	struct hplace_class_result cres;
 	bool classified;
 	u64 classified_ns;
-	unsigned int run_epochs;
+	bool epoch_since_start;
 	u64 next_epoch;
 	u64 epochs;
 	u64 samples;

@@ -1509,8 +1509,9 @@ static void hplace_demand_share(bool fast, u64 working, u64 placed,
  * Context: process context; takes hplace's mutex.
  * Return: 0; -ENODATA while hplace is off (or never started), paused (a
  * conflicting tiering knob is on) or without a sampler, if it has not
- * classified since it was switched on or resumed (the first epoch after
- * either classifies older samples and does not count) or not for
+ * classified since its sampler last started (switched on, resumed, fallen
+ * back; the first epoch after that classifies older samples and does not
+ * count) or not for
  * HPLACE_DEMAND_STALE_EPOCHS epochs (a demand nobody measures any more is
  * not reported as current), or if @nid is in neither tier; -EINVAL for a
  * node without memory.
