@@ -59,8 +59,10 @@
  *      node (a guest must not hold fast memory hostage by not letting its
  *      slow node grow).  A shrink under way (fast_asked below fast_actual)
  *      is kept, and counts as freeing nothing new: a VM that has not given
- *      back what it was asked for is not forced again, the next one is (a
- *      guest must not hold a minimum hostage by not shrinking).
+ *      back what it was asked for is not forced again, the next one is.
+ *      Known gap: others are forced only down to their allocation, which
+ *      counts on the stuck VM's memory, and re-asking it uses max_move; a
+ *      VM that never shrinks can still keep a minimum short.
  *      When a fast node has grown (its actual size, not its target), its
  *      slow node gives the same back.  While a shrink is on its way the
  *      total is higher than @total, never lower (forced shrinks aside).
