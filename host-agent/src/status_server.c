@@ -4,6 +4,7 @@
  * (see status_server.h)
  */
 #include "status_server.h"
+#include "qmp.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -44,18 +45,9 @@ static void fail(char *err, size_t errlen, const char *fmt, ...)
 	va_end(ap);
 }
 
-/* Milliseconds on CLOCK_MONOTONIC. */
-static long long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
-}
-
 static void serve_one(struct status_server *s, int c)
 {
-	long long deadline = now_ms() + CLIENT_MS;
+	int64_t deadline = qmp_now_ms() + CLIENT_MS;
 	size_t len, off = 0;
 	char *text;
 
@@ -68,7 +60,7 @@ static void serve_one(struct status_server *s, int c)
 	/* A reader that does not read must not stall the others. */
 	while (off < len) {
 		struct pollfd p = { .fd = c, .events = POLLOUT };
-		long long left = deadline - now_ms();
+		int64_t left = deadline - qmp_now_ms();
 		ssize_t w;
 
 		if (left <= 0 || poll(&p, 1, (int)left) <= 0)

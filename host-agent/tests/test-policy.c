@@ -822,21 +822,30 @@ static void t_no_word(void)
 }
 
 /*
+ * A VM of the keep-total forcing cases, sizes in GiB: fast node 16 GiB
+ * (its max), slow node 16 GiB now, its total what it holds now.
+ */
+static struct policy_vm kt_vm(uint64_t min, uint64_t fast, uint64_t slow_ram,
+			      uint64_t demand)
+{
+	return (struct policy_vm){
+		.min = min * G, .max = 16 * G, .weight = 100, .fast_ram = 16 * G,
+		.slow_ram = slow_ram * G, .fast_actual = fast * G,
+		.slow_actual = 16 * G, .total = (fast + 16) * G,
+		.hot_demand = demand * G, .valid = true,
+	};
+}
+
+/*
  * A VM a granule below its minimum and no free budget: only that granule is
  * taken by force; the other shrinks still wait for their slow nodes.
  */
 static void t_forced_bounded(void)
 {
 	struct policy_vm v[3] = {
-		{ .min = 8 * G, .max = 16 * G, .weight = 100, .fast_ram = 16 * G,
-		  .slow_ram = 32 * G, .fast_actual = 7 * G, .slow_actual = 16 * G,
-		  .total = 23 * G, .hot_demand = 16 * G, .valid = true },
-		{ .min = 4 * G, .max = 16 * G, .weight = 100, .fast_ram = 16 * G,
-		  .slow_ram = 32 * G, .fast_actual = 13 * G, .slow_actual = 16 * G,
-		  .total = 29 * G, .hot_demand = 4 * G, .valid = true },
-		{ .min = 4 * G, .max = 16 * G, .weight = 100, .fast_ram = 16 * G,
-		  .slow_ram = 32 * G, .fast_actual = 12 * G, .slow_actual = 16 * G,
-		  .total = 28 * G, .hot_demand = 4 * G, .valid = true },
+		kt_vm(8, 7, 32, 16),
+		kt_vm(4, 13, 32, 4),
+		kt_vm(4, 12, 32, 4),
 	};
 	struct policy_params p = { .budget = 32 * G, .granule = G,
 				   .max_move = 64 * G, .keep_total = true };
@@ -869,15 +878,9 @@ static void t_forced_bounded(void)
 static void t_forced_hostage(void)
 {
 	struct policy_vm v[3] = {
-		{ .min = 8 * G, .max = 16 * G, .weight = 100, .fast_ram = 16 * G,
-		  .slow_ram = 32 * G, .fast_actual = 7 * G, .slow_actual = 16 * G,
-		  .total = 23 * G, .hot_demand = 16 * G, .valid = true },
-		{ .min = 4 * G, .max = 16 * G, .weight = 100, .fast_ram = 16 * G,
-		  .slow_ram = 32 * G, .fast_actual = 14 * G, .slow_actual = 16 * G,
-		  .total = 30 * G, .hot_demand = 4 * G, .valid = true },
-		{ .min = 4 * G, .max = 16 * G, .weight = 100, .fast_ram = 16 * G,
-		  .slow_ram = 16 * G, .fast_actual = 11 * G, .slow_actual = 16 * G,
-		  .total = 27 * G, .hot_demand = 4 * G, .valid = true },
+		kt_vm(8, 7, 32, 16),
+		kt_vm(4, 14, 32, 4),
+		kt_vm(4, 11, 16, 4),
 	};
 	struct policy_params p = { .budget = 32 * G, .granule = G,
 				   .max_move = 64 * G, .keep_total = true };
