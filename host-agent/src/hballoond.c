@@ -106,6 +106,16 @@ static bool vm_read_nodes(struct agent_vm *vm, const struct hb_state *st)
 			 fast ? "slow" : "fast");
 		return false;
 	}
+	/*
+	 * A shrink under way counts as freeing what is left of it while it
+	 * still gives memory back, but only for a few rounds: a guest giving
+	 * back a page a round must not keep another VM's minimum short.
+	 */
+	vm->shrink_moving = vm->sized && fast->target < fast->actual &&
+			    fast->actual < vm->fast_actual &&
+			    vm->shrink_rounds < AGENT_SHRINK_CREDIT_ROUNDS;
+	vm->shrink_rounds = fast->target < fast->actual ?
+			    vm->shrink_rounds + 1 : 0;
 	vm->fast_ram = fast->ram;
 	vm->slow_ram = slow->ram;
 	vm->fast_actual = fast->actual;
@@ -331,6 +341,7 @@ static void run_round(void)
 			.fast_asked = vm->fast_asked,
 			.hot_demand = vm->has_demand ? vm->hot_demand : 0,
 			.total = vm->total,
+			.shrink_moving = vm->shrink_moving,
 			.valid = vm->valid && vm->has_demand,
 		};
 		i++;

@@ -382,7 +382,7 @@ static uint64_t headed_of(const struct policy_vm *v)
 {
 	uint64_t cur = cur_of(v);
 
-	return v->fast_asked && v->fast_asked < cur ? v->fast_asked : cur;
+	return min64(v->fast_asked, cur);
 }
 
 /* The next VM in step 6's order among those flagged (its flag cleared):
@@ -413,6 +413,22 @@ static size_t next_shrink(struct round *c)
 	return best;
 }
 
+/* The flagged VM whose target is furthest above its minimum (flag cleared). */
+static size_t next_above_min(struct round *c)
+{
+	size_t i, best = c->n;
+
+	for (i = 0; i < c->n; i++)
+		if (c->flag[i] &&
+		    (best == c->n ||
+		     c->out[i].fast_target - lo_of(&c->vms[i]) >
+		     c->out[best].fast_target - lo_of(&c->vms[best])))
+			best = i;
+	if (best < c->n)
+		c->flag[best] = 0;
+	return best;
+}
+
 /*
  * Step 6 with 8, unforced: shrinks as far as keep_total lets them (a VM
  * above its maximum all the way to its allocation), at most *@left in all;
@@ -430,8 +446,8 @@ static void shrink(struct round *c, uint64_t *must_free, uint64_t *left)
 	while ((i = next_shrink(c)) < c->n) {
 		const struct policy_vm *v = &c->vms[i];
 		struct policy_target *o = &c->out[i];
-		uint64_t cur = cur_of(v), floor = o->alloc, goal, step;
-		uint64_t absorb = 0;
+		uint64_t cur = cur_of(v), headed = headed_of(v);
+		uint64_t floor = o->alloc, goal, step, fresh, absorb = 0;
 		bool waiting = false, full = false;
 
 		if (p->keep_total) {
@@ -454,18 +470,22 @@ static void shrink(struct round *c, uint64_t *must_free, uint64_t *left)
 				waiting = true;
 			}
 		}
-		goal = max64(o->alloc, min64(floor, headed_of(v)));
+		goal = max64(o->alloc, min64(floor, headed));
 		if (goal >= cur) {
 			o->reason = full && absorb >= cur ? POLICY_SLOW_FULL :
 				    POLICY_WAIT_SLOW;
 			continue;
 		}
-		step = cut(c, min64(cur - goal, *left), cur - goal);
-		o->fast_target = cur - step;
+		/*
+		 * What an earlier round asked for is asked again, not charged
+		 * again: only a shrink below where it is headed is new.
+		 */
+		fresh = sub_sat(headed, goal);
+		step = cut(c, min64(fresh, *left), fresh);
+		o->fast_target = fresh ? headed - step : goal;
 		*left -= step;
-		*must_free -= min64(sub_sat(headed_of(v), o->fast_target),
-				    *must_free);
-		if (step < cur - goal)
+		*must_free -= min64(step, *must_free);
+		if (step < fresh)
 			o->reason = POLICY_CAPPED;
 		else if (p->keep_total && o->fast_target < absorb)
 			o->reason = POLICY_TOTAL_DROPS;
@@ -478,21 +498,32 @@ static void shrink(struct round *c, uint64_t *must_free, uint64_t *left)
  * Step 6 with 8, forced: what *@must_free still holds (memory the budget
  * or a minimum needs now) is taken below where keep_total stopped the
  * shrinks, in step 6's order, rounded up to granules, at most *@left in
- * all.  A VM that has not given back what it was asked for earlier is
- * passed over: it would count as freeing what it does not free.
+ * all: first down to the allocations, then (when a VM has not given back
+ * what it was asked for, or one without word holds more than its share)
+ * down to the minimums, the largest excess over its minimum first.  A VM
+ * that has not given back what it was asked for earlier is passed over: it
+ * would count as freeing what it does not free.
  */
 static void force(struct round *c, uint64_t *must_free, uint64_t *left)
 {
+	bool to_min = false;
 	size_t i;
 
+again:
 	for (i = 0; i < c->n; i++)
 		c->flag[i] = c->vms[i].valid &&
-			     c->out[i].fast_target > c->out[i].alloc &&
+			     c->out[i].fast_target > (to_min ? lo_of(&c->vms[i]) :
+						      c->out[i].alloc) &&
 			     headed_of(&c->vms[i]) == cur_of(&c->vms[i]);
-	while (*must_free && *left && (i = next_shrink(c)) < c->n) {
-		struct policy_target *o = &c->out[i];
-		uint64_t gap = o->fast_target - o->alloc, step;
+	while (*must_free && *left) {
+		struct policy_target *o;
+		uint64_t gap, step;
 
+		i = to_min ? next_above_min(c) : next_shrink(c);
+		if (i == c->n)
+			break;
+		o = &c->out[i];
+		gap = o->fast_target - (to_min ? lo_of(&c->vms[i]) : o->alloc);
 		step = min64(gap, round_up(*must_free, c->g));
 		step = cut(c, min64(step, *left), gap);
 		if (!step)
@@ -500,7 +531,11 @@ static void force(struct round *c, uint64_t *must_free, uint64_t *left)
 		o->fast_target -= step;
 		*left -= step;
 		*must_free -= min64(step, *must_free);
-		o->reason = POLICY_TOTAL_DROPS;
+		o->reason = to_min ? POLICY_COVERS : POLICY_TOTAL_DROPS;
+	}
+	if (!to_min && *must_free && *left) {
+		to_min = true;
+		goto again;
 	}
 }
 
@@ -533,6 +568,20 @@ static void moves(struct round *c)
 	 */
 	must_free = sub_sat(add_sat(held, deficit), p->budget);
 	shrink(c, &must_free, &left);
+	/*
+	 * A shrink under way that is still giving memory back frees the rest
+	 * of it soon: what is still asked of it counts as freed.  One that
+	 * has stalled counts for nothing (the caller decides which is which).
+	 */
+	for (i = 0; i < c->n; i++) {
+		const struct policy_vm *v = &c->vms[i];
+		uint64_t headed = headed_of(v);
+
+		if (v->valid && v->shrink_moving && headed < cur_of(v))
+			must_free -= min64(sub_sat(cur_of(v),
+					   max64(c->out[i].fast_target, headed)),
+					   must_free);
+	}
 	force(c, &must_free, &left);
 
 	/* keep_total: a slow node follows its fast node's actual growth. */
@@ -685,6 +734,7 @@ const char *policy_reason_name(enum policy_reason reason)
 		[POLICY_WAIT_ROOM] = "waiting-for-room",
 		[POLICY_SLOW_FULL] = "slow-full",
 		[POLICY_TOTAL_DROPS] = "total-drops",
+		[POLICY_COVERS] = "covering",
 	};
 
 	return (unsigned int)reason < POLICY_NR_REASONS ? names[reason] : "?";

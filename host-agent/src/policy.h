@@ -38,9 +38,12 @@
  *      budget, even while a shrink is under way.  VMs below their minimum
  *      first, then the most underserved by weight x (alloc - size);
  *   6. then shrinks: VMs above hi first, then the largest excess first;
- *   7. the fast targets of one round differ from the actual sizes by at
- *      most @max_move in total (sum of |fast_target - fast_actual|, no
- *      exceptions).  Memory already free (5.) has the first claim on it,
+ *   7. the fast targets of one round ask for at most @max_move of new
+ *      movement in total, no exceptions: a growth counts from the size, a
+ *      shrink from where the node is headed (a shrink asked for in an
+ *      earlier round and not yet done is asked again, not counted again;
+ *      with every shrink done that is the sum of |fast_target -
+ *      fast_actual|).  Memory already free (5.) has the first claim on it,
  *      so a VM that needs memory is not kept waiting until every shrink has
  *      finished.  A move cut short by the cap is cut to whole granules
  *      (when @max_move is at least one granule);
@@ -58,11 +61,16 @@
  *      every VM drop its total.  A forced shrink does not wait for the slow
  *      node (a guest must not hold fast memory hostage by not letting its
  *      slow node grow).  A shrink under way (fast_asked below fast_actual)
- *      is kept, and counts as freeing nothing new: a VM that has not given
- *      back what it was asked for is not forced again, the next one is.
- *      Known gap: others are forced only down to their allocation, which
- *      counts on the stuck VM's memory, and re-asking it uses max_move; a
- *      VM that never shrinks can still keep a minimum short.
+ *      is kept; what is still asked of it counts as freed only while
+ *      @shrink_moving says it is still giving memory back.  A VM that has
+ *      not given back what it was asked for is not forced again, the
+ *      others are: first down to their allocations, then, as long as a
+ *      minimum is still short (a stalled shrink, or a VM without word
+ *      holding more than its share), down to their minimums, the largest
+ *      excess over the minimum first ("covering"); they grow back once
+ *      the memory is free.  So a VM that never gives memory back keeps no
+ *      minimum short for longer than the moves take, when the others'
+ *      minimums and what it holds fit in the budget.
  *      When a fast node has grown (its actual size, not its target), its
  *      slow node gives the same back.  While a shrink is on its way the
  *      total is higher than @total, never lower (forced shrinks aside).
@@ -131,13 +139,19 @@ struct policy_params {
  * @fast_ram, @slow_ram: the most each node can be (its RAM)
  * @fast_actual, @slow_actual: the nodes' sizes now (from the device)
  * @fast_asked:  the fast node's target on the device, where it is headed
- *               (0: unknown).  A VM without word is counted at the larger
- *               of this and @fast_actual: a grow under way when it stopped
+ *               (the caller always knows it; set it to @fast_actual when
+ *               nothing is under way).  Below @fast_actual: a shrink under
+ *               way.  A VM without word is counted at the larger of this
+ *               and @fast_actual: a grow under way when it stopped
  *               answering lands later, and must not be handed out twice
  * @hot_demand:  fast memory the guest says it wants (untrusted, any value)
  * @total:       with keep_total: the fast + slow size to keep (0: the
  *               current total, which is only right for a single round: pass
  *               the total the VM had when first seen)
+ * @shrink_moving: a shrink under way (@fast_asked below @fast_actual) gave
+ *               memory back since the caller's last round, and has not been
+ *               under way for long (the caller bounds it, so that a guest
+ *               giving back a page a round cannot keep a minimum short)
  * @valid:       it answered this round and reported its demand; if not,
  *               it keeps its size (raised to its minimum when the free
  *               budget allows) and its slow node is left alone;
@@ -152,6 +166,7 @@ struct policy_vm {
 	uint64_t fast_asked;
 	uint64_t hot_demand;
 	uint64_t total;
+	bool shrink_moving;
 	bool valid;
 };
 
@@ -178,6 +193,9 @@ enum policy_reason {
 	POLICY_TOTAL_DROPS,	/* "total-drops": shrinks although its slow
 				 * node cannot keep its total (above max, over
 				 * budget, or a minimum needs the memory) */
+	POLICY_COVERS,		/* "covering": below its allocation for now: a
+				 * minimum needs memory that another VM has
+				 * not given back */
 	POLICY_NR_REASONS,
 };
 
