@@ -52,13 +52,13 @@ static uint64_t lo_of(const struct policy_vm *v)
 	return min64(v->min, hi_of(v));
 }
 
-/* A VM without word may still be on its way up to its device's target. */
+/*
+ * The booked size: a grow under way lands later, and its memory must not
+ * be handed to another VM meanwhile (whether the VM answers or not).
+ */
 static uint64_t cur_of(const struct policy_vm *v)
 {
-	uint64_t cur = v->valid ? v->fast_actual :
-		       max64(v->fast_actual, v->fast_asked);
-
-	return min64(cur, v->fast_ram);
+	return min64(max64(v->fast_actual, v->fast_asked), v->fast_ram);
 }
 
 static uint64_t weight_of(const struct policy_vm *v)
@@ -71,7 +71,8 @@ static uint64_t weight_of(const struct policy_vm *v)
 /* The fast + slow size keep_total keeps. */
 static uint64_t total_of(const struct policy_vm *v)
 {
-	return v->total ? v->total : add_sat(cur_of(v), v->slow_actual);
+	return v->total ? v->total :
+	       add_sat(min64(v->fast_actual, v->fast_ram), v->slow_actual);
 }
 
 /* One round's working state: on the caller's stack, nothing static. */
@@ -587,12 +588,13 @@ static void moves(struct round *c)
 	/* keep_total: a slow node follows its fast node's actual growth. */
 	for (i = 0; i < c->n; i++) {
 		const struct policy_vm *v = &c->vms[i];
-		uint64_t cur = cur_of(v);
 
-		if (!p->keep_total || !v->valid || cur > c->out[i].alloc)
+		if (!p->keep_total || !v->valid || cur_of(v) > c->out[i].alloc)
 			continue;
-		c->out[i].slow_target = min64(sub_sat(total_of(v), cur),
-					      v->slow_ram);
+		c->out[i].slow_target =
+			min64(sub_sat(total_of(v),
+				      min64(v->fast_actual, v->fast_ram)),
+			      v->slow_ram);
 	}
 }
 

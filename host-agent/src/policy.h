@@ -28,8 +28,8 @@
  *      VMs kept above their allocation are moved after all, largest
  *      overshoot first).
  *
- * A VM's size below is its booked size: fast_actual, or for a VM without
- * word the larger of it and fast_asked (a grow under way lands later).
+ * A VM's size below is its booked size: the larger of fast_actual and
+ * fast_asked (a grow under way lands later, whether the VM answers or not).
  *
  * The moves of one round (policy_target.fast_target, slow_target):
  *   5. growth only into budget that the VMs' sizes leave free now
@@ -141,9 +141,9 @@ struct policy_params {
  * @fast_asked:  the fast node's target on the device, where it is headed
  *               (the caller always knows it; set it to @fast_actual when
  *               nothing is under way).  Below @fast_actual: a shrink under
- *               way.  A VM without word is counted at the larger of this
- *               and @fast_actual: a grow under way when it stopped
- *               answering lands later, and must not be handed out twice
+ *               way; above it: a grow under way, which lands later and
+ *               must not be handed out twice, so the VM is counted at this
+ *               size
  * @hot_demand:  fast memory the guest says it wants (untrusted, any value)
  * @total:       with keep_total: the fast + slow size to keep (0: the
  *               current total, which is only right for a single round: pass

@@ -723,8 +723,8 @@ static void t_fuzz(uint64_t seed)
 		};
 		policy_round(&p, v, n, out);
 		for (i = 0; i < n; i++) {
-			/* a VM without word is where its device is headed */
-			uint64_t cur = v[i].valid || v[i].fast_asked < v[i].fast_actual ?
+			/* booked: a grow under way counts as landed */
+			uint64_t cur = v[i].fast_asked < v[i].fast_actual ?
 				       v[i].fast_actual : v[i].fast_asked;
 			uint64_t t = out[i].fast_target;
 
@@ -899,10 +899,11 @@ static void t_no_word(void)
 	struct policy_vm v[2] = {
 		{ .min = 4 * G, .max = 64 * G, .weight = 100, .fast_ram = 64 * G,
 		  .slow_ram = 64 * G, .fast_actual = 20 * G, .slow_actual = 8 * G,
-		  .hot_demand = 40 * G, .valid = true },
+		  .fast_asked = 20 * G, .hot_demand = 40 * G, .valid = true },
 		{ .min = 4 * G, .max = 64 * G, .weight = 100, .fast_ram = 64 * G,
 		  .slow_ram = 64 * G, .fast_actual = 30 * G, .slow_actual = 8 * G,
-		  .total = 40 * G, .hot_demand = 0, .valid = false },
+		  .fast_asked = 30 * G, .total = 40 * G, .hot_demand = 0,
+		  .valid = false },
 	};
 	struct policy_params p = { .budget = 60 * G, .granule = G,
 				   .hysteresis = 4 * G, .max_move = 64 * G,
@@ -917,7 +918,7 @@ static void t_no_word(void)
 	       "its memory counts against the budget (the other gets %" PRIu64 ")",
 	       out[0].alloc / G);
 	v[1].min = 34 * G;
-	v[0].fast_actual = 24 * G;
+	v[0].fast_actual = v[0].fast_asked = 24 * G;
 	policy_round(&p, v, 2, out);
 	tap_ok(out[1].fast_target == 34 * G && out[0].fast_target == 24 * G,
 	       "... but it is raised to its minimum (%" PRIu64 ")",
@@ -926,7 +927,7 @@ static void t_no_word(void)
 	/* It stopped answering on its way up from 30 to 40 GiB. */
 	v[1].min = 4 * G;
 	v[1].fast_asked = 40 * G;
-	v[0].fast_actual = 20 * G;
+	v[0].fast_actual = v[0].fast_asked = 20 * G;
 	policy_round(&p, v, 2, out);
 	tap_ok(out[1].alloc == 40 * G && out[0].alloc == 20 * G &&
 	       out[0].fast_target == 20 * G,
@@ -936,6 +937,22 @@ static void t_no_word(void)
 	policy_round(&p, v, 2, out);
 	tap_ok(out[1].alloc == 30 * G && out[0].alloc == 30 * G,
 	       "a shrink under way does not: it counts at what it holds");
+
+	/* One that answers, on its way up from 20 to 30 GiB: booked too. */
+	v[1].valid = true;
+	v[1].hot_demand = 30 * G;
+	v[1].fast_actual = 20 * G;
+	v[1].fast_asked = 30 * G;
+	v[0].hot_demand = 30 * G;
+	p.budget = 50 * G;
+	p.keep_total = false;
+	policy_round(&p, v, 2, out);
+	tap_ok(out[0].alloc == 25 * G && out[0].fast_target == 20 * G &&
+	       out[0].reason == POLICY_WAIT_ROOM && out[1].fast_target == 25 * G,
+	       "a grow under way of a VM that answers is booked as well: the "
+	       "other waits for room (%" PRIu64 ", %s), the grow is cut back "
+	       "(%" PRIu64 ")", out[0].fast_target / G,
+	       policy_reason_name(out[0].reason), out[1].fast_target / G);
 }
 
 /*
@@ -1106,7 +1123,7 @@ static void t_keep_total(void)
 	policy_round(&p, v, 2, out);
 	tap_ok(out[0].fast_target == 8 * G && out[1].fast_target == 32 * G,
 	       "once the slow node has grown, the fast one shrinks");
-	v[0].fast_actual = 8 * G;
+	v[0].fast_actual = v[0].fast_asked = 8 * G;
 	policy_round(&p, v, 2, out);
 	tap_ok(out[1].fast_target == 56 * G && out[1].slow_target == 16 * G,
 	       "the other VM grows into the memory given back, its slow node waits");
