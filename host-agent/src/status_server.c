@@ -15,6 +15,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -26,6 +28,7 @@
 
 struct status_server {
 	int fd;
+	int lock_fd;		/* flock()ed <path>.lock, held while open */
 	char *path;
 	pthread_t thread;
 	pthread_mutex_t lock;
@@ -112,7 +115,8 @@ struct status_server *status_server_open(const char *path, const char *text,
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	struct status_server *s;
-	char *dir, *slash;
+	char *dir, *slash, *lock = NULL;
+	struct stat st;
 	int probe;
 
 	if (strlen(path) >= sizeof(sa.sun_path)) {
@@ -124,6 +128,7 @@ struct status_server *status_server_open(const char *path, const char *text,
 		fail(err, errlen, "out of memory");
 		goto free;
 	}
+	s->fd = s->lock_fd = -1;
 	dir = strdup(path);
 	slash = dir ? strrchr(dir, '/') : NULL;
 	if (slash && slash != dir) {
@@ -140,11 +145,45 @@ struct status_server *status_server_open(const char *path, const char *text,
 	s->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (s->fd < 0) {
 		fail(err, errlen, "socket: %s", strerror(errno));
-		goto free;
+		goto close;
 	}
-	/* A stale socket of an earlier run is replaced, a live one is not. */
-	probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (probe >= 0 && !connect(probe, (struct sockaddr *)&sa, sizeof(sa))) {
+	/*
+	 * One server per path: two daemons started at once would both find
+	 * no live socket and take turns replacing it.  The lock file stays
+	 * (removing it would race with a daemon about to lock it).
+	 */
+	if (asprintf(&lock, "%s.lock", path) < 0) {
+		lock = NULL;
+		fail(err, errlen, "out of memory");
+		goto close;
+	}
+	s->lock_fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (s->lock_fd < 0) {
+		fail(err, errlen, "cannot open %s: %s", lock, strerror(errno));
+		goto close;
+	}
+	if (flock(s->lock_fd, LOCK_EX | LOCK_NB)) {
+		if (errno == EWOULDBLOCK)
+			fail(err, errlen,
+			     "%s is in use: is another hballoond running?", path);
+		else
+			fail(err, errlen, "cannot lock %s: %s", lock,
+			     strerror(errno));
+		goto close;
+	}
+	/* Only a socket is ever replaced: a file there is a mistake. */
+	if (!lstat(path, &st) && !S_ISSOCK(st.st_mode)) {
+		fail(err, errlen, "%s exists and is not a socket", path);
+		goto close;
+	}
+	/*
+	 * A stale socket of an earlier run is replaced, a live one (another
+	 * program's) is not.  Non-blocking: a live server whose queue is
+	 * full answers EAGAIN instead of keeping us waiting.
+	 */
+	probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (probe >= 0 && (!connect(probe, (struct sockaddr *)&sa, sizeof(sa)) ||
+			   errno == EAGAIN)) {
 		close(probe);
 		fail(err, errlen, "%s is in use: is another hballoond running?",
 		     path);
@@ -171,9 +210,14 @@ struct status_server *status_server_open(const char *path, const char *text,
 		unlink(path);
 		goto close;
 	}
+	free(lock);
 	return s;
 close:
-	close(s->fd);
+	if (s->fd >= 0)
+		close(s->fd);
+	if (s->lock_fd >= 0)
+		close(s->lock_fd);
+	free(lock);
 free:
 	if (s) {
 		free(s->path);
@@ -207,6 +251,7 @@ void status_server_close(struct status_server *s)
 	pthread_join(s->thread, NULL);
 	close(s->fd);
 	unlink(s->path);
+	close(s->lock_fd);	/* after the unlink: the next owner binds anew */
 	pthread_mutex_destroy(&s->lock);
 	free(s->path);
 	free(s->text);

@@ -18,7 +18,10 @@ struct status_server;
 /**
  * status_server_open() - listen on @path and start serving
  * @path:   the socket (its directory is created; a stale socket there is
- *          replaced); mode 0660
+ *          replaced, a live one or anything not a socket is not); mode
+ *          0660.  "@path.lock" is created and flock()ed while the server
+ *          is open, so two daemons cannot take turns replacing the
+ *          socket; it is left in place on close
  * @text:   what to serve until the first status_server_publish()
  * @err:    on failure, why (one line); may be NULL
  * @errlen: size of @err

@@ -5,6 +5,7 @@
  * stops the thread and removes the socket
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -150,6 +151,56 @@ int main(void)
 	free(got);
 	status_server_close(s);
 	status_server_close(NULL);
+
+	/* Another program's live socket with a full queue: refused at once. */
+	stale = socket(AF_UNIX, SOCK_STREAM, 0);
+	unlink(path);
+	tap_ok(stale >= 0 && !bind(stale, (struct sockaddr *)&sa, sizeof(sa)) &&
+	       !listen(stale, 0), "another program listens, queue of 1");
+	for (i = 0; i < 4; i++) {
+		queued[i] = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0);
+		if (queued[i] >= 0)
+			connect(queued[i], (struct sockaddr *)&sa, sizeof(sa));
+	}
+	t = now();
+	s = status_server_open(path, "", err, sizeof(err));
+	t = now() - t;
+	tap_ok(!s && strstr(err, "is in use") && t < 1,
+	       "its queue full, the socket is still seen as live, without "
+	       "waiting (%.1f s: %s)", t, err);
+	status_server_close(s);
+	for (i = 0; i < 4; i++)
+		if (queued[i] >= 0)
+			close(queued[i]);
+	close(stale);
+	unlink(path);
+
+	/* Anything but a socket there is left alone. */
+	i = open(path, O_WRONLY | O_CREAT, 0600);
+	if (i >= 0)
+		close(i);
+	s = status_server_open(path, "", err, sizeof(err));
+	tap_ok(!s && strstr(err, "not a socket") && !stat(path, &sb) &&
+	       S_ISREG(sb.st_mode), "a regular file at the path is not removed: %s",
+	       err);
+	status_server_close(s);
+	unlink(path);
+
+	/* The lock: a second server is refused before it looks at the socket. */
+	s = status_server_open(path, "one\n", err, sizeof(err));
+	unlink(path);	/* as if someone removed the live socket */
+	other = status_server_open(path, "", err, sizeof(err));
+	tap_ok(s && !other && strstr(err, "is in use"),
+	       "two servers on one path: the lock refuses the second even when "
+	       "the socket is gone (%s)", err);
+	status_server_close(other);
+	status_server_close(s);
+	s = status_server_open(path, "two\n", err, sizeof(err));
+	got = s ? fetch(path) : NULL;
+	tap_ok(got && !strcmp(got, "two\n"), "closed, the lock is free again (%s)",
+	       err);
+	free(got);
+	status_server_close(s);
 
 	snprintf(path, sizeof(path), "%s/%0120d", dir, 0);
 	s = status_server_open(path, "", err, sizeof(err));
