@@ -213,8 +213,8 @@ static void scan_conn(struct agent_conn *c)
 
 /* --------------------------------------------------------------- round */
 
-/* Resize one node of @vm; logs what it did. */
-static void vm_set(struct agent_vm *vm, int node, uint64_t size, uint64_t from)
+/* Resize one node of @vm; logs what it did.  False if the command failed. */
+static bool vm_set(struct agent_vm *vm, int node, uint64_t size, uint64_t from)
 {
 	struct qmp_error err = { 0 };
 	char a[SIZE_FMT_LEN], b[SIZE_FMT_LEN];
@@ -224,7 +224,7 @@ static void vm_set(struct agent_vm *vm, int node, uint64_t size, uint64_t from)
 	if (agent.dry_run) {
 		logmsg(LOG_INFO, "%s: would resize node %d %s -> %s (%s)",
 		       vm->name, node, a, b, vm->reason);
-		return;
+		return true;
 	}
 	if (hb_set(vm->q, node, size, (int64_t)agent.cfg.monitor_timeout_s *
 		   1000, &err) != QMP_OK) {
@@ -240,7 +240,7 @@ static void vm_set(struct agent_vm *vm, int node, uint64_t size, uint64_t from)
 		if (err.status == QMP_ERR_TIMEOUT && node == vm->cfg->fast_node &&
 		    size > vm->fast_asked)
 			vm->fast_asked = size;
-		return;
+		return false;
 	}
 	/* Where the node is headed now, should the VM stop answering. */
 	if (node == vm->cfg->fast_node)
@@ -249,6 +249,7 @@ static void vm_set(struct agent_vm *vm, int node, uint64_t size, uint64_t from)
 		vm->slow_asked = size;
 	logmsg(LOG_INFO, "%s: node %d %s -> %s (%s)", vm->name, node, a, b,
 	       vm->reason);
+	return true;
 }
 
 /*
@@ -370,9 +371,14 @@ static void run_round(void)
 		if (!vm->valid)
 			continue;	/* no word from it: leave it be */
 		/* Grow the slow node first: the total is kept meanwhile. */
-		if (agent.cfg.keep_total && vm->slow_target != vm->slow_asked)
-			vm_set(vm, vm->cfg->slow_node, vm->slow_target,
-			       vm->slow_asked);
+		/*
+		 * If that failed, the fast node waits: a shrink would drop the
+		 * total, and after a timeout the monitor is busy anyway.
+		 */
+		if (agent.cfg.keep_total && vm->slow_target != vm->slow_asked &&
+		    !vm_set(vm, vm->cfg->slow_node, vm->slow_target,
+			    vm->slow_asked))
+			continue;
 		if (vm->fast_target != vm->fast_asked)
 			vm_set(vm, vm->cfg->fast_node, vm->fast_target,
 			       vm->fast_asked);

@@ -167,8 +167,10 @@ def test_hballoond_shares_fast_memory_by_demand():
                                  "the rounds stopped while one VM's monitor hung")
                 assert "error" not in domains(st)["big"], st
             finally:
+                # Even when a check failed: the rest of the run (and its
+                # cleanup) needs the guest running.
                 os.kill(pid, signal.SIGCONT)
-            lv.virsh("resume", "small")
+                lv.virsh("resume", "small")
             wait_status(d, lambda s: s.get("stuck-commands") == 0 and
                         "error" not in domains(s)["small"], 60,
                         "the VM did not come back after its monitor answered again")
