@@ -54,8 +54,15 @@
 #define HPLACE_PAUSE_POLL_MS	1000
 /* Budget decisions are taken at most this often. */
 #define HPLACE_BUDGET_INTERVAL_NS	(500ULL * NSEC_PER_MSEC)
-/* In auto mode on the fallback, try PEBS again this often (migration). */
+/*
+ * In auto mode on the fallback, try PEBS again this often (migration).
+ * Each time PEBS fails after it started (advertised but unusable, e.g. no
+ * data addresses), the next try waits twice as long, up to 64 times: a
+ * restart costs the demand signal an epoch, and a host that fails once
+ * will fail again.  PEBS that has run for a whole interval clears it.
+ */
 #define HPLACE_PEBS_REPROBE_NS	(60ULL * NSEC_PER_SEC)
+#define HPLACE_PEBS_BACKOFF_MAX	6
 /* New processes adopted per epoch, bounded so an epoch stays short. */
 #define HPLACE_ADOPT_PER_EPOCH	16
 /*
@@ -78,6 +85,8 @@ static DEFINE_PER_CPU(struct hplace_ring, hplace_rings);
 static int hplace_boot = -1;		/* hplace=on|off; -1: by memory tiers */
 static bool hplace_ready;
 static u64 hplace_next_reprobe;
+static unsigned int hplace_pebs_backoff;	/* runtime failures in a row */
+static u64 hplace_pebs_since;			/* when PEBS last started */
 static unsigned long hplace_ring_drops_seen;
 static struct hplace_sample *hplace_drain_buf;
 #define HPLACE_DRAIN_BATCH	256
@@ -662,6 +671,7 @@ static int hplace_select_sampler(void)
 			if (hplace.pebs_why[0])
 				pr_info("PEBS sampler active\n");
 			hplace.pebs_why[0] = '\0';
+			hplace_pebs_since = local_clock();
 			return 0;
 		}
 		if (strcmp(why, hplace.pebs_why))
@@ -744,14 +754,19 @@ static void hplace_work(void)
 		if (ops->tick(now, &work, why, sizeof(why)) == -ENODEV) {
 			/* Runtime fallback (e.g. PEBS records without address). */
 			pr_warn("%s sampler stopped: %s\n", ops->name, why);
-			if (hplace.active_id == HPLACE_SAMPLER_PEBS)
+			if (hplace.active_id == HPLACE_SAMPLER_PEBS) {
 				strscpy(hplace.pebs_why, why);
+				hplace_pebs_backoff =
+					min(hplace_pebs_backoff + 1,
+					    HPLACE_PEBS_BACKOFF_MAX);
+			}
 			hplace_stop_sampler();
 			if (hplace.mode == HPLACE_MODE_AUTO)
 				hplace_start_one(&hplace_abit_ops,
 						 HPLACE_SAMPLER_ABIT, why,
 						 sizeof(why));
-			hplace_next_reprobe = now + HPLACE_PEBS_REPROBE_NS;
+			hplace_next_reprobe = now + (HPLACE_PEBS_REPROBE_NS <<
+						     hplace_pebs_backoff);
 			return;
 		}
 	}
@@ -767,9 +782,13 @@ static void hplace_work(void)
 	 * the source lacked (or the other way round, which the PEBS backend
 	 * notices itself): in auto mode, probe again now and then.
 	 */
+	if (hplace.active_id == HPLACE_SAMPLER_PEBS && hplace_pebs_backoff &&
+	    now - hplace_pebs_since >= HPLACE_PEBS_REPROBE_NS)
+		hplace_pebs_backoff = 0;
 	if (hplace.mode == HPLACE_MODE_AUTO &&
 	    hplace.active_id == HPLACE_SAMPLER_ABIT && now >= hplace_next_reprobe) {
-		hplace_next_reprobe = now + HPLACE_PEBS_REPROBE_NS;
+		hplace_next_reprobe = now + (HPLACE_PEBS_REPROBE_NS <<
+					     hplace_pebs_backoff);
 		if (!hplace_pebs_ops.available(why, sizeof(why)))
 			hplace_select_sampler();
 	}
