@@ -18,7 +18,7 @@
 #include "agent_config.h"
 #include "agent_libvirt.h"
 
-/* Rounds a shrink under way counts as freeing the rest of it, at most. */
+/* A shrink under way is credited this many rounds of its last progress. */
 #define AGENT_SHRINK_CREDIT_ROUNDS	3
 
 /**
@@ -36,9 +36,9 @@
  * @fast_actual, @slow_actual: their current sizes
  * @fast_asked, @slow_asked:   the sizes the device was last asked for
  * @total:      fast + slow size when first seen (keep-total keeps it)
- * @shrink_rounds: rounds its fast node's shrink has been under way (0: none)
- * @shrink_moving: that shrink gave memory back since the last round, and
- *             is not older than AGENT_SHRINK_CREDIT_ROUNDS (policy_vm)
+ * @shrink_credit: of its fast node's shrink under way, what the policy may
+ *             count as coming back soon: AGENT_SHRINK_CREDIT_ROUNDS times
+ *             what it gave back since the last round (policy_vm)
  * @has_demand: the guest reported its demand
  * @hot_demand: hot memory the guest wants on its fast node (untrusted)
  * @fast_target, @slow_target: what the last round decided
@@ -59,8 +59,7 @@ struct agent_vm {
 	uint64_t fast_actual, slow_actual;
 	uint64_t fast_asked, slow_asked;
 	uint64_t total;
-	unsigned int shrink_rounds;
-	bool shrink_moving;
+	uint64_t shrink_credit;
 	bool has_demand;
 	uint64_t hot_demand;
 	uint64_t fast_target, slow_target;

@@ -107,15 +107,19 @@ static bool vm_read_nodes(struct agent_vm *vm, const struct hb_state *st)
 		return false;
 	}
 	/*
-	 * A shrink under way counts as freeing what is left of it while it
-	 * still gives memory back, but only for a few rounds: a guest giving
-	 * back a page a round must not keep another VM's minimum short.
+	 * A shrink under way is credited with a few rounds' worth of what it
+	 * gave back since the last round: a guest giving back a page a round
+	 * earns a few pages, and cannot keep another VM's minimum short.
 	 */
-	vm->shrink_moving = vm->sized && fast->target < fast->actual &&
-			    fast->actual < vm->fast_actual &&
-			    vm->shrink_rounds < AGENT_SHRINK_CREDIT_ROUNDS;
-	vm->shrink_rounds = fast->target < fast->actual ?
-			    vm->shrink_rounds + 1 : 0;
+	vm->shrink_credit = 0;
+	if (vm->sized && fast->target < fast->actual &&
+	    fast->actual < vm->fast_actual) {
+		uint64_t pace = vm->fast_actual - fast->actual;
+
+		vm->shrink_credit = fast->actual - fast->target;
+		if (pace < vm->shrink_credit / AGENT_SHRINK_CREDIT_ROUNDS)
+			vm->shrink_credit = pace * AGENT_SHRINK_CREDIT_ROUNDS;
+	}
 	vm->fast_ram = fast->ram;
 	vm->slow_ram = slow->ram;
 	vm->fast_actual = fast->actual;
@@ -213,21 +217,23 @@ static void scan_conn(struct agent_conn *c)
 
 /* --------------------------------------------------------------- round */
 
-/* Resize one node of @vm; logs what it did.  False if the command failed. */
-static bool vm_set(struct agent_vm *vm, int node, uint64_t size, uint64_t from)
+/* Resize one node of @vm; logs what it did.  Returns hb_set()'s status. */
+static int vm_set(struct agent_vm *vm, int node, uint64_t size, uint64_t from)
 {
 	struct qmp_error err = { 0 };
 	char a[SIZE_FMT_LEN], b[SIZE_FMT_LEN];
+	int rc;
 
 	size_format(from, a, sizeof(a));
 	size_format(size, b, sizeof(b));
 	if (agent.dry_run) {
 		logmsg(LOG_INFO, "%s: would resize node %d %s -> %s (%s)",
 		       vm->name, node, a, b, vm->reason);
-		return true;
+		return QMP_OK;
 	}
-	if (hb_set(vm->q, node, size, (int64_t)agent.cfg.monitor_timeout_s *
-		   1000, &err) != QMP_OK) {
+	rc = hb_set(vm->q, node, size,
+			(int64_t)agent.cfg.monitor_timeout_s * 1000, &err);
+	if (rc != QMP_OK) {
 		snprintf(vm->error, sizeof(vm->error),
 			 "resizing node %d: %s", node, err.msg);
 		logmsg(LOG_WARNING, "%s: cannot resize node %d to %s: %s",
@@ -237,10 +243,10 @@ static bool vm_set(struct agent_vm *vm, int node, uint64_t size, uint64_t from)
 		 * land: book a grow it asks for, so that its memory is not
 		 * handed to another VM meanwhile (the next answer corrects it).
 		 */
-		if (err.status == QMP_ERR_TIMEOUT && node == vm->cfg->fast_node &&
+		if (rc == QMP_ERR_TIMEOUT && node == vm->cfg->fast_node &&
 		    size > vm->fast_asked)
 			vm->fast_asked = size;
-		return false;
+		return rc;
 	}
 	/* Where the node is headed now, should the VM stop answering. */
 	if (node == vm->cfg->fast_node)
@@ -249,7 +255,7 @@ static bool vm_set(struct agent_vm *vm, int node, uint64_t size, uint64_t from)
 		vm->slow_asked = size;
 	logmsg(LOG_INFO, "%s: node %d %s -> %s (%s)", vm->name, node, a, b,
 	       vm->reason);
-	return true;
+	return QMP_OK;
 }
 
 /*
@@ -342,7 +348,7 @@ static void run_round(void)
 			.fast_asked = vm->fast_asked,
 			.hot_demand = vm->has_demand ? vm->hot_demand : 0,
 			.total = vm->total,
-			.shrink_moving = vm->shrink_moving,
+			.shrink_credit = vm->shrink_credit,
 			.valid = vm->valid && vm->has_demand,
 		};
 		i++;
@@ -372,12 +378,13 @@ static void run_round(void)
 			continue;	/* no word from it: leave it be */
 		/* Grow the slow node first: the total is kept meanwhile. */
 		/*
-		 * If that failed, the fast node waits: a shrink would drop the
-		 * total, and after a timeout the monitor is busy anyway.
+		 * A slow resize that timed out keeps the monitor busy: the fast
+		 * command would not be sent, and must not be booked as if it
+		 * were.  Any other failure does not hold the fast node back.
 		 */
 		if (agent.cfg.keep_total && vm->slow_target != vm->slow_asked &&
-		    !vm_set(vm, vm->cfg->slow_node, vm->slow_target,
-			    vm->slow_asked))
+		    vm_set(vm, vm->cfg->slow_node, vm->slow_target,
+			   vm->slow_asked) == QMP_ERR_TIMEOUT)
 			continue;
 		if (vm->fast_target != vm->fast_asked)
 			vm_set(vm, vm->cfg->fast_node, vm->fast_target,

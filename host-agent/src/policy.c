@@ -472,6 +472,13 @@ static void shrink(struct round *c, uint64_t *must_free, uint64_t *left)
 			}
 		}
 		goal = max64(o->alloc, min64(floor, headed));
+		/*
+		 * A shrink under way that is not on pace to finish (what is
+		 * left of it beyond its credit) is asked again, never deeper:
+		 * a deeper ask would free nothing and use up the move cap.
+		 */
+		if (headed < cur && v->shrink_credit < cur - headed)
+			goal = max64(goal, headed);
 		if (goal >= cur) {
 			o->reason = full && absorb >= cur ? POLICY_SLOW_FULL :
 				    POLICY_WAIT_SLOW;
@@ -505,7 +512,8 @@ static void shrink(struct round *c, uint64_t *must_free, uint64_t *left)
  * that has not given back what it was asked for earlier is passed over: it
  * would count as freeing what it does not free.
  */
-static void force(struct round *c, uint64_t *must_free, uint64_t *left)
+static void force(struct round *c, uint64_t *must_free, uint64_t *left,
+		  bool min_short)
 {
 	bool to_min = false;
 	size_t i;
@@ -533,8 +541,15 @@ again:
 		*left -= step;
 		*must_free -= min64(step, *must_free);
 		o->reason = to_min ? POLICY_COVERS : POLICY_TOTAL_DROPS;
+		/* keep_total: its slow node grows back what it gives, if it can. */
+		if (c->p->keep_total)
+			o->slow_target = max64(o->slow_target,
+					       min64(sub_sat(total_of(&c->vms[i]),
+							     o->fast_target),
+						     c->vms[i].slow_ram));
 	}
-	if (!to_min && *must_free && *left) {
+	/* Only a minimum short is worth taking others below their shares. */
+	if (!to_min && min_short && *must_free && *left) {
 		to_min = true;
 		goto again;
 	}
@@ -570,31 +585,37 @@ static void moves(struct round *c)
 	must_free = sub_sat(add_sat(held, deficit), p->budget);
 	shrink(c, &must_free, &left);
 	/*
-	 * A shrink under way that is still giving memory back frees the rest
-	 * of it soon: what is still asked of it counts as freed.  One that
-	 * has stalled counts for nothing (the caller decides which is which).
+	 * A shrink under way that is still giving memory back frees some of
+	 * the rest soon: up to its credit, what is still asked of it counts
+	 * as freed.  One that has stalled (credit 0) counts for nothing.
 	 */
 	for (i = 0; i < c->n; i++) {
 		const struct policy_vm *v = &c->vms[i];
-		uint64_t headed = headed_of(v);
+		uint64_t headed = headed_of(v), pending;
 
-		if (v->valid && v->shrink_moving && headed < cur_of(v))
-			must_free -= min64(sub_sat(cur_of(v),
-					   max64(c->out[i].fast_target, headed)),
-					   must_free);
+		if (!v->valid || headed >= cur_of(v))
+			continue;
+		pending = sub_sat(cur_of(v), max64(c->out[i].fast_target, headed));
+		must_free -= min64(min64(pending, v->shrink_credit), must_free);
 	}
-	force(c, &must_free, &left);
+	force(c, &must_free, &left, deficit != 0);
 
-	/* keep_total: a slow node follows its fast node's actual growth. */
+	/*
+	 * keep_total: a slow node follows its fast node's actual growth, but
+	 * keeps a page (a node cannot be resized to nothing).
+	 */
 	for (i = 0; i < c->n; i++) {
 		const struct policy_vm *v = &c->vms[i];
+		struct policy_target *o = &c->out[i];
 
-		if (!p->keep_total || !v->valid || cur_of(v) > c->out[i].alloc)
+		if (!p->keep_total || !v->valid || cur_of(v) > o->alloc ||
+		    o->fast_target < cur_of(v))
 			continue;
-		c->out[i].slow_target =
-			min64(sub_sat(total_of(v),
-				      min64(v->fast_actual, v->fast_ram)),
-			      v->slow_ram);
+		o->slow_target = max64(min64(sub_sat(total_of(v),
+						     min64(v->fast_actual,
+							   v->fast_ram)),
+					     v->slow_ram),
+				       min64(POLICY_PAGE_SIZE, v->slow_actual));
 	}
 }
 

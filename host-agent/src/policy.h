@@ -61,19 +61,23 @@
  *      every VM drop its total.  A forced shrink does not wait for the slow
  *      node (a guest must not hold fast memory hostage by not letting its
  *      slow node grow).  A shrink under way (fast_asked below fast_actual)
- *      is kept; what is still asked of it counts as freed only while
- *      @shrink_moving says it is still giving memory back.  A VM that has
- *      not given back what it was asked for is not forced again, the
- *      others are: first down to their allocations, then, as long as a
- *      minimum is still short (a stalled shrink, or a VM without word
- *      holding more than its share), down to their minimums, the largest
- *      excess over the minimum first ("covering"); they grow back once
- *      the memory is free.  So a VM that never gives memory back keeps no
- *      minimum short for longer than the moves take, when the others'
+ *      is asked again; what is still asked of it counts as freed up to
+ *      @shrink_credit, and it is asked for more only when its credit
+ *      covers all of it (a stalled one is never asked deeper: that would
+ *      free nothing and use up max_move).  A VM that has not given back
+ *      what it was asked for is not forced again, the others are: first
+ *      down to their allocations, then, only while a minimum is short
+ *      (a stalled shrink, or a VM without word holding more than its
+ *      share), down to their minimums, the largest excess over the
+ *      minimum first ("covering"; their slow nodes are raised to keep
+ *      their totals, as far as the slow RAM allows); they grow back once
+ *      the memory is free.  So a VM that never gives memory back keeps
+ *      no minimum short for longer than the moves take, when the others'
  *      minimums and what it holds fit in the budget.
  *      When a fast node has grown (its actual size, not its target), its
- *      slow node gives the same back.  While a shrink is on its way the
- *      total is higher than @total, never lower (forced shrinks aside).
+ *      slow node gives the same back, down to one page at least.  While
+ *      a shrink is on its way the total is higher than @total, never lower
+ *      (forced shrinks aside).
  *
  * Invariants, whatever the guests report (hot_demand is the only guest
  * figure the policy reads; free memory is deliberately not an input):
@@ -148,10 +152,12 @@ struct policy_params {
  * @total:       with keep_total: the fast + slow size to keep (0: the
  *               current total, which is only right for a single round: pass
  *               the total the VM had when first seen)
- * @shrink_moving: a shrink under way (@fast_asked below @fast_actual) gave
- *               memory back since the caller's last round, and has not been
- *               under way for long (the caller bounds it, so that a guest
- *               giving back a page a round cannot keep a minimum short)
+ * @shrink_credit: of a shrink under way (@fast_asked below @fast_actual),
+ *               the bytes the caller expects back soon: a few rounds' worth
+ *               of what it gave back since the last round (0: stalled).  Up
+ *               to this much of it counts as freed; a guest giving back a
+ *               page a round earns a few pages.  A shrink under way is
+ *               asked for more only when its credit covers all of it
  * @valid:       it answered this round and reported its demand; if not,
  *               it keeps its size (raised to its minimum when the free
  *               budget allows) and its slow node is left alone;
@@ -166,7 +172,7 @@ struct policy_vm {
 	uint64_t fast_asked;
 	uint64_t hot_demand;
 	uint64_t total;
-	bool shrink_moving;
+	uint64_t shrink_credit;
 	bool valid;
 };
 

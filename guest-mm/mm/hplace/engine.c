@@ -57,12 +57,14 @@
 /*
  * In auto mode on the fallback, try PEBS again this often (migration).
  * Each time PEBS fails after it started (advertised but unusable, e.g. no
- * data addresses), the next try waits twice as long, up to 64 times: a
- * restart costs the demand signal an epoch, and a host that fails once
- * will fail again.  PEBS that has run for a whole interval clears it.
+ * data addresses), the next try waits twice as long, up to 16 times (a
+ * live migration to a host with working PEBS is picked up within 16
+ * minutes): a restart costs the demand signal an epoch, and a host that
+ * fails once will fail again.  PEBS that has run for a whole interval
+ * clears it.
  */
 #define HPLACE_PEBS_REPROBE_NS	(60ULL * NSEC_PER_SEC)
-#define HPLACE_PEBS_BACKOFF_MAX	6
+#define HPLACE_PEBS_BACKOFF_MAX	4
 /* New processes adopted per epoch, bounded so an epoch stays short. */
 #define HPLACE_ADOPT_PER_EPOCH	16
 /*
@@ -782,8 +784,9 @@ static void hplace_work(void)
 	 * the source lacked (or the other way round, which the PEBS backend
 	 * notices itself): in auto mode, probe again now and then.
 	 */
+	/* Signed: PEBS may have started after @now was read (this pass). */
 	if (hplace.active_id == HPLACE_SAMPLER_PEBS && hplace_pebs_backoff &&
-	    now - hplace_pebs_since >= HPLACE_PEBS_REPROBE_NS)
+	    (s64)(now - hplace_pebs_since) >= (s64)HPLACE_PEBS_REPROBE_NS)
 		hplace_pebs_backoff = 0;
 	if (hplace.mode == HPLACE_MODE_AUTO &&
 	    hplace.active_id == HPLACE_SAMPLER_ABIT && now >= hplace_next_reprobe) {
