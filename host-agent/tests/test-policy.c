@@ -271,6 +271,7 @@ static void t_keep(uint64_t seed)
 		p.budget += below(6 * n) * G;
 		for (i = 0; i < n; i++) {
 			v[i].fast_actual = below(v[i].fast_ram / G + 1) * G;
+			v[i].fast_asked = v[i].fast_actual;
 			/* what it would keep: its demand or what it holds */
 			keep[i] = want_of(&v[i]);
 			if (v[i].fast_actual > keep[i])
@@ -643,6 +644,7 @@ static void t_liar(uint64_t seed)
 			p.keep_total = below(2);
 			for (i = 0; i < n; i++) {
 				v[i].fast_actual = below(v[i].fast_ram / G + 1) * G;
+				v[i].fast_asked = v[i].fast_actual;
 				v[i].total = v[i].fast_actual + v[i].slow_actual;
 			}
 		}
@@ -823,7 +825,8 @@ static void t_extremes(void)
 		{ .min = 0, .max = UINT64_MAX, .weight = 1000,
 		  .fast_ram = UINT64_MAX, .slow_ram = UINT64_MAX,
 		  .fast_actual = (uint64_t)1 << 62, .slow_actual = UINT64_MAX,
-		  .hot_demand = UINT64_MAX, .valid = true },
+		  .fast_asked = (uint64_t)1 << 62, .hot_demand = UINT64_MAX,
+		  .valid = true },
 		{ .min = 4 * G, .max = 8 * G, .weight = 1, .fast_ram = 16 * G,
 		  .slow_ram = 16 * G, .fast_actual = 0, .slow_actual = 0,
 		  .hot_demand = 0, .valid = true },
@@ -841,7 +844,7 @@ static void t_extremes(void)
 	       "back a minimum first, hysteresis or not (%" PRIu64 " granules, %s)",
 	       (((uint64_t)1 << 62) - out[0].fast_target) / G,
 	       policy_reason_name(out[1].reason));
-	v[0].fast_actual = out[0].fast_target;
+	v[0].fast_actual = v[0].fast_asked = out[0].fast_target;
 	policy_round(&p, v, 2, out);
 	tap_ok(out[1].fast_target == 4 * G,
 	       "then the VM below its minimum is raised to it (got %" PRIu64 ")",
@@ -877,10 +880,10 @@ static void t_hysteresis(void)
 	struct policy_vm v[2] = {
 		{ .min = 4 * G, .max = 64 * G, .weight = 100, .fast_ram = 64 * G,
 		  .slow_ram = 64 * G, .fast_actual = 20 * G, .slow_actual = 8 * G,
-		  .hot_demand = 20 * G, .valid = true },
+		  .fast_asked = 20 * G, .hot_demand = 20 * G, .valid = true },
 		{ .min = 4 * G, .max = 64 * G, .weight = 100, .fast_ram = 64 * G,
 		  .slow_ram = 64 * G, .fast_actual = 30 * G, .slow_actual = 8 * G,
-		  .hot_demand = 30 * G, .valid = true },
+		  .fast_asked = 30 * G, .hot_demand = 30 * G, .valid = true },
 	};
 	struct policy_params p = { .budget = 60 * G, .granule = G,
 				   .hysteresis = 4 * G, .max_move = 64 * G };
@@ -904,10 +907,9 @@ static void t_hysteresis(void)
 	       out[0].fast_target / G, policy_reason_name(out[0].reason));
 
 	/* Kept above its allocation would break the budget: moved after all. */
-	v[0].fast_asked = v[1].fast_asked = 0;	/* no shrink under way */
-	v[0].fast_actual = 22 * G;
+	v[0].fast_actual = v[0].fast_asked = 22 * G;	/* nothing under way */
 	v[0].hot_demand = 20 * G;
-	v[1].fast_actual = 20 * G;
+	v[1].fast_actual = v[1].fast_asked = 20 * G;
 	v[1].hot_demand = 20 * G;
 	p.budget = 40 * G;
 	policy_round(&p, v, 2, out);
@@ -917,8 +919,8 @@ static void t_hysteresis(void)
 	       out[0].fast_target / G, policy_reason_name(out[0].reason));
 	/* ... nor below its minimum */
 	v[0].min = 24 * G;
-	v[0].fast_actual = 22 * G;
-	v[1].fast_actual = 10 * G;
+	v[0].fast_actual = v[0].fast_asked = 22 * G;
+	v[1].fast_actual = v[1].fast_asked = 10 * G;
 	policy_round(&p, v, 2, out);
 	tap_ok(out[0].fast_target == 24 * G && out[1].fast_target == 16 * G,
 	       "hysteresis does not keep a VM below its minimum (%" PRIu64 ")",

@@ -195,6 +195,7 @@ int main(void)
 	       "the socket is gone (%s)", err);
 	status_server_close(other);
 	status_server_close(s);
+	err[0] = '\0';
 	s = status_server_open(path, "two\n", err, sizeof(err));
 	got = s ? fetch(path) : NULL;
 	tap_ok(got && !strcmp(got, "two\n"), "closed, the lock is free again (%s)",
