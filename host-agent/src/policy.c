@@ -512,10 +512,10 @@ static void shrink(struct round *c, uint64_t *must_free, uint64_t *left)
  * that has not given back what it was asked for earlier is passed over: it
  * would count as freeing what it does not free.
  */
-static void force(struct round *c, uint64_t *must_free, uint64_t *left,
-		  bool min_short)
+static void force(struct round *c, uint64_t *must_free, uint64_t *left)
 {
 	bool to_min = false;
+	uint64_t lacking = 0, *todo = must_free;
 	size_t i;
 
 again:
@@ -524,7 +524,7 @@ again:
 			     c->out[i].fast_target > (to_min ? lo_of(&c->vms[i]) :
 						      c->out[i].alloc) &&
 			     headed_of(&c->vms[i]) == cur_of(&c->vms[i]);
-	while (*must_free && *left) {
+	while (*todo && *left) {
 		struct policy_target *o;
 		uint64_t gap, step;
 
@@ -533,13 +533,15 @@ again:
 			break;
 		o = &c->out[i];
 		gap = o->fast_target - (to_min ? lo_of(&c->vms[i]) : o->alloc);
-		step = min64(gap, round_up(*must_free, c->g));
+		step = min64(gap, round_up(*todo, c->g));
 		step = cut(c, min64(step, *left), gap);
 		if (!step)
 			break;
 		o->fast_target -= step;
 		*left -= step;
 		*must_free -= min64(step, *must_free);
+		if (todo != must_free)
+			*todo -= min64(step, *todo);
 		o->reason = to_min ? POLICY_COVERS : POLICY_TOTAL_DROPS;
 		/* keep_total: its slow node grows back what it gives, if it can. */
 		if (c->p->keep_total)
@@ -548,8 +550,19 @@ again:
 							     o->fast_target),
 						     c->vms[i].slow_ram));
 	}
-	/* Only a minimum short is worth taking others below their shares. */
-	if (!to_min && min_short && *must_free && *left) {
+	/*
+	 * Only a minimum short is worth taking others below their shares,
+	 * and only by what the minimums still lack (not, say, what a stalled
+	 * VM holds beyond a budget a reload has lowered).
+	 */
+	if (to_min || !*must_free || !*left)
+		return;
+	for (i = 0; i < c->n; i++)
+		lacking = add_sat(lacking, sub_sat(lo_of(&c->vms[i]),
+						   c->out[i].fast_target));
+	lacking = min64(lacking, *must_free);
+	if (lacking) {
+		todo = &lacking;
 		to_min = true;
 		goto again;
 	}
@@ -598,7 +611,7 @@ static void moves(struct round *c)
 		pending = sub_sat(cur_of(v), max64(c->out[i].fast_target, headed));
 		must_free -= min64(min64(pending, v->shrink_credit), must_free);
 	}
-	force(c, &must_free, &left, deficit != 0);
+	force(c, &must_free, &left);
 
 	/*
 	 * keep_total: a slow node follows its fast node's actual growth, but

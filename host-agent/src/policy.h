@@ -68,8 +68,9 @@
  *      what it was asked for is not forced again, the others are: first
  *      down to their allocations, then, only while a minimum is short
  *      (a stalled shrink, or a VM without word holding more than its
- *      share), down to their minimums, the largest excess over the
- *      minimum first ("covering"; their slow nodes are raised to keep
+ *      share) and only by what the minimums still lack, down to their
+ *      minimums, the largest excess over the minimum first
+ *      ("covering"; their slow nodes are raised to keep
  *      their totals, as far as the slow RAM allows); they grow back once
  *      the memory is free.  So a VM that never gives memory back keeps
  *      no minimum short for longer than the moves take, when the others'

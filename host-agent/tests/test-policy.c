@@ -1126,6 +1126,40 @@ static void t_forced_covering(void)
  * again, not deeper, so max-move goes to covering the minimum at once,
  * whatever its excess (asking it 512 MiB deeper each round took 52 rounds).
  */
+/*
+ * A budget a reload lowered, a VM whose shrink has stalled above it, and
+ * a minimum one granule short: the others cover that granule, not the
+ * whole excess over the budget.
+ */
+static void t_cover_only_what_lacks(void)
+{
+	const uint64_t GiB = 1ULL << 30;
+	struct policy_vm v[3] = {
+		{ .min = 2 * GiB, .max = 32 * GiB, .weight = 100, .fast_ram = 32 * GiB,
+		  .slow_ram = 64 * GiB, .fast_actual = 20 * GiB, .fast_asked = 12 * GiB,
+		  .slow_actual = 20 * GiB, .hot_demand = 2 * GiB, .valid = true },
+		{ .min = 4 * GiB, .max = 16 * GiB, .weight = 100, .fast_ram = 16 * GiB,
+		  .slow_ram = 64 * GiB, .fast_actual = 4 * GiB - G,
+		  .fast_asked = 4 * GiB - G, .slow_actual = 8 * GiB,
+		  .hot_demand = 4 * GiB, .valid = true },
+		{ .min = 2 * GiB, .max = 16 * GiB, .weight = 100, .fast_ram = 16 * GiB,
+		  .slow_ram = 64 * GiB, .fast_actual = 14 * GiB, .fast_asked = 14 * GiB,
+		  .slow_actual = 8 * GiB, .hot_demand = 16 * GiB, .valid = true },
+	};
+	struct policy_params p = { .budget = 30 * GiB, .granule = G,
+				   .max_move = 64 * GiB, .keep_total = true };
+	struct policy_target out[3];
+	size_t i;
+
+	for (i = 0; i < 3; i++)
+		v[i].total = v[i].fast_actual + v[i].slow_actual;
+	policy_round(&p, v, 3, out);
+	tap_ok(out[2].fast_target == 14 * GiB - G && out[2].reason == POLICY_COVERS,
+	       "a minimum one granule short is covered by one granule, not by the "
+	       "whole excess a stalled VM holds over a lowered budget (%" PRIu64
+	       " MiB forced)", (14 * GiB - out[2].fast_target) >> 20);
+}
+
 static void t_stalled_not_deeper(void)
 {
 	const uint64_t GiB = 1ULL << 30;
@@ -1524,6 +1558,7 @@ int main(void)
 	t_forced_hostage();
 	t_forced_covering();
 	t_stalled_not_deeper();
+	t_cover_only_what_lacks();
 	t_keep_total();
 	t_cap();
 	t_validate();
