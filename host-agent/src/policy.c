@@ -75,6 +75,12 @@ static uint64_t total_of(const struct policy_vm *v)
 	       add_sat(min64(v->fast_actual, v->fast_ram), v->slow_actual);
 }
 
+/* keep_total: the slow size that keeps @v's total at a fast size @fast. */
+static uint64_t slow_keeping(const struct policy_vm *v, uint64_t fast)
+{
+	return min64(sub_sat(total_of(v), fast), v->slow_ram);
+}
+
 /* One round's working state: on the caller's stack, nothing static. */
 struct round {
 	const struct policy_params *p;
@@ -456,8 +462,7 @@ static void shrink(struct round *c, uint64_t *must_free, uint64_t *left)
 			uint64_t slow = min64(v->slow_actual, v->slow_ram);
 
 			/* The slow size that keeps the total at the allocation. */
-			o->slow_target = max64(slow, min64(sub_sat(total, o->alloc),
-							   v->slow_ram));
+			o->slow_target = max64(slow, slow_keeping(v, o->alloc));
 			/* The lowest fast size a full slow node keeps it at. */
 			absorb = sub_sat(total, v->slow_ram);
 			/* Above its maximum it does not wait for either. */
@@ -503,28 +508,22 @@ static void shrink(struct round *c, uint64_t *must_free, uint64_t *left)
 }
 
 /*
- * Step 6 with 8, forced: what *@must_free still holds (memory the budget
- * or a minimum needs now) is taken below where keep_total stopped the
- * shrinks, in step 6's order, rounded up to granules, at most *@left in
- * all: first down to the allocations, then (when a VM has not given back
- * what it was asked for, or one without word holds more than its share)
- * down to the minimums, the largest excess over its minimum first.  A VM
- * that has not given back what it was asked for earlier is passed over: it
- * would count as freeing what it does not free.
+ * One pass of force(): up to @todo (whole granules) taken from the VMs not
+ * shrinking already, at most *@left in all, off *@must_free too.  @to_min:
+ * down to their minimums, the largest excess over the minimum first; else
+ * down to their allocations, in step 6's order.
  */
-static void force(struct round *c, uint64_t *must_free, uint64_t *left)
+static void force_down(struct round *c, bool to_min, uint64_t todo,
+		       uint64_t *must_free, uint64_t *left)
 {
-	bool to_min = false;
-	uint64_t lacking = 0, *todo = must_free;
 	size_t i;
 
-again:
 	for (i = 0; i < c->n; i++)
 		c->flag[i] = c->vms[i].valid &&
 			     c->out[i].fast_target > (to_min ? lo_of(&c->vms[i]) :
 						      c->out[i].alloc) &&
 			     headed_of(&c->vms[i]) == cur_of(&c->vms[i]);
-	while (*todo && *left) {
+	while (todo && *left) {
 		struct policy_target *o;
 		uint64_t gap, step;
 
@@ -533,39 +532,50 @@ again:
 			break;
 		o = &c->out[i];
 		gap = o->fast_target - (to_min ? lo_of(&c->vms[i]) : o->alloc);
-		step = min64(gap, round_up(*todo, c->g));
+		step = min64(gap, round_up(todo, c->g));
 		step = cut(c, min64(step, *left), gap);
 		if (!step)
 			break;
 		o->fast_target -= step;
 		*left -= step;
 		*must_free -= min64(step, *must_free);
-		if (todo != must_free)
-			*todo -= min64(step, *todo);
+		todo -= min64(step, todo);
 		o->reason = to_min ? POLICY_COVERS : POLICY_TOTAL_DROPS;
 		/* keep_total: its slow node grows back what it gives, if it can. */
 		if (c->p->keep_total)
 			o->slow_target = max64(o->slow_target,
-					       min64(sub_sat(total_of(&c->vms[i]),
-							     o->fast_target),
-						     c->vms[i].slow_ram));
+					       slow_keeping(&c->vms[i],
+							    o->fast_target));
 	}
+}
+
+/*
+ * Step 6 with 8, forced: what *@must_free still holds (memory the budget
+ * or a minimum needs now) is taken below where keep_total stopped the
+ * shrinks, in step 6's order, rounded up to granules, at most *@left in
+ * all: first down to the allocations, then (when a VM has not given back
+ * what it was asked for, or one without word holds more than its share)
+ * by what the minimums lack, down to the minimums.  A VM that has not
+ * given back what it was asked for earlier is passed over: it would count
+ * as freeing what it does not free.
+ */
+static void force(struct round *c, uint64_t *must_free, uint64_t *left)
+{
+	uint64_t lacking = 0;
+	size_t i;
+
+	force_down(c, false, *must_free, must_free, left);
 	/*
 	 * Only a minimum short is worth taking others below their shares,
 	 * and only by what the minimums still lack (not, say, what a stalled
 	 * VM holds beyond a budget a reload has lowered).
 	 */
-	if (to_min || !*must_free || !*left)
+	if (!*must_free || !*left)
 		return;
 	for (i = 0; i < c->n; i++)
 		lacking = add_sat(lacking, sub_sat(lo_of(&c->vms[i]),
 						   c->out[i].fast_target));
-	lacking = min64(lacking, *must_free);
-	if (lacking) {
-		todo = &lacking;
-		to_min = true;
-		goto again;
-	}
+	force_down(c, true, min64(lacking, *must_free), must_free, left);
 }
 
 /* Steps 5-8: this round's targets. */
@@ -624,10 +634,8 @@ static void moves(struct round *c)
 		if (!p->keep_total || !v->valid || cur_of(v) > o->alloc ||
 		    o->fast_target < cur_of(v))
 			continue;
-		o->slow_target = max64(min64(sub_sat(total_of(v),
-						     min64(v->fast_actual,
-							   v->fast_ram)),
-					     v->slow_ram),
+		o->slow_target = max64(slow_keeping(v, min64(v->fast_actual,
+							    v->fast_ram)),
 				       min64(POLICY_PAGE_SIZE, v->slow_actual));
 	}
 }

@@ -1121,11 +1121,23 @@ static void t_forced_covering(void)
 	       "(%u rounds)", round);
 }
 
+#define GiB	((uint64_t)1 << 30)
+
 /*
- * A VM far above its share that never gives anything back: it is asked
- * again, not deeper, so max-move goes to covering the minimum at once,
- * whatever its excess (asking it 512 MiB deeper each round took 52 rounds).
+ * A VM of the GiB-sized cases: sizes in GiB but @fast (bytes), fast node
+ * its max, 64 GiB of slow RAM, nothing under way, its total what it holds.
  */
+static struct policy_vm gib_vm(uint64_t min, uint64_t max, uint64_t fast,
+			       uint64_t slow, uint64_t demand)
+{
+	return (struct policy_vm){
+		.min = min * GiB, .max = max * GiB, .weight = 100,
+		.fast_ram = max * GiB, .slow_ram = 64 * GiB,
+		.fast_actual = fast, .fast_asked = fast, .slow_actual = slow * GiB,
+		.total = fast + slow * GiB, .hot_demand = demand * GiB, .valid = true,
+	};
+}
+
 /*
  * A budget a reload lowered, a VM whose shrink has stalled above it, and
  * a minimum one granule short: the others cover that granule, not the
@@ -1133,26 +1145,16 @@ static void t_forced_covering(void)
  */
 static void t_cover_only_what_lacks(void)
 {
-	const uint64_t GiB = 1ULL << 30;
 	struct policy_vm v[3] = {
-		{ .min = 2 * GiB, .max = 32 * GiB, .weight = 100, .fast_ram = 32 * GiB,
-		  .slow_ram = 64 * GiB, .fast_actual = 20 * GiB, .fast_asked = 12 * GiB,
-		  .slow_actual = 20 * GiB, .hot_demand = 2 * GiB, .valid = true },
-		{ .min = 4 * GiB, .max = 16 * GiB, .weight = 100, .fast_ram = 16 * GiB,
-		  .slow_ram = 64 * GiB, .fast_actual = 4 * GiB - G,
-		  .fast_asked = 4 * GiB - G, .slow_actual = 8 * GiB,
-		  .hot_demand = 4 * GiB, .valid = true },
-		{ .min = 2 * GiB, .max = 16 * GiB, .weight = 100, .fast_ram = 16 * GiB,
-		  .slow_ram = 64 * GiB, .fast_actual = 14 * GiB, .fast_asked = 14 * GiB,
-		  .slow_actual = 8 * GiB, .hot_demand = 16 * GiB, .valid = true },
+		gib_vm(2, 32, 20 * GiB, 20, 2),
+		gib_vm(4, 16, 4 * GiB - G, 8, 4),
+		gib_vm(2, 16, 14 * GiB, 8, 16),
 	};
 	struct policy_params p = { .budget = 30 * GiB, .granule = G,
 				   .max_move = 64 * GiB, .keep_total = true };
 	struct policy_target out[3];
-	size_t i;
 
-	for (i = 0; i < 3; i++)
-		v[i].total = v[i].fast_actual + v[i].slow_actual;
+	v[0].fast_asked = 12 * GiB;	/* its shrink from 20 GiB has stalled */
 	policy_round(&p, v, 3, out);
 	tap_ok(out[2].fast_target == 14 * GiB - G && out[2].reason == POLICY_COVERS,
 	       "a minimum one granule short is covered by one granule, not by the "
@@ -1160,31 +1162,24 @@ static void t_cover_only_what_lacks(void)
 	       " MiB forced)", (14 * GiB - out[2].fast_target) >> 20);
 }
 
+/*
+ * A VM far above its share that never gives anything back: it is asked
+ * again, not deeper, so max-move goes to covering the minimum at once,
+ * whatever its excess (asking it 512 MiB deeper each round took 52 rounds).
+ */
 static void t_stalled_not_deeper(void)
 {
-	const uint64_t GiB = 1ULL << 30;
 	struct policy_vm v[3] = {
-		{ .min = 2 * GiB, .max = 32 * GiB, .weight = 100, .fast_ram = 32 * GiB,
-		  .slow_ram = 64 * GiB, .fast_actual = 30 * GiB, .slow_actual = 8 * GiB,
-		  .hot_demand = 2 * GiB, .valid = true },
-		{ .min = 8 * GiB, .max = 16 * GiB, .weight = 100, .fast_ram = 16 * GiB,
-		  .slow_ram = 64 * GiB, .fast_actual = 2 * GiB, .slow_actual = 8 * GiB,
-		  .hot_demand = 8 * GiB, .valid = true },
-		{ .min = 2 * GiB, .max = 16 * GiB, .weight = 100, .fast_ram = 16 * GiB,
-		  .slow_ram = 64 * GiB, .fast_actual = 8 * GiB, .slow_actual = 8 * GiB,
-		  .hot_demand = 16 * GiB, .valid = true },
+		gib_vm(2, 32, 30 * GiB, 8, 2),
+		gib_vm(8, 16, 2 * GiB, 8, 8),
+		gib_vm(2, 16, 8 * GiB, 8, 16),
 	};
 	struct policy_params p = { .budget = 40 * GiB, .granule = G,
 				   .hysteresis = 64ULL << 20,
 				   .max_move = 512ULL << 20, .keep_total = true };
 	struct policy_target out[3];
 	unsigned int round, deeper = 0;
-	size_t i;
 
-	for (i = 0; i < 3; i++) {
-		v[i].fast_asked = v[i].fast_actual;
-		v[i].total = v[i].fast_actual + v[i].slow_actual;
-	}
 	for (round = 0; round < 100 && v[1].fast_actual < v[1].min; round++) {
 		uint64_t asked = v[0].fast_asked;
 
