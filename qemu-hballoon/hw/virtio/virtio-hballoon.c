@@ -45,7 +45,10 @@
 
 #define HBALLOON_PAGE_SIZE (1ULL << VIRTIO_HBALLOON_PFN_SHIFT)
 #define HBALLOON_MAX_PFN (UINT64_MAX >> VIRTIO_HBALLOON_PFN_SHIFT)
-/* Longest stretch of inflate/deflate work under the BQL before yielding. */
+/*
+ * Longest stretch of inflate/deflate work under the BQL before yielding
+ * (the default of x-slice-ns, which tests lower to force slice ends).
+ */
 #define HBALLOON_SLICE_NS (2 * SCALE_MS)
 /* PFNs between two reads of the clock. */
 #define HBALLOON_CLOCK_EVERY 64
@@ -505,17 +508,19 @@ static void virtio_hballoon_drop_current(VirtIOHballoon *s)
 
 /*
  * Work through the inflate and deflate queues, taking turns, for at most
- * HBALLOON_SLICE_NS: a guest can queue hundreds of thousands of scattered
- * PFNs, each a lookup and maybe a discard, and all of it under the BQL.
- * What is left continues in a bottom half, so the monitor and the vCPUs
- * get the lock in between.
+ * a slice (x-slice-ns, HBALLOON_SLICE_NS): a guest can queue hundreds of
+ * thousands of scattered PFNs, each a lookup and maybe a discard, and all
+ * of it under the BQL. What is left continues in a bottom half, so the
+ * monitor and the vCPUs get the lock in between. Every slice applies at
+ * least one entry (or step of one), however short it is.
  */
 static void virtio_hballoon_drain(VirtIOHballoon *s)
 {
     VirtIODevice *vdev = VIRTIO_DEVICE(s);
     int64_t start = qemu_clock_get_ns(QEMU_CLOCK_REALTIME);
-    int64_t deadline = start + HBALLOON_SLICE_NS, took;
+    int64_t deadline = start + MIN(s->slice_ns, INT64_MAX - start), took;
     uint64_t pfns = 0;
+    bool worked = false;
 
     /* Stopped: the buffer in hand was finished when the VM stopped. */
     if (!vdev->vm_running) {
@@ -526,14 +531,17 @@ static void virtio_hballoon_drain(VirtIOHballoon *s)
         VirtQueue *vq;
         uint32_t from;
 
-        if (qemu_clock_get_ns(QEMU_CLOCK_REALTIME) >= deadline) {
+        if (worked && qemu_clock_get_ns(QEMU_CLOCK_REALTIME) >= deadline) {
+            s->slices_continued++;
             qemu_bh_schedule(s->drain_bh);
             break;
         }
         if (s->cur_elem) {
             from = s->cur_next;
+            worked = true;
             if (!virtio_hballoon_work(s, deadline)) {
                 pfns += s->cur_next - from;
+                s->slices_continued++;
                 qemu_bh_schedule(s->drain_bh);
                 break;
             }
@@ -551,6 +559,7 @@ static void virtio_hballoon_drain(VirtIOHballoon *s)
         if (!elem) {
             break;
         }
+        worked = true;
         s->drain_dvq_first = vq == s->ivq;
         if (!virtio_hballoon_start_buffer(s, vq, elem)) {
             s->bad_buffers++;
@@ -1139,6 +1148,9 @@ static const Property virtio_hballoon_properties[] = {
                     VIRTIO_HBALLOON_F_RANGES, true),
     DEFINE_PROP_UINT32("guest-stats-polling-interval", VirtIOHballoon,
                        stats_poll_interval, 5),
+    /* For tests: shorter slices put slice ends inside a buffer. */
+    DEFINE_PROP_UINT64("x-slice-ns", VirtIOHballoon, slice_ns,
+                       HBALLOON_SLICE_NS),
 };
 
 static void virtio_hballoon_class_init(ObjectClass *klass, void *data)
@@ -1166,6 +1178,9 @@ static void virtio_hballoon_instance_init(Object *obj)
     /* For tests: how long the device held the BQL at most, in one go. */
     object_property_add_uint64_ptr(obj, "x-slice-max-ns", &s->slice_max_ns,
                                    OBJ_PROP_FLAG_READ);
+    /* For tests: how many slices ended with work left for the next. */
+    object_property_add_uint64_ptr(obj, "x-slices-continued",
+                                   &s->slices_continued, OBJ_PROP_FLAG_READ);
 }
 
 static const TypeInfo virtio_hballoon_info = {

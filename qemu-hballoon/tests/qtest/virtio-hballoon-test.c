@@ -497,17 +497,23 @@ static void test_inflate_deflate(void)
     hb_stop(t);
 }
 
-static uint64_t slice_max_ns(HB *t)
+/* A uint64 QOM property of the device's virtio backend. */
+static uint64_t backend_get(HB *t, const char *property)
 {
     QDict *rsp = qtest_qmp(t->qts, "{ 'execute': 'qom-get', 'arguments': "
                            "{ 'path': '/machine/peripheral/hb0/virtio-backend', "
-                           "'property': 'x-slice-max-ns' } }");
-    uint64_t ns;
+                           "'property': %s } }", property);
+    uint64_t v;
 
     g_assert_true(qdict_haskey(rsp, "return"));
-    ns = qnum_get_uint(qobject_to(QNum, qdict_get(rsp, "return")));
+    v = qnum_get_uint(qobject_to(QNum, qdict_get(rsp, "return")));
     qobject_unref(rsp);
-    return ns;
+    return v;
+}
+
+static uint64_t slice_max_ns(HB *t)
+{
+    return backend_get(t, "x-slice-max-ns");
 }
 
 /*
@@ -1221,8 +1227,10 @@ static void test_large_pages(void)
  * With ranges, the same node discards every 2 MiB host page that ranges
  * cover whole, also when two contiguous ranges of one buffer share it,
  * and keeps the host pages they cover only in part, with their data.
+ * @slices_continued: how many times at least the inflate must be cut off
+ * and continued (-1: not checked).
  */
-static void test_large_pages_ranges(void)
+static void large_pages_ranges(const char *args, int slices_continued)
 {
     const uint64_t hp = 512, base = NODE_START(1);
     /* Host page 1 whole with 100 pages on each side; host page 3 in two. */
@@ -1238,10 +1246,7 @@ static void test_large_pages_ranges(void)
     HB *t;
     int i;
 
-    if (!have_huge_pages()) {
-        return;
-    }
-    t = hb_start_features(LARGE_PAGES_ARGS, 1ULL << VIRTIO_HBALLOON_F_RANGES);
+    t = hb_start_features(args, 1ULL << VIRTIO_HBALLOON_F_RANGES);
     info = query(t->qts);
     g_assert_false(qdict_get_bool(query_node(info, 1), "discard-inhibited"));
     g_assert_false(qdict_haskey(query_node(info, 1), "reason"));
@@ -1255,6 +1260,10 @@ static void test_large_pages_ranges(void)
         qtest_writeq(t->qts, gone[i] * PAGE, CANARY(gone[i]));
     }
     send_ranges(t, VIRTIO_HBALLOON_VQ_INFLATE, 1, ranges, ARRAY_SIZE(ranges));
+    if (slices_continued >= 0) {
+        g_assert_cmpuint(backend_get(t, "x-slices-continued"), >=,
+                         slices_continued);
+    }
     g_assert_cmpuint(node_get(t->qts, 1, "inflated"), ==, 2 * hp + 200);
     g_assert_cmpuint(node_get(t->qts, 1, "discarded"), ==, 2 * hp);
     g_assert_cmpuint(node_get(t->qts, 1, "invalid"), ==, 0);
@@ -1273,6 +1282,27 @@ static void test_large_pages_ranges(void)
     qtest_writeq(t->qts, gone[0] * PAGE, 0x1234);
     g_assert_cmphex(qtest_readq(t->qts, gone[0] * PAGE), ==, 0x1234);
     hb_stop(t);
+}
+
+static void test_large_pages_ranges(void)
+{
+    if (have_huge_pages()) {
+        large_pages_ranges(LARGE_PAGES_ARGS, -1);
+    }
+}
+
+/*
+ * The same with a slice end after every step of the inflate (x-slice-ns=0
+ * still applies one step per slice): 100 + 512 + 100 pages of the first
+ * range, then the second and the third, so at least 4 slice ends, and
+ * host page 3 is covered by two slices. It is freed all the same: the run
+ * waits for the rest of its buffer, not for the end of a slice.
+ */
+static void test_large_pages_sliced(void)
+{
+    if (have_huge_pages()) {
+        large_pages_ranges(LARGE_PAGES_ARGS ",x-slice-ns=0", 4);
+    }
 }
 
 /* A private memfd is QEMU's own: discarding it harms nobody. */
@@ -2156,6 +2186,8 @@ int main(int argc, char **argv)
     qtest_add_func("virtio-hballoon/large-pages", test_large_pages);
     qtest_add_func("virtio-hballoon/large-pages-ranges",
                    test_large_pages_ranges);
+    qtest_add_func("virtio-hballoon/large-pages-sliced",
+                   test_large_pages_sliced);
     qtest_add_func("virtio-hballoon/mem-lock", test_mem_lock);
     qtest_add_func("virtio-hballoon/implicit-node", test_implicit_node);
     qtest_add_func("virtio-hballoon/needs-pci", test_needs_pci);

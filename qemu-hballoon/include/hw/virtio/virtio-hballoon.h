@@ -102,7 +102,9 @@ struct VirtIOHballoon {
     HballoonRun cur_run;
     bool drain_dvq_first;       /* take turns between the queues */
     QEMUBH *drain_bh;           /* continues a drain past its slice */
+    uint64_t slice_ns;          /* a slice's length (x-slice-ns) */
     uint64_t slice_max_ns;      /* longest slice so far (x-slice-max-ns) */
+    uint64_t slices_continued;  /* slices that left work (x-slices-continued) */
 
     VirtQueueElement *stats_vq_elem;
     QEMUTimer *stats_timer;
