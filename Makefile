@@ -26,6 +26,7 @@ QEMU_IN   := $(call lsfiles,qemu-hballoon hballoon/include) \
 GUEST_IN  := $(call lsfiles,tests/guest bench/workloads) scripts/build-initramfs.sh
 
 .PHONY: all deps linux-tree qemu-tree kernel kernel-debug qemu initramfs host-agent demo \
+	tenant-objects \
 	check check-full bench patches clean help bench-initramfs \
 	selftests-mm selftests-mm-initramfs
 
@@ -33,7 +34,7 @@ all: kernel kernel-debug qemu initramfs host-agent
 
 help:
 	@sed -n 's/^#   //p' Makefile
-	@echo "Other targets: deps kernel kernel-debug qemu initramfs host-agent bench selftests-mm patches clean"
+	@echo "Other targets: deps kernel kernel-debug tenant-objects qemu initramfs host-agent bench selftests-mm patches clean"
 
 # Installs the Debian packages everything below needs (root; idempotent).
 deps:
@@ -61,6 +62,13 @@ $(B)/bzImage: $(filter-out %/htier-debug.config,$(KERNEL_IN)) | deps $(B)
 kernel-debug: $(B)/bzImage-debug
 $(B)/bzImage-debug: $(KERNEL_IN) | deps $(B)
 	@$(call LOCK,kernel) scripts/build-kernel.sh debug
+
+# The tenant's kernel (Debian's cloud-amd64 configuration, the newest 6.12.y
+# in the archive unless HTIER_LINUX_VERSION names one), in its own tree.
+# tenant-objects is the bounded part make check runs: the files the series
+# adds or patches compile there, and the module finds its symbols exported.
+tenant-objects: | deps $(B)
+	@$(call LOCK,kernel-tenant) scripts/build-kernel.sh tenant-objects
 
 # One script, two outputs: the binary and the access meter plugin. cp -p
 # keeps ninja's mtime on the binary, so when only an input ninja does not

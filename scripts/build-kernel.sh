@@ -1,28 +1,45 @@
 #!/usr/bin/env bash
-# Build an htier guest kernel, out of tree from build/src/linux, with ccache.
+# Build an htier guest kernel, out of tree, with ccache.
 #
 #   build-kernel.sh          tinyconfig + htier.config in build/obj/linux
 #                            -> build/bzImage
 #   build-kernel.sh debug    tinyconfig + htier.config + htier-debug.config
 #                            in build/obj/linux-debug -> build/bzImage-debug
+#   build-kernel.sh tenant-objects
+#                            Debian's cloud-amd64 configuration + tenant.config
+#                            on the newest 6.12.y in the archive (or
+#                            HTIER_LINUX_VERSION), in build/obj/linux-tenant:
+#                            only the files the series adds or patches, and
+#                            whether the modules among them find every symbol
+#                            they use exported
 #
-# Both variants share the prepared source tree, so callers hold
-# build/.kernel.lock (the Makefile's LOCK macro) around either.
+# The first two share the prepared source tree build/src/linux (the pinned
+# 6.12.y), so callers hold build/.kernel.lock (the Makefile's LOCK macro)
+# around either; the tenant tree is build/src/linux-tenant.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 die() { echo "build-kernel: error: $*" >&2; exit 1; }
 variant=${1:-}
 cfgs=$top/guest-mm/kernel/configs
 tree=$top/build/src/linux
+tarball=/usr/src/linux-source-6.12.tar.xz
+base=tinyconfig
 case "$variant" in
 "")    obj=$top/build/obj/linux out=$top/build/bzImage
        frags=("$cfgs/htier.config") ;;
 debug) obj=$top/build/obj/linux-debug out=$top/build/bzImage-debug
        frags=("$cfgs/htier.config" "$cfgs/htier-debug.config") ;;
-*)     die "unknown variant '$variant' (want: debug, or none)" ;;
+tenant-objects)
+       read -r version dir < <("$top/scripts/fetch-linux-source.sh" | tail -1)
+       echo "  LINUX   Debian linux-source-6.12 $version (${HTIER_LINUX_VERSION:+HTIER_LINUX_VERSION}${HTIER_LINUX_VERSION:-the newest in the archive})"
+       tree=$top/build/src/linux-tenant obj=$top/build/obj/linux-tenant
+       tarball=$dir/linux-source-$version.tar.xz
+       base=$dir/config.amd64_none_cloud-amd64
+       frags=("$cfgs/tenant.config") ;;
+*)     die "unknown variant '$variant' (want: debug, tenant-objects, or none)" ;;
 esac
 
-"$top/scripts/prepare-tree.sh" linux /usr/src/linux-source-6.12.tar.xz 1 \
+"$top/scripts/prepare-tree.sh" "${tree##*/}" "$tarball" 1 \
 	"$top/guest-mm/patches/series" "$top/guest-mm" "$top/hballoon"
 
 # Fixed build identity so ccache and the output are reproducible across runs.
@@ -34,10 +51,14 @@ kmake=(make -C "$tree" O="$obj" -j"$(nproc)" -s
 export CCACHE_BASEDIR=$top
 
 mkdir -p "$obj"
-fsum=$(cat "${frags[@]}" "$tree/.htier-series" | sha256sum | cut -d' ' -f1)
+fsum=$(cat "${frags[@]}" "$tree/.htier-series" "$tree/.htier-base" | sha256sum | cut -d' ' -f1)
 if [ ! -f "$obj/.config" ] || [ "$(cat "$obj/.htier-config" 2>/dev/null)" != "$fsum" ]; then
-	echo "  CONFIG  tinyconfig$(printf ' + %s' "${frags[@]##*/}")"
-	"${kmake[@]}" tinyconfig >/dev/null
+	echo "  CONFIG  ${base##*/}$(printf ' + %s' "${frags[@]##*/}")"
+	if [ "$base" = tinyconfig ]; then
+		"${kmake[@]}" tinyconfig >/dev/null
+	else
+		cp "$base" "$obj/.config"
+	fi
 	# merge_config.sh from the tree itself (fragments in order, later ones
 	# win), then resolve dependencies.
 	(cd "$obj" && "$tree/scripts/kconfig/merge_config.sh" -m -O "$obj" "$obj/.config" "${frags[@]}") >/dev/null
@@ -56,6 +77,10 @@ if [ ! -f "$obj/.config" ] || [ "$(cat "$obj/.htier-config" 2>/dev/null)" != "$f
 		END { for (i = 1; i <= n; i++) print v[k[i]] }' "${frags[@]}")
 	[ $bad -eq 0 ] || die "guest config fragment not satisfied (unmet Kconfig dependencies above)"
 	echo "$fsum" > "$obj/.htier-config"
+fi
+
+if [ "$variant" = tenant-objects ]; then
+	exec "$top/scripts/check-tenant-objects.sh" "$tree" "$obj" "$dir/Module.symvers" "${kmake[@]}"
 fi
 
 echo "  KBUILD  $(basename "$out") ($(make -s -C "$tree" kernelversion))"

@@ -37,7 +37,9 @@ git_q() { git -C "$tree" -c user.name=htier -c user.email=htier@localhost "$@"; 
 
 [ -r "$tarball" ] || die "$tarball is missing (run: make deps)"
 
-if [ ! -f "$tree/.htier-base" ]; then
+# A tree made from another tarball (a newer 6.12.y for the tenant kernel) is
+# unpacked afresh: tarballs are named by their release.
+if [ "$(cat "$tree/.htier-base" 2>/dev/null)" != "$(basename "$tarball")" ]; then
 	echo "  UNPACK  $name <- $(basename "$tarball")"
 	rm -rf "$tree" && mkdir -p "$tree"
 	tar -xf "$tarball" -C "$tree" --strip-components="$strip"
