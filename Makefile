@@ -26,7 +26,7 @@ QEMU_IN   := $(call lsfiles,qemu-hballoon hballoon/include) \
 GUEST_IN  := $(call lsfiles,tests/guest bench/workloads) scripts/build-initramfs.sh
 
 .PHONY: all deps linux-tree qemu-tree kernel kernel-debug qemu initramfs host-agent demo \
-	tenant-objects \
+	tenant-objects tenant-kernel \
 	check check-full bench patches clean help bench-initramfs \
 	selftests-mm selftests-mm-initramfs
 
@@ -34,7 +34,7 @@ all: kernel kernel-debug qemu initramfs host-agent
 
 help:
 	@sed -n 's/^#   //p' Makefile
-	@echo "Other targets: deps kernel kernel-debug tenant-objects qemu initramfs host-agent bench selftests-mm patches clean"
+	@echo "Other targets: deps kernel kernel-debug tenant-objects tenant-kernel qemu initramfs host-agent bench selftests-mm patches clean"
 
 # Installs the Debian packages everything below needs (root; idempotent).
 deps:
@@ -69,6 +69,8 @@ $(B)/bzImage-debug: $(KERNEL_IN) | deps $(B)
 # adds or patches compile there, and the module finds its symbols exported.
 tenant-objects: | deps $(B)
 	@$(call LOCK,kernel-tenant) scripts/build-kernel.sh tenant-objects
+tenant-kernel: | deps $(B)
+	@$(call LOCK,kernel-tenant) scripts/build-kernel.sh tenant
 
 # One script, two outputs: the binary and the access meter plugin. cp -p
 # keeps ninja's mtime on the binary, so when only an input ninja does not

@@ -12,6 +12,10 @@
 #                            only the files the series adds or patches, and
 #                            whether the modules among them find every symbol
 #                            they use exported
+#   build-kernel.sh tenant   the same tree and configuration, the whole
+#                            kernel: Debian packages (bindeb-pkg) of release
+#                            6.12.y-htier in build/deb/ (check-full; an hour
+#                            or more on two cores)
 #
 # The first two share the prepared source tree build/src/linux (the pinned
 # 6.12.y), so callers hold build/.kernel.lock (the Makefile's LOCK macro)
@@ -29,14 +33,14 @@ case "$variant" in
        frags=("$cfgs/htier.config") ;;
 debug) obj=$top/build/obj/linux-debug out=$top/build/bzImage-debug
        frags=("$cfgs/htier.config" "$cfgs/htier-debug.config") ;;
-tenant-objects)
+tenant-objects|tenant)
        read -r version dir < <("$top/scripts/fetch-linux-source.sh" | tail -1)
        echo "  LINUX   Debian linux-source-6.12 $version (${HTIER_LINUX_VERSION:+HTIER_LINUX_VERSION}${HTIER_LINUX_VERSION:-the newest in the archive})"
        tree=$top/build/src/linux-tenant obj=$top/build/obj/linux-tenant
        tarball=$dir/linux-source-$version.tar.xz
        base=$dir/config.amd64_none_cloud-amd64
        frags=("$cfgs/tenant.config") ;;
-*)     die "unknown variant '$variant' (want: debug, tenant-objects, or none)" ;;
+*)     die "unknown variant '$variant' (want: debug, tenant-objects, tenant, or none)" ;;
 esac
 
 "$top/scripts/prepare-tree.sh" "${tree##*/}" "$tarball" 1 \
@@ -81,6 +85,21 @@ fi
 
 if [ "$variant" = tenant-objects ]; then
 	exec "$top/scripts/check-tenant-objects.sh" "$tree" "$obj" "$dir/Module.symvers" "${kmake[@]}"
+fi
+if [ "$variant" = tenant ]; then
+	# dpkg-buildpackage leaves the packages beside the object directory.
+	echo "  DEB     linux-image-$(make -s -C "$tree" kernelversion)-htier ($version)"
+	rm -f "$obj"/../linux-*.deb "$obj"/../linux-upstream_*
+	"${kmake[@]}" LOCALVERSION=-htier KDEB_PKGVERSION="${version}+htier" \
+		bindeb-pkg >"$obj/kbuild.log" 2>&1 ||
+		die "tenant kernel build failed:
+$(grep -E -m20 'error|Error' "$obj/kbuild.log" || tail -20 "$obj/kbuild.log")"
+	mkdir -p "$top/build/deb"
+	rm -f "$top/build/deb"/linux-*.deb
+	mv "$obj"/../linux-*.deb "$top/build/deb/"
+	rm -f "$obj"/../linux-upstream_*
+	ls -s "$top/build/deb"
+	exit 0
 fi
 
 echo "  KBUILD  $(basename "$out") ($(make -s -C "$tree" kernelversion))"

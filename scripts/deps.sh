@@ -37,6 +37,8 @@ PKGS=(
 	# kernel
 	build-essential bc bison flex libelf-dev libssl-dev dwarves cpio kmod
 	ccache rsync xz-utils python3 perl git
+	# the tenant kernel's Debian packages (make tenant-kernel, bindeb-pkg)
+	debhelper
 	linux-source-6.12/bookworm-backports
 	# qemu
 	ninja-build pkg-config libglib2.0-dev zlib1g-dev libpixman-1-dev
