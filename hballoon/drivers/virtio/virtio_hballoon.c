@@ -110,9 +110,15 @@
  * @oom_deflated: frames deflated on OOM (statistics)
  * @warned: a target for an ignored entry was already warned about
  * @inflight: pages an inflate step allocated that are not in the balloon
- *	yet; the OOM notifier frees them too.  The step adds to it under
+ *	yet, order-0 pages and whole blocks (see @blocks); the OOM notifier
+ *	frees them too.  The step adds to it under
  *	&virtio_hballoon.inflight_lock, and takes from it under balloon_lock;
  *	the notifier holds both.
+ * @blocks: high-order blocks in the balloon, kept whole (not split, so
+ *	not migratable: each fills a pageblock, which compaction could not
+ *	make larger anyway), with their order in page_private(); they go
+ *	back to the page allocator whole, in one call each.  Never on
+ *	ZONE_MOVABLE, whose pages must stay migratable.
  *
  * Everything but @b_dev_info (own lock), @inflight and the constant
  * identity fields is protected by &virtio_hballoon.balloon_lock.
@@ -135,6 +141,7 @@ struct hballoon_node {
 	u64 oom_deflated;
 	bool warned;
 	struct list_head inflight;
+	struct list_head blocks;
 };
 
 struct virtio_hballoon {
@@ -455,13 +462,14 @@ static void hballoon_flush(struct virtio_hballoon *hb,
 }
 
 /*
- * Add @page's frames to the buffer being built, which holds @n entries and
- * @frames frames: with VIRTIO_HBALLOON_F_RANGES runs of consecutive frames,
- * otherwise frame numbers. Under balloon_lock. Returns false, adding
- * nothing, when the buffer is full.
+ * Add the frames of @page, a block of 2^@order pages, to the buffer being
+ * built, which holds @n entries and @frames frames: with
+ * VIRTIO_HBALLOON_F_RANGES runs of consecutive frames, otherwise frame
+ * numbers (and only order-0 pages). Under balloon_lock. Returns false,
+ * adding nothing, when the buffer is full.
  */
 static bool hballoon_buffer_add(struct virtio_hballoon *hb, struct page *page,
-				unsigned int *n, u64 frames)
+				unsigned int order, unsigned int *n, u64 frames)
 {
 	u64 pfn = (u64)page_to_pfn(page) * HB_PFNS_PER_PAGE;
 	unsigned int i;
@@ -471,8 +479,8 @@ static bool hballoon_buffer_add(struct virtio_hballoon *hb, struct page *page,
 	if (hb->ranges)
 		return frames < HB_RANGE_BUF_PFNS &&
 		       hballoon_add_run(hb->ranges->ranges, n, HB_BATCH_RANGES,
-					pfn, HB_PFNS_PER_PAGE);
-	if (*n + HB_PFNS_PER_PAGE > HB_BATCH_PFNS)
+					pfn, (u64)HB_PFNS_PER_PAGE << order);
+	if (WARN_ON_ONCE(order) || *n + HB_PFNS_PER_PAGE > HB_BATCH_PFNS)
 		return false;
 	for (i = 0; i < HB_PFNS_PER_PAGE; i++)
 		hb->pfns->pfns[(*n)++] = cpu_to_le64(pfn + i);
@@ -485,11 +493,11 @@ static void hballoon_queue_page(struct virtio_hballoon *hb,
 				struct virtqueue *vq, struct page *page,
 				unsigned int *n)
 {
-	if (hballoon_buffer_add(hb, page, n, 0))
+	if (hballoon_buffer_add(hb, page, 0, n, 0))
 		return;
 	hballoon_flush(hb, node, vq, *n);
 	*n = 0;
-	hballoon_buffer_add(hb, page, n, 0);
+	hballoon_buffer_add(hb, page, 0, n, 0);
 }
 
 /* Tell the device about the pages on @pages (linked by lru), of @node. */
@@ -522,9 +530,10 @@ static void hballoon_tell_host_page(struct virtio_hballoon *hb,
  * Allocate up to @want pages of @node onto its in-flight list, in blocks of
  * up to 2^@max_order pages, until @deadline (after the first block), and
  * while the guest keeps @floor pages available (checked every
- * HB_ALLOWANCE_PAGES). Each block is split into order-0 pages, which the
- * balloon keeps and compaction migrates one by one, and reaches the host as
- * one run. A block larger than a page is taken only if the node has it
+ * HB_ALLOWANCE_PAGES). A block is kept whole (hballoon_node.blocks), or
+ * on ZONE_MOVABLE split into order-0 pages, which the balloon keeps and
+ * compaction migrates one by one; either way it reaches the host as one
+ * run. A block larger than a page is taken only if the node has it
  * free: no reclaim, no compaction, no kswapd. When it has none, the step
  * goes on one order lower; order 0 may reclaim (__GFP_NORETRY, never the
  * OOM killer). Sets *@timed_out if @deadline ended the step. Returns the
@@ -564,11 +573,17 @@ static unsigned long hballoon_alloc_pages(struct hballoon_node *node,
 			__free_pages(page, o);
 			break;
 		}
-		if (o)
-			split_page(page, o);
 		spin_lock(&hb->inflight_lock);
-		for (i = 0; i < 1UL << o; i++)
-			list_add_tail(&nth_page(page, i)->lru, &node->inflight);
+		if (o && zone_idx(page_zone(page)) != ZONE_MOVABLE) {
+			set_page_private(page, o);
+			list_add_tail(&page->lru, &node->inflight);
+		} else {
+			if (o)
+				split_page(page, o);
+			for (i = 0; i < 1UL << o; i++)
+				list_add_tail(&nth_page(page, i)->lru,
+					      &node->inflight);
+		}
 		spin_unlock(&hb->inflight_lock);
 		got += 1UL << o;
 		if (got < want && time_after(jiffies, deadline)) {
@@ -580,7 +595,17 @@ static unsigned long hballoon_alloc_pages(struct hballoon_node *node,
 	return got;
 }
 
-/* Free up to @max of @node's in-flight pages; returns how many. */
+/* Free a block of the balloon's, 2^@order pages at @page, whole. */
+static void hballoon_free_block(struct page *page, unsigned int order)
+{
+	set_page_private(page, 0);
+	__free_pages(page, order);
+}
+
+/*
+ * Free @node's in-flight pages, whole blocks, until at least @max pages
+ * are freed or none is left; returns how many pages.
+ */
 static unsigned long hballoon_free_inflight(struct hballoon_node *node,
 					    unsigned long max)
 {
@@ -591,14 +616,14 @@ static unsigned long hballoon_free_inflight(struct hballoon_node *node,
 
 	spin_lock(&hb->inflight_lock);
 	list_for_each_entry_safe(page, next, &node->inflight, lru) {
-		if (n == max)
+		if (n >= max)
 			break;
 		list_move(&page->lru, &pages);
-		n++;
+		n += 1UL << page_private(page);
 	}
 	spin_unlock(&hb->inflight_lock);
 	list_for_each_entry_safe(page, next, &pages, lru)
-		__free_page(page);
+		hballoon_free_block(page, page_private(page));
 	return n;
 }
 
@@ -617,11 +642,11 @@ static u64 hballoon_inflate_buffer(struct hballoon_node *node)
 	LIST_HEAD(batch);
 
 	list_for_each_entry_safe(page, next, &node->inflight, lru) {
-		if (!hballoon_buffer_add(hb, page, &n,
+		if (!hballoon_buffer_add(hb, page, page_private(page), &n,
 					 (u64)pages * HB_PFNS_PER_PAGE))
 			break;
 		list_move_tail(&page->lru, &batch);
-		pages++;
+		pages += 1UL << page_private(page);
 	}
 	if (!pages)
 		return 0;
@@ -630,10 +655,18 @@ static u64 hballoon_inflate_buffer(struct hballoon_node *node)
 	while (!list_empty(&batch)) {
 		k = 0;
 		list_for_each_entry_safe(page, next, &batch, lru) {
-			list_del(&page->lru);
-			balloon_page_enqueue(&node->b_dev_info, page);
-			adjust_managed_page_count(page, -1);
-			if (++k == HB_ENQUEUE_PAGES)
+			unsigned long nr = 1UL << page_private(page);
+
+			if (nr > 1) {
+				list_move(&page->lru, &node->blocks);
+				count_vm_events(BALLOON_INFLATE, nr);
+			} else {
+				list_del(&page->lru);
+				balloon_page_enqueue(&node->b_dev_info, page);
+			}
+			adjust_managed_page_count(page, -(long)nr);
+			k += nr;
+			if (k >= HB_ENQUEUE_PAGES)
 				break;
 		}
 		node->num_pages += (u64)k * HB_PFNS_PER_PAGE;
@@ -702,26 +735,77 @@ static unsigned int hballoon_leak_locked(struct hballoon_node *node,
 {
 	struct virtio_hballoon *hb = node->hb;
 	struct page *page, *next;
-	unsigned int done;
-	size_t n = 0, got;
+	unsigned int done, frames = 0, order, i;
+	size_t n = 0, got, want;
+	LIST_HEAD(blocks);
 	LIST_HEAD(pages);
 
 	nr = min_t(u64, min_t(unsigned int, nr, hb->ranges ?
 			      HB_RANGE_LEAK_PFNS : HB_BATCH_PFNS),
 		   node->num_pages);
-	do {
+	want = nr / HB_PFNS_PER_PAGE;
+	/* Whole blocks first: one free each; then order-0 pages. */
+	list_for_each_entry_safe(page, next, &node->blocks, lru) {
+		if (n + (1UL << page_private(page)) > want)
+			break;
+		n += 1UL << page_private(page);
+		list_move(&page->lru, &blocks);
+	}
+	while (n < want) {
 		got = balloon_page_list_dequeue(&node->b_dev_info, &pages,
 						min_t(size_t, HB_DEQUEUE_PAGES,
-						      nr / HB_PFNS_PER_PAGE - n));
+						      want - n));
+		if (!got)
+			break;
 		n += got;
-	} while (got && n < nr / HB_PFNS_PER_PAGE);
+	}
+	/*
+	 * Less than a block short: split one. What is not given back stays
+	 * in the balloon as order-0 pages, migratable from now on.
+	 */
+	page = list_first_entry_or_null(&node->blocks, struct page, lru);
+	if (n < want && page) {
+		order = page_private(page);
+		list_del(&page->lru);
+		set_page_private(page, 0);
+		split_page(page, order);
+		count_vm_events(BALLOON_DEFLATE, 1UL << order);
+		for (i = 0; i < 1U << order; i++) {
+			if (n < want) {
+				list_add_tail(&nth_page(page, i)->lru, &pages);
+				n++;
+			} else {
+				balloon_page_enqueue(&node->b_dev_info,
+						     nth_page(page, i));
+			}
+		}
+	}
 	if (!n)
 		return 0;
 
 	done = n * HB_PFNS_PER_PAGE;
 	node->num_pages -= done;
 	/* The device must know before the guest touches the pages again. */
+	i = 0;
+	list_for_each_entry(page, &blocks, lru) {
+		if (!hballoon_buffer_add(hb, page, page_private(page), &i,
+					 frames)) {
+			hballoon_flush(hb, node, hb->deflate_vq, i);
+			i = 0;
+			frames = 0;
+			hballoon_buffer_add(hb, page, page_private(page), &i, 0);
+		}
+		frames += HB_PFNS_PER_PAGE << page_private(page);
+	}
+	hballoon_flush(hb, node, hb->deflate_vq, i);
 	hballoon_tell_host(hb, node, hb->deflate_vq, &pages);
+	list_for_each_entry_safe(page, next, &blocks, lru) {
+		order = page_private(page);
+		list_del(&page->lru);
+		adjust_managed_page_count(page, 1L << order);
+		count_vm_events(BALLOON_DEFLATE, 1UL << order);
+		hballoon_free_block(page, order);
+	}
 	list_for_each_entry_safe(page, next, &pages, lru) {
 		list_del(&page->lru);
 		adjust_managed_page_count(page, 1);
@@ -1225,6 +1309,7 @@ static int hballoon_init_nodes(struct virtio_hballoon *hb)
 		node->index = i;
 		balloon_devinfo_init(&node->b_dev_info);
 		INIT_LIST_HEAD(&node->inflight);
+		INIT_LIST_HEAD(&node->blocks);
 #ifdef CONFIG_BALLOON_COMPACTION
 		node->b_dev_info.migratepage = hballoon_migratepage;
 #endif
