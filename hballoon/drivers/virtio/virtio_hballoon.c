@@ -114,11 +114,11 @@
  *	frees them too.  The step adds to it under
  *	&virtio_hballoon.inflight_lock, and takes from it under balloon_lock;
  *	the notifier holds both.
- * @blocks: high-order blocks in the balloon, kept whole (not split, so
- *	not migratable: each fills a pageblock, which compaction could not
- *	make larger anyway), with their order in page_private(); they go
- *	back to the page allocator whole, in one call each.  Never on
- *	ZONE_MOVABLE, whose pages must stay migratable.
+ * @blocks: whole pageblocks in the balloon, kept as allocated (not split,
+ *	so not migratable, and allocated unmovable, so never from
+ *	ZONE_MOVABLE or CMA), every page PageOffline, the order in the head
+ *	page's page_private(); each goes back to the page allocator whole,
+ *	in one call.  A pageblock is nothing compaction could make larger.
  *
  * Everything but @b_dev_info (own lock), @inflight and the constant
  * identity fields is protected by &virtio_hballoon.balloon_lock.
@@ -530,13 +530,14 @@ static void hballoon_tell_host_page(struct virtio_hballoon *hb,
  * Allocate up to @want pages of @node onto its in-flight list, in blocks of
  * up to 2^@max_order pages, until @deadline (after the first block), and
  * while the guest keeps @floor pages available (checked every
- * HB_ALLOWANCE_PAGES). A block is kept whole (hballoon_node.blocks), or
- * on ZONE_MOVABLE split into order-0 pages, which the balloon keeps and
- * compaction migrates one by one; either way it reaches the host as one
- * run. A block larger than a page is taken only if the node has it
- * free: no reclaim, no compaction, no kswapd. When it has none, the step
- * goes on one order lower; order 0 may reclaim (__GFP_NORETRY, never the
- * OOM killer). Sets *@timed_out if @deadline ended the step. Returns the
+ * HB_ALLOWANCE_PAGES). A whole pageblock is first asked for unmovable
+ * and kept whole (hballoon_node.blocks); any other block (smaller, or a
+ * pageblock only movable memory had) is split into order-0 pages, which
+ * the balloon keeps and compaction migrates one by one. Either way a block
+ * reaches the host as one run. A block larger than a page is taken only
+ * if the node has it free: no reclaim, no compaction, no kswapd. When it
+ * has none, the step goes on one order lower; order 0 may reclaim
+ * (__GFP_NORETRY, never the OOM killer). Sets *@timed_out if @deadline ended the step. Returns the
  * pages allocated (the OOM notifier may have freed some of them since).
  */
 static unsigned long hballoon_alloc_pages(struct hballoon_node *node,
@@ -550,6 +551,7 @@ static unsigned long hballoon_alloc_pages(struct hballoon_node *node,
 	unsigned long got = 0, allowed = 0, next_check = 0, i;
 	unsigned int order = max_order, o;
 	struct page *page;
+	bool keep;
 
 	*timed_out = false;
 	while (got < want) {
@@ -561,8 +563,18 @@ static unsigned long hballoon_alloc_pages(struct hballoon_node *node,
 		if (got >= allowed)
 			break;
 		o = hballoon_try_order(order, allowed - got);
-		page = alloc_pages_node(node->nid,
-					o ? gfp & ~__GFP_RECLAIM : gfp, o);
+		page = NULL;
+		keep = o && o == pageblock_order;
+		/* A block to keep whole must not sit where movable pages go. */
+		if (keep)
+			page = alloc_pages_node(node->nid,
+						gfp & ~(__GFP_RECLAIM | __GFP_MOVABLE),
+						o);
+		if (!page) {
+			keep = false;
+			page = alloc_pages_node(node->nid,
+						o ? gfp & ~__GFP_RECLAIM : gfp, o);
+		}
 		if (!page) {
 			if (!o)
 				break;
@@ -574,7 +586,7 @@ static unsigned long hballoon_alloc_pages(struct hballoon_node *node,
 			break;
 		}
 		spin_lock(&hb->inflight_lock);
-		if (o && zone_idx(page_zone(page)) != ZONE_MOVABLE) {
+		if (keep) {
 			set_page_private(page, o);
 			list_add_tail(&page->lru, &node->inflight);
 		} else {
@@ -593,6 +605,26 @@ static unsigned long hballoon_alloc_pages(struct hballoon_node *node,
 		cond_resched();
 	}
 	return got;
+}
+
+/*
+ * Mark the pages of a block entering the balloon offline, as the balloon
+ * marks its single pages, so that dumps and /proc/kcore do not read the
+ * memory the host took; or online again before it leaves.
+ */
+static void hballoon_block_offline(struct page *page, unsigned int order,
+				   bool offline)
+{
+	unsigned long i;
+
+	page_offline_begin();
+	for (i = 0; i < 1UL << order; i++) {
+		if (offline)
+			__SetPageOffline(nth_page(page, i));
+		else
+			__ClearPageOffline(nth_page(page, i));
+	}
+	page_offline_end();
 }
 
 /* Free a block of the balloon's, 2^@order pages at @page, whole. */
@@ -658,6 +690,7 @@ static u64 hballoon_inflate_buffer(struct hballoon_node *node)
 			unsigned long nr = 1UL << page_private(page);
 
 			if (nr > 1) {
+				hballoon_block_offline(page, ilog2(nr), true);
 				list_move(&page->lru, &node->blocks);
 				count_vm_events(BALLOON_INFLATE, nr);
 			} else {
@@ -768,6 +801,7 @@ static unsigned int hballoon_leak_locked(struct hballoon_node *node,
 		order = page_private(page);
 		list_del(&page->lru);
 		set_page_private(page, 0);
+		hballoon_block_offline(page, order, false);
 		split_page(page, order);
 		count_vm_events(BALLOON_DEFLATE, 1UL << order);
 		for (i = 0; i < 1U << order; i++) {
@@ -802,6 +836,7 @@ static unsigned int hballoon_leak_locked(struct hballoon_node *node,
 	list_for_each_entry_safe(page, next, &blocks, lru) {
 		order = page_private(page);
 		list_del(&page->lru);
+		hballoon_block_offline(page, order, false);
 		adjust_managed_page_count(page, 1L << order);
 		count_vm_events(BALLOON_DEFLATE, 1UL << order);
 		hballoon_free_block(page, order);
