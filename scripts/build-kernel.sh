@@ -34,8 +34,9 @@ case "$variant" in
 debug) obj=$top/build/obj/linux-debug out=$top/build/bzImage-debug
        frags=("$cfgs/htier.config" "$cfgs/htier-debug.config") ;;
 tenant-objects|tenant)
-       read -r version dir < <("$top/scripts/fetch-linux-source.sh" | tail -1)
-       echo "  LINUX   Debian linux-source-6.12 $version (${HTIER_LINUX_VERSION:+HTIER_LINUX_VERSION}${HTIER_LINUX_VERSION:-the newest in the archive})"
+       fetched=$("$top/scripts/fetch-linux-source.sh")
+       read -r version dir <<<"$(tail -1 <<<"$fetched")"
+       echo "  LINUX   Debian linux-source-6.12 $version (${HTIER_LINUX_VERSION:+HTIER_LINUX_VERSION=}${HTIER_LINUX_VERSION:-the newest in the archive})"
        tree=$top/build/src/linux-tenant obj=$top/build/obj/linux-tenant
        tarball=$dir/linux-source-$version.tar.xz
        base=$dir/config.amd64_none_cloud-amd64
@@ -54,7 +55,14 @@ kmake=(make -C "$tree" O="$obj" -j"$(nproc)" -s
 # machine; BASEDIR makes paths relative so another clone still hits.
 export CCACHE_BASEDIR=$top
 
+# Objects of another release must not survive into this one: the tree was
+# unpacked with the tarball's (older) file dates.
+if [ -f "$obj/.htier-tree" ] && [ "$(cat "$obj/.htier-tree")" != "$(cat "$tree/.htier-base")" ]; then
+	echo "  CLEAN   ${obj#$top/} (was $(cat "$obj/.htier-tree"))"
+	rm -rf "$obj"
+fi
 mkdir -p "$obj"
+cat "$tree/.htier-base" >"$obj/.htier-tree"
 fsum=$(cat "${frags[@]}" "$tree/.htier-series" "$tree/.htier-base" | sha256sum | cut -d' ' -f1)
 if [ ! -f "$obj/.config" ] || [ "$(cat "$obj/.htier-config" 2>/dev/null)" != "$fsum" ]; then
 	echo "  CONFIG  ${base##*/}$(printf ' + %s' "${frags[@]##*/}")"

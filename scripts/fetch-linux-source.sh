@@ -71,7 +71,8 @@ headers_pkg() {
 if [ ! -f "$out/.done" ]; then
 	src_deb=$(fetch linux-source-6.12)
 	cfg_deb=$(fetch linux-config-6.12)
-	hdr_deb=$(fetch "$(headers_pkg)")
+	hdr_pkg=$(headers_pkg)
+	hdr_deb=$(fetch "$hdr_pkg")
 	rm -rf "$out" && mkdir -p "$out"
 	dpkg-deb --fsys-tarfile "$src_deb" |
 		tar -xO ./usr/src/linux-source-6.12.tar.xz >"$out/linux-source-$version.tar.xz"

@@ -532,8 +532,12 @@ static void virtio_hballoon_drain(VirtIOHballoon *s)
         uint32_t from;
 
         if (worked && qemu_clock_get_ns(QEMU_CLOCK_REALTIME) >= deadline) {
-            s->slices_continued++;
-            qemu_bh_schedule(s->drain_bh);
+            /* Only work left makes the slice end early. */
+            if (s->cur_elem || !virtio_queue_empty(s->ivq) ||
+                !virtio_queue_empty(s->dvq)) {
+                s->slices_continued++;
+                qemu_bh_schedule(s->drain_bh);
+            }
             break;
         }
         if (s->cur_elem) {
@@ -559,11 +563,12 @@ static void virtio_hballoon_drain(VirtIOHballoon *s)
         if (!elem) {
             break;
         }
-        worked = true;
         s->drain_dvq_first = vq == s->ivq;
+        /* A buffer just started gets its first step in this slice. */
         if (!virtio_hballoon_start_buffer(s, vq, elem)) {
             s->bad_buffers++;
             virtio_hballoon_complete(s, vq, elem);
+            worked = true;
         }
     }
     took = qemu_clock_get_ns(QEMU_CLOCK_REALTIME) - start;
