@@ -491,13 +491,13 @@ static bool hballoon_buffer_add(struct virtio_hballoon *hb, struct page *page,
 static void hballoon_queue_page(struct virtio_hballoon *hb,
 				struct hballoon_node *node,
 				struct virtqueue *vq, struct page *page,
-				unsigned int *n)
+				unsigned int order, unsigned int *n)
 {
-	if (hballoon_buffer_add(hb, page, 0, n, 0))
+	if (hballoon_buffer_add(hb, page, order, n, 0))
 		return;
 	hballoon_flush(hb, node, vq, *n);
 	*n = 0;
-	hballoon_buffer_add(hb, page, 0, n, 0);
+	hballoon_buffer_add(hb, page, order, n, 0);
 }
 
 /* Tell the device about the pages on @pages (linked by lru), of @node. */
@@ -509,7 +509,7 @@ static void hballoon_tell_host(struct virtio_hballoon *hb,
 	unsigned int n = 0;
 
 	list_for_each_entry(page, pages, lru)
-		hballoon_queue_page(hb, node, vq, page, &n);
+		hballoon_queue_page(hb, node, vq, page, 0, &n);
 	hballoon_flush(hb, node, vq, n);
 }
 
@@ -520,7 +520,7 @@ static void hballoon_tell_host_page(struct virtio_hballoon *hb,
 {
 	unsigned int n = 0;
 
-	hballoon_queue_page(hb, node, vq, page, &n);
+	hballoon_queue_page(hb, node, vq, page, 0, &n);
 	hballoon_flush(hb, node, vq, n);
 }
 
@@ -537,8 +537,8 @@ static void hballoon_tell_host_page(struct virtio_hballoon *hb,
  * reaches the host as one run. A block larger than a page is taken only
  * if the node has it free: no reclaim, no compaction, no kswapd. When it
  * has none, the step goes on one order lower; order 0 may reclaim
- * (__GFP_NORETRY, never the OOM killer). Sets *@timed_out if @deadline ended the step. Returns the
- * pages allocated (the OOM notifier may have freed some of them since).
+ * (__GFP_NORETRY, never the OOM killer). Sets *@timed_out if @deadline
+ * ended the step. Returns the pages allocated (the OOM notifier may have freed some of them since).
  */
 static unsigned long hballoon_alloc_pages(struct hballoon_node *node,
 					  unsigned long want,
@@ -564,7 +564,7 @@ static unsigned long hballoon_alloc_pages(struct hballoon_node *node,
 			break;
 		o = hballoon_try_order(order, allowed - got);
 		page = NULL;
-		keep = o && o == pageblock_order;
+		keep = o == pageblock_order;
 		/* A block to keep whole must not sit where movable pages go. */
 		if (keep)
 			page = alloc_pages_node(node->nid,
@@ -768,7 +768,7 @@ static unsigned int hballoon_leak_locked(struct hballoon_node *node,
 {
 	struct virtio_hballoon *hb = node->hb;
 	struct page *page, *next;
-	unsigned int done, frames = 0, order, i;
+	unsigned int done, order, i;
 	size_t n = 0, got, want;
 	LIST_HEAD(blocks);
 	LIST_HEAD(pages);
@@ -821,16 +821,9 @@ static unsigned int hballoon_leak_locked(struct hballoon_node *node,
 	node->num_pages -= done;
 	/* The device must know before the guest touches the pages again. */
 	i = 0;
-	list_for_each_entry(page, &blocks, lru) {
-		if (!hballoon_buffer_add(hb, page, page_private(page), &i,
-					 frames)) {
-			hballoon_flush(hb, node, hb->deflate_vq, i);
-			i = 0;
-			frames = 0;
-			hballoon_buffer_add(hb, page, page_private(page), &i, 0);
-		}
-		frames += HB_PFNS_PER_PAGE << page_private(page);
-	}
+	list_for_each_entry(page, &blocks, lru)
+		hballoon_queue_page(hb, node, hb->deflate_vq, page,
+				    page_private(page), &i);
 	hballoon_flush(hb, node, hb->deflate_vq, i);
 	hballoon_tell_host(hb, node, hb->deflate_vq, &pages);
 	list_for_each_entry_safe(page, next, &blocks, lru) {
