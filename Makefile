@@ -26,7 +26,7 @@ QEMU_IN   := $(call lsfiles,qemu-hballoon hballoon/include) \
 GUEST_IN  := $(call lsfiles,tests/guest bench/workloads) scripts/build-initramfs.sh
 
 .PHONY: all deps linux-tree qemu-tree kernel kernel-debug qemu initramfs host-agent demo \
-	tenant-objects tenant-kernel \
+	tenant-objects tenant-kernel image \
 	check check-full bench patches clean help bench-initramfs \
 	selftests-mm selftests-mm-initramfs
 
@@ -34,7 +34,7 @@ all: kernel kernel-debug qemu initramfs host-agent
 
 help:
 	@sed -n 's/^#   //p' Makefile
-	@echo "Other targets: deps kernel kernel-debug tenant-objects tenant-kernel qemu initramfs host-agent bench selftests-mm patches clean"
+	@echo "Other targets: deps kernel kernel-debug tenant-objects tenant-kernel image qemu initramfs host-agent bench selftests-mm patches clean"
 
 # Installs the Debian packages everything below needs (root; idempotent).
 deps:
@@ -71,6 +71,14 @@ tenant-objects: | deps $(B)
 	@$(call LOCK,kernel-tenant) scripts/build-kernel.sh tenant-objects
 tenant-kernel: | deps $(B)
 	@$(call LOCK,kernel-tenant) scripts/build-kernel.sh tenant
+
+# Debian 12 with the tenant kernel package, our guest tools and the bench's
+# and researchers' packages, as a UEFI-bootable disk (scripts/build-image.sh).
+# It installs build/deb's package, made by make tenant-kernel when there is
+# none yet (not a prerequisite: an image rebuild does not repackage a kernel).
+image: initramfs | deps $(B)
+	@ls $(B)/deb/linux-image-*-htier_*.deb >/dev/null 2>&1 || $(MAKE) -s tenant-kernel
+	@$(call LOCK,image) scripts/build-image.sh
 
 # One script, two outputs: the binary and the access meter plugin. cp -p
 # keeps ninja's mtime on the binary, so when only an input ninja does not

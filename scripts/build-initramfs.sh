@@ -20,6 +20,7 @@ cp /bin/busybox "$stage/bin/busybox"
 	[ -e "$stage/$applet" ] || ln -s /bin/busybox "$stage/$applet"
 done
 install -m 755 "$top/tests/guest/init" "$stage/init"
+install -m 755 "$top/tests/guest/htier-agent" "$stage/usr/bin/htier-agent"
 
 # Guest tools: one static binary per source file, rebuilt only when it changed.
 CFLAGS=(-std=gnu11 -O2 -g0 -static -Wall -Wextra -Werror -D_GNU_SOURCE -I"$top/tests/guest")

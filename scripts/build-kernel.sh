@@ -98,6 +98,10 @@ if [ "$variant" = tenant ]; then
 	# dpkg-buildpackage leaves the packages beside the object directory.
 	echo "  DEB     linux-image-$(make -s -C "$tree" kernelversion)-htier ($version)"
 	rm -f "$obj"/../linux-*.deb "$obj"/../linux-upstream_*
+	# No linux-image-dbg: over a gigabyte of DWARF that takes longer to
+	# package than to link, and nothing here reads it (perf resolves kernel
+	# symbols through kallsyms, bpftrace types through the kernel's BTF).
+	DEB_BUILD_PROFILES=pkg.linux-upstream.nokerneldbg \
 	"${kmake[@]}" LOCALVERSION=-htier KDEB_PKGVERSION="${version}+htier" \
 		bindeb-pkg >"$obj/kbuild.log" 2>&1 ||
 		die "tenant kernel build failed:

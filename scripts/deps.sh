@@ -39,6 +39,9 @@ PKGS=(
 	ccache rsync xz-utils python3 perl git
 	# the tenant kernel's Debian packages (make tenant-kernel, bindeb-pkg)
 	debhelper
+	# the guest image (make image): Debian from the archive, a GPT disk with
+	# an EFI system partition and GRUB, qcow2; OVMF boots it
+	mmdebstrap fdisk dosfstools mtools grub-efi-amd64-bin qemu-utils ovmf
 	linux-source-6.12/bookworm-backports
 	# qemu
 	ninja-build pkg-config libglib2.0-dev zlib1g-dev libpixman-1-dev

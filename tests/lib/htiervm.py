@@ -39,6 +39,10 @@ KERNEL_BUGS = (r"WARNING:|BUG:|Oops|general protection|INFO: (possible|task)|"
                r"kernel BUG|UBSAN|KASAN|circular locking|inconsistent lock state")
 KERNEL_PROBLEMS = KERNEL_BUGS + r"|Call Trace:|Out of memory|oom-kill"
 INITRD = os.path.join(BUILD, "initramfs.cpio.gz")
+# The guest image (make image) and the UEFI firmware it boots with (ovmf).
+IMAGE = os.path.join(BUILD, "htier-guest.qcow2")
+OVMF_CODE = "/usr/share/OVMF/OVMF_CODE_4M.fd"
+OVMF_VARS = "/usr/share/OVMF/OVMF_VARS_4M.fd"
 
 MiB = 1 << 20
 GiB = 1 << 30
@@ -153,7 +157,7 @@ class VM:
     def __init__(self, nodes=None, cpus=2, accel="auto", append="",
                  qemu_args=(), devices=(), boot_timeout=None, name="vm",
                  workdir=None, kernel=KERNEL, initrd=INITRD, qemu=QEMU,
-                 incoming=None, log=None, maxmem=None, slots=None):
+                 incoming=None, log=None, maxmem=None, slots=None, disk=None):
         self.nodes = nodes or default_nodes()
         # Room for memory devices (virtio-mem, DIMMs): -m ...,slots=,maxmem=
         self.maxmem, self.slots = maxmem, slots
@@ -170,8 +174,14 @@ class VM:
         self.append = append
         self.qemu_args = list(qemu_args)
         self.devices = list(devices)
+        # disk: boot this image (make image) through its own firmware and
+        # bootloader instead of our kernel and initramfs; the image is not
+        # written (snapshot=on), and its agent runs because fw_cfg asks.
+        self.disk = disk
         # TCG boots in seconds on an idle machine; allow for a loaded one.
-        self.boot_timeout = boot_timeout or (60 if self.accel == "kvm" else 180)
+        # A Debian image under TCG: firmware, GRUB, initrd, systemd, minutes.
+        self.boot_timeout = boot_timeout or (60 if self.accel == "kvm" else
+                                             600 if disk else 180)
         self.name = name
         self.kernel, self.initrd, self.qemu = kernel, initrd, qemu
         self.incoming = incoming
@@ -208,10 +218,38 @@ class VM:
             return None
         return os.path.join("/dev/shm", f"htier-{os.getpid()}-{id(self)}-node{i}")
 
-    def command_line(self):
-        for f in (self.qemu, self.kernel, self.initrd):
+    def boot_args(self):
+        """How the guest boots: our kernel and initramfs, or the disk image
+        through UEFI (OVMF) and the image's GRUB."""
+        if not self.disk:
+            for f in (self.kernel, self.initrd):
+                if not os.path.exists(f):
+                    raise VMError(f"{f} is missing: run `make` first")
+            return ["-kernel", self.kernel, "-initrd", self.initrd,
+                    # no_timer_check: under TCG on a loaded host the boot-time
+                    # check that the timer interrupt arrives through the
+                    # IO-APIC can time out and panic ("IO-APIC + timer doesn't
+                    # work!", once in a make check beside a 4-vCPU VM); KVM
+                    # guests skip that check by themselves.
+                    "-append", ("console=ttyS0 panic=-1 loglevel=6 no_timer_check "
+                                + self.append).strip()]
+        if self.append:
+            raise VMError("a disk image boots the command line its GRUB has, not --append")
+        for f, why in ((self.disk, "run `make image`"), (OVMF_CODE, "install ovmf (make deps)")):
             if not os.path.exists(f):
-                raise VMError(f"{f} is missing: run `make` first")
+                raise VMError(f"{f} is missing: {why}")
+        vars_copy = os.path.join(self.workdir, "OVMF_VARS.fd")
+        if not os.path.exists(vars_copy):
+            shutil.copyfile(OVMF_VARS, vars_copy)
+        fmt = "qcow2" if self.disk.endswith(".qcow2") else "raw"
+        return ["-drive", f"if=pflash,format=raw,unit=0,readonly=on,file={OVMF_CODE}",
+                "-drive", f"if=pflash,format=raw,unit=1,file={vars_copy}",
+                "-drive", f"file={self.disk},if=virtio,format={fmt},snapshot=on",
+                "-fw_cfg", "name=opt/org.htier/agent,string=1"]
+
+    def command_line(self):
+        if not os.path.exists(self.qemu):
+            raise VMError(f"{self.qemu} is missing: run `make` first")
         cpu_node = next((i for i, n in enumerate(self.nodes) if n.cpus), None)
         if cpu_node is None:
             raise VMError("at least one node must have the CPUs")
@@ -221,14 +259,7 @@ class VM:
                 "-display", "none", "-no-reboot",
                 "-machine", "q35,hmat=on", *accel,
                 "-smp", str(self.cpus), "-m", self.memory_option(),
-                "-kernel", self.kernel, "-initrd", self.initrd,
-                # no_timer_check: under TCG on a loaded host the boot-time
-                # check that the timer interrupt arrives through the IO-APIC
-                # can time out and panic ("IO-APIC + timer doesn't work!",
-                # once in a make check beside a 4-vCPU VM); KVM guests skip
-                # that check by themselves.
-                "-append", ("console=ttyS0 panic=-1 loglevel=6 no_timer_check "
-                            + self.append).strip(),
+                *self.boot_args(),
                 # ttyS0: kernel console, kept as a file; ttyS1: the agent.
                 "-chardev", f"file,id=con,path={self.serial_log}",
                 "-serial", "chardev:con",

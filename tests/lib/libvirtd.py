@@ -53,6 +53,43 @@ DOMAIN_XML = """<domain type='qemu' xmlns:qemu='http://libvirt.org/schemas/domai
   </qemu:commandline>
 </domain>
 """
+# The guest image (make image): UEFI (the firmware libvirt picks from the
+# ovmf package's descriptors), its own GRUB and systemd, the agent asked for
+# through fw_cfg as tests/lib/htiervm.py does, and the device at the slot the
+# operator guide pins on q35 (0x1b of pcie.0).
+IMAGE_XML = """<domain type='qemu' xmlns:qemu='http://libvirt.org/schemas/domain/qemu/1.0'>
+  <name>{name}</name>
+  <memory unit='MiB'>{memory}</memory>
+  <vcpu>2</vcpu>
+  <sysinfo type='fwcfg'><entry name='opt/org.htier/agent'>1</entry></sysinfo>
+  <os firmware='efi'>
+    <type arch='x86_64' machine='q35'>hvm</type>
+    <firmware><feature enabled='no' name='secure-boot'/></firmware>
+  </os>
+  <features><acpi/><apic/></features>
+  <cpu mode='custom' match='exact'><model fallback='allow'>qemu64</model>
+    <numa>
+      <cell id='0' cpus='0-1' memory='{fast}' unit='MiB'/>
+      <cell id='1' memory='{slow}' unit='MiB'/>
+    </numa>
+  </cpu>
+  <devices>
+    <emulator>{dir}/qemu-system-x86_64</emulator>
+    <disk type='file' device='disk'>
+      <driver name='qemu' type='qcow2'/>
+      <source file='{dir}/{name}.qcow2'/>
+      <target dev='vda' bus='virtio'/>
+    </disk>
+    <serial type='file'><source path='{dir}/{name}.console'/><target port='0'/></serial>
+    <serial type='unix'><source mode='bind' path='{dir}/{name}.agent'/><target port='1'/></serial>
+    <memballoon model='none'/>
+  </devices>
+  <qemu:commandline>
+    <qemu:arg value='-device'/>
+    <qemu:arg value='{{"driver":"virtio-hballoon-pci","id":"hb0","bus":"pcie.0","addr":"0x1b"}}'/>
+  </qemu:commandline>
+</domain>
+"""
 MiB = 1 << 20
 
 
@@ -167,6 +204,19 @@ class Libvirtd:
         self.virsh("define", xml)
         if start:
             self.virsh("start", name)
+
+    def define_image(self, name, image, fast=512, slow=1024):
+        """Define and start a domain that boots a copy of the disk @image."""
+        disk = os.path.join(self.dir, f"{name}.qcow2")
+        shutil.copy(image, disk)
+        os.chown(disk, self.ent.pw_uid, self.ent.pw_gid)
+        xml = os.path.join(self.dir, f"{name}.xml")
+        with open(xml, "w") as f:
+            f.write(IMAGE_XML.format(name=name, dir=self.dir, fast=fast, slow=slow,
+                                     memory=fast + slow))
+        os.chown(xml, self.ent.pw_uid, self.ent.pw_gid)
+        self.virsh("define", xml)
+        self.virsh("start", name)
 
     def close(self):
         for name in self.run("virsh", "-c", self.uri, "list", "--name").stdout.split():
