@@ -3,7 +3,7 @@
 One module serves the tests, `make demo` and bench/: it builds the QEMU
 command line of a tiered VM (a NUMA node per memory tier, ACPI HMAT so the
 guest kernel ranks the tiers), boots it, runs guest shell commands over a
-marker protocol on the second serial port (see tests/guest/init), and talks
+marker protocol on the second serial port (see tests/guest/htier-agent), and talks
 QMP. It never synchronises with a fixed sleep: every wait is for a marker, a
 QMP reply or a process exit, bounded by a timeout whose error carries the
 tail of the serial log.

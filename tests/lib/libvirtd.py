@@ -5,7 +5,7 @@ Libvirtd starts libvirtd in session mode as the unprivileged user htiertest
 (created when missing), with its own directories and socket, so it touches
 nothing of the host's libvirt; the domain XML adds the device through
 <qemu:commandline> at a pinned PCI address, as the operator guide shows.
-GuestAgent speaks tests/guest/init's protocol over a domain's second serial
+GuestAgent speaks tests/guest/htier-agent's protocol over a domain's second serial
 port, a unix socket, as htiervm.VM does over QEMU's stdio."""
 
 import base64
@@ -232,7 +232,7 @@ class Libvirtd:
 
 
 class GuestAgent:
-    """tests/guest/init's agent on a domain's second serial port."""
+    """tests/guest/htier-agent on a domain's second serial port."""
 
     def __init__(self, path, name, timeout=180):
         self.name = name
