@@ -8,6 +8,7 @@
 # machine boots it through OVMF) and an ext4 root labelled htier-root, made
 # from the root directory with mkfs.ext4 -d: no loop device, no mount.
 #
+# Needs root. The mmdebstrap log stays in build/image.log when it fails.
 # HTIER_IMAGE_SIZE: the disk's size (default 4G; the root fills it).
 # HTIER_IMAGE_MIRROR: the Debian mirror (default http://deb.debian.org).
 # HTIER_IMAGE_KERNEL: another kernel package instead of build/deb's (a .deb
@@ -17,12 +18,16 @@ set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 out=$top/build/htier-guest.qcow2
 work=$top/build/image.d
+log=$top/build/image.log
 size=${HTIER_IMAGE_SIZE:-4G}
 mirror=${HTIER_IMAGE_MIRROR:-http://deb.debian.org}
 die() { echo "build-image: error: $*" >&2; exit 1; }
+export PATH=$PATH:/usr/sbin:/sbin
 
-kdeb=${HTIER_IMAGE_KERNEL:-$(ls "$top"/build/deb/linux-image-*-htier_*.deb 2>/dev/null |
-	grep -v -- '-dbg_' | tail -1)} || true
+[ "$(id -u)" -eq 0 ] || die "needs root (mmdebstrap --mode=root; try sudo make image)"
+debs=("$top"/build/deb/linux-image-*-htier_*.deb)
+kdeb=${HTIER_IMAGE_KERNEL:-}
+[ -n "$kdeb" ] || [ ! -e "${debs[-1]}" ] || kdeb=${debs[-1]}
 [ -n "$kdeb" ] || die "no htier kernel package in build/deb: run make tenant-kernel first"
 if [ -f "$kdeb" ]; then
 	kdeb=$(realpath "$kdeb")
@@ -31,33 +36,44 @@ else
 	kname=$kdeb
 fi
 [ -x "$top/build/obj/guest/hotset" ] || die "no guest tools in build/obj/guest: run make initramfs first"
-for t in mmdebstrap mkfs.ext4 mkfs.fat mcopy sfdisk grub-mkstandalone qemu-img; do
+for t in mmdebstrap mkfs.ext4 mkfs.fat mcopy sfdisk grub-mkstandalone qemu-img unshare; do
 	command -v "$t" >/dev/null || die "$t is missing (make deps)"
 done
 [ -d /usr/lib/grub/x86_64-efi ] || die "GRUB's EFI modules are missing (grub-efi-amd64-bin; make deps)"
 
+# mmdebstrap mounts /proc, /sys, /dev/shm and more under the root it builds;
+# if it is killed (a test's timeout) those mounts would outlive it, and
+# removing the work directory would empty the host's /dev/shm. So it runs in
+# a mount namespace of its own, and nothing is removed across a mount.
+if findmnt -rn -o TARGET | grep -q "^$work/"; then
+	die "something is still mounted under $work (findmnt | grep image.d); unmount it first"
+fi
+clean() { rm -rf --one-file-system "$work" "$out.tmp"; }
+
 echo "  IMAGE   $(basename "$out") (Debian 12, $kname)"
-rm -rf "$work"
+clean
 mkdir -p "$work"
-trap 'rm -rf "$work"' EXIT
+trap clean EXIT
 
 # The root filesystem. backports for linux-perf of the kernel's own line
 # (6.12, bookworm has 6.1's); bookworm-security for everything current.
-mmdebstrap --quiet --mode=root --variant=apt \
+# The hook gets the tree through the environment: mmdebstrap runs hooks
+# with sh -c, and a path in the hook's text would need quoting there.
+# shellcheck disable=SC2016
+HTIER_TOP=$top unshare --mount --propagation private \
+	mmdebstrap --quiet --mode=root --variant=apt \
 	--include=systemd-sysv,udev,kmod,initramfs-tools,linux-base,zstd \
 	--include=procps,iproute2,less,nano,e2fsprogs,util-linux,dbus \
 	--include=numactl,redis-server,bpftrace,linux-perf/bookworm-backports \
 	--include="$kdeb" \
-	--customize-hook="$top/scripts/image/customize.sh \"\$1\" $top" \
-	--customize-hook='chroot "$1" apt-get clean' \
-	--customize-hook='rm -rf "$1"/var/lib/apt/lists/*' \
+	--customize-hook='"$HTIER_TOP"/scripts/image/customize.sh "$1" "$HTIER_TOP"' \
 	bookworm "$work/root" \
 	"deb $mirror/debian bookworm main" \
 	"deb $mirror/debian bookworm-updates main" \
 	"deb $mirror/debian-security bookworm-security main" \
 	"deb $mirror/debian bookworm-backports main" \
-	>"$work/mmdebstrap.log" 2>&1 ||
-	die "mmdebstrap failed: $(tail -20 "$work/mmdebstrap.log")"
+	>"$log" 2>&1 ||
+	die "mmdebstrap failed (whole log: build/image.log): $(tail -20 "$log")"
 
 # The EFI system partition: GRUB with its modules and an early
 # configuration that finds the root by label and reads /boot/grub/grub.cfg.
@@ -89,4 +105,5 @@ mkfs.ext4 -q -L htier-root -d "$work/root" -E offset=$root_start,nodiscard \
 
 qemu-img convert -c -f raw -O qcow2 "$work/disk.raw" "$out.tmp"
 mv "$out.tmp" "$out"
+rm -f "$log"
 ls -sh "$out"

@@ -108,8 +108,10 @@ if [ "$variant" = tenant ]; then
 $(grep -E -m20 'error|Error' "$obj/kbuild.log" || tail -20 "$obj/kbuild.log")"
 	mkdir -p "$top/build/deb"
 	rm -f "$top/build/deb"/linux-*.deb
-	mv "$obj"/../linux-*.deb "$top/build/deb/"
-	rm -f "$obj"/../linux-upstream_*
+	# The kernel and its headers; not linux-libc-dev, whose userspace
+	# headers a tenant takes from the distribution.
+	mv "$obj"/../linux-image-*.deb "$obj"/../linux-headers-*.deb "$top/build/deb/"
+	rm -f "$obj"/../linux-*.deb "$obj"/../linux-upstream_*
 	ls -s "$top/build/deb"
 	exit 0
 fi

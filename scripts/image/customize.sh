@@ -7,21 +7,34 @@ root=$1 top=$2
 here=$top/scripts/image
 
 echo htier-guest >"$root/etc/hostname"
-printf '127.0.0.1\tlocalhost\n127.0.1.1\thtier-guest\n' >"$root/etc/hosts"
+cat >"$root/etc/hosts" <<'HOSTS'
+127.0.0.1	localhost
+127.0.1.1	htier-guest
+::1		localhost ip6-localhost ip6-loopback
+ff02::1		ip6-allnodes
+ff02::2		ip6-allrouters
+HOSTS
 printf 'LABEL=htier-root\t/\text4\tdefaults,errors=remount-ro\t0\t1\n' >"$root/etc/fstab"
+# The build host's resolver means nothing in the guest (it has no network).
+rm -f "$root/etc/resolv.conf"
 
 # Boot: GRUB's static menu, and the hook that keeps the links it boots on
-# the newest kernel; make the links for the kernel installed now.
+# the newest kernel; make the links for the kernel installed now. Packages
+# made by bindeb-pkg depend on nothing, so apt may have configured the
+# kernel before initramfs-tools, and then it has no initrd yet.
 install -D -m 644 "$here/grub.cfg" "$root/boot/grub/grub.cfg"
 for d in postinst.d postrm.d; do
 	install -D -m 755 "$here/zz-htier-symlinks" "$root/etc/kernel/$d/zz-htier-symlinks"
 done
 for k in "$root"/boot/vmlinuz-*; do
 	v=${k##*/vmlinuz-}
+	[ -e "$root/boot/initrd.img-$v" ] || chroot "$root" update-initramfs -c -k "$v"
 	chroot "$root" linux-update-symlinks install "$v" "/boot/vmlinuz-$v"
 done
-[ -e "$root/vmlinuz" ] && [ -e "$root/initrd.img" ] ||
-	{ echo "customize: no /vmlinuz or /initrd.img in the image" >&2; exit 1; }
+if [ ! -e "$root/vmlinuz" ] || [ ! -e "$root/initrd.img" ]; then
+	echo "customize: no /vmlinuz or /initrd.img in the image" >&2
+	exit 1
+fi
 
 # Guest tools (the test initramfs's, statically linked) and the harness's
 # agent, which runs only when the host asks for it (htier-agent.service).
@@ -29,11 +42,14 @@ install -m 755 "$top"/build/obj/guest/* "$root/usr/local/bin/"
 install -m 755 "$top/tests/guest/htier-agent" "$root/usr/local/bin/htier-agent"
 install -m 644 "$here/htier-agent.service" "$root/etc/systemd/system/htier-agent.service"
 chroot "$root" systemctl enable --quiet htier-agent.service
+# The bench and researchers start redis-server with their own settings.
+chroot "$root" systemctl disable --quiet redis-server.service
 
-# The serial console logs root in without a password: there is no network
-# and no sshd, and whoever reaches the console owns the VM (the tenant
-# guide says to set one before adding either).
-chroot "$root" passwd --quiet --delete root
-# Images boot many times: each boot makes its own machine-id.
-: >"$root/etc/machine-id"
-rm -f "$root/var/lib/dbus/machine-id"
+# root stays locked; the serial console (ttyS0) logs it in by itself: there
+# is no network and no sshd, and whoever reaches that console owns the VM.
+install -d "$root/etc/systemd/system/serial-getty@ttyS0.service.d"
+cat >"$root/etc/systemd/system/serial-getty@ttyS0.service.d/autologin.conf" <<'UNIT'
+[Service]
+ExecStart=
+ExecStart=-/sbin/agetty --autologin root --keep-baud 115200,57600,38400,9600 - $TERM
+UNIT

@@ -242,9 +242,12 @@ class VM:
         if not os.path.exists(vars_copy):
             shutil.copyfile(OVMF_VARS, vars_copy)
         fmt = "qcow2" if self.disk.endswith(".qcow2") else "raw"
-        return ["-drive", f"if=pflash,format=raw,unit=0,readonly=on,file={OVMF_CODE}",
-                "-drive", f"if=pflash,format=raw,unit=1,file={vars_copy}",
-                "-drive", f"file={self.disk},if=virtio,format={fmt},snapshot=on",
+
+        def path(p):  # QEMU's option syntax doubles a comma in a value
+            return p.replace(",", ",,")
+        return ["-drive", f"if=pflash,format=raw,unit=0,readonly=on,file={path(OVMF_CODE)}",
+                "-drive", f"if=pflash,format=raw,unit=1,file={path(vars_copy)}",
+                "-drive", f"file={path(self.disk)},if=virtio,format={fmt},snapshot=on",
                 "-fw_cfg", "name=opt/org.htier/agent,string=1"]
 
     def command_line(self):
