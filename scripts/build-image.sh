@@ -57,15 +57,18 @@ trap clean EXIT
 
 # The root filesystem. backports for linux-perf of the kernel's own line
 # (6.12, bookworm has 6.1's); bookworm-security for everything current.
+# dpkg runs inside the root and must find the kernel package at the path
+# apt gives it: mmdebstrap's file-mirror-automount hook puts it there.
 # The hook gets the tree through the environment: mmdebstrap runs hooks
 # with sh -c, and a path in the hook's text would need quoting there.
 # shellcheck disable=SC2016
 HTIER_TOP=$top unshare --mount --propagation private \
-	mmdebstrap --quiet --mode=root --variant=apt \
+	mmdebstrap --mode=root --variant=apt \
 	--include=systemd-sysv,udev,kmod,initramfs-tools,linux-base,zstd \
 	--include=procps,iproute2,less,nano,e2fsprogs,util-linux,dbus \
 	--include=numactl,redis-server,bpftrace,linux-perf/bookworm-backports \
 	--include="$kdeb" \
+	--hook-dir=/usr/share/mmdebstrap/hooks/file-mirror-automount \
 	--customize-hook='"$HTIER_TOP"/scripts/image/customize.sh "$1" "$HTIER_TOP"' \
 	bookworm "$work/root" \
 	"deb $mirror/debian bookworm main" \

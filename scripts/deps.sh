@@ -41,7 +41,7 @@ PKGS=(
 	debhelper
 	# the guest image (make image): Debian from the archive, a GPT disk with
 	# an EFI system partition and GRUB, qcow2; OVMF boots it
-	mmdebstrap fdisk dosfstools mtools grub-efi-amd64-bin qemu-utils ovmf
+	mmdebstrap/bookworm-backports fdisk dosfstools mtools grub-efi-amd64-bin qemu-utils ovmf
 	linux-source-6.12/bookworm-backports
 	# qemu
 	ninja-build pkg-config libglib2.0-dev zlib1g-dev libpixman-1-dev
