@@ -11,26 +11,11 @@ import random
 import time
 
 import pytap
+from hballoontest import hb_nodes, wait_settled
 from htiervm import VM, MiB, default_nodes
 
 DEVICE = "virtio-hballoon-pci,id=hb0"
 PAGE = 4096
-
-
-def hb_nodes(vm):
-    return {n["node"]: n for n in vm.qmp("query-hballoon")["nodes"]}
-
-
-def wait_settled(vm, node, timeout=180):
-    """Wait until the node's actual size equals its target; return the entry."""
-    t0 = time.monotonic()
-    while True:
-        n = hb_nodes(vm)[node]
-        if n["actual"] == n["target"]:
-            return n, time.monotonic() - t0
-        if time.monotonic() - t0 > timeout:
-            raise AssertionError(f"node {node} did not settle in {timeout}s: {n}")
-        time.sleep(0.5)
 
 
 def wait_stable(vm, node, quiet=5, timeout=180):

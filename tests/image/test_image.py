@@ -18,6 +18,7 @@ import subprocess
 import time
 
 import pytap
+from hballoontest import wait_settled
 from hotset import hot_pages_on, start as start_hotset, stop_and_verify
 from hplacetest import D, H, note
 from htiervm import BUILD, IMAGE, VM, MiB
@@ -111,31 +112,20 @@ def test_boots_with_module_tiers_and_hplace():
     assert "hplace: NUMA balancing switched off" in vm.console_text()
 
 
-def _settle(vm, node, timeout=300):
-    """query-hballoon's entry for @node once actual == target."""
-    deadline = time.monotonic() + timeout
-    while True:
-        n = {x["node"]: x for x in vm.qmp("query-hballoon")["nodes"]}[node]
-        if n["actual"] == n["target"]:
-            return n
-        assert time.monotonic() < deadline, f"node {node} did not settle: {n}"
-        time.sleep(2)
-
-
 @pytap.full
 def test_hballoon_shrinks_and_grows_each_node():
     """128 MiB off each node and back: the node's MemTotal follows exactly
     (the balloon's pages leave the node's managed memory)."""
     vm = booted()
     for node in (0, 1):
-        ram = _settle(vm, node)["ram"]
+        ram = wait_settled(vm, node, timeout=300)[0]["ram"]
         total = vm.node_meminfo(node)["MemTotal"]
         vm.qmp("hballoon-set", node=node, size=ram - 128 * MiB)
-        _settle(vm, node)
+        wait_settled(vm, node, timeout=300)
         lost = total - vm.node_meminfo(node)["MemTotal"]
         assert lost == 128 * MiB, (node, lost)
         vm.qmp("hballoon-set", node=node, size=ram)
-        _settle(vm, node)
+        wait_settled(vm, node, timeout=300)
         assert vm.node_meminfo(node)["MemTotal"] == total, node
     assert vm.qmp("query-hballoon")["bad-buffers"] == 0
 

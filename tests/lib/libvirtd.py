@@ -24,72 +24,55 @@ from htiervm import BUILD
 
 USER = "htiertest"
 LIBVIRTD = "/usr/sbin/libvirtd"
+# A domain of two nodes (the CPUs on the first) that runs our QEMU (TCG)
+# with the hballoon device at a pinned PCI address; {os} says how it boots.
 DOMAIN_XML = """<domain type='qemu' xmlns:qemu='http://libvirt.org/schemas/domain/qemu/1.0'>
   <name>{name}</name>
   <memory unit='MiB'>{memory}</memory>
-  <vcpu>1</vcpu>
+  <vcpu>{vcpus}</vcpu>{os}
+  <features><acpi/><apic/></features>
+  <cpu mode='custom' match='exact'><model fallback='allow'>qemu64</model>
+    <numa>
+      <cell id='0' cpus='0-{last_cpu}' memory='{fast}' unit='MiB'/>
+      <cell id='1' memory='{slow}' unit='MiB'/>
+    </numa>
+  </cpu>
+  <devices>
+    <emulator>{dir}/qemu-system-x86_64</emulator>{disk}
+    <serial type='file'><source path='{dir}/{name}.console'/><target port='0'/></serial>
+    <serial type='unix'><source mode='bind' path='{dir}/{name}.agent'/><target port='1'/></serial>
+    <memballoon model='none'/>
+  </devices>
+  <qemu:commandline>
+    <qemu:arg value='-device'/>
+    <qemu:arg value='{{"driver":"virtio-hballoon-pci","id":"hb0","bus":"{bus}","addr":"{addr}"}}'/>
+  </qemu:commandline>
+</domain>
+"""
+# Our kernel and initramfs on the pc machine.
+KERNEL_OS = """
   <os>
     <type arch='x86_64' machine='pc'>hvm</type>
     <kernel>{dir}/bzImage</kernel>
     <initrd>{dir}/initramfs.cpio.gz</initrd>
     <cmdline>console=ttyS0 no_timer_check {cmdline}</cmdline>
-  </os>
-  <features><acpi/><apic/></features>
-  <cpu mode='custom' match='exact'><model fallback='allow'>qemu64</model>
-    <numa>
-      <cell id='0' cpus='0' memory='{fast}' unit='MiB'/>
-      <cell id='1' memory='{slow}' unit='MiB'/>
-    </numa>
-  </cpu>
-  <devices>
-    <emulator>{dir}/qemu-system-x86_64</emulator>
-    <serial type='file'><source path='{dir}/{name}.console'/><target port='0'/></serial>
-    <serial type='unix'><source mode='bind' path='{dir}/{name}.agent'/><target port='1'/></serial>
-    <memballoon model='none'/>
-  </devices>
-  <qemu:commandline>
-    <qemu:arg value='-device'/>
-    <qemu:arg value='{{"driver":"virtio-hballoon-pci","id":"hb0","bus":"pci.0","addr":"0x1f"}}'/>
-  </qemu:commandline>
-</domain>
-"""
-# The guest image (make image): UEFI (the firmware libvirt picks from the
-# ovmf package's descriptors), its own GRUB and systemd, the agent asked for
-# through fw_cfg as tests/lib/htiervm.py does, and the device at the slot the
-# operator guide pins on q35 (0x1b of pcie.0).
-IMAGE_XML = """<domain type='qemu' xmlns:qemu='http://libvirt.org/schemas/domain/qemu/1.0'>
-  <name>{name}</name>
-  <memory unit='MiB'>{memory}</memory>
-  <vcpu>2</vcpu>
+  </os>"""
+# The guest image (make image) on q35: UEFI (the firmware libvirt picks from
+# the ovmf package's descriptors), its own GRUB and systemd, the agent asked
+# for through fw_cfg as tests/lib/htiervm.py does; the device goes to the
+# slot the operator guide pins on q35 (0x1b of pcie.0).
+IMAGE_OS = """
   <sysinfo type='fwcfg'><entry name='opt/org.htier/agent'>1</entry></sysinfo>
   <os firmware='efi'>
     <type arch='x86_64' machine='q35'>hvm</type>
     <firmware><feature enabled='no' name='secure-boot'/></firmware>
-  </os>
-  <features><acpi/><apic/></features>
-  <cpu mode='custom' match='exact'><model fallback='allow'>qemu64</model>
-    <numa>
-      <cell id='0' cpus='0-1' memory='{fast}' unit='MiB'/>
-      <cell id='1' memory='{slow}' unit='MiB'/>
-    </numa>
-  </cpu>
-  <devices>
-    <emulator>{dir}/qemu-system-x86_64</emulator>
+  </os>"""
+IMAGE_DISK = """
     <disk type='file' device='disk'>
       <driver name='qemu' type='qcow2'/>
       <source file='{dir}/{name}.qcow2'/>
       <target dev='vda' bus='virtio'/>
-    </disk>
-    <serial type='file'><source path='{dir}/{name}.console'/><target port='0'/></serial>
-    <serial type='unix'><source mode='bind' path='{dir}/{name}.agent'/><target port='1'/></serial>
-    <memballoon model='none'/>
-  </devices>
-  <qemu:commandline>
-    <qemu:arg value='-device'/>
-    <qemu:arg value='{{"driver":"virtio-hballoon-pci","id":"hb0","bus":"pcie.0","addr":"0x1b"}}'/>
-  </qemu:commandline>
-</domain>
-"""
+    </disk>"""
 MiB = 1 << 20
 
 
@@ -194,29 +177,29 @@ class Libvirtd:
                                  *args], env=self.env, preexec_fn=self._as_user,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
-    def define(self, name, start=True, fast=512, slow=512, cmdline="hplace=off"):
-        """Define (and start) a domain of two nodes, @fast and @slow MiB."""
+    def _define(self, name, start, fast, slow, vcpus, os_xml, disk_xml, bus, addr):
         xml = os.path.join(self.dir, f"{name}.xml")
         with open(xml, "w") as f:
             f.write(DOMAIN_XML.format(name=name, dir=self.dir, fast=fast, slow=slow,
-                                      memory=fast + slow, cmdline=cmdline))
+                                      memory=fast + slow, vcpus=vcpus, last_cpu=vcpus - 1,
+                                      os=os_xml, disk=disk_xml, bus=bus, addr=addr))
         os.chown(xml, self.ent.pw_uid, self.ent.pw_gid)
         self.virsh("define", xml)
         if start:
             self.virsh("start", name)
+
+    def define(self, name, start=True, fast=512, slow=512, cmdline="hplace=off"):
+        """Define (and start) a domain of two nodes, @fast and @slow MiB."""
+        self._define(name, start, fast, slow, 1,
+                     KERNEL_OS.format(dir=self.dir, cmdline=cmdline), "", "pci.0", "0x1f")
 
     def define_image(self, name, image, fast=512, slow=1024):
         """Define and start a domain that boots a copy of the disk @image."""
         disk = os.path.join(self.dir, f"{name}.qcow2")
         shutil.copy(image, disk)
         os.chown(disk, self.ent.pw_uid, self.ent.pw_gid)
-        xml = os.path.join(self.dir, f"{name}.xml")
-        with open(xml, "w") as f:
-            f.write(IMAGE_XML.format(name=name, dir=self.dir, fast=fast, slow=slow,
-                                     memory=fast + slow))
-        os.chown(xml, self.ent.pw_uid, self.ent.pw_gid)
-        self.virsh("define", xml)
-        self.virsh("start", name)
+        self._define(name, True, fast, slow, 2, IMAGE_OS,
+                     IMAGE_DISK.format(dir=self.dir, name=name), "pcie.0", "0x1b")
 
     def close(self):
         for name in self.run("virsh", "-c", self.uri, "list", "--name").stdout.split():
