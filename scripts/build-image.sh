@@ -40,6 +40,9 @@ for t in mmdebstrap mkfs.ext4 mkfs.fat mcopy sfdisk grub-mkstandalone qemu-img u
 	command -v "$t" >/dev/null || die "$t is missing (make deps)"
 done
 [ -d /usr/lib/grub/x86_64-efi ] || die "GRUB's EFI modules are missing (grub-efi-amd64-bin; make deps)"
+automount=/usr/share/mmdebstrap/hooks/file-mirror-automount
+[ -d "$automount" ] ||
+	die "mmdebstrap $(dpkg-query -W -f='${Version}' mmdebstrap 2>/dev/null) lacks $automount: install it from bookworm-backports"
 
 # mmdebstrap mounts /proc, /sys, /dev/shm and more under the root it builds;
 # if it is killed (a test's timeout) those mounts would outlive it, and
@@ -59,16 +62,17 @@ trap clean EXIT
 # (6.12, bookworm has 6.1's); bookworm-security for everything current.
 # dpkg runs inside the root and must find the kernel package at the path
 # apt gives it: mmdebstrap's file-mirror-automount hook puts it there.
-# The hook gets the tree through the environment: mmdebstrap runs hooks
-# with sh -c, and a path in the hook's text would need quoting there.
+# The hook gets the tree (and the package, whose empty stand-in the
+# automount hook leaves in the root) through the environment: mmdebstrap
+# runs hooks with sh -c, and a path in the hook's text would need quoting.
 # shellcheck disable=SC2016
-HTIER_TOP=$top unshare --mount --propagation private \
+HTIER_TOP=$top HTIER_KDEB=$kdeb unshare --mount --propagation private \
 	mmdebstrap --mode=root --variant=apt \
 	--include=systemd-sysv,udev,kmod,initramfs-tools,linux-base,zstd \
 	--include=procps,iproute2,less,nano,e2fsprogs,util-linux,dbus \
 	--include=numactl,redis-server,bpftrace,linux-perf/bookworm-backports \
 	--include="$kdeb" \
-	--hook-dir=/usr/share/mmdebstrap/hooks/file-mirror-automount \
+	--hook-dir="$automount" \
 	--customize-hook='"$HTIER_TOP"/scripts/image/customize.sh "$1" "$HTIER_TOP"' \
 	bookworm "$work/root" \
 	"deb $mirror/debian bookworm main" \

@@ -17,6 +17,12 @@ HOSTS
 printf 'LABEL=htier-root\t/\text4\tdefaults,errors=remount-ro\t0\t1\n' >"$root/etc/fstab"
 # The build host's resolver means nothing in the guest (it has no network).
 rm -f "$root/etc/resolv.conf"
+# mmdebstrap's file-mirror-automount hook bind-mounted a local kernel
+# package onto an empty file at its host path; that stand-in stays behind.
+case ${HTIER_KDEB:-} in
+/*)	rm -f "$root$HTIER_KDEB"
+	rmdir -p --ignore-fail-on-non-empty "$root$(dirname "$HTIER_KDEB")" ;;
+esac
 
 # Boot: GRUB's static menu, and the hook that keeps the links it boots on
 # the newest kernel; make the links for the kernel installed now. Packages
