@@ -2,11 +2,12 @@
 
 Each workload is one or more guest processes (bench/workloads/*.c, or real
 programs copied into the bench initramfs) that print the same lines:
-`event=ready`, `t=<s> ops_s=<n>` once a second, `event=move n=<k>`, and
-`verify=ok` at the end. The *primary* process's phase is what is measured;
-others (a cold tenant, a server) start before it. `scale` multiplies every
-footprint, for real hosts; sizes at scale 1 fit the default test VM (fast
-node 512 MiB, slow node 1536 MiB).
+`event=ready`, `t=<s> ops_s=<n>` once a second, `event=move n=<k> t=<s>`,
+`event=end t=<s>` when the measured phase is over (times in seconds since
+ready, on the workload's clock), and `verify=ok` at the end. The *primary*
+process's phase is what is measured; others (a cold tenant, a server) start
+before it. `scale` multiplies every footprint, for real hosts; sizes at
+scale 1 fit the default test VM (fast node 512 MiB, slow node 1536 MiB).
 """
 
 from dataclasses import dataclass, field

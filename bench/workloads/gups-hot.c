@@ -34,6 +34,7 @@
  *   event=ready t=<s since start>        rss_bytes=<n>
  *   t=<s since ready> ops_s=<ops in the last second>     (once a second)
  *   event=move n=<k> t=<s>  then the new hot region lines
+ *   event=end t=<s>  (the measured phase is over; verification follows)
  *   ops=<n> writes=<n> seconds=<s>
  *   verify=ok  (exit 0)  or  verify=FAILED <why>  (exit 1)
  * Verification: the sum over words of (word - f(i)) must equal the writes
@@ -415,6 +416,7 @@ int main(int argc, char **argv)
 			}
 		}
 	}
+	printf("event=end t=%.1f\n", t);
 	printf("ops=%lu writes=%lu seconds=%.1f\n", (unsigned long)ops,
 	       (unsigned long)writes, t);
 

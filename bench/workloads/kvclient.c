@@ -26,7 +26,8 @@
  *
  * Output: keys=.. value_bytes=..; loaded ... seconds=..; rss_bytes=<server
  * RSS> used_memory=..; event=ready t=<s>; `t=<s> ops_s=<GET+SET per second>`
- * once a second; gets=.. sets=.. mismatches=.. errors=..; verify=ok, or
+ * once a second; `event=end t=<s>` when the measured phase is over;
+ * gets=.. sets=.. mismatches=.. errors=..; verify=ok, or
  * verify=FAILED <why> (exit 1) on any mismatch, error reply or lost
  * connection.
  */
@@ -542,6 +543,7 @@ int main(int argc, char **argv)
 			next_tick = floor(t) + 1;
 		}
 	}
+	printf("event=end t=%.1f\n", t);
 	printf("gets=%lu sets=%lu seconds=%.1f\n", (unsigned long)gets, (unsigned long)sets, t);
 	if (final_check) {
 		double tc = now();

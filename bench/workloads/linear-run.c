@@ -32,7 +32,8 @@
  * Output: data=<path> bytes=<n> hash=<h>; event=ready t=<s>; `t=<s>
  * ops_s=<trainings completed in the last second, per second>` once a second
  * until -d (their mean is trainings per second); `run=<k> train_s=..
- * train_rss_bytes=.. [predict_s=.. accuracy=..]` per training; runs=<k>;
+ * train_rss_bytes=.. [predict_s=.. accuracy=..]` per training;
+ * `event=end t=<s>` when the measured phase is over; runs=<k>;
  * verify=ok, or verify=FAILED <why> (exit 1) if a program
  * failed, an accuracy was below -a, a model differed, the data file
  * changed, or no training completed.
@@ -310,7 +311,9 @@ int main(int argc, char **argv)
 		t = now() - t_ready;
 		tick();
 	}
-	printf("runs=%lu seconds=%.1f\n", runs, now() - t_ready);
+	t = now() - t_ready;
+	printf("event=end t=%.1f\n", t);
+	printf("runs=%lu seconds=%.1f\n", runs, t);
 	if (!why && file_hash(data) != hash0)
 		why = "data file changed";
 	if (!keep) {

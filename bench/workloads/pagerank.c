@@ -23,7 +23,8 @@
  *
  * Output: vertices=.. edges=.. dangling=.. bytes=..; event=ready t=<s>;
  * rss_bytes=..; `t=<s> ops_s=<edges per second>` once a second;
- * `iter=<k> t=<s> delta=<L1 change> sum=<rank sum>` per iteration; at the end
+ * `iter=<k> t=<s> delta=<L1 change> sum=<rank sum>` per iteration;
+ * `event=end t=<s>` when the measured phase is over; at the end
  * verify=ok, or verify=FAILED <why> (exit 1) if a rank sum was off or the
  * checksum of the CSR arrays, recomputed, differs from the one at build time.
  */
@@ -320,6 +321,7 @@ int main(int argc, char **argv)
 			bad_sums++;
 		printf("iter=%lu t=%.1f delta=%.3g sum=%.9f\n", (unsigned long)iters, t, delta, sum);
 	}
+	printf("event=end t=%.1f\n", t);
 	printf("iterations=%lu edges_processed=%lu seconds=%.1f\n", (unsigned long)iters,
 	       (unsigned long)edges, t);
 	sum1 = checksum(&g);
