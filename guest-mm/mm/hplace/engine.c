@@ -590,12 +590,14 @@ static void hplace_epoch(void)
 	};
 	struct hplace_proc *p;
 	unsigned int nr = 0;
+	bool decay;
 	u64 t0;
 
 	hplace_refresh_procs();
 	t0 = local_clock();
+	decay = hplace_rtree_pool_cool(&hplace.pool);
 	list_for_each_entry(p, &hplace.procs, node) {
-		hplace_rtree_epoch(&p->tree);
+		hplace_rtree_epoch(&p->tree, decay);
 		nr += hplace_rtree_export(&p->tree, hplace.items + nr,
 					  HPLACE_MAX_RANGES - nr);
 	}

@@ -159,7 +159,7 @@ static void hplace_test_range_tree(struct kunit *test)
 				       hplace_kt_rand() % (1024 * HPLACE_KT_MB);
 			KUNIT_EXPECT_EQ(test, hplace_rtree_record(&t, addr, 1, false), 0);
 		}
-		hplace_rtree_epoch(&t);
+		hplace_rtree_epoch(&t, true);
 	}
 	hplace_rtree_for_each(&t, r)
 		maxd = max(maxd, hplace_range_density(r));

@@ -38,9 +38,33 @@ void hplace_rtree_default_params(struct hplace_rtree_params *p)
 void hplace_rtree_pool_init(struct hplace_rtree_pool *pool,
 			    unsigned long max_ranges)
 {
-	pool->nr_ranges = 0;
+	memset(pool, 0, sizeof(*pool));
 	pool->max_ranges = max_ranges;
-	pool->nr_trees = 0;
+}
+
+/**
+ * hplace_rtree_pool_cool() - do the counts decay this epoch?
+ * @pool: the pool; call once per epoch, before hplace_rtree_epoch() on
+ *	each of its trees
+ *
+ * Cooling by samples, as Memtis does, not by time: a sampler that finds
+ * few samples a second (the accessed-bit scan on a small budget) keeps
+ * enough of them to split ranges and tell hot from cold, where halving
+ * every epoch left a range with a few samples a second too few to split;
+ * a sampler that finds thousands decays every epoch.  All trees of a pool
+ * decay together, so their densities stay comparable.
+ *
+ * Return: true once HPLACE_RT_COOL_SAMPLES samples came in since the last
+ * decay, or HPLACE_RT_COOL_EPOCHS epochs passed.
+ */
+bool hplace_rtree_pool_cool(struct hplace_rtree_pool *pool)
+{
+	if (pool->samples - pool->cooled_samples < HPLACE_RT_COOL_SAMPLES &&
+	    ++pool->warm_epochs < HPLACE_RT_COOL_EPOCHS)
+		return false;
+	pool->cooled_samples = pool->samples;
+	pool->warm_epochs = 0;
+	return true;
 }
 
 /**
@@ -369,6 +393,7 @@ int hplace_rtree_record(struct hplace_rtree *t, unsigned long addr,
 	r->count = hplace_rt_add(r->count, (u64)nr << HPLACE_RT_COUNT_SHIFT);
 	r->sub[idx] = hplace_rt_add(r->sub[idx], (u64)nr << HPLACE_RT_COUNT_SHIFT);
 	t->stats.samples += nr;
+	t->pool->samples += nr;
 	return 0;
 }
 
@@ -529,12 +554,13 @@ static bool hplace_rt_crowded(const struct hplace_rtree *t)
 /**
  * hplace_rtree_epoch() - end an aggregation epoch
  * @t: the tree
+ * @decay: decay the counts this epoch
  *
- * Splits uneven hot ranges, decays all counts, merges alike neighbours
- * (harder while the tree or the pool is crowded).  O(n) in the number of
- * ranges plus O(log n) per split piece.
+ * Splits uneven hot ranges, decays all counts (if @decay), merges alike
+ * neighbours (harder while the tree or the pool is crowded).  O(n) in the
+ * number of ranges plus O(log n) per split piece.
  */
-void hplace_rtree_epoch(struct hplace_rtree *t)
+void hplace_rtree_epoch(struct hplace_rtree *t, bool decay)
 {
 	struct hplace_range *r, *next;
 	unsigned int tol, i;
@@ -547,10 +573,12 @@ void hplace_rtree_epoch(struct hplace_rtree *t)
 			hplace_rt_split(t, r);
 	}
 
-	hplace_rtree_for_each(t, r) {
-		r->count = hplace_rt_decay(t, r->count);
-		for (i = 0; i < HPLACE_RT_NR_SUB; i++)
-			r->sub[i] = hplace_rt_decay(t, r->sub[i]);
+	if (decay) {
+		hplace_rtree_for_each(t, r) {
+			r->count = hplace_rt_decay(t, r->count);
+			for (i = 0; i < HPLACE_RT_NR_SUB; i++)
+				r->sub[i] = hplace_rt_decay(t, r->sub[i]);
+		}
 	}
 
 	tol = t->p.merge_permille;

@@ -15,7 +15,8 @@
  *    counts jump (up to 8 pieces at once, so a 1 GiB range narrows down to
  *    2 MiB pieces in three epochs), aligning cuts to huge pages when the
  *    pieces are large enough;
- *  - decays all counts (halving by default);
+ *  - decays all counts (halving by default) when the caller says so:
+ *    hplace_rtree_pool_cool() decides by samples seen, not by time;
  *  - merges adjacent neighbours that are both cold or whose densities
  *    differ by less than merge_permille (DAMON's 10%), and merges harder
  *    (doubling the tolerance) while the tree is above 7/8 of its bound, or
@@ -66,16 +67,30 @@ struct hplace_range {
 	bool hot;
 };
 
+/*
+ * Counts decay once HPLACE_RT_COOL_SAMPLES samples have come into the
+ * pool's trees since the last decay, and at least every
+ * HPLACE_RT_COOL_EPOCHS epochs (hplace_rtree_pool_cool()).
+ */
+#define HPLACE_RT_COOL_SAMPLES	1024
+#define HPLACE_RT_COOL_EPOCHS	4
+
 /**
  * struct hplace_rtree_pool - bound and accounting shared by all trees
  * @nr_ranges: ranges in all trees
  * @max_ranges: bound on @nr_ranges
  * @nr_trees: trees initialised and not yet destroyed
+ * @samples: samples recorded into the pool's trees
+ * @cooled_samples: @samples when the counts last decayed
+ * @warm_epochs: epochs since the counts last decayed
  */
 struct hplace_rtree_pool {
 	unsigned long nr_ranges;
 	unsigned long max_ranges;
 	unsigned int nr_trees;
+	u64 samples;
+	u64 cooled_samples;
+	unsigned int warm_epochs;
 };
 
 /**
@@ -147,6 +162,7 @@ struct hplace_rtree {
 void hplace_rtree_default_params(struct hplace_rtree_params *p);
 void hplace_rtree_pool_init(struct hplace_rtree_pool *pool,
 			    unsigned long max_ranges);
+bool hplace_rtree_pool_cool(struct hplace_rtree_pool *pool);
 int hplace_rtree_init(struct hplace_rtree *t, struct hplace_rtree_pool *pool,
 		      const struct hplace_rtree_params *p);
 void hplace_rtree_destroy(struct hplace_rtree *t);
@@ -159,7 +175,7 @@ int hplace_rtree_record(struct hplace_rtree *t, unsigned long addr,
 			unsigned int nr, bool create);
 struct hplace_range *hplace_rtree_lookup(struct hplace_rtree *t,
 					 unsigned long addr);
-void hplace_rtree_epoch(struct hplace_rtree *t);
+void hplace_rtree_epoch(struct hplace_rtree *t, bool decay);
 
 unsigned int hplace_rtree_export(struct hplace_rtree *t,
 				 struct hplace_class_item *items,

@@ -257,7 +257,7 @@ static bool t_rtree_split_finds_hot(void)
 				a = BASE + t_rand_below(GB);
 			T_EQ(hplace_rtree_record(&t, a, 1, false), 0);
 		}
-		hplace_rtree_epoch(&t);
+		hplace_rtree_epoch(&t, true);
 		T_CALL(check_tree(&t));
 		if (epoch == 4)
 			nr_at_5 = t.nr_ranges;
@@ -306,7 +306,7 @@ static bool t_rtree_split_huge_page(void)
 		for (i = 0; i < 400; i++)
 			hplace_rtree_record(&t, BASE + t_rand_below(512 * KB), 1,
 					    false);
-		hplace_rtree_epoch(&t);
+		hplace_rtree_epoch(&t, true);
 	}
 	T_CALL(check_tree(&t));
 	/* A cut exactly at the hot/cold boundary, hot before, cold after. */
@@ -337,18 +337,18 @@ static bool t_rtree_decay_merge(void)
 	T_EQ(hplace_rtree_record(&t, BASE, 1000, false), 0);
 	r = hplace_rtree_lookup(&t, BASE);
 	/* 1000 samples in one eighth: splits, the count follows the samples. */
-	hplace_rtree_epoch(&t);
+	hplace_rtree_epoch(&t, true);
 	T_CALL(check_tree(&t));
 	T_ASSERT(t.nr_ranges >= 2);
 	r = hplace_rtree_lookup(&t, BASE);
 	T_EQ(r->count, 1000 * ONE / 2);		/* halved once */
 	for (i = 1; i <= 6; i++) {
-		hplace_rtree_epoch(&t);
+		hplace_rtree_epoch(&t, true);
 		T_EQ(r->count, (1000 * ONE) >> (i + 1));
 	}
 	/* Decayed to nothing: cold neighbours merge back into one range. */
 	for (i = 0; i < 20; i++)
-		hplace_rtree_epoch(&t);
+		hplace_rtree_epoch(&t, true);
 	T_EQ(t.nr_ranges, 1);
 	r = hplace_rtree_first(&t);
 	T_ASSERT(r->start == BASE && r->end == BASE + 2 * MB && r->count == 0);
@@ -374,11 +374,11 @@ static bool t_rtree_merge_rules(void)
 	c->count = 600 * ONE;
 	/* Different classification state: never merged (normally). */
 	b->hot = true;
-	hplace_rtree_epoch(&t);
+	hplace_rtree_epoch(&t, true);
 	T_EQ(t.nr_ranges, 3);
 	/* Same state: the even pair merges, the 3x denser one does not. */
 	b->hot = false;
-	hplace_rtree_epoch(&t);
+	hplace_rtree_epoch(&t, true);
 	T_EQ(t.nr_ranges, 2);
 	a = hplace_rtree_first(&t);
 	T_ASSERT(a->start == BASE && a->end == BASE + 8 * MB);
@@ -388,7 +388,7 @@ static bool t_rtree_merge_rules(void)
 	c = hplace_rtree_lookup(&t, BASE + 9 * MB);
 	c->count = 0;
 	a->count = 0;
-	hplace_rtree_epoch(&t);
+	hplace_rtree_epoch(&t, true);
 	T_EQ(t.nr_ranges, 2);
 	T_CALL(check_tree(&t));
 	hplace_rtree_destroy(&t);
@@ -431,7 +431,7 @@ static bool t_rtree_bounded(void)
 			hplace_rtree_record(&t[k], a, 1 + t_rand_below(1000), true);
 		}
 		for (k = 0; k < 4; k++) {
-			hplace_rtree_epoch(&t[k]);
+			hplace_rtree_epoch(&t[k], true);
 			T_CALL(check_tree(&t[k]));
 		}
 		T_ASSERTF(pool.nr_ranges <= 700, "pool holds %lu", pool.nr_ranges);
@@ -474,8 +474,8 @@ static bool t_rtree_fair_share(void)
 		for (i = 0; i < 4; i += 2)
 			T_EQ(hplace_rtree_record(&small, BASE + i * 2 * MB + 4096,
 						 100, false), 0);
-		hplace_rtree_epoch(&big);
-		hplace_rtree_epoch(&small);
+		hplace_rtree_epoch(&big, true);
+		hplace_rtree_epoch(&small, true);
 		T_CALL(check_tree(&big));
 		T_ASSERT(pool.nr_ranges <= 200);
 	}
@@ -557,7 +557,7 @@ static bool t_rtree_nomem(void)
 	/* A split that cannot allocate leaves the tree as it was. */
 	hplace_test_alloc_fail_after = 0;
 	nr = t.nr_ranges;
-	hplace_rtree_epoch(&t);
+	hplace_rtree_epoch(&t, true);
 	T_EQ(t.nr_ranges, nr);
 	T_ASSERT(t.stats.nomem >= 3);
 	hplace_test_alloc_fail_after = -1;
@@ -598,7 +598,7 @@ static bool t_rtree_fuzz(void)
 				covered[pg] = false;
 			break;
 		case 2:
-			hplace_rtree_epoch(&t);
+			hplace_rtree_epoch(&t, true);
 			break;
 		default:
 			ret = hplace_rtree_record(&t, BASE + s * PAGE_SIZE + 8,
@@ -659,6 +659,136 @@ static bool t_rtree_classify(void)
 	return true;
 }
 
+/* Hot pages inside the densest ranges that fit @cap pages. */
+static unsigned long sparse_covered(struct hplace_rtree *t, unsigned long cap,
+				    const unsigned long *lo, unsigned int nr,
+				    unsigned long len)
+{
+	static struct hplace_class_item items[4096];
+	struct hplace_class_params cp = { .capacity_pages = cap };
+	struct hplace_class_result res;
+	unsigned int n, i, k;
+	unsigned long hot = 0;
+
+	n = hplace_rtree_export(t, items, 4096);
+	if (hplace_classify(items, n, &cp, &res))
+		return 0;
+	for (i = 0; i < n; i++) {
+		const struct hplace_range *r = items[i].priv;
+
+		if (!items[i].hot)
+			continue;
+		for (k = 0; k < nr; k++) {
+			unsigned long a = max(r->start, lo[k]);
+			unsigned long b = min(r->end, lo[k] + len);
+
+			if (b > a)
+				hot += (b - a) / PAGE_SIZE;
+		}
+	}
+	return hot;
+}
+
+/*
+ * Sparse samples, as the accessed-bit scan finds them on a small budget:
+ * 500-700 checks an epoch spread over 1 GiB, a check young on every hot
+ * page and on a share of the cold ones.  Scattered hot regions, a seeded
+ * family (4-16 regions, 48-192 MiB in all, cold pages young 5-20%): how
+ * many hot pages the densest ranges (twice the hot set) hold after 20
+ * epochs, halving the counts every epoch and cooling by samples.  Halving
+ * every epoch leaves a range holding one hot region with a few samples
+ * an epoch, too few to split it.
+ *
+ * Known gap, printed, not hidden: regions under about 6 MiB are found
+ * poorly either way at this sample rate.
+ */
+static bool t_rtree_sparse_samples(void)
+{
+	unsigned long lo[16], len, slot, checks, a, hot_pages, cov[2];
+	unsigned long sum[2] = { 0, 0 };
+	unsigned int seed, nr, k, epoch, i, young_cold, mode;
+
+	for (seed = 1; seed <= 16; seed++) {
+		for (mode = 0; mode < 2; mode++) {
+			struct hplace_rtree t;
+
+			t_rng_state = 0x9e3779b97f4a7c15ULL * seed;
+			nr = 4 + t_rand_below(13);
+			len = round_down((48 + t_rand_below(145)) * MB / nr,
+					 PAGE_SIZE);
+			slot = GB / nr;
+			for (k = 0; k < nr; k++)
+				lo[k] = BASE + k * slot +
+					round_down(t_rand_below(slot - len),
+						   PAGE_SIZE);
+			young_cold = 5 + t_rand_below(16);
+			hot_pages = nr * len / PAGE_SIZE;
+
+			T_CALL(mk_tree(&t, 4096, 4096));
+			T_EQ(hplace_rtree_add(&t, BASE, BASE + GB), 1);
+			for (epoch = 0; epoch < 20; epoch++) {
+				checks = 500 + t_rand_below(200);
+				for (i = 0; i < checks; i++) {
+					bool hot = false;
+
+					a = BASE + round_down(t_rand_below(GB),
+							      PAGE_SIZE);
+					for (k = 0; k < nr; k++)
+						hot |= a >= lo[k] && a < lo[k] + len;
+					if (hot || t_rand_below(100) < young_cold)
+						hplace_rtree_record(&t, a, 1, false);
+				}
+				hplace_rtree_epoch(&t, mode ? hplace_rtree_pool_cool(&pool) : true);
+				T_CALL(check_tree(&t));
+			}
+			cov[mode] = sparse_covered(&t, 2 * hot_pages, lo, nr, len);
+			sum[mode] += cov[mode] * 1000 / hot_pages;
+			hplace_rtree_destroy(&t);
+		}
+		printf("# seed %u: %u regions of %lu KiB, cold young %u%%: hot pages in the densest 2x: halving every epoch %lu%%, cooling by samples %lu%%\n",
+		       seed, nr, len / KB, young_cold, cov[0] * 100 / hot_pages,
+		       cov[1] * 100 / hot_pages);
+	}
+	printf("# mean over 16 seeds: halving %lu permille, cooling %lu permille\n",
+	       sum[0] / 16, sum[1] / 16);
+	T_ASSERTF(sum[1] >= sum[0] && sum[1] / 16 >= 870,
+		  "cooling by samples finds %lu permille, halving %lu",
+		  sum[1] / 16, sum[0] / 16);
+	return true;
+}
+
+/* The pool decays by samples, at least every HPLACE_RT_COOL_EPOCHS. */
+static bool t_rtree_pool_cool(void)
+{
+	struct hplace_rtree a, b;
+	unsigned int i;
+	u32 before;
+
+	T_CALL(mk_tree(&a, 64, 128));
+	T_EQ(hplace_rtree_init(&b, &pool, &a.p), 0);
+	T_EQ(hplace_rtree_add(&a, BASE, BASE + 64 * MB), 1);
+	T_EQ(hplace_rtree_add(&b, BASE, BASE + 64 * MB), 1);
+	/* No samples: a decay every HPLACE_RT_COOL_EPOCHS epochs, no sooner. */
+	for (i = 1; i <= 3 * HPLACE_RT_COOL_EPOCHS; i++)
+		T_EQ(hplace_rtree_pool_cool(&pool), i % HPLACE_RT_COOL_EPOCHS == 0);
+	/* Samples in either tree count for the pool; the last one tips it. */
+	hplace_rtree_record(&a, BASE, HPLACE_RT_COOL_SAMPLES / 2, false);
+	hplace_rtree_record(&b, BASE, HPLACE_RT_COOL_SAMPLES / 2 - 1, false);
+	T_EQ(hplace_rtree_pool_cool(&pool), false);
+	hplace_rtree_record(&b, BASE, 1, false);
+	T_EQ(hplace_rtree_pool_cool(&pool), true);
+	T_EQ(pool.samples, HPLACE_RT_COOL_SAMPLES);
+	/* An epoch without decay keeps the counts; with it, they halve. */
+	before = hplace_rtree_lookup(&a, BASE)->count;
+	hplace_rtree_epoch(&a, false);
+	T_EQ(hplace_rtree_lookup(&a, BASE)->count, before);
+	hplace_rtree_epoch(&a, true);
+	T_EQ(hplace_rtree_lookup(&a, BASE)->count, before / 2);
+	hplace_rtree_destroy(&a);
+	hplace_rtree_destroy(&b);
+	return true;
+}
+
 const struct t_case t_rtree_cases[] = {
 	{ "rtree: parameter validation", t_rtree_params },
 	{ "rtree: density bounds cover Poisson counts", t_rtree_density_bounds },
@@ -674,5 +804,7 @@ const struct t_case t_rtree_cases[] = {
 	{ "rtree: allocation failures leave the tree intact", t_rtree_nomem },
 	{ "rtree: random ops keep invariants and coverage", t_rtree_fuzz },
 	{ "rtree: export/classify/import across processes", t_rtree_classify },
+	{ "rtree: pool decays by samples, at least every few epochs", t_rtree_pool_cool },
+	{ "rtree: sparse samples find scattered hot regions (16 seeds)", t_rtree_sparse_samples },
 	{ NULL, NULL },
 };
