@@ -46,6 +46,7 @@
 #include <linux/kstrtox.h>
 #include <linux/cgroup.h>
 #include "engine.h"
+#include "tier.h"
 
 #define CREATE_TRACE_POINTS
 #include <trace/events/hplace.h>

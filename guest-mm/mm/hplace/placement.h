@@ -184,11 +184,6 @@ int hplace_place_init(void);
 void hplace_place_exit(void);
 void hplace_place_kick(void);
 void hplace_place_plan(void);
-u64 hplace_place_capacity(void);
-void hplace_place_resize(int nid, unsigned long action, unsigned long old,
-			 unsigned long new);
-u64 hplace_place_resize_hold(void);
-int hplace_set_nodes(bool fast, const char *buf);
 int hplace_set_headroom(unsigned int permille);
 int hplace_set_mbps(unsigned int mbps);
 extern const char * const hplace_skip_names[HPLACE_NR_SKIP];

@@ -29,6 +29,7 @@
 #include <linux/string.h>
 #include <linux/exchange.h>
 #include "engine.h"
+#include "tier.h"
 
 static const char * const hplace_sampler_names[] = {
 	[HPLACE_SAMPLER_PEBS] = "pebs",
