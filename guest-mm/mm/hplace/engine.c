@@ -628,6 +628,7 @@ static void hplace_stop_sampler(void)
 	hplace.active = NULL;
 	hplace.classified = false;
 	hplace.epoch_since_start = false;
+	hplace_rtree_pool_cool_next(&hplace.pool);
 }
 
 static int hplace_start_one(const struct hplace_sampler_ops *ops,

@@ -16,7 +16,8 @@
  * @p: filled in
  *
  * 4096 ranges per process, 64 KiB smallest split, 2 MiB ranges around
- * untracked samples, DAMON's 10% merge tolerance, halving per epoch.
+ * untracked samples, DAMON's 10% merge tolerance, halving when the pool
+ * cools (hplace_rtree_pool_cool()).
  */
 void hplace_rtree_default_params(struct hplace_rtree_params *p)
 {
@@ -65,6 +66,19 @@ bool hplace_rtree_pool_cool(struct hplace_rtree_pool *pool)
 	pool->cooled_samples = pool->samples;
 	pool->warm_epochs = 0;
 	return true;
+}
+
+/**
+ * hplace_rtree_pool_cool_next() - make the next epoch decay the counts
+ * @pool: the pool
+ *
+ * For a sampler that (re)starts: what was sampled before it stopped should
+ * weigh no more than one decay would leave of it, as when every epoch
+ * decayed.
+ */
+void hplace_rtree_pool_cool_next(struct hplace_rtree_pool *pool)
+{
+	pool->warm_epochs = HPLACE_RT_COOL_EPOCHS;
 }
 
 /**

@@ -108,7 +108,7 @@ struct hplace_rtree_pool {
  * @split_min_count: a range splits only with at least this count (in
  *	1 << HPLACE_RT_COUNT_SHIFT per sample), so sparse noise does not split
  * @cold_count: ranges below this count are cold; cold neighbours merge
- * @decay_permille: share of each count kept at each epoch; 500 = halving
+ * @decay_permille: share of each count kept at each decay; 500 = halving
  */
 struct hplace_rtree_params {
 	unsigned int max_ranges;
@@ -163,6 +163,7 @@ void hplace_rtree_default_params(struct hplace_rtree_params *p);
 void hplace_rtree_pool_init(struct hplace_rtree_pool *pool,
 			    unsigned long max_ranges);
 bool hplace_rtree_pool_cool(struct hplace_rtree_pool *pool);
+void hplace_rtree_pool_cool_next(struct hplace_rtree_pool *pool);
 int hplace_rtree_init(struct hplace_rtree *t, struct hplace_rtree_pool *pool,
 		      const struct hplace_rtree_params *p);
 void hplace_rtree_destroy(struct hplace_rtree *t);

@@ -279,14 +279,11 @@ u64 hplace_place_capacity(void)
 
 /**
  * hplace_tier_init() - take the tier sets and watch the fast nodes
- *
- * Return: 0.
  */
-int hplace_tier_init(void)
+void hplace_tier_init(void)
 {
 	hplace_refresh_nodes();
 	register_node_free_marks(&hplace_free_marks);
-	return 0;
 }
 
 /**

@@ -9,7 +9,7 @@
 #include <linux/nodemask.h>
 #include <linux/types.h>
 
-int hplace_tier_init(void);
+void hplace_tier_init(void);
 void hplace_tier_exit(void);
 void hplace_refresh_nodes(void);
 int hplace_set_nodes(bool fast, const char *buf);

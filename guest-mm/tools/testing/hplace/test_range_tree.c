@@ -778,6 +778,10 @@ static bool t_rtree_pool_cool(void)
 	hplace_rtree_record(&b, BASE, 1, false);
 	T_EQ(hplace_rtree_pool_cool(&pool), true);
 	T_EQ(pool.samples, HPLACE_RT_COOL_SAMPLES);
+	/* A restarted sampler: the next epoch decays, then as before. */
+	hplace_rtree_pool_cool_next(&pool);
+	T_EQ(hplace_rtree_pool_cool(&pool), true);
+	T_EQ(hplace_rtree_pool_cool(&pool), false);
 	/* An epoch without decay keeps the counts; with it, they halve. */
 	before = hplace_rtree_lookup(&a, BASE)->count;
 	hplace_rtree_epoch(&a, false);
