@@ -31,7 +31,7 @@
  *   shape regions=<r> hot_mib=<n> hot_pct=<p> write_pct=<w> seed=<s> [family=<f>]
  *   pid=<pid> base=0x<addr> size=<bytes>
  *   hot_bytes=<bytes>  and  hot region=<i> off=<bytes> len=<bytes>  (each)
- *   event=ready t=<s since start>        rss_bytes=<n>
+ *   event=ready t=<s since start> mono=<CLOCK_MONOTONIC s>   rss_bytes=<n>
  *   t=<s since ready> ops_s=<ops in the last second>     (once a second)
  *   event=move n=<k> t=<s>  then the new hot region lines
  *   event=end t=<s>  (the measured phase is over; verification follows)
@@ -352,7 +352,7 @@ int main(int argc, char **argv)
 	signal(SIGTERM, on_stop);
 	signal(SIGINT, on_stop);
 	t_ready = now();
-	printf("event=ready t=%.1f\n", t_ready - t0);
+	printf("event=ready t=%.1f mono=%.3f\n", t_ready - t0, t_ready);
 	printf("rss_bytes=%ld\n", rss_bytes());
 
 	while (!stop && (!dur || t < dur)) {

@@ -25,8 +25,9 @@
  * so placement systems may move the pages afterwards.
  *
  * Output: keys=.. value_bytes=..; loaded ... seconds=..; rss_bytes=<server
- * RSS> used_memory=..; event=ready t=<s>; `t=<s> ops_s=<GET+SET per second>`
- * once a second; `event=end t=<s>` when the measured phase is over;
+ * RSS> used_memory=..; event=ready t=<s> mono=<CLOCK_MONOTONIC s>;
+ * `t=<s> ops_s=<GET+SET per second>` once a second; `event=end t=<s>`
+ * when the measured phase is over;
  * gets=.. sets=.. mismatches=.. errors=..; verify=ok, or
  * verify=FAILED <why> (exit 1) on any mismatch, error reply or lost
  * connection.
@@ -525,7 +526,7 @@ int main(int argc, char **argv)
 	}
 
 	t_ready = now();
-	printf("event=ready t=%.1f\n", t_ready - t0);
+	printf("event=ready t=%.1f mono=%.3f\n", t_ready - t0, t_ready);
 	while (!stop && (!dur || t < dur)) {
 		for (int i = 0; i < pipe; i++) {
 			uint64_t key = fnv64(zipf_next(&z, &rng)) % nkeys;

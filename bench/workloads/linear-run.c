@@ -29,7 +29,8 @@
  * SIGTERM/SIGINT kill it instead.  The data set generated here and the
  * model and predict files are removed at the end unless -K.
  *
- * Output: data=<path> bytes=<n> hash=<h>; event=ready t=<s>; `t=<s>
+ * Output: data=<path> bytes=<n> hash=<h>;
+ * event=ready t=<s> mono=<CLOCK_MONOTONIC s>; `t=<s>
  * ops_s=<trainings completed in the last second, per second>` once a second
  * until -d (their mean is trainings per second); `run=<k> train_s=..
  * train_rss_bytes=.. [predict_s=.. accuracy=..]` per training;
@@ -264,7 +265,7 @@ int main(int argc, char **argv)
 	hash0 = file_hash(data);
 	printf("data=%s bytes=%lld hash=0x%llx\n", data, (long long)sb.st_size, hash0);
 	t_ready = now();
-	printf("event=ready t=%.1f\n", t_ready - t0);
+	printf("event=ready t=%.1f mono=%.3f\n", t_ready - t0, t_ready);
 
 	while (!stop && !why && (!dur || t < dur)) {
 		char *train[] = { "liblinear-train", "-s", "2", "-e", "0.001", "-q", data, MODEL, NULL };

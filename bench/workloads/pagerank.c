@@ -21,7 +21,8 @@
  * node (MPOL_BIND during setup, MPOL_DEFAULT afterwards).  -T asks for THP
  * (MADV_HUGEPAGE), else MADV_NOHUGEPAGE.
  *
- * Output: vertices=.. edges=.. dangling=.. bytes=..; event=ready t=<s>;
+ * Output: vertices=.. edges=.. dangling=.. bytes=..;
+ * event=ready t=<s> mono=<CLOCK_MONOTONIC s>;
  * rss_bytes=..; `t=<s> ops_s=<edges per second>` once a second;
  * `iter=<k> t=<s> delta=<L1 change> sum=<rank sum>` per iteration;
  * `event=end t=<s>` when the measured phase is over; at the end
@@ -279,7 +280,7 @@ int main(int argc, char **argv)
 	signal(SIGTERM, on_stop);
 	signal(SIGINT, on_stop);
 	t_ready = now();
-	printf("event=ready t=%.1f\n", t_ready - t0);
+	printf("event=ready t=%.1f mono=%.3f\n", t_ready - t0, t_ready);
 	printf("rss_bytes=%ld\n", rss_bytes());
 
 	while (!stop && (!dur || t < dur)) {
