@@ -51,8 +51,9 @@ class System:
     def setup(self, vm, layout):
         _base(vm)
 
-    def cost(self, vm):
-        """Cumulative detection cost counters: {name: nanoseconds or count}."""
+    def cost(self, vm, vmstat):
+        """Cumulative detection cost counters: {name: nanoseconds or count}.
+        @vmstat: /proc/vmstat as just read (vm.vmstat())."""
         return {}
 
 
@@ -67,12 +68,11 @@ class LinuxTiering(System):
         _w(vm, "/proc/sys/kernel/numa_balancing", 2)
         _w(vm, "/sys/kernel/mm/numa/demotion_enabled", 1)
 
-    def cost(self, vm):
+    def cost(self, vm, vmstat):
         # The hint-fault cost lands on the faulting task: only its count is
         # measurable from outside.
-        v = vm.vmstat()
-        return {"numa_hint_faults": v.get("numa_hint_faults", 0),
-                "numa_pte_updates": v.get("numa_pte_updates", 0)}
+        return {"numa_hint_faults": vmstat.get("numa_hint_faults", 0),
+                "numa_pte_updates": vmstat.get("numa_pte_updates", 0)}
 
 
 class Damos(System):
@@ -122,7 +122,7 @@ class Damos(System):
         for k in range(2):
             _w(vm, f"{DAMON}/{k}/state", "on")
 
-    def cost(self, vm):
+    def cost(self, vm, vmstat):
         pids = vm.sh(f"cat {DAMON}/0/pid {DAMON}/1/pid").split()
         ns = sum(int(vm.sh(f"cat /proc/{p}/schedstat").split()[0]) for p in pids if int(p) > 0)
         return {"kdamond_ns": ns}
@@ -144,9 +144,8 @@ class Hplace(System):
         _w(vm, f"{H}/enabled", 1)
         _w(vm, f"{H}/sampler", self.sampler)
 
-    def cost(self, vm):
-        v = vm.vmstat()
-        return {k: v.get(k, 0) for k in ("hplace_sample_ns", "hplace_classify_ns",
+    def cost(self, vm, vmstat):
+        return {k: vmstat.get(k, 0) for k in ("hplace_sample_ns", "hplace_classify_ns",
                                          "hplace_migrate_ns")}
 
 

@@ -60,10 +60,10 @@ void hplace_rtree_pool_init(struct hplace_rtree_pool *pool,
  */
 bool hplace_rtree_pool_cool(struct hplace_rtree_pool *pool)
 {
-	if (pool->samples - pool->cooled_samples < HPLACE_RT_COOL_SAMPLES &&
+	if (pool->fresh < HPLACE_RT_COOL_SAMPLES &&
 	    ++pool->warm_epochs < HPLACE_RT_COOL_EPOCHS)
 		return false;
-	pool->cooled_samples = pool->samples;
+	pool->fresh = 0;
 	pool->warm_epochs = 0;
 	return true;
 }
@@ -407,7 +407,7 @@ int hplace_rtree_record(struct hplace_rtree *t, unsigned long addr,
 	r->count = hplace_rt_add(r->count, (u64)nr << HPLACE_RT_COUNT_SHIFT);
 	r->sub[idx] = hplace_rt_add(r->sub[idx], (u64)nr << HPLACE_RT_COUNT_SHIFT);
 	t->stats.samples += nr;
-	t->pool->samples += nr;
+	t->pool->fresh += nr;
 	return 0;
 }
 

@@ -80,16 +80,15 @@ struct hplace_range {
  * @nr_ranges: ranges in all trees
  * @max_ranges: bound on @nr_ranges
  * @nr_trees: trees initialised and not yet destroyed
- * @samples: samples recorded into the pool's trees
- * @cooled_samples: @samples when the counts last decayed
+ * @fresh: samples recorded into the pool's trees since the counts last
+ *	decayed
  * @warm_epochs: epochs since the counts last decayed
  */
 struct hplace_rtree_pool {
 	unsigned long nr_ranges;
 	unsigned long max_ranges;
 	unsigned int nr_trees;
-	u64 samples;
-	u64 cooled_samples;
+	u64 fresh;
 	unsigned int warm_epochs;
 };
 

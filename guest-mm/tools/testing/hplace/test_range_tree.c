@@ -777,8 +777,9 @@ static bool t_rtree_pool_cool(void)
 	hplace_rtree_record(&b, BASE, HPLACE_RT_COOL_SAMPLES / 2 - 1, false);
 	T_EQ(hplace_rtree_pool_cool(&pool), false);
 	hplace_rtree_record(&b, BASE, 1, false);
+	T_EQ(pool.fresh, HPLACE_RT_COOL_SAMPLES);
 	T_EQ(hplace_rtree_pool_cool(&pool), true);
-	T_EQ(pool.samples, HPLACE_RT_COOL_SAMPLES);
+	T_EQ(pool.fresh, 0);
 	/* A restarted sampler: the next epoch decays, then as before. */
 	hplace_rtree_pool_cool_next(&pool);
 	T_EQ(hplace_rtree_pool_cool(&pool), true);
