@@ -53,7 +53,9 @@ class System:
 
     def cost(self, vm, vmstat):
         """Cumulative detection cost counters: {name: nanoseconds or count}.
-        @vmstat: /proc/vmstat as just read (vm.vmstat())."""
+
+        vmstat is /proc/vmstat as the caller just read it (vm.vmstat());
+        the caller uses it too, so read it, never change it."""
         return {}
 
 
@@ -145,8 +147,8 @@ class Hplace(System):
         _w(vm, f"{H}/sampler", self.sampler)
 
     def cost(self, vm, vmstat):
-        return {k: vmstat.get(k, 0) for k in ("hplace_sample_ns", "hplace_classify_ns",
-                                         "hplace_migrate_ns")}
+        return {k: vmstat.get(k, 0)
+                for k in ("hplace_sample_ns", "hplace_classify_ns", "hplace_migrate_ns")}
 
 
 class HplacePebs(Hplace):
