@@ -90,6 +90,7 @@ static bool hplace_ready;
 static u64 hplace_next_reprobe;
 static unsigned int hplace_pebs_backoff;	/* runtime failures in a row */
 static u64 hplace_pebs_since;			/* when PEBS last started */
+static bool hplace_reprobe_due;		/* for hplace_unlocked_work() */
 static unsigned long hplace_ring_drops_seen;
 static struct hplace_sample *hplace_drain_buf;
 #define HPLACE_DRAIN_BATCH	256
@@ -796,9 +797,30 @@ static void hplace_work(void)
 	    hplace.active_id == HPLACE_SAMPLER_ABIT && now >= hplace_next_reprobe) {
 		hplace_next_reprobe = now + (HPLACE_PEBS_REPROBE_NS <<
 					     hplace_pebs_backoff);
-		if (!hplace_pebs_ops.available(why, sizeof(why)))
-			hplace_select_sampler();
+		hplace_reprobe_due = true;
 	}
+}
+
+/*
+ * What creates perf counters (re-arming PEBS, probing for it) takes the CPU
+ * hotplug lock and an IPI per CPU: the engine thread does it between
+ * passes, without hplace.lock, so stats/ readers, sysfs writers and the
+ * migrator's snapshot never wait for it.  Only a successful probe takes
+ * the lock, to switch samplers (once; the PEBS counters are created then).
+ */
+static void hplace_unlocked_work(void (*rearm)(void), bool reprobe)
+{
+	char why[HPLACE_REASON_LEN];
+
+	if (rearm)
+		rearm();
+	if (!reprobe || hplace_pebs_ops.available(why, sizeof(why)))
+		return;
+	guard(mutex)(&hplace.lock);
+	if (hplace.enabled && !hplace.paused_why[0] &&
+	    hplace.mode == HPLACE_MODE_AUTO &&
+	    hplace.active_id == HPLACE_SAMPLER_ABIT)
+		hplace_select_sampler();
 }
 
 static long hplace_timeout(void)
@@ -820,6 +842,8 @@ static long hplace_timeout(void)
 static int hplace_thread(void *unused)
 {
 	while (!kthread_should_stop()) {
+		void (*rearm)(void);
+		bool reprobe;
 		long timeout;
 
 		mutex_lock(&hplace.lock);
@@ -833,7 +857,11 @@ static int hplace_thread(void *unused)
 		mutex_lock(&hplace.lock);
 		if (hplace.enabled)
 			hplace_work();
+		rearm = hplace.active ? hplace.active->rearm : NULL;
+		reprobe = hplace_reprobe_due;
+		hplace_reprobe_due = false;
 		mutex_unlock(&hplace.lock);
+		hplace_unlocked_work(rearm, reprobe);
 	}
 	return 0;
 }

@@ -78,6 +78,9 @@ enum hplace_sampler_mode {
  *	ask for a fallback by returning -ENODEV with a reason in @why.
  *	Returns 0 and adds the work units done (pages scanned, records) to
  *	@work.
+ * @rearm: optional; slow repair a @tick found due (re-creating perf
+ *	counters), run by the engine thread between passes without
+ *	hplace.lock; must cope with a @stop that came first
  * @handler_ns: cumulative time spent in interrupt handlers, all CPUs
  * @next_tick_ns: time (local_clock) at which @tick wants to run next,
  *	or 0 if it only runs on events
@@ -93,6 +96,7 @@ struct hplace_sampler_ops {
 	void (*stop)(void);
 	void (*set_rate)(u64 knob);
 	int (*tick)(u64 now_ns, u64 *work, char *why, size_t len);
+	void (*rearm)(void);
 	u64 (*handler_ns)(void);
 	u64 (*next_tick_ns)(void);
 };

@@ -31,6 +31,13 @@
  *    addresses, the next window falls back.  While on the fallback in
  *    auto mode, the engine probes PEBS again every minute.
  *
+ * Creating counters takes the CPU hotplug lock and an IPI per CPU.  The
+ * tick only notes that a re-creation is due; the engine thread calls
+ * hplace_pebs_rearm() between passes, without hplace.lock, so stats/
+ * readers and the migrator's snapshot never wait for it.  The counters
+ * themselves are guarded by hplace_pebs_mutex, which nests inside
+ * hplace.lock.
+ *
  * CPUs that come online after start are not sampled until the sampler is
  * restarted (sysfs, or the next re-creation).
  */
@@ -59,6 +66,8 @@ static DEFINE_PER_CPU(struct perf_event *, hplace_pebs_store);
 static DEFINE_PER_CPU(u64, hplace_pebs_ns);
 static DEFINE_PER_CPU(unsigned long, hplace_pebs_addr);
 static DEFINE_PER_CPU(unsigned long, hplace_pebs_noaddr);
+/* Guards the counters above and pebs.period/running/rearm_due/why. */
+static DEFINE_MUTEX(hplace_pebs_mutex);
 
 static struct {
 	struct hplace_pebs_detect det;
@@ -68,6 +77,9 @@ static struct {
 	u64 next_tick;
 	unsigned int rearms;
 	bool running;
+	bool rearm_due;		/* the tick asks hplace_pebs_rearm() */
+	bool rearm_failed;	/* and it failed: the next tick falls back */
+	char why[HPLACE_REASON_LEN];
 } pebs;
 
 static void hplace_pebs_overflow(struct perf_event *event,
@@ -147,6 +159,7 @@ static struct perf_event *hplace_pebs_create(int cpu, bool store, u64 period)
 	return ev;
 }
 
+/* Caller holds hplace_pebs_mutex. */
 static void hplace_pebs_release(void)
 {
 	struct perf_event **ev;
@@ -185,6 +198,7 @@ static int hplace_pebs_available(char *why, size_t len)
 	return 0;
 }
 
+/* Caller holds hplace_pebs_mutex. */
 static int hplace_pebs_arm(u64 period, char *why, size_t len)
 {
 	struct perf_event *ev;
@@ -228,22 +242,30 @@ static int hplace_pebs_start(u64 knob, char *why, size_t len)
 	u64 now = local_clock();
 	int ret;
 
+	mutex_lock(&hplace_pebs_mutex);
 	ret = hplace_pebs_arm(knob, why, len);
-	if (ret)
-		return ret;
-	pebs.period = knob;
-	hplace_pebs_counts(&pebs.seen_addr, &pebs.seen_noaddr);
-	hplace_pebs_detect_init(&pebs.det, now, HPLACE_PEBS_DET_RECORDS,
-				HPLACE_PEBS_DET_NS);
-	pebs.next_tick = now + HPLACE_PEBS_TICK_NS;
-	pebs.running = true;
-	return 0;
+	if (!ret) {
+		pebs.period = knob;
+		hplace_pebs_counts(&pebs.seen_addr, &pebs.seen_noaddr);
+		hplace_pebs_detect_init(&pebs.det, now,
+					HPLACE_PEBS_DET_RECORDS,
+					HPLACE_PEBS_DET_NS);
+		pebs.next_tick = now + HPLACE_PEBS_TICK_NS;
+		pebs.rearm_due = false;
+		pebs.rearm_failed = false;
+		pebs.running = true;
+	}
+	mutex_unlock(&hplace_pebs_mutex);
+	return ret;
 }
 
 static void hplace_pebs_stop(void)
 {
+	mutex_lock(&hplace_pebs_mutex);
 	pebs.running = false;
+	pebs.rearm_due = false;
 	hplace_pebs_release();
+	mutex_unlock(&hplace_pebs_mutex);
 }
 
 static void hplace_pebs_set_rate(u64 knob)
@@ -251,6 +273,7 @@ static void hplace_pebs_set_rate(u64 knob)
 	struct perf_event *ev;
 	int cpu;
 
+	guard(mutex)(&hplace_pebs_mutex);
 	pebs.period = knob;
 	for_each_possible_cpu(cpu) {
 		ev = per_cpu(hplace_pebs_load, cpu);
@@ -268,6 +291,10 @@ static int hplace_pebs_tick(u64 now, u64 *work, char *why, size_t len)
 	enum hplace_pebs_verdict v;
 	unsigned int windows = pebs.det.windows;
 
+	if (READ_ONCE(pebs.rearm_failed)) {
+		strscpy(why, pebs.why, len);
+		return -ENODEV;
+	}
 	if (now < pebs.next_tick)
 		return 0;
 	pebs.next_tick = now + HPLACE_PEBS_TICK_NS;
@@ -286,17 +313,34 @@ static int hplace_pebs_tick(u64 now, u64 *work, char *why, size_t len)
 		return -ENODEV;
 	case HPLACE_PEBS_NO_RECORDS:
 		/* Possibly migrated: the PEBS state was not carried over. */
-		hplace_pebs_release();
-		if (hplace_pebs_arm(pebs.period, why, len)) {
-			pebs.running = false;
-			return -ENODEV;
-		}
-		pebs.rearms++;
+		WRITE_ONCE(pebs.rearm_due, true);
 		break;
 	default:
 		break;
 	}
 	return 0;
+}
+
+/*
+ * Re-create the counters if the last tick asked for it.  Engine thread,
+ * without hplace.lock; a sampler stopped meanwhile is left alone.  A
+ * failure is reported by the next tick, which makes the engine fall back.
+ */
+static void hplace_pebs_rearm(void)
+{
+	if (!READ_ONCE(pebs.rearm_due))
+		return;
+	guard(mutex)(&hplace_pebs_mutex);
+	if (!pebs.running || !pebs.rearm_due)
+		return;
+	pebs.rearm_due = false;
+	hplace_pebs_release();
+	if (hplace_pebs_arm(pebs.period, pebs.why, sizeof(pebs.why))) {
+		pebs.running = false;
+		WRITE_ONCE(pebs.rearm_failed, true);
+		return;
+	}
+	pebs.rearms++;
 }
 
 static u64 hplace_pebs_handler_ns(void)
@@ -336,6 +380,7 @@ const struct hplace_sampler_ops hplace_pebs_ops = {
 	.stop = hplace_pebs_stop,
 	.set_rate = hplace_pebs_set_rate,
 	.tick = hplace_pebs_tick,
+	.rearm = hplace_pebs_rearm,
 	.handler_ns = hplace_pebs_handler_ns,
 	.next_tick_ns = hplace_pebs_next_tick,
 };

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * KUnit tests for the hplace engine glue: injection line parsing.
+ * KUnit tests for the hplace engine glue: injection line parsing, knob
+ * ranges, what runs without hplace.lock.
  * Included at the end of engine.c (the mm/damon/tests pattern).
  */
 #ifdef CONFIG_HPLACE_KUNIT_TEST
@@ -10,6 +11,7 @@
 
 #include <kunit/test.h>
 #include <linux/mman.h>
+#include <linux/delay.h>
 
 static void hplace_test_parse_inject_valid(struct kunit *test)
 {
@@ -96,11 +98,41 @@ static void hplace_test_refresh_skips_busy_mm(struct kunit *test)
 	hplace_rtree_destroy(&p.tree);
 }
 
+/*
+ * A sampler's slow repair (PEBS counter re-creation) must run without
+ * hplace.lock.  Called from this thread, a repair that found the lock held
+ * by its caller would find it held on every try; the engine thread holds
+ * it only briefly, so one of a hundred tries gets it.
+ */
+static bool hplace_test_rearm_saw_free;
+
+static void hplace_test_rearm(void)
+{
+	int i;
+
+	for (i = 0; i < 100; i++) {
+		if (mutex_trylock(&hplace.lock)) {
+			mutex_unlock(&hplace.lock);
+			hplace_test_rearm_saw_free = true;
+			return;
+		}
+		msleep(10);
+	}
+}
+
+static void hplace_test_rearm_runs_unlocked(struct kunit *test)
+{
+	hplace_test_rearm_saw_free = false;
+	hplace_unlocked_work(hplace_test_rearm, false);
+	KUNIT_EXPECT_TRUE(test, hplace_test_rearm_saw_free);
+}
+
 static struct kunit_case hplace_engine_test_cases[] = {
 	KUNIT_CASE(hplace_test_parse_inject_valid),
 	KUNIT_CASE(hplace_test_parse_inject_invalid),
 	KUNIT_CASE(hplace_test_permille_range),
 	KUNIT_CASE(hplace_test_refresh_skips_busy_mm),
+	KUNIT_CASE(hplace_test_rearm_runs_unlocked),
 	{},
 };
 
