@@ -235,7 +235,14 @@ struct hplace_proc *hplace_next_proc(struct hplace_proc *p)
 	return list_next_entry(p, node);
 }
 
-static bool hplace_vma_tracked(struct vm_area_struct *vma)
+/**
+ * hplace_vma_tracked() - is @vma memory hplace samples and places?
+ * @vma: the mapping
+ *
+ * Return: true for private anonymous memory (not hugetlbfs, not a PFN or
+ * I/O mapping).
+ */
+bool hplace_vma_tracked(struct vm_area_struct *vma)
 {
 	return vma_is_anonymous(vma) &&
 	       !(vma->vm_flags & (VM_SHARED | VM_HUGETLB | VM_PFNMAP | VM_IO |

@@ -36,10 +36,11 @@ static unsigned long hplace_kt_abit_page(struct kunit *test,
 static int hplace_kt_abit_check(struct mm_struct *mm, unsigned long addr,
 				bool *cleared)
 {
+	struct vm_area_struct *vma = NULL;
 	int young;
 
 	mmap_read_lock(mm);
-	young = hplace_abit_young(mm, addr, cleared);
+	young = hplace_abit_young(mm, &vma, addr, cleared);
 	if (*cleared)
 		hplace_abit_flush(mm, addr, addr);
 	mmap_read_unlock(mm);

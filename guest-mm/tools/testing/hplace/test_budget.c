@@ -25,7 +25,8 @@ struct plant {
 	u64 unit_ns;		/* per page or per sample */
 	unsigned int noise_pm;	/* +- noise on unit_ns, permille */
 	u64 fixed_ns_per_s;	/* classification and friends */
-	u64 batch;		/* rate mode: scan only once this many are due */
+	u64 batch;		/* rate mode: scan once this many are due ... */
+	u64 batch_ns;		/* ... or this long after the last scan */
 	unsigned int load_pm;	/* chance per tick of a loaded host ... */
 	unsigned int load_x;	/* ... multiplying every cost for that tick */
 };
@@ -36,6 +37,7 @@ struct sim {
 	u64 now;
 	u64 pause_left;
 	u64 carry;		/* pages due but not yet scanned (batching) */
+	u64 since_scan;		/* time since the last scan (batching) */
 	unsigned int n;
 	u64 cost[MAX_TICKS];
 	u64 knob[MAX_TICKS];
@@ -73,10 +75,18 @@ static void sim_ticks(struct sim *s, unsigned int nr)
 		if (s->pl.mode == HPLACE_BUDGET_RATE) {
 			work = min(s->b.knob, s->pl.demand) * active / SEC;
 			if (s->pl.batch) {
-				/* The accessed-bit scanner's minimum batch. */
+				/*
+				 * The accessed-bit scanner's minimum batch; its
+				 * tick stretches to 1 s at most.
+				 */
 				s->carry += work;
-				work = s->carry >= s->pl.batch ? s->carry : 0;
+				s->since_scan += TICK;
+				work = s->carry >= s->pl.batch ||
+				       s->since_scan >= s->pl.batch_ns ?
+				       s->carry : 0;
 				s->carry -= work;
+				if (work)
+					s->since_scan = 0;
 			}
 		} else
 			work = s->pl.demand * active / SEC / s->b.knob;
@@ -246,9 +256,10 @@ static bool t_budget_underload(void)
 
 /*
  * A low budget makes the accessed-bit scanner batch: it scans only when
- * HPLACE_ABIT_MIN_BATCH pages are due, less often than the controller
- * decides.  Decisions over windows with no scan in them must not keep the
- * rate from rising: the engine should still spend most of its budget.
+ * HPLACE_ABIT_MIN_BATCH pages are due or a second has passed, less often
+ * than the controller decides.  Decisions over windows with no scan in
+ * them must not keep the rate from rising: the engine should still spend
+ * most of its budget.
  */
 static bool t_budget_batched_scans(void)
 {
@@ -259,7 +270,8 @@ static bool t_budget_batched_scans(void)
 	s.pl.demand = 10000000;
 	s.pl.unit_ns = 7500;			/* TCG: page walk + TLB flush */
 	s.pl.fixed_ns_per_s = 2 * MS;		/* 2 of the 5 permille */
-	s.pl.batch = 256;
+	s.pl.batch = 1024;
+	s.pl.batch_ns = SEC;
 	s.pl.noise_pm = 50;
 	sim_ticks(&s, 6 * WIN_TICKS);
 	T_CALL(sim_windows(&s, WIN_TICKS, 80, 120, "batched"));
@@ -289,7 +301,8 @@ static bool t_budget_loaded_host(void)
 		s.pl.demand = 10000000;
 		s.pl.unit_ns = 7500;
 		s.pl.fixed_ns_per_s = 2 * MS;
-		s.pl.batch = 256;
+		s.pl.batch = 1024;
+		s.pl.batch_ns = SEC;
 		s.pl.noise_pm = 50;
 		s.pl.load_pm = 100;		/* one tick in ten ... */
 		s.pl.load_x = 4;		/* ... costs 4x */
