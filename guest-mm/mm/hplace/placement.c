@@ -30,7 +30,10 @@
  * (counted) when the range covers only part of it.
  *
  * Which nodes are fast and which slow, how much of the fast tier is free
- * and must stay free, and the free marks are tier.c's.
+ * and must stay free, and the free marks are tier.c's; the page-table walk
+ * that picks folios and the migrate and exchange executors are move.c's.
+ * What is left here is the policy: the plan, the order of the steps, the
+ * trade rule, the token bucket and the thread.
  */
 
 #define pr_fmt(fmt) "hplace: " fmt
@@ -55,6 +58,7 @@
 #include <linux/mm_inline.h>
 #include "../internal.h"
 #include "engine.h"
+#include "move.h"
 #include "tier.h"
 
 /*
@@ -66,8 +70,6 @@
 #define HPLACE_MIGRATE_IDLE_MS	1000
 /* Pause between passes while work remains (token bucket refill). */
 #define HPLACE_MIGRATE_PACE_MS	50
-/* Huge pages split per range walk. */
-#define HPLACE_SPLIT_MAX	16
 /* Pages isolated per migrate_pages() call. */
 #define HPLACE_MIGRATE_BATCH	512
 /*
@@ -131,28 +133,6 @@ struct hplace_batch {
 	struct hplace_place_stats *stats;
 	struct folio **xfolios[2];
 	struct exchange_pair *xpairs;
-};
-
-/* One walk over part of a range: what to pick and where it went. */
-struct hplace_collect {
-	nodemask_t from;	/* pick folios on these nodes */
-	unsigned long start;	/* the range walked */
-	unsigned long end;
-	unsigned long want;	/* pages wanted */
-	unsigned long got;	/* pages picked */
-	unsigned long next;	/* where the walk stopped */
-	struct hplace_place_stats *stats;	/* the batch's counters */
-	bool refs_only;		/* exchange: take references, base pages */
-	bool task_policy;	/* the process has a task-wide mempolicy */
-	bool vma_policy;	/* a mempolicy applies to the VMA walked */
-	struct list_head list;	/* isolated folios (migration) */
-	struct folio **folios;	/* referenced folios (exchange) */
-	unsigned int nr_folios;
-	u64 density_lo;		/* least confident density picked from */
-	u64 density_hi;		/* highest density bound picked from */
-	struct folio *last_large;
-	struct folio *split[HPLACE_SPLIT_MAX];
-	unsigned int nr_split;
 };
 
 static struct hplace_batch *hplace_batch;
@@ -312,195 +292,6 @@ void hplace_place_plan(void)
 	hplace_place_kick();
 }
 
-/* ---------------------------------------------------------------- walk */
-
-static void hplace_skip(struct hplace_collect *c, enum hplace_skip why,
-			unsigned long nr)
-{
-	c->stats->skipped[why] += nr;
-}
-
-static bool hplace_collect_full(struct hplace_collect *c)
-{
-	return c->got >= c->want;
-}
-
-/* Consider one folio mapped at @fstart (its first page's address). */
-static void hplace_collect_folio(struct hplace_collect *c,
-				 struct folio *folio, unsigned long fstart)
-{
-	unsigned long nr = folio_nr_pages(folio);
-
-	if (!node_isset(folio_nid(folio), c->from))
-		return;
-	if (c->vma_policy) {
-		hplace_skip(c, HPLACE_SKIP_MEMPOLICY, nr);
-		return;
-	}
-	if (!folio_test_anon(folio) || folio_test_ksm(folio)) {
-		hplace_skip(c, HPLACE_SKIP_NOT_ANON, nr);
-		return;
-	}
-	if (folio_test_mlocked(folio) || folio_test_unevictable(folio)) {
-		hplace_skip(c, HPLACE_SKIP_MLOCKED, nr);
-		return;
-	}
-	if (folio_maybe_dma_pinned(folio)) {
-		hplace_skip(c, HPLACE_SKIP_PINNED, nr);
-		return;
-	}
-	if (folio_likely_mapped_shared(folio)) {
-		hplace_skip(c, HPLACE_SKIP_SHARED, nr);
-		return;
-	}
-	/*
-	 * PTE-mapped (a PMD mapping counts in the entire mapcount) by fewer
-	 * PTEs than it has pages, by its one owner: only partly mapped.
-	 */
-	if (nr > 1 && !folio_entire_mapcount(folio) &&
-	    folio_mapcount(folio) < nr) {
-		hplace_skip(c, HPLACE_SKIP_PARTLY_MAPPED, nr);
-		return;
-	}
-	if (nr > 1 && (fstart < c->start ||
-		       fstart + nr * PAGE_SIZE > c->end)) {
-		/* Only part of it is to move: split it, move the pieces. */
-		if (c->nr_split < HPLACE_SPLIT_MAX) {
-			folio_get(folio);
-			c->split[c->nr_split++] = folio;
-		}
-		return;
-	}
-	if (c->refs_only) {
-		if (nr > 1) {
-			hplace_skip(c, HPLACE_SKIP_LARGE, nr);
-			return;
-		}
-		folio_get(folio);
-		c->folios[c->nr_folios++] = folio;
-		c->got++;
-		return;
-	}
-	if (!folio_isolate_lru(folio)) {
-		hplace_skip(c, HPLACE_SKIP_BUSY, nr);
-		return;
-	}
-	list_add_tail(&folio->lru, &c->list);
-	node_stat_mod_folio(folio, NR_ISOLATED_ANON + folio_is_file_lru(folio),
-			    nr);
-	c->got += nr;
-}
-
-static int hplace_collect_pmd(pmd_t *pmd, unsigned long addr,
-			      unsigned long end, struct mm_walk *walk)
-{
-	struct hplace_collect *c = walk->private;
-	struct vm_area_struct *vma = walk->vma;
-	pte_t *start_pte, *pte;
-	spinlock_t *ptl;	/* the page table lock of @pmd */
-
-	ptl = pmd_trans_huge_lock(pmd, vma);
-	if (ptl) {
-		pmd_t pmde = pmdp_get(pmd);
-
-		if (pmd_present(pmde) && pmd_trans_huge(pmde)) {
-			struct folio *folio = pmd_folio(pmde);
-
-			if (!is_huge_zero_folio(folio))
-				hplace_collect_folio(c, folio,
-						     addr & HPAGE_PMD_MASK);
-		}
-		spin_unlock(ptl);
-		c->next = end;
-		return hplace_collect_full(c);
-	}
-
-	start_pte = pte_offset_map_lock(walk->mm, pmd, addr, &ptl);
-	pte = start_pte;
-	if (!pte) {
-		walk->action = ACTION_AGAIN;
-		return 0;
-	}
-	for (; addr < end; pte++, addr += PAGE_SIZE) {
-		pte_t ptent = ptep_get(pte);
-		struct folio *folio;
-		struct page *page;
-		unsigned long fstart;
-
-		if (!pte_present(ptent))
-			continue;
-		page = vm_normal_page(vma, addr, ptent);
-		if (!page || is_zone_device_page(page) || PageReserved(page))
-			continue;
-		folio = page_folio(page);
-		fstart = addr;
-		if (folio_test_large(folio)) {
-			if (folio == c->last_large)
-				continue;
-			c->last_large = folio;
-			fstart = addr - folio_page_idx(folio, page) * PAGE_SIZE;
-		}
-		hplace_collect_folio(c, folio, fstart);
-		if (hplace_collect_full(c) ||
-		    (c->refs_only && c->nr_folios == EXCHANGE_BATCH_MAX)) {
-			addr += PAGE_SIZE;
-			break;
-		}
-	}
-	pte_unmap_unlock(start_pte, ptl);
-	c->next = addr;
-	cond_resched();
-	return hplace_collect_full(c) ||
-	       (c->refs_only && c->nr_folios == EXCHANGE_BATCH_MAX);
-}
-
-static int hplace_collect_test_walk(unsigned long start, unsigned long end,
-				    struct mm_walk *walk)
-{
-	struct vm_area_struct *vma = walk->vma;
-	struct hplace_collect *c = walk->private;
-
-	/* The ranges follow private anonymous VMAs; they may have changed. */
-	if (!vma_is_anonymous(vma) || !vma_migratable(vma) ||
-	    (vma->vm_flags & (VM_SHARED | VM_HUGETLB | VM_PFNMAP | VM_IO |
-			      VM_MIXEDMAP)))
-		return 1;
-	/*
-	 * A policy set with mbind(2), or failing that with set_mempolicy(2),
-	 * says where the tenant wants the pages: leave them there (walked
-	 * anyway, to count them as skipped).
-	 */
-	if (vma_policy(vma))
-		c->vma_policy = vma_policy(vma)->mode != MPOL_LOCAL;
-	else
-		c->vma_policy = c->task_policy;
-	return 0;
-}
-
-static const struct mm_walk_ops hplace_collect_ops = {
-	.pmd_entry = hplace_collect_pmd,
-	.test_walk = hplace_collect_test_walk,
-	.walk_lock = PGWALK_RDLOCK,
-};
-
-/* Split the huge pages a walk found partly inside its range. */
-static void hplace_split_partial(struct hplace_collect *c)
-{
-	unsigned int i;
-
-	for (i = 0; i < c->nr_split; i++) {
-		struct folio *folio = c->split[i];
-
-		if (folio_trylock(folio)) {
-			if (!split_folio(folio))
-				c->stats->thp_split++;
-			folio_unlock(folio);
-		}
-		folio_put(folio);
-	}
-	c->nr_split = 0;
-}
-
 /*
  * Walk the ranges of plan list @which from the batch's cursor, picking
  * folios on @from until @c is full; advances the cursor.  Returns false
@@ -540,164 +331,27 @@ static bool hplace_collect(struct hplace_batch *b, enum hplace_list which,
 			*addr = 0;
 			continue;
 		}
-		c->start = m->start;
-		c->end = m->end;
-		c->next = m->end;
-		c->last_large = NULL;
-		c->task_policy = b->task_policy[m->proc];
 		got = c->got;
-		mmap_read_lock(mm);
-		walk_page_range(mm, start, m->end, &hplace_collect_ops, c);
-		mmap_read_unlock(mm);
+		hplace_collect_range(c, mm, m->start, m->end, start,
+				     b->task_policy[m->proc]);
 		b->walks++;
 		if (c->got > got) {
 			c->density_lo = min(c->density_lo, m->density_lo);
 			c->density_hi = max(c->density_hi, m->density_hi);
 		}
-		hplace_split_partial(c);
 		if (c->next >= m->end) {
 			(*pos)++;
 			*addr = 0;
 		} else {
 			*addr = c->next;
 		}
-		if (hplace_collect_full(c) ||
-		    (c->refs_only && c->nr_folios == EXCHANGE_BATCH_MAX))
+		if (hplace_collect_done(c))
 			return true;
 	}
 	return false;
 }
 
-/* ----------------------------------------------------------- migration */
-
-/* Pick the node of @mask with the most free pages. */
-static int hplace_roomiest(const nodemask_t *mask)
-{
-	unsigned long best_free = 0, free;
-	int nid, best = NUMA_NO_NODE;
-
-	for_each_node_mask(nid, *mask) {
-		if (!node_state(nid, N_MEMORY))
-			continue;
-		free = sum_zone_node_page_state(nid, NR_FREE_PAGES);
-		if (best == NUMA_NO_NODE || free > best_free) {
-			best = nid;
-			best_free = free;
-		}
-	}
-	return best;
-}
-
-static struct folio *hplace_alloc_dst(struct folio *src, unsigned long nid)
-{
-	int order = folio_order(src);
-	gfp_t gfp = __GFP_THISNODE;
-
-	/* As for NUMA-balancing promotion: never reclaim or dip in reserves. */
-	if (order) {
-		gfp |= GFP_TRANSHUGE_LIGHT;
-	} else {
-		gfp |= GFP_HIGHUSER_MOVABLE | __GFP_NOMEMALLOC |
-		       __GFP_NORETRY | __GFP_NOWARN;
-		gfp &= ~__GFP_RECLAIM;
-	}
-	return __folio_alloc_node(gfp, order, (int)nid);
-}
-
-/* Count huge folios on @list (those that move whole if they move). */
-static unsigned int hplace_count_large(struct list_head *list)
-{
-	struct folio *folio;
-	unsigned int n = 0;
-
-	list_for_each_entry(folio, list, lru)
-		n += folio_test_large(folio);
-	return n;
-}
-
-/*
- * Migrate the isolated folios of @c to @nid; returns pages moved.  What
- * does not move goes back to the LRU.
- */
-static unsigned long hplace_migrate(struct hplace_collect *c, int nid,
-				    enum hplace_move_why why, int src)
-{
-	bool promote = why == HPLACE_MOVE_ROOM || why == HPLACE_MOVE_FILL ||
-		       why == HPLACE_MOVE_PAIR_PROMOTE;
-	unsigned int moved = 0, large;
-	unsigned long want = c->got;
-
-	if (list_empty(&c->list))
-		return 0;
-	large = hplace_count_large(&c->list);
-	/*
-	 * MR_NUMA_MISPLACED: a promotion is what NUMA balancing's is, and a
-	 * huge page that finds no huge page on the fast tier stays whole.
-	 * Demotions split a huge page rather than fail (MR_SYSCALL).
-	 */
-	migrate_pages(&c->list, hplace_alloc_dst, NULL, nid, MIGRATE_ASYNC,
-		      promote ? MR_NUMA_MISPLACED : MR_SYSCALL, &moved);
-	if (!list_empty(&c->list)) {
-		large -= min(large, hplace_count_large(&c->list));
-		putback_movable_pages(&c->list);
-	}
-	c->stats->thp_moved += large;
-	if (want > moved) {
-		count_vm_events(HPLACE_MIGRATE_FAIL, want - moved);
-		c->stats->migrate_failed += want - moved;
-	}
-	if (promote)
-		mod_node_page_state(NODE_DATA(nid), HPLACE_PROMOTE, moved);
-	else
-		mod_node_page_state(NODE_DATA(src), HPLACE_DEMOTE, moved);
-	c->stats->moves[why] += moved;
-	c->got = 0;
-	return moved;
-}
-
-static void hplace_collect_init(const struct hplace_batch *b,
-				struct hplace_collect *c,
-				const nodemask_t *from, unsigned long want)
-{
-	memset(c, 0, sizeof(*c));
-	c->stats = b->stats;
-	c->from = *from;
-	c->want = want;
-	c->density_lo = U64_MAX;
-	INIT_LIST_HEAD(&c->list);
-}
-
-/*
- * Migrate the folios @c isolated on the fast nodes to @dst one source node
- * at a time, so that each node's hplace_demote count lands right; returns
- * pages moved.
- */
-static u64 hplace_migrate_demote(struct hplace_batch *b,
-				 struct hplace_collect *c, int dst,
-				 enum hplace_move_why why)
-{
-	struct folio *folio, *next;
-	LIST_HEAD(isolated);
-	u64 moved = 0;
-	int src;
-
-	list_splice_init(&c->list, &isolated);
-	for_each_node_mask(src, b->fast) {
-		c->got = 0;
-		list_for_each_entry_safe(folio, next, &isolated, lru) {
-			if (folio_nid(folio) != src)
-				continue;
-			list_move_tail(&folio->lru, &c->list);
-			c->got += folio_nr_pages(folio);
-		}
-		moved += hplace_migrate(c, dst, why, src);
-	}
-	/* Only fast folios were picked; anything else goes back untouched. */
-	if (!list_empty(&isolated))
-		putback_movable_pages(&isolated);
-	c->got = 0;
-	return moved;
-}
+/* ------------------------------------------------------------- moves */
 
 /*
  * Demote up to @want pages of the coldest ranges, counted as @why
@@ -720,10 +374,10 @@ static u64 hplace_demote(struct hplace_batch *b, u64 want,
 				 (u64)HPLACE_MIGRATE_BATCH);
 		bool more, progress;
 
-		hplace_collect_init(b, &c, &b->fast, chunk);
+		hplace_collect_init(&c, b->stats, &b->fast, chunk);
 		more = hplace_collect(b, HPLACE_LIST_COLD, &c);
 		progress = c.got;
-		chunk = hplace_migrate_demote(b, &c, dst, why);
+		chunk = hplace_migrate_demote(&c, &b->fast, dst, why);
 		moved += chunk;
 		b->budget -= min(b->budget, chunk);
 		if (!more || !progress)
@@ -753,7 +407,7 @@ static u64 hplace_promote(struct hplace_batch *b, enum hplace_move_why why,
 				 (u64)HPLACE_MIGRATE_BATCH);
 		u64 got;
 
-		hplace_collect_init(b, &c, &b->slow, chunk);
+		hplace_collect_init(&c, b->stats, &b->slow, chunk);
 		*more = hplace_collect(b, which, &c);
 		got = c.got;
 		chunk = hplace_migrate(&c, dst, why, NUMA_NO_NODE);
@@ -796,7 +450,7 @@ static u64 hplace_swap(struct hplace_batch *b, u64 max_pairs, bool *more)
 {
 	struct hplace_collect hot, cold;
 	u64 done = 0;
-	unsigned int i, n, ok;
+	unsigned int n, ok;
 
 	*more = true;
 	if (!IS_ENABLED(CONFIG_PAGE_EXCHANGE))
@@ -805,7 +459,7 @@ static u64 hplace_swap(struct hplace_batch *b, u64 max_pairs, bool *more)
 		u64 want = min3(max_pairs - done, b->budget / 2,
 				(u64)EXCHANGE_BATCH_MAX);
 
-		hplace_collect_init(b, &hot, &b->slow, want);
+		hplace_collect_init(&hot, b->stats, &b->slow, want);
 		hot.refs_only = true;
 		hot.folios = b->xfolios[0];
 		*more = hplace_collect(b, HPLACE_LIST_HOT, &hot);
@@ -814,7 +468,7 @@ static u64 hplace_swap(struct hplace_batch *b, u64 max_pairs, bool *more)
 		if (hot.nr_folios && hot.density_lo < b->plan.mean_density) {
 			*more = false;
 		} else if (hot.nr_folios) {
-			hplace_collect_init(b, &cold, &b->fast,
+			hplace_collect_init(&cold, b->stats, &b->fast,
 					    hot.nr_folios);
 			cold.refs_only = true;
 			cold.folios = b->xfolios[1];
@@ -832,28 +486,7 @@ static u64 hplace_swap(struct hplace_batch *b, u64 max_pairs, bool *more)
 			n = 0;
 			*more = false;
 		}
-		for (i = 0; i < n; i++) {
-			b->xpairs[i].a = hot.folios[i];
-			b->xpairs[i].b = cold.folios[i];
-		}
-		ok = n ? exchange_folio_pairs(b->xpairs, n) : 0;
-		for (i = 0; i < n; i++) {
-			/* Contents moved; each folio stays in its frame. */
-			if (b->xpairs[i].result != EXCHANGE_OK)
-				continue;
-			mod_node_page_state(folio_pgdat(cold.folios[i]),
-					    HPLACE_PROMOTE, 1);
-			mod_node_page_state(folio_pgdat(cold.folios[i]),
-					    HPLACE_DEMOTE, 1);
-		}
-		for (i = 0; i < hot.nr_folios; i++)
-			folio_put(hot.folios[i]);
-		for (i = 0; i < cold.nr_folios; i++)
-			folio_put(cold.folios[i]);
-		b->stats->moves[HPLACE_MOVE_EXCHANGE] += ok;
-		b->stats->exchange_failed += n - ok;
-		count_vm_events(HPLACE_EXCHANGE, ok);
-		count_vm_events(HPLACE_EXCHANGE_FAIL, n - ok);
+		ok = hplace_exchange(&hot, &cold, n, b->xpairs);
 		done += ok;
 		b->budget -= min(b->budget, 2ULL * n);
 		/* No cold partner left, or nothing would go: stop. */
