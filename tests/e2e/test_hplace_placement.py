@@ -14,7 +14,7 @@ import re
 import time
 
 import pytap
-from hplacetest import D, H, note, prepare
+from hplacetest import D, H, note, prepare, residency
 from htiervm import VM, MiB
 from hotset import INFO, shift, start as start_hotset, stop_and_verify
 
@@ -32,19 +32,6 @@ def moves(vm):
     """stats/moves: {reason: pages}."""
     return {k: int(v) for k, v in
             (l.split() for l in vm.sh(f"cat {H}/stats/moves").splitlines())}
-
-
-def residency(vm, pid, ranges):
-    """[(pages on node 0, pages on node 1), ...] for [(start, end), ...]."""
-    args = " ".join(f"{s:#x} {e:#x}" for s, e in ranges)
-    out = vm.sh(f"pagenodes {pid} {args}", timeout=300)
-    res = []
-    for line in out.splitlines():
-        m = re.search(r"pages=(\d+) node0=(\d+) node1=(\d+)", line)
-        assert m, out
-        res.append((int(m[2]), int(m[3])))
-    assert len(res) == len(ranges), out
-    return res
 
 
 def parts(hs):
