@@ -14,6 +14,7 @@ METRICS = [  # (key, column title, format)
     ("t90_start", "t to 90% from start (s)", "{:.0f}"),
     ("t90_move", "t to 90% after move (s)", "{:.0f}"),
     ("pages_moved", "pages moved", "{:.0f}"),
+    ("moved_steady", "pages moved/min, steady", "{:.0f}"),
     ("moved_per_hot", "moved / hot pages changed", "{:.2f}"),
     ("detect_permille", "detection CPU (‰)", "{:.1f}"),
     ("throughput", "ops/s vs none", "{:.2f}"),
@@ -45,6 +46,7 @@ def scalars(results):
         row["oracle"] = (r.get("oracle") or [None])[0]
         row["share"] = (r.get("share") or [None])[0]
         row["steady_hit"] = (r.get("steady") or [None])[0]
+        row["moved_steady"] = (r.get("moved_steady") or [None])[0]
         t90 = r.get("t90") or []
         row["t90_start"] = t90[0] if t90 else None
         row["t90_move"] = t90[1] if len(t90) > 1 else None
@@ -206,7 +208,7 @@ def write(outdir, meta, results):
     rows = scalars(results)
     keys = ["workload", "system", "rep", "seed", "accel", "commit", "verify", "oracle",
             "steady_hit", "share", "share_after_move", "share_30s", "t90_start", "t90_move",
-            "pages_moved", "hot_bytes", "moved_per_hot", "detect_permille", "ops_s",
+            "pages_moved", "moved_steady", "hot_bytes", "moved_per_hot", "detect_permille", "ops_s",
             "throughput", "modelled_ns", "skipped", "error"]
     if rows:
         write_csv(os.path.join(outdir, "runs.csv"), rows, keys)
