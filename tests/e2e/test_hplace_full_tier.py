@@ -17,23 +17,24 @@ the end.
 The bounds are the mechanism's, looser than the bench targets (the bench,
 bench/placement/run, scores the same workloads against Linux tiering and
 DAMOS): 90 % of the hot set on the fast node before the move, and again
-within SETTLE_S after it. make check runs two seeds of the family and one
-of the two-tenant case; make check-full six and three.
+within SETTLE_S after it. Each seed is a test of its own; make check runs
+seeds 1-2 of the family and seed 1 of the two-tenant case, make check-full
+all of them.
 """
 
-import os
 import time
 
 from gupshot import hot_set, start as start_gups, stop, wait_verified
 from hplacetest import D, note, prepare, residency
 from htiervm import VM
 
-FULL = os.environ.get("HTIER_FULL") == "1"
-FAMILY_SEEDS = (1, 2, 3, 4, 5, 6) if FULL else (1, 2)
-TENANT_SEEDS = (1, 2, 3) if FULL else (1,)
-MOVE_AT = 35      # s after ready: the hot set moves once
+FAMILY_SEEDS = (1, 2, 3, 4, 5, 6)    # 1 and 2 in make check
+TENANT_SEEDS = (1, 2, 3)             # 1 in make check
+MOVE_AT = 45      # s after ready: the hot set moves once (7-20 s to 90 % seen)
 SETTLE_S = 45     # to 90 % after the move (the bench's target is 30 s)
 TENANT_S = 60     # the issue's bound for the hot tenant
+COLD_GIVES_MIB = 32  # of its fast pages, at least (the hot set needs more
+                     # room than the fast node has free)
 POLL_S = 3
 
 
@@ -56,13 +57,14 @@ def family_seed(seed):
         note(f"seed {seed}: {g['shape']}")
         before = after = t_move = x_move = None
         while True:
-            moved, ranges = hot_set(vm, g)
+            moved, moved_at, ranges = hot_set(vm, g)
             share = share_on_fast(vm, g["pid"], ranges)
             t = vm.uptime() - t0
             note(f"  t={t:5.1f}s hot on fast {share:6.1%} "
                  f"exchanged {exchanged(vm)}")
             if moved and t_move is None:
-                t_move, x_move = t, exchanged(vm)
+                # gups-hot's own clock (s after ready), not the poll's.
+                t_move, x_move = moved_at, exchanged(vm)
             if not moved and share >= 0.9 and before is None:
                 before = t
             if moved and share >= 0.9:
@@ -70,7 +72,7 @@ def family_seed(seed):
                 break
             if moved and t - t_move > SETTLE_S:
                 break
-            assert t < MOVE_AT + 60, f"seed {seed}: the hot set did not move"
+            assert moved or t < MOVE_AT + 60, f"seed {seed}: the hot set did not move"
             time.sleep(POLL_S)
         assert before is not None, \
             f"seed {seed}: hot set never 90% on the fast node before the move"
@@ -85,44 +87,47 @@ def family_seed(seed):
         return before, after
 
 
-def test_scattered_hot_set_moves_on_a_full_fast_tier():
-    """Seeds of the gups-hot family: the hot set reaches the fast node,
-    moves, and reaches it again with the fast tier full."""
-    res = [family_seed(s) for s in FAMILY_SEEDS]
-    note("to 90% before/after the move: " +
-         ", ".join(f"seed {s} {b:.0f}s/{a:.0f}s"
-                   for s, (b, a) in zip(FAMILY_SEEDS, res)))
-
-
 def tenant_seed(seed):
-    """s until the hot tenant's hot set is 90 % on the fast node."""
+    """s until the hot tenant's hot set is 90 % on the fast node.
+
+    As the bench's two-tenant workload, but the hot tenant maps 1 GiB, twice
+    the fast node: however warm the rest of it is, it cannot all be there,
+    so a hot set on the fast node was told apart from the rest (in the
+    bench's 512 MiB version, filling the fast node with the whole tenant
+    would do)."""
     with VM(name=f"hplace-tenants-{seed}") as vm:
         prepare(vm)
-        # The bench's two-tenant workload: the cold tenant first, on node 0.
         cold = start_gups(vm, f"-m 400 -n 0 -p 0 -q 2000 -d 600 -s {seed + 1}",
                           name="cold")
-        whole = [(cold["base"], cold["base"] + cold["size"])]
-        cold_fast0 = residency(vm, cold["pid"], whole)[0][0]
-        hot = start_gups(vm, f"-m 512 -r 4 -H 128 -p 95 -n 1 -d 600 -s {seed}",
+        cold_map = [(cold["base"], cold["base"] + cold["size"])]
+        cold_fast0 = residency(vm, cold["pid"], cold_map)[0][0]
+        hot = start_gups(vm, f"-m 1024 -r 4 -H 128 -p 95 -n 1 -d 600 -s {seed}",
                          name="hot")
+        hot_map = [(hot["base"], hot["base"] + hot["size"])]
         t0 = vm.uptime()
         reached = None
         while reached is None and vm.uptime() - t0 < TENANT_S:
-            share = share_on_fast(vm, hot["pid"], hot_set(vm, hot)[1])
+            ranges = hot_set(vm, hot)[2]
+            share = share_on_fast(vm, hot["pid"], ranges)
             note(f"  t={vm.uptime() - t0:5.1f}s hot tenant's hot set on fast "
                  f"{share:6.1%} exchanged {exchanged(vm)}")
             if share >= 0.9:
                 reached = vm.uptime() - t0
             else:
                 time.sleep(POLL_S)
-        cold_fast1 = residency(vm, cold["pid"], whole)[0][0]
         assert reached is not None, \
             f"seed {seed}: hot tenant's hot set {share:.1%} on the fast node " \
             f"after {TENANT_S}s"
-        assert cold_fast1 < cold_fast0, (cold_fast0, cold_fast1)
+        hot_pages = sum(e - s for s, e in ranges) // 4096
+        rest = residency(vm, hot["pid"], hot_map)[0][0] - int(share * hot_pages)
+        rest_share = rest / (hot["size"] // 4096 - hot_pages)
+        cold_fast1 = residency(vm, cold["pid"], cold_map)[0][0]
         note(f"seed {seed}: hot tenant's hot set 90% on the fast node after "
-             f"{reached:.0f}s; the cold tenant's pages there "
-             f"{cold_fast0 * 4 // 1024} -> {cold_fast1 * 4 // 1024} MiB")
+             f"{reached:.0f}s (the rest of it {rest_share:.0%}); the cold "
+             f"tenant's pages there {cold_fast0 * 4 // 1024} -> "
+             f"{cold_fast1 * 4 // 1024} MiB")
+        assert cold_fast0 - cold_fast1 >= COLD_GIVES_MIB * 256, \
+            (cold_fast0, cold_fast1)
         for g in (hot, cold):
             stop(vm, g)
             wait_verified(vm, g)
@@ -130,10 +135,23 @@ def tenant_seed(seed):
         return reached
 
 
-def test_hot_tenant_displaces_a_cold_one():
-    """A mostly cold tenant fills the fast node, then a hot tenant starts on
-    the slow node: its hot set reaches the fast node within TENANT_S, the
-    cold tenant's pages make room, and both tenants' data verify."""
-    res = [tenant_seed(s) for s in TENANT_SEEDS]
-    note("hot tenant to 90%: " +
-         ", ".join(f"seed {s} {t:.0f}s" for s, t in zip(TENANT_SEEDS, res)))
+def seed_test(run, seed, in_check, doc):
+    """A test function for one seed (check-full only unless `in_check`)."""
+    def test():
+        run(seed)
+    test.__doc__ = doc
+    if not in_check:
+        test.full = True
+    return test
+
+
+for _s in FAMILY_SEEDS:
+    globals()[f"test_gups_family_seed_{_s}_moves_on_a_full_fast_tier"] = seed_test(
+        family_seed, _s, _s in (1, 2), f"""gups-hot family seed {_s}: the hot set reaches the fast
+        node, moves, and reaches it again with the fast tier full.""")
+for _s in TENANT_SEEDS:
+    globals()[f"test_hot_tenant_seed_{_s}_displaces_a_cold_one"] = seed_test(
+        tenant_seed, _s, _s == 1, f"""Two tenants, seed {_s}: a mostly cold tenant fills the
+        fast node, then a hot tenant larger than it starts on the slow node:
+        its hot set, and not the rest of it, reaches the fast node within
+        TENANT_S, the cold tenant's pages make room, both verify.""")

@@ -811,14 +811,15 @@ static void hplace_work(void)
 /*
  * What creates perf counters (re-arming PEBS, probing for it) takes the CPU
  * hotplug lock and an IPI per CPU: the engine thread does it between
- * passes, without hplace.lock, so stats/ readers, sysfs writers and the
- * migrator's snapshot never wait for it.  Only a successful probe takes
- * the lock, to switch samplers (once; the PEBS counters are created then).
+ * passes, without hplace.lock, so stats/ readers and the migrator's
+ * snapshot do not wait for it.  Only a successful probe takes the lock, to
+ * switch samplers (once; the PEBS counters are created then).
  */
 static void hplace_unlocked_work(void (*rearm)(void), bool reprobe)
 {
 	char why[HPLACE_REASON_LEN];
 
+	lockdep_assert_not_held(&hplace.lock);
 	if (rearm)
 		rearm();
 	if (!reprobe || hplace_pebs_ops.available(why, sizeof(why)))

@@ -80,7 +80,8 @@ enum hplace_sampler_mode {
  *	@work.
  * @rearm: optional; slow repair a @tick found due (re-creating perf
  *	counters), run by the engine thread between passes without
- *	hplace.lock; must cope with a @stop that came first
+ *	hplace.lock; must cope with a @stop, or a @stop and a @start, that
+ *	came first
  * @handler_ns: cumulative time spent in interrupt handlers, all CPUs
  * @next_tick_ns: time (local_clock) at which @tick wants to run next,
  *	or 0 if it only runs on events

@@ -9,13 +9,12 @@
  * and pages under a mempolicy are left alone and counted by reason.  A
  * huge page the range covers only in part is split after the walk.
  *
- * Promotions migrate as NUMA balancing does (MR_NUMA_MISPLACED, no
+ * How a move is made is fixed per kind of move, not decided here:
+ * promotions migrate as NUMA balancing does (MR_NUMA_MISPLACED, no
  * reclaim, no reserves); demotions as a syscall would (a huge page that
  * finds no huge page is split rather than left).  Exchange swaps contents
  * of pairs in place (exchange_folio_pairs(), hook patch 0006).
  */
-
-#define pr_fmt(fmt) "hplace: " fmt
 
 #include <linux/mm.h>
 #include <linux/pagewalk.h>

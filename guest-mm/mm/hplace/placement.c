@@ -46,8 +46,6 @@
 #include <linux/sched/signal.h>
 #include <linux/sched/task.h>
 #include <linux/pid_namespace.h>
-#include <linux/pagewalk.h>
-#include <linux/migrate.h>
 #include <linux/mempolicy.h>
 #include <linux/huge_mm.h>
 #include <linux/node_resize.h>
@@ -55,8 +53,6 @@
 #include <linux/hplace.h>
 #include <linux/vmstat.h>
 #include <linux/sort.h>
-#include <linux/mm_inline.h>
-#include "../internal.h"
 #include "engine.h"
 #include "move.h"
 #include "tier.h"

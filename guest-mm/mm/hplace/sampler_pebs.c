@@ -34,9 +34,17 @@
  * Creating counters takes the CPU hotplug lock and an IPI per CPU.  The
  * tick only notes that a re-creation is due; the engine thread calls
  * hplace_pebs_rearm() between passes, without hplace.lock, so stats/
- * readers and the migrator's snapshot never wait for it.  The counters
- * themselves are guarded by hplace_pebs_mutex, which nests inside
- * hplace.lock.
+ * readers and the migrator's snapshot do not wait for it (unless a sysfs
+ * writer stops the sampler meanwhile: it waits for the re-creation while
+ * holding hplace.lock).  Starting, stopping and the periodic probe still
+ * create or release counters under hplace.lock; they are rare.
+ *
+ * Locking: the counters and pebs.period are guarded by hplace_pebs_mutex,
+ * which nests inside hplace.lock.  pebs.running, rearm_due, rearm_failed
+ * and why are written under hplace_pebs_mutex, or by the engine thread
+ * under hplace.lock (the tick), and read without the mutex only by the
+ * engine thread (tick, next_tick_ns, rearm), which is what makes those
+ * reads safe: no other context may call them.
  *
  * CPUs that come online after start are not sampled until the sampler is
  * restarted (sysfs, or the next re-creation).
@@ -66,7 +74,7 @@ static DEFINE_PER_CPU(struct perf_event *, hplace_pebs_store);
 static DEFINE_PER_CPU(u64, hplace_pebs_ns);
 static DEFINE_PER_CPU(unsigned long, hplace_pebs_addr);
 static DEFINE_PER_CPU(unsigned long, hplace_pebs_noaddr);
-/* Guards the counters above and pebs.period/running/rearm_due/why. */
+/* Guards the counters above and pebs.period; see "Locking" above. */
 static DEFINE_MUTEX(hplace_pebs_mutex);
 
 static struct {
@@ -251,9 +259,9 @@ static int hplace_pebs_start(u64 knob, char *why, size_t len)
 					HPLACE_PEBS_DET_RECORDS,
 					HPLACE_PEBS_DET_NS);
 		pebs.next_tick = now + HPLACE_PEBS_TICK_NS;
-		pebs.rearm_due = false;
-		pebs.rearm_failed = false;
-		pebs.running = true;
+		WRITE_ONCE(pebs.rearm_due, false);
+		WRITE_ONCE(pebs.rearm_failed, false);
+		WRITE_ONCE(pebs.running, true);
 	}
 	mutex_unlock(&hplace_pebs_mutex);
 	return ret;
@@ -262,8 +270,8 @@ static int hplace_pebs_start(u64 knob, char *why, size_t len)
 static void hplace_pebs_stop(void)
 {
 	mutex_lock(&hplace_pebs_mutex);
-	pebs.running = false;
-	pebs.rearm_due = false;
+	WRITE_ONCE(pebs.running, false);
+	WRITE_ONCE(pebs.rearm_due, false);
 	hplace_pebs_release();
 	mutex_unlock(&hplace_pebs_mutex);
 }
@@ -273,7 +281,7 @@ static void hplace_pebs_set_rate(u64 knob)
 	struct perf_event *ev;
 	int cpu;
 
-	guard(mutex)(&hplace_pebs_mutex);
+	mutex_lock(&hplace_pebs_mutex);
 	pebs.period = knob;
 	for_each_possible_cpu(cpu) {
 		ev = per_cpu(hplace_pebs_load, cpu);
@@ -283,6 +291,7 @@ static void hplace_pebs_set_rate(u64 knob)
 		if (ev)
 			perf_event_period(ev, knob * HPLACE_PEBS_STORE_MULT);
 	}
+	mutex_unlock(&hplace_pebs_mutex);
 }
 
 static int hplace_pebs_tick(u64 now, u64 *work, char *why, size_t len)
@@ -291,6 +300,7 @@ static int hplace_pebs_tick(u64 now, u64 *work, char *why, size_t len)
 	enum hplace_pebs_verdict v;
 	unsigned int windows = pebs.det.windows;
 
+	lockdep_assert_held(&hplace.lock);
 	if (READ_ONCE(pebs.rearm_failed)) {
 		strscpy(why, pebs.why, len);
 		return -ENODEV;
@@ -323,24 +333,29 @@ static int hplace_pebs_tick(u64 now, u64 *work, char *why, size_t len)
 
 /*
  * Re-create the counters if the last tick asked for it.  Engine thread,
- * without hplace.lock; a sampler stopped meanwhile is left alone.  A
- * failure is reported by the next tick, which makes the engine fall back.
+ * without hplace.lock; a sampler stopped (and maybe started again)
+ * meanwhile is left alone: stop and start clear rearm_due.  A failure is
+ * reported by the next tick, which makes the engine fall back; the engine
+ * is kicked so that the tick comes now, not at the next epoch.
  */
 static void hplace_pebs_rearm(void)
 {
+	lockdep_assert_not_held(&hplace.lock);
 	if (!READ_ONCE(pebs.rearm_due))
 		return;
-	guard(mutex)(&hplace_pebs_mutex);
-	if (!pebs.running || !pebs.rearm_due)
-		return;
-	pebs.rearm_due = false;
-	hplace_pebs_release();
-	if (hplace_pebs_arm(pebs.period, pebs.why, sizeof(pebs.why))) {
-		pebs.running = false;
-		WRITE_ONCE(pebs.rearm_failed, true);
-		return;
+	mutex_lock(&hplace_pebs_mutex);
+	if (pebs.running && pebs.rearm_due) {
+		WRITE_ONCE(pebs.rearm_due, false);
+		hplace_pebs_release();
+		if (hplace_pebs_arm(pebs.period, pebs.why, sizeof(pebs.why))) {
+			WRITE_ONCE(pebs.running, false);
+			WRITE_ONCE(pebs.rearm_failed, true);
+			hplace_kick(HPLACE_KICK_CONFIG);
+		} else {
+			pebs.rearms++;
+		}
 	}
-	pebs.rearms++;
+	mutex_unlock(&hplace_pebs_mutex);
 }
 
 static u64 hplace_pebs_handler_ns(void)

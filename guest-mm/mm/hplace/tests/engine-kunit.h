@@ -116,7 +116,7 @@ static void hplace_test_rearm(void)
 			hplace_test_rearm_saw_free = true;
 			return;
 		}
-		msleep(10);
+		usleep_range(10000, 20000);
 	}
 }
 

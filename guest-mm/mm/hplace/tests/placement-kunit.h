@@ -12,6 +12,8 @@
 
 #include <kunit/test.h>
 #include <linux/mman.h>
+#include <linux/swap.h>
+#include <linux/huge_mm.h>
 
 #define PLKT_PAGES	16
 #define PLKT_RANGES	4	/* plan entries plkt_batch() makes room for */

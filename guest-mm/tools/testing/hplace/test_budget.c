@@ -26,7 +26,7 @@ struct plant {
 	unsigned int noise_pm;	/* +- noise on unit_ns, permille */
 	u64 fixed_ns_per_s;	/* classification and friends */
 	u64 batch;		/* rate mode: scan once this many are due ... */
-	u64 batch_ns;		/* ... or this long after the last scan */
+	u64 batch_ns;		/* ... or this long after the last scan (0: never) */
 	unsigned int load_pm;	/* chance per tick of a loaded host ... */
 	unsigned int load_x;	/* ... multiplying every cost for that tick */
 };
@@ -82,7 +82,8 @@ static void sim_ticks(struct sim *s, unsigned int nr)
 				s->carry += work;
 				s->since_scan += TICK;
 				work = s->carry >= s->pl.batch ||
-				       s->since_scan >= s->pl.batch_ns ?
+				       (s->pl.batch_ns &&
+					s->since_scan >= s->pl.batch_ns) ?
 				       s->carry : 0;
 				s->carry -= work;
 				if (work)
