@@ -1,7 +1,8 @@
 """tests/selftests-mm.py's comparison of the two modes, on canned results:
 repeated subtest names stay apart by their ordinals, a measurement in a
 name is no difference, and an upstream failure the expected list allows
-may pass with hplace on but not fail with it on after passing off."""
+may pass with hplace on but not fail with it on after passing off; and
+which entries earn one more run."""
 
 import importlib.util
 import io
@@ -59,3 +60,24 @@ def test_allowed_failure_only_from_fail_to_pass():
 def test_skip_in_one_mode_is_listed_not_failed():
     ok, out = compare(entry({"1 thp": "pass"}), entry({"1 thp": "skip"}))
     assert ok and "skipped in one mode only" in out, out
+
+
+def test_pass_with_a_retry_skip_runs_once_more():
+    """cow passes but skips a case because MADV_PAGEOUT left a page that
+    migration held: named by the retry clause, that earns one more run; a
+    skip neither clause names, or a skip the skips clause allows, does not."""
+    expected = ("pass", "skips: need more free huge pages | "
+                "retry: MADV_PAGEOUT did not work (pages held by migration)")
+
+    def cow(*reasons):
+        t = {"verdict": "pass", "totals": {"pass": 5, "skip": len(reasons)},
+             "subtests": {f"{i} case": ("skip", r) for i, r in enumerate(reasons)}}
+        t["subtests"]["9 other"] = ("pass", "")
+        return t
+
+    why = smm.retry_reason(cow("MADV_PAGEOUT did not work, is swap enabled?"), expected)
+    assert why and "MADV_PAGEOUT did not work" in why, why
+    assert smm.retry_reason(cow("need more free huge pages"), expected) is None
+    assert smm.retry_reason(cow("MADV_PAGEOUT did not work, is swap enabled?",
+                                "something else"), expected) is None
+    assert smm.retry_reason(cow(), expected) is None
