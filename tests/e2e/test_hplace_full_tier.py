@@ -59,12 +59,11 @@ def family_seed(seed):
         while True:
             moved, moved_at, ranges = hot_set(vm, g)
             share = share_on_fast(vm, g["pid"], ranges)
-            t = vm.uptime() - t0
-            note(f"  t={t:5.1f}s hot on fast {share:6.1%} "
-                 f"exchanged {exchanged(vm)}")
+            t, x = vm.uptime() - t0, exchanged(vm)
+            note(f"  t={t:5.1f}s hot on fast {share:6.1%} exchanged {x}")
             if moved and t_move is None:
                 # gups-hot's own clock (s after ready), not the poll's.
-                t_move, x_move = moved_at, exchanged(vm)
+                t_move, x_move = moved_at, x
             if not moved and share >= 0.9 and before is None:
                 before = t
             if moved and share >= 0.9:

@@ -46,6 +46,7 @@
 #include <linux/kstrtox.h>
 #include <linux/cgroup.h>
 #include "engine.h"
+#include "move.h"
 #include "tier.h"
 
 #define CREATE_TRACE_POINTS
@@ -233,20 +234,6 @@ struct hplace_proc *hplace_next_proc(struct hplace_proc *p)
 	if (list_is_last(&p->node, &hplace.procs))
 		return NULL;
 	return list_next_entry(p, node);
-}
-
-/**
- * hplace_vma_tracked() - is @vma memory hplace samples and places?
- * @vma: the mapping
- *
- * Return: true for private anonymous memory (not hugetlbfs, not a PFN or
- * I/O mapping).
- */
-bool hplace_vma_tracked(struct vm_area_struct *vma)
-{
-	return vma_is_anonymous(vma) &&
-	       !(vma->vm_flags & (VM_SHARED | VM_HUGETLB | VM_PFNMAP | VM_IO |
-				  VM_MIXEDMAP));
 }
 
 /*

@@ -260,7 +260,6 @@ int hplace_set_cgroup(const char *path);
 const char *hplace_coexist_conflict(void);
 
 void hplace_record(struct hplace_proc *p, unsigned long addr, bool young);
-bool hplace_vma_tracked(struct vm_area_struct *vma);
 struct hplace_proc *hplace_first_proc(void);
 struct hplace_proc *hplace_next_proc(struct hplace_proc *p);
 

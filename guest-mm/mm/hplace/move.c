@@ -30,6 +30,20 @@
 
 /* ---------------------------------------------------------- collector */
 
+/**
+ * hplace_vma_tracked() - is @vma memory hplace samples and places?
+ * @vma: the mapping
+ *
+ * Return: true for private anonymous memory (not hugetlbfs, not a PFN or
+ * I/O mapping).
+ */
+bool hplace_vma_tracked(struct vm_area_struct *vma)
+{
+	return vma_is_anonymous(vma) &&
+	       !(vma->vm_flags & (VM_SHARED | VM_HUGETLB | VM_PFNMAP | VM_IO |
+				  VM_MIXEDMAP));
+}
+
 static void hplace_skip(struct hplace_collect *c, enum hplace_skip why,
 			unsigned long nr)
 {
@@ -187,9 +201,7 @@ static int hplace_collect_test_walk(unsigned long start, unsigned long end,
 	struct hplace_collect *c = walk->private;
 
 	/* The ranges follow private anonymous VMAs; they may have changed. */
-	if (!vma_is_anonymous(vma) || !vma_migratable(vma) ||
-	    (vma->vm_flags & (VM_SHARED | VM_HUGETLB | VM_PFNMAP | VM_IO |
-			      VM_MIXEDMAP)))
+	if (!hplace_vma_tracked(vma) || !vma_migratable(vma))
 		return 1;
 	/*
 	 * A policy set with mbind(2), or failing that with set_mempolicy(2),

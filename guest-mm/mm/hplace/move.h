@@ -61,6 +61,7 @@ struct hplace_collect {
 	unsigned int nr_split;
 };
 
+bool hplace_vma_tracked(struct vm_area_struct *vma);
 void hplace_collect_init(struct hplace_collect *c,
 			 struct hplace_place_stats *stats,
 			 const nodemask_t *from, unsigned long want);

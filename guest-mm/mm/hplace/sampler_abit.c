@@ -45,6 +45,7 @@
 #include <linux/page_idle.h>
 #include <asm/tlbflush.h>
 #include "engine.h"
+#include "move.h"
 #include <trace/events/hplace.h>
 
 /*
