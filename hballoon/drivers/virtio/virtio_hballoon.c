@@ -25,6 +25,7 @@
 #include <linux/delay.h>
 #include <linux/hplace.h>
 #include <linux/jiffies.h>
+#include <linux/memory_hotplug.h>
 #include <linux/mm.h>
 #include <linux/mmzone.h>
 #include <linux/module.h>
@@ -635,6 +636,32 @@ static void hballoon_free_block(struct page *page, unsigned int order)
 }
 
 /*
+ * Give a deflated block, offline and out of the managed count, back to the
+ * buddy allocator. __free_pages() would park a pageblock-order block on a
+ * per-CPU list (the THP order), up to pcp->high, which on a CPU-less node is
+ * an eighth of the node split over all CPUs: an order-0 allocation cannot
+ * take from it, and on a node with nothing reclaimable the allocator goes
+ * to the OOM killer without draining it (__alloc_pages_direct_reclaim()
+ * drains only after reclaim made progress), so a guest that asked for its
+ * memory back could not use the last ~100 MiB of it. Onlined memory has
+ * the same need and takes the same path, which bypasses the per-CPU lists;
+ * virtio-mem returns its fake-offline blocks this way too.
+ */
+static void hballoon_return_block(struct page *page, unsigned int order)
+{
+	set_page_private(page, 0);
+#ifdef CONFIG_MEMORY_HOTPLUG
+	page_offline_begin();
+	generic_online_page(page, order);	/* clears PageOffline, counts */
+	page_offline_end();
+#else
+	hballoon_block_offline(page, order, false);
+	adjust_managed_page_count(page, 1L << order);
+	__free_pages(page, order);
+#endif
+}
+
+/*
  * Free @node's in-flight pages, whole blocks, until at least @max pages
  * are freed or none is left; returns how many pages.
  */
@@ -829,10 +856,8 @@ static unsigned int hballoon_leak_locked(struct hballoon_node *node,
 	list_for_each_entry_safe(page, next, &blocks, lru) {
 		order = page_private(page);
 		list_del(&page->lru);
-		hballoon_block_offline(page, order, false);
-		adjust_managed_page_count(page, 1L << order);
 		count_vm_events(BALLOON_DEFLATE, 1UL << order);
-		hballoon_free_block(page, order);
+		hballoon_return_block(page, order);
 	}
 	list_for_each_entry_safe(page, next, &pages, lru) {
 		list_del(&page->lru);
