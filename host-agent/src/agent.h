@@ -17,6 +17,7 @@
 
 #include "agent_config.h"
 #include "agent_libvirt.h"
+#include "policy.h"
 
 /* A shrink under way is credited this many rounds of its last progress. */
 #define AGENT_SHRINK_CREDIT_ROUNDS	3
@@ -40,7 +41,9 @@
  *             count as coming back soon: AGENT_SHRINK_CREDIT_ROUNDS times
  *             what it gave back since the last round (policy_vm)
  * @has_demand: the guest reported its demand
- * @hot_demand: hot memory the guest wants on its fast node (untrusted)
+ * @hot_demand: hot memory the guest wants on its fast node (untrusted):
+ *             the largest report of the last demand-window seconds
+ * @demand:     those reports (policy_demand_peak())
  * @fast_target, @slow_target: what the last round decided
  * @reason:     why (policy_reason_name())
  * @error:      what went wrong with this VM in the last round, or ""
@@ -62,6 +65,7 @@ struct agent_vm {
 	uint64_t shrink_credit;
 	bool has_demand;
 	uint64_t hot_demand;
+	struct policy_demand demand;
 	uint64_t fast_target, slow_target;
 	const char *reason;
 	char error[640];	/* a qmp_error message and some context */

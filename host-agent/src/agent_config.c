@@ -27,7 +27,8 @@
 
 static const char *const host_keys[] = {
 	"fast-budget", "uris", "interval", "granule", "hysteresis",
-	"max-move", "keep-total", "socket", "monitor-timeout", NULL,
+	"max-move", "keep-total", "socket", "monitor-timeout", "demand-window",
+	NULL,
 };
 
 static const char *const domain_keys[] = {
@@ -319,6 +320,7 @@ static int parse_host(struct ctx *x, struct agent_config *c)
 	c->keep_total = true;
 	c->interval_s = AGENT_CONFIG_DEFAULT_INTERVAL;
 	c->monitor_timeout_s = AGENT_CONFIG_DEFAULT_MON_TIMEOUT;
+	c->demand_window_s = AGENT_CONFIG_DEFAULT_DEMAND_WINDOW;
 
 	r = get_size(x, g, "fast-budget", &c->budget);
 	if (r < 0)
@@ -355,7 +357,9 @@ static int parse_host(struct ctx *x, struct agent_config *c)
 	    get_uint(x, g, "interval", "a whole number of seconds", 1, 3600,
 		     &c->interval_s) < 0 ||
 	    get_uint(x, g, "monitor-timeout", "a whole number of seconds",
-		     1, 300, &c->monitor_timeout_s) < 0)
+		     1, 300, &c->monitor_timeout_s) < 0 ||
+	    get_uint(x, g, "demand-window", "a whole number of seconds",
+		     0, 3600, &c->demand_window_s) < 0)
 		return -1;
 
 	if (parse_uris(x, c))

@@ -54,6 +54,7 @@
 #define AGENT_CONFIG_DEFAULT_HYSTERESIS	(64ULL << 20)
 #define AGENT_CONFIG_DEFAULT_MAX_MOVE	(512ULL << 20)
 #define AGENT_CONFIG_DEFAULT_MON_TIMEOUT 10		/* seconds, 1..300 */
+#define AGENT_CONFIG_DEFAULT_DEMAND_WINDOW 30		/* seconds, 0..3600 */
 #define AGENT_CONFIG_DEFAULT_WEIGHT	100		/* 1..1000 */
 #define AGENT_CONFIG_MAX_NODE		63
 
@@ -90,6 +91,8 @@ struct agent_domain_cfg {
  * @keep_total: fast shrinks wait for the slow node to grow
  * @interval_s: seconds between rounds, 1..3600
  * @monitor_timeout_s: seconds a monitor command may take, 1..300
+ * @demand_window_s: seconds of demand reports a VM is sized by, 0..3600
+ *              (policy_demand_peak())
  * @uris:       libvirt URIs to connect to, @nr_uris >= 1 of them, distinct,
  *              NULL-terminated
  * @socket:     status socket path (absolute, fits sockaddr_un)
@@ -102,7 +105,7 @@ struct agent_config {
 	char *path;
 	uint64_t budget, granule, hysteresis, max_move;
 	bool keep_total;
-	unsigned interval_s, monitor_timeout_s;
+	unsigned interval_s, monitor_timeout_s, demand_window_s;
 	char **uris;
 	size_t nr_uris;
 	char *socket;

@@ -93,6 +93,14 @@ static void vms_prune(struct agent_conn *c, bool all)
 }
 
 /* The device's nodes into @vm; false (and @vm->error) if unusable. */
+static double monotonic_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
 static bool vm_read_nodes(struct agent_vm *vm, const struct hb_state *st)
 {
 	const struct hb_node *fast = hb_state_node(st, vm->cfg->fast_node);
@@ -129,7 +137,11 @@ static bool vm_read_nodes(struct agent_vm *vm, const struct hb_state *st)
 	vm->has_demand = json_object_object_get_ex(fast->obj, "stats", &stats) &&
 			 json_object_object_get_ex(stats, "hot-memory", &hot) &&
 			 json_object_is_type(hot, json_type_int);
-	vm->hot_demand = vm->has_demand ? json_object_get_uint64(hot) : 0;
+	vm->hot_demand = policy_demand_peak(&vm->demand, monotonic_s(),
+					    agent.cfg.demand_window_s,
+					    vm->has_demand,
+					    vm->has_demand ?
+					    json_object_get_uint64(hot) : 0);
 	/* keep-total keeps the total the VM had when we first saw it. */
 	if (!vm->sized)
 		vm->total = fast->actual + slow->actual;

@@ -783,3 +783,27 @@ const char *policy_reason_name(enum policy_reason reason)
 
 	return (unsigned int)reason < POLICY_NR_REASONS ? names[reason] : "?";
 }
+
+uint64_t policy_demand_peak(struct policy_demand *d, double now, double window,
+			    bool has, uint64_t bytes)
+{
+	size_t drop = 0, i;
+	uint64_t peak = bytes;
+
+	if (!has) {
+		d->len = 0;
+		return 0;
+	}
+	while (drop < d->len && d->t[drop] < now - window)
+		drop++;
+	if (d->len - drop == POLICY_DEMAND_REPORTS)
+		drop++;
+	d->len -= drop;
+	memmove(d->t, d->t + drop, d->len * sizeof(d->t[0]));
+	memmove(d->v, d->v + drop, d->len * sizeof(d->v[0]));
+	d->t[d->len] = now;
+	d->v[d->len++] = bytes;
+	for (i = 0; i < d->len; i++)
+		peak = max64(peak, d->v[i]);
+	return peak;
+}

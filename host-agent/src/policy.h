@@ -254,6 +254,41 @@ int policy_validate(const struct policy_params *p, const struct policy_vm *vms,
 void policy_round(const struct policy_params *p, const struct policy_vm *vms,
 		  size_t n, struct policy_target *out);
 
+/* Demand reports one VM's window holds at most. */
+#define POLICY_DEMAND_REPORTS	64
+
+/**
+ * struct policy_demand - a VM's recent demand reports, oldest first
+ * @t:   when each was read, seconds on a monotonic clock
+ * @v:   what it said, bytes
+ * @len: reports held
+ */
+struct policy_demand {
+	double t[POLICY_DEMAND_REPORTS];
+	uint64_t v[POLICY_DEMAND_REPORTS];
+	size_t len;
+};
+
+/**
+ * policy_demand_peak() - the demand to size a VM by
+ * @d:      its recent reports, updated
+ * @now:    when this report was read (seconds, same clock as before)
+ * @window: seconds of reports to keep (0: this one only)
+ * @has:    the guest reported a demand this round (if not, @d is emptied)
+ * @bytes:  what it reported
+ *
+ * A guest's demand is an estimate from sampling and swings with it; sizing
+ * on each report takes memory away in every dip and gives it back a few
+ * rounds later, demoting and promoting the same hot data. So a VM is sized
+ * by the largest report of the last @window seconds: it grows on the first
+ * report of more, and shrinks only once every report in the window is
+ * lower. At most POLICY_DEMAND_REPORTS are kept (the oldest goes first).
+ *
+ * Return: the largest report in the window, this one included; 0 if !@has.
+ */
+uint64_t policy_demand_peak(struct policy_demand *d, double now, double window,
+			    bool has, uint64_t bytes);
+
 /* "min", "demand", ... for @r ("?" for a value out of range). */
 const char *policy_reason_name(enum policy_reason r);
 

@@ -90,6 +90,7 @@ static void test_full(void)
 		"keep-total = false\n"
 		"socket = /run/x/y z.sock\n"
 		"monitor-timeout = 300\n"
+		"demand-window = 0\n"
 		"\n"
 		"[domain web 1]\n"
 		"min = 1G\n"
@@ -119,6 +120,7 @@ static void test_full(void)
 	tap_ok(!c.keep_total, "keep-total false");
 	tap_ok(!strcmp(c.socket, "/run/x/y z.sock"), "socket");
 	tap_ok(c.monitor_timeout_s == 300, "monitor-timeout");
+	tap_ok(c.demand_window_s == 0, "demand-window 0");
 	tap_ok(c.nr_domains == 2, "two domains");
 	d = &c.domains[0];
 	tap_ok(!strcmp(d->name, "web 1") && d->uri &&
@@ -154,6 +156,7 @@ static void test_defaults(void)
 	tap_ok(c.keep_total, "default keep-total true");
 	tap_ok(!strcmp(c.socket, "/run/htier/hballoond.sock"), "default socket");
 	tap_ok(c.monitor_timeout_s == 10, "default monitor-timeout 10");
+	tap_ok(c.demand_window_s == 30, "default demand-window 30");
 	d = c.nr_domains == 1 ? &c.domains[0] : NULL;
 	tap_ok(d && !strcmp(d->name, "vm") && !d->uri && d->min == 0 &&
 	       d->max == 2 * MiB && d->weight == 100 && d->fast_node == 0 &&
@@ -244,6 +247,10 @@ static void test_numbers(void)
 	bad("interval 0", HOST "interval = 0\n",
 	    NAME ":host:interval: 0 is out of range: expected a whole number of seconds, 1..3600");
 	bad("interval 3601", HOST "interval = 3601\n", "host:interval: 3601 is out of range");
+	bad("demand-window 3601", HOST "demand-window = 3601\n",
+	    "host:demand-window: 3601 is out of range");
+	bad("demand-window 30s", HOST "demand-window = 30s\n",
+	    "host:demand-window: '30s' is not valid");
 	bad("interval 5s", HOST "interval = 5s\n", "host:interval: '5s' is not valid");
 	bad("interval -1", HOST "interval = -1\n", "host:interval: '-1' is not valid");
 	bad("interval with comment", HOST "interval = 5 # s\n",
@@ -292,7 +299,7 @@ static void test_shape(void)
 	struct agent_config c;
 
 	bad("unknown key in [host]", HOST "intreval = 5\n",
-	    NAME ":host:intreval: unknown key (keys of [host]: fast-budget, uris, interval, granule, hysteresis, max-move, keep-total, socket, monitor-timeout)");
+	    NAME ":host:intreval: unknown key (keys of [host]: fast-budget, uris, interval, granule, hysteresis, max-move, keep-total, socket, monitor-timeout, demand-window)");
 	bad("unknown key in [domain]", HOST "[domain a]\nmin=0\nmax=0\nwieght=5\n",
 	    NAME ":domain a:wieght: unknown key (keys of [domain NAME]: min, max, weight, fast-node, slow-node, uri)");
 	bad("domain key in [host]", HOST "min = 0\n", "host:min: unknown key");

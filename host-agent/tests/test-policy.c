@@ -1532,6 +1532,36 @@ static void t_reasons(void)
 	       "reason names: one each, distinct; '?' out of range");
 }
 
+/* The demand window: up at once, down only when the window forgets. */
+static void t_demand_window(void)
+{
+	struct policy_demand d = { .len = 0 };
+	uint64_t v;
+	int i;
+
+	tap_ok(policy_demand_peak(&d, 0, 30, true, 300) == 300, "window: first report");
+	tap_ok(policy_demand_peak(&d, 2, 30, true, 480) == 480, "window: rises at once");
+	tap_ok(policy_demand_peak(&d, 4, 30, true, 170) == 480, "window: a dip is ignored");
+	tap_ok(policy_demand_peak(&d, 31, 30, true, 170) == 480,
+	       "window: still inside 30 s of the peak");
+	tap_ok(policy_demand_peak(&d, 33, 30, true, 170) == 170,
+	       "window: falls once the peak is older than the window");
+	tap_ok(policy_demand_peak(&d, 34, 30, false, 999) == 0 && d.len == 0,
+	       "window: no report empties it");
+	tap_ok(policy_demand_peak(&d, 35, 30, true, 100) == 100,
+	       "window: after no report, the new one alone");
+	tap_ok(policy_demand_peak(&d, 36, 0, true, 50) == 50 && d.len == 1,
+	       "window 0: the last report only");
+	/* More reports than it holds: the oldest go, the peak with them. */
+	d.len = 0;
+	policy_demand_peak(&d, 0, 3600, true, 1000);
+	for (i = 1; i < POLICY_DEMAND_REPORTS; i++)
+		v = policy_demand_peak(&d, i, 3600, true, 10);
+	tap_ok(v == 1000 && d.len == POLICY_DEMAND_REPORTS, "window: full, peak kept");
+	v = policy_demand_peak(&d, i, 3600, true, 10);
+	tap_ok(v == 10 && d.len == POLICY_DEMAND_REPORTS, "window: oldest dropped when full");
+}
+
 int main(void)
 {
 	static const uint64_t seeds[] = { 0x1, 0x5eed, 0xdeadbeef, 0x123456789 };
@@ -1547,6 +1577,7 @@ int main(void)
 		t_fuzz(seeds[i]);
 	}
 	t_extremes();
+	t_demand_window();
 	t_hysteresis();
 	t_no_word();
 	t_forced_bounded();
