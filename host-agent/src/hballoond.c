@@ -92,7 +92,6 @@ static void vms_prune(struct agent_conn *c, bool all)
 	}
 }
 
-/* The device's nodes into @vm; false (and @vm->error) if unusable. */
 static double monotonic_s(void)
 {
 	struct timespec ts;
@@ -101,6 +100,7 @@ static double monotonic_s(void)
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+/* The device's nodes into @vm; false (and @vm->error) if unusable. */
 static bool vm_read_nodes(struct agent_vm *vm, const struct hb_state *st)
 {
 	const struct hb_node *fast = hb_state_node(st, vm->cfg->fast_node);

@@ -787,22 +787,26 @@ const char *policy_reason_name(enum policy_reason reason)
 uint64_t policy_demand_peak(struct policy_demand *d, double now, double window,
 			    bool has, uint64_t bytes)
 {
+	double bucket = window / POLICY_DEMAND_REPORTS;
 	size_t drop = 0, i;
-	uint64_t peak = bytes;
+	uint64_t peak = 0;
 
-	if (!has) {
-		d->len = 0;
+	if (!has)
 		return 0;
-	}
-	while (drop < d->len && d->t[drop] < now - window)
-		drop++;
-	if (d->len - drop == POLICY_DEMAND_REPORTS)
+	/* An entry holds reports from its time to a bucket later. */
+	while (drop < d->len && d->t[drop] + bucket < now - window)
 		drop++;
 	d->len -= drop;
 	memmove(d->t, d->t + drop, d->len * sizeof(d->t[0]));
 	memmove(d->v, d->v + drop, d->len * sizeof(d->v[0]));
-	d->t[d->len] = now;
-	d->v[d->len++] = bytes;
+	if (d->len && (now - d->t[d->len - 1] < bucket ||
+		       d->len == POLICY_DEMAND_REPORTS)) {
+		/* Full only at the window's very edge: merge, lose nothing. */
+		d->v[d->len - 1] = max64(d->v[d->len - 1], bytes);
+	} else {
+		d->t[d->len] = now;
+		d->v[d->len++] = bytes;
+	}
 	for (i = 0; i < d->len; i++)
 		peak = max64(peak, d->v[i]);
 	return peak;

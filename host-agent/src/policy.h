@@ -149,7 +149,9 @@ struct policy_params {
  *               way; above it: a grow under way, which lands later and
  *               must not be handed out twice, so the VM is counted at this
  *               size
- * @hot_demand:  fast memory the guest says it wants (untrusted, any value)
+ * @hot_demand:  fast memory the guest says it wants (untrusted, any value;
+ *               hballoond passes the peak of its demand-window,
+ *               policy_demand_peak())
  * @total:       with keep_total: the fast + slow size to keep (0: the
  *               current total, which is only right for a single round: pass
  *               the total the VM had when first seen)
@@ -259,7 +261,8 @@ void policy_round(const struct policy_params *p, const struct policy_vm *vms,
 
 /**
  * struct policy_demand - a VM's recent demand reports, oldest first
- * @t:   when each was read, seconds on a monotonic clock
+ * @t:   when each entry's first report was read, seconds on a monotonic
+ *       clock
  * @v:   what it said, bytes
  * @len: reports held
  */
@@ -274,7 +277,8 @@ struct policy_demand {
  * @d:      its recent reports, updated
  * @now:    when this report was read (seconds, same clock as before)
  * @window: seconds of reports to keep (0: this one only)
- * @has:    the guest reported a demand this round (if not, @d is emptied)
+ * @has:    the guest reported a demand this round (if not, @d is left as
+ *          it is: its reports age out, a pause is not a drop)
  * @bytes:  what it reported
  *
  * A guest's demand is an estimate from sampling and swings with it; sizing
@@ -282,7 +286,10 @@ struct policy_demand {
  * rounds later, demoting and promoting the same hot data. So a VM is sized
  * by the largest report of the last @window seconds: it grows on the first
  * report of more, and shrinks only once every report in the window is
- * lower. At most POLICY_DEMAND_REPORTS are kept (the oldest goes first).
+ * lower. Reports within @window / POLICY_DEMAND_REPORTS of an entry's
+ * time share that entry (the larger value), which goes once its last
+ * possible report is @window old: the entries always cover the whole
+ * window, and at most 1/POLICY_DEMAND_REPORTS more.
  *
  * Return: the largest report in the window, this one included; 0 if !@has.
  */

@@ -247,6 +247,8 @@ static void test_numbers(void)
 	bad("interval 0", HOST "interval = 0\n",
 	    NAME ":host:interval: 0 is out of range: expected a whole number of seconds, 1..3600");
 	bad("interval 3601", HOST "interval = 3601\n", "host:interval: 3601 is out of range");
+	bad("demand-window -1", HOST "demand-window = -1\n",
+	    "host:demand-window: '-1' is not valid");
 	bad("demand-window 3601", HOST "demand-window = 3601\n",
 	    "host:demand-window: 3601 is out of range");
 	bad("demand-window 30s", HOST "demand-window = 30s\n",

@@ -1536,30 +1536,42 @@ static void t_reasons(void)
 static void t_demand_window(void)
 {
 	struct policy_demand d = { .len = 0 };
-	uint64_t v;
+	uint64_t v = 0;
 	int i;
 
 	tap_ok(policy_demand_peak(&d, 0, 30, true, 300) == 300, "window: first report");
 	tap_ok(policy_demand_peak(&d, 2, 30, true, 480) == 480, "window: rises at once");
 	tap_ok(policy_demand_peak(&d, 4, 30, true, 170) == 480, "window: a dip is ignored");
-	tap_ok(policy_demand_peak(&d, 31, 30, true, 170) == 480,
-	       "window: still inside 30 s of the peak");
+	tap_ok(policy_demand_peak(&d, 32, 30, true, 170) == 480,
+	       "window: a report exactly the window old still counts");
 	tap_ok(policy_demand_peak(&d, 33, 30, true, 170) == 170,
 	       "window: falls once the peak is older than the window");
-	tap_ok(policy_demand_peak(&d, 34, 30, false, 999) == 0 && d.len == 0,
-	       "window: no report empties it");
-	tap_ok(policy_demand_peak(&d, 35, 30, true, 100) == 100,
-	       "window: after no report, the new one alone");
-	tap_ok(policy_demand_peak(&d, 36, 0, true, 50) == 50 && d.len == 1,
+	tap_ok(policy_demand_peak(&d, 34, 30, false, 999) == 0 && d.len > 0,
+	       "window: no report (hplace paused) gives 0 and keeps the reports");
+	tap_ok(policy_demand_peak(&d, 35, 30, true, 100) == 170,
+	       "window: after a pause, the reports before it still count");
+	d.len = 0;
+	policy_demand_peak(&d, 36, 0, true, 500);
+	tap_ok(policy_demand_peak(&d, 37, 0, true, 50) == 50 && d.len == 1,
 	       "window 0: the last report only");
-	/* More reports than it holds: the oldest go, the peak with them. */
+	/* A long window with frequent reports: entries merge, nothing is lost. */
 	d.len = 0;
 	policy_demand_peak(&d, 0, 3600, true, 1000);
-	for (i = 1; i < POLICY_DEMAND_REPORTS; i++)
+	for (i = 1; i < 3600; i++)
 		v = policy_demand_peak(&d, i, 3600, true, 10);
-	tap_ok(v == 1000 && d.len == POLICY_DEMAND_REPORTS, "window: full, peak kept");
-	v = policy_demand_peak(&d, i, 3600, true, 10);
-	tap_ok(v == 10 && d.len == POLICY_DEMAND_REPORTS, "window: oldest dropped when full");
+	tap_ok(v == 1000 && d.len <= POLICY_DEMAND_REPORTS,
+	       "window 3600 s, a report a second: the first still counts (%zu entries)", d.len);
+	v = policy_demand_peak(&d, 3601, 3600, true, 10);
+	tap_ok(v == 1000, "window: the first report's entry holds up to 1/64 longer");
+	for (i = 3602; i < 3600 + 3600 / POLICY_DEMAND_REPORTS + 2; i++)
+		v = policy_demand_peak(&d, i, 3600, true, 10);
+	tap_ok(v == 10, "window: and then it goes");
+	/* Many reports at one instant (window 0): merged, never overflowing. */
+	d.len = 0;
+	for (i = 0; i < 2 * POLICY_DEMAND_REPORTS; i++)
+		v = policy_demand_peak(&d, 5, 0, true, (uint64_t)i);
+	tap_ok(v == 2 * POLICY_DEMAND_REPORTS - 1 && d.len <= POLICY_DEMAND_REPORTS,
+	       "window 0, reports at one instant: bounded, largest kept");
 }
 
 int main(void)

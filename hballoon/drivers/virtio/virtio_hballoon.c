@@ -628,37 +628,34 @@ static void hballoon_block_offline(struct page *page, unsigned int order,
 	page_offline_end();
 }
 
-/* Free a block of the balloon's, 2^@order pages at @page, whole. */
-static void hballoon_free_block(struct page *page, unsigned int order)
-{
-	set_page_private(page, 0);
-	__free_pages(page, order);
-}
-
 /*
- * Give a deflated block, offline and out of the managed count, back to the
- * buddy allocator. __free_pages() would park a pageblock-order block on a
- * per-CPU list (the THP order), up to pcp->high, which on a CPU-less node is
- * an eighth of the node split over all CPUs: an order-0 allocation cannot
- * take from it, and on a node with nothing reclaimable the allocator goes
- * to the OOM killer without draining it (__alloc_pages_direct_reclaim()
- * drains only after reclaim made progress), so a guest that asked for its
- * memory back could not use the last ~100 MiB of it. Onlined memory has
- * the same need and takes the same path, which bypasses the per-CPU lists;
- * virtio-mem returns its fake-offline blocks this way too.
+ * Give a block of the balloon's (2^@order pages at @page, out of the managed
+ * count) back to the buddy allocator. __free_pages() would park a
+ * pageblock-order block on the per-CPU list of that order, up to the zone's
+ * pcp->high_max (for a CPU-less node, an eighth of the zone over all online
+ * CPUs): an order-0 allocation cannot take from that list, and the
+ * allocator drains it only after reclaim made progress, so on a node with
+ * nothing reclaimable it calls the OOM killer with the list full. Onlined
+ * memory has the same need: generic_online_page() frees to the tail of the
+ * buddy lists, bypassing the per-CPU lists, restores the managed count and
+ * clears PageOffline. It sets every refcount to 0, so it is used only while
+ * the block's one reference is ours alone; a speculative reference taken
+ * meanwhile, or a kernel without memory hotplug, gets the per-CPU path.
  */
 static void hballoon_return_block(struct page *page, unsigned int order)
 {
 	set_page_private(page, 0);
 #ifdef CONFIG_MEMORY_HOTPLUG
-	page_offline_begin();
-	generic_online_page(page, order);	/* clears PageOffline, counts */
-	page_offline_end();
-#else
+	if (page_ref_freeze(page, 1)) {
+		page_offline_begin();
+		generic_online_page(page, order);
+		page_offline_end();
+		return;
+	}
+#endif
 	hballoon_block_offline(page, order, false);
 	adjust_managed_page_count(page, 1L << order);
 	__free_pages(page, order);
-#endif
 }
 
 /*
@@ -681,8 +678,11 @@ static unsigned long hballoon_free_inflight(struct hballoon_node *node,
 		n += 1UL << page_private(page);
 	}
 	spin_unlock(&hb->inflight_lock);
-	list_for_each_entry_safe(page, next, &pages, lru)
-		hballoon_free_block(page, page_private(page));
+	/* Not in the balloon yet: still in the managed count. */
+	list_for_each_entry_safe(page, next, &pages, lru) {
+		adjust_managed_page_count(page, -(1L << page_private(page)));
+		hballoon_return_block(page, page_private(page));
+	}
 	return n;
 }
 
