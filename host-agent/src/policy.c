@@ -787,7 +787,8 @@ const char *policy_reason_name(enum policy_reason reason)
 uint64_t policy_demand_peak(struct policy_demand *d, double now, double window,
 			    bool has, uint64_t bytes)
 {
-	double bucket = window / POLICY_DEMAND_REPORTS;
+	/* Entries a bucket apart over window + bucket: 64 at most. */
+	double bucket = window / (POLICY_DEMAND_REPORTS - 2);
 	size_t drop = 0, i;
 	uint64_t peak = 0;
 
@@ -801,7 +802,7 @@ uint64_t policy_demand_peak(struct policy_demand *d, double now, double window,
 	memmove(d->v, d->v + drop, d->len * sizeof(d->v[0]));
 	if (d->len && (now - d->t[d->len - 1] < bucket ||
 		       d->len == POLICY_DEMAND_REPORTS)) {
-		/* Full only at the window's very edge: merge, lose nothing. */
+		/* Full only by rounding: merge, lose nothing. */
 		d->v[d->len - 1] = max64(d->v[d->len - 1], bytes);
 	} else {
 		d->t[d->len] = now;

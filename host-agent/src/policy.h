@@ -256,15 +256,15 @@ int policy_validate(const struct policy_params *p, const struct policy_vm *vms,
 void policy_round(const struct policy_params *p, const struct policy_vm *vms,
 		  size_t n, struct policy_target *out);
 
-/* Demand reports one VM's window holds at most. */
+/* Entries one VM's demand window holds at most. */
 #define POLICY_DEMAND_REPORTS	64
 
 /**
- * struct policy_demand - a VM's recent demand reports, oldest first
+ * struct policy_demand - a VM's recent demand, oldest entry first
  * @t:   when each entry's first report was read, seconds on a monotonic
  *       clock
- * @v:   what it said, bytes
- * @len: reports held
+ * @v:   the largest report of each entry, bytes
+ * @len: entries held
  */
 struct policy_demand {
 	double t[POLICY_DEMAND_REPORTS];
@@ -274,11 +274,11 @@ struct policy_demand {
 
 /**
  * policy_demand_peak() - the demand to size a VM by
- * @d:      its recent reports, updated
+ * @d:      its recent demand, updated
  * @now:    when this report was read (seconds, same clock as before)
- * @window: seconds of reports to keep (0: this one only)
+ * @window: seconds of reports to keep (0: this instant's only)
  * @has:    the guest reported a demand this round (if not, @d is left as
- *          it is: its reports age out, a pause is not a drop)
+ *          it is: its entries age out, a pause or a reboot is not a drop)
  * @bytes:  what it reported
  *
  * A guest's demand is an estimate from sampling and swings with it; sizing
@@ -286,10 +286,10 @@ struct policy_demand {
  * rounds later, demoting and promoting the same hot data. So a VM is sized
  * by the largest report of the last @window seconds: it grows on the first
  * report of more, and shrinks only once every report in the window is
- * lower. Reports within @window / POLICY_DEMAND_REPORTS of an entry's
- * time share that entry (the larger value), which goes once its last
- * possible report is @window old: the entries always cover the whole
- * window, and at most 1/POLICY_DEMAND_REPORTS more.
+ * lower. Reports within @window / (POLICY_DEMAND_REPORTS - 2) of an
+ * entry's time share that entry (the larger value), which goes once its
+ * last possible report is @window old: the entries always cover the whole
+ * window, and at most 1/62 more.
  *
  * Return: the largest report in the window, this one included; 0 if !@has.
  */

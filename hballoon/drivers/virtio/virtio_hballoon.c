@@ -637,23 +637,24 @@ static void hballoon_block_offline(struct page *page, unsigned int order,
  * allocator drains it only after reclaim made progress, so on a node with
  * nothing reclaimable it calls the OOM killer with the list full. Onlined
  * memory has the same need: generic_online_page() frees to the tail of the
- * buddy lists, bypassing the per-CPU lists, restores the managed count and
- * clears PageOffline. It sets every refcount to 0, so it is used only while
- * the block's one reference is ours alone; a speculative reference taken
- * meanwhile, or a kernel without memory hotplug, gets the per-CPU path.
+ * buddy lists, bypassing the per-CPU lists, and restores the managed count.
+ * It sets every refcount to 0, so it is used only while the block's one
+ * reference is ours alone; a speculative reference taken meanwhile, a
+ * single page (the order-0 lists serve order-0 allocations) or a kernel
+ * without memory hotplug gets __free_pages(). PageOffline is cleared first,
+ * as virtio_mem_fake_online() does: a frozen offline page would look like
+ * memory offlining may skip it, and it could offline the block under us.
  */
 static void hballoon_return_block(struct page *page, unsigned int order)
 {
 	set_page_private(page, 0);
+	hballoon_block_offline(page, order, false);
 #ifdef CONFIG_MEMORY_HOTPLUG
-	if (page_ref_freeze(page, 1)) {
-		page_offline_begin();
+	if (order && page_ref_freeze(page, 1)) {
 		generic_online_page(page, order);
-		page_offline_end();
 		return;
 	}
 #endif
-	hballoon_block_offline(page, order, false);
 	adjust_managed_page_count(page, 1L << order);
 	__free_pages(page, order);
 }
