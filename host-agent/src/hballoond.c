@@ -92,14 +92,6 @@ static void vms_prune(struct agent_conn *c, bool all)
 	}
 }
 
-static double monotonic_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 /* The device's nodes into @vm; false (and @vm->error) if unusable. */
 static bool vm_read_nodes(struct agent_vm *vm, const struct hb_state *st)
 {
@@ -137,7 +129,7 @@ static bool vm_read_nodes(struct agent_vm *vm, const struct hb_state *st)
 	vm->has_demand = json_object_object_get_ex(fast->obj, "stats", &stats) &&
 			 json_object_object_get_ex(stats, "hot-memory", &hot) &&
 			 json_object_is_type(hot, json_type_int);
-	vm->hot_demand = policy_demand_peak(&vm->demand, monotonic_s(),
+	vm->hot_demand = policy_demand_peak(&vm->demand, qmp_now_ms() / 1000.0,
 					    agent.cfg.demand_window_s,
 					    vm->has_demand,
 					    vm->has_demand ?
