@@ -28,6 +28,7 @@
 
 #include "agent.h"
 #include "hballoon.h"
+#include "qmp.h"
 #include "policy.h"
 #include "size.h"
 #include "status_server.h"

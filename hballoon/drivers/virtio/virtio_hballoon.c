@@ -641,14 +641,14 @@ static void hballoon_block_offline(struct page *page, unsigned int order,
  * It sets every refcount to 0, so it is used only while the block's one
  * reference is ours alone; a speculative reference taken meanwhile, a
  * single page (the order-0 lists serve order-0 allocations) or a kernel
- * without memory hotplug gets __free_pages(). PageOffline is cleared first,
- * as virtio_mem_fake_online() does: a frozen offline page would look like
- * memory offlining may skip it, and it could offline the block under us.
+ * without memory hotplug gets __free_pages(). The caller clears PageOffline
+ * of a block that was in the balloon first, as virtio_mem_fake_online()
+ * does: a frozen offline page would look like memory offlining may skip
+ * it, and it could offline the block under us.
  */
 static void hballoon_return_block(struct page *page, unsigned int order)
 {
 	set_page_private(page, 0);
-	hballoon_block_offline(page, order, false);
 #ifdef CONFIG_MEMORY_HOTPLUG
 	if (order && page_ref_freeze(page, 1)) {
 		generic_online_page(page, order);
@@ -858,6 +858,7 @@ static unsigned int hballoon_leak_locked(struct hballoon_node *node,
 		order = page_private(page);
 		list_del(&page->lru);
 		count_vm_events(BALLOON_DEFLATE, 1UL << order);
+		hballoon_block_offline(page, order, false);
 		hballoon_return_block(page, order);
 	}
 	list_for_each_entry_safe(page, next, &pages, lru) {
