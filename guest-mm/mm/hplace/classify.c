@@ -33,27 +33,59 @@ static u64 hplace_add_sat(u64 a, u64 b)
 	return a > U64_MAX - b ? U64_MAX : a + b;
 }
 
-/*
- * The working set: walk the ranges in score order until their accesses
- * reach HPLACE_WORKING_SET_PERMILLE of @total.  @items are sorted.
- */
-static u64 hplace_working_pages(const struct hplace_class_item *items,
-				unsigned int nr, u64 min_density, u64 total)
+/* Descending long-horizon density (clamped), then ascending key. */
+static int hplace_class_long_cmp(const void *a, const void *b)
 {
-	u32 rem;
-	u64 want = div_u64_rem(total, 1000, &rem) * HPLACE_WORKING_SET_PERMILLE +
-		   div_u64((u64)rem * HPLACE_WORKING_SET_PERMILLE, 1000);
-	u64 cum = 0, pages = 0;
+	const struct hplace_class_item *x = a, *y = b;
+	u64 dx = min_t(u64, x->long_density, HPLACE_DENSITY_MAX);
+	u64 dy = min_t(u64, y->long_density, HPLACE_DENSITY_MAX);
+
+	if (dx != dy)
+		return dx > dy ? -1 : 1;
+	if (x->key != y->key)
+		return x->key < y->key ? -1 : 1;
+	return 0;
+}
+
+/*
+ * The working set: sort by long-horizon density, walk the ranges until
+ * their accesses reach HPLACE_WORKING_SET_PERMILLE of all.  A range at the
+ * cut that is much colder (HPLACE_WORKING_SET_COLD) than the ranges taken
+ * so far is background memory, not more of the working set: only the pages
+ * of it the share still needs count, so that a large cold range does not
+ * double the estimate whenever the share falls just past the hot ranges.
+ * Reorders @items.
+ */
+static u64 hplace_working_pages(struct hplace_class_item *items,
+				unsigned int nr, u64 min_density)
+{
+	u64 total = 0, want, cum = 0, pages = 0, d, mass;
 	unsigned int i;
+	u32 rem;
 
+	for (i = 0; i < nr; i++) {
+		d = min_t(u64, items[i].long_density, HPLACE_DENSITY_MAX);
+		if (d >= min_density)
+			total = hplace_add_sat(total,
+					       hplace_mul_sat(d, items[i].pages));
+	}
+	if (!total)
+		return 0;
+	want = div_u64_rem(total, 1000, &rem) * HPLACE_WORKING_SET_PERMILLE +
+	       div_u64((u64)rem * HPLACE_WORKING_SET_PERMILLE, 1000);
+
+	sort(items, nr, sizeof(*items), hplace_class_long_cmp, NULL);
 	for (i = 0; i < nr && (cum < want || !pages); i++) {
-		const struct hplace_class_item *it = &items[i];
-		u64 d = min_t(u64, it->density, HPLACE_DENSITY_MAX);
-
+		d = min_t(u64, items[i].long_density, HPLACE_DENSITY_MAX);
 		if (d < min_density)
 			continue;
-		cum = hplace_add_sat(cum, hplace_mul_sat(d, it->pages));
-		pages += it->pages;
+		mass = hplace_mul_sat(d, items[i].pages);
+		if (pages && mass > want - cum &&
+		    hplace_mul_sat(d, HPLACE_WORKING_SET_COLD) <
+		    div64_u64(cum, pages))
+			return pages + div64_u64(want - cum + d - 1, d);
+		cum = hplace_add_sat(cum, mass);
+		pages += items[i].pages;
 	}
 	return pages;
 }
@@ -73,7 +105,7 @@ int hplace_classify(struct hplace_class_item *items, unsigned int nr,
 		    struct hplace_class_result *res)
 {
 	u64 min_density = max_t(u64, p->min_density, 1);
-	u64 cum = 0, group, accesses = 0;
+	u64 cum = 0, group;
 	unsigned int i, j;
 
 	if (p->hysteresis_permille > 1000)
@@ -92,17 +124,12 @@ int hplace_classify(struct hplace_class_item *items, unsigned int nr,
 			it->score += div_u64(d * p->hysteresis_permille, 1000);
 		/* The low bit makes incumbents win ties. */
 		it->score = it->score << 1 | it->was_hot;
-		if (d >= min_density) {
+		if (d >= min_density)
 			res->demand_pages += it->pages;
-			accesses = hplace_add_sat(accesses,
-						  hplace_mul_sat(d, it->pages));
-		}
 	}
 
+	res->working_pages = hplace_working_pages(items, nr, min_density);
 	sort(items, nr, sizeof(*items), hplace_class_cmp, NULL);
-	if (accesses)
-		res->working_pages = hplace_working_pages(items, nr,
-							  min_density, accesses);
 
 	/* Take whole groups of equal score while they fit. */
 	for (i = 0; i < nr; i = j) {

@@ -26,6 +26,8 @@
  * struct hplace_class_item - one range to classify
  * @density: input: accesses per page, any fixed-point scale (all items the
  *	same); values above 2^52 are clamped
+ * @long_density: input: the same over a longer horizon (same scale), for
+ *	the working set only
  * @pages: input: size in base pages
  * @key: input: unique tie-breaker (e.g. range start); equal scores are
  *	ordered by ascending key so results are deterministic
@@ -36,6 +38,7 @@
  */
 struct hplace_class_item {
 	u64 density;
+	u64 long_density;
 	u64 pages;
 	u64 key;
 	void *priv;
@@ -69,10 +72,15 @@ struct hplace_class_params {
  * @demand_pages: pages in ranges at or above min_density (what would be
  *	hot with unlimited capacity)
  * @working_pages: the working set: pages of the fewest ranges, taken in
- *	score order, whose accesses (density x pages) make up
- *	HPLACE_WORKING_SET_PERMILLE of the accesses of all ranges at or above
- *	min_density; what the fast tier should hold for most accesses to hit
- *	it, whatever its capacity (the demand reported to the host)
+ *	order of long-horizon density, whose accesses (long_density x pages)
+ *	make up HPLACE_WORKING_SET_PERMILLE of the accesses of all ranges
+ *	whose long_density is at or above min_density; what the fast tier
+ *	should hold for most accesses to hit it, whatever its capacity (the
+ *	demand reported to the host); a much colder range at the cut counts
+ *	only for the pages the share still needs.  The long horizon keeps the
+ *	noise of single sampling windows out of it (range_tree.h,
+ *	HPLACE_RT_LONG_DECAY_PERMILLE); it can therefore exceed @demand_pages
+ *	for a while after accesses stop
  */
 struct hplace_class_result {
 	u64 threshold;
@@ -85,6 +93,11 @@ struct hplace_class_result {
 
 /* Share of the sampled accesses the working set covers, permille. */
 #define HPLACE_WORKING_SET_PERMILLE	900
+/*
+ * A range at the working set's cut whose density is below 1/this of the
+ * mean density of the ranges before it counts in part (classify.c).
+ */
+#define HPLACE_WORKING_SET_COLD		4
 
 int hplace_classify(struct hplace_class_item *items, unsigned int nr,
 		    const struct hplace_class_params *p,

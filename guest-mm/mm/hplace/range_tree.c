@@ -275,6 +275,15 @@ static u32 hplace_rt_scale(u32 count, unsigned long part, unsigned long whole)
 	return mul_u64_u64_div_u64(count, part, whole);
 }
 
+/* @to takes the share @part / @whole of @from's counts. */
+static void hplace_rt_take_share(struct hplace_range *to,
+				 const struct hplace_range *from,
+				 unsigned long part, unsigned long whole)
+{
+	to->count = hplace_rt_scale(from->count, part, whole);
+	to->long_count = hplace_rt_scale(from->long_count, part, whole);
+}
+
 /**
  * hplace_rtree_remove() - stop tracking an address range (munmap)
  * @t: the tree
@@ -318,25 +327,25 @@ int hplace_rtree_remove(struct hplace_rtree *t, unsigned long start,
 				n->start = end;
 				n->end = r->end;
 				n->hot = r->hot;
-				n->count = hplace_rt_scale(r->count, r->end - end, len);
+				hplace_rt_take_share(n, r, r->end - end, len);
 				hplace_rt_insert(t, n);
 				t->stats.created++;
 			} else if (r->end - end > start - r->start) {
 				/* Keep the larger side; start moves, order holds. */
-				r->count = hplace_rt_scale(r->count, r->end - end, len);
+				hplace_rt_take_share(r, r, r->end - end, len);
 				r->start = end;
 				memset(r->sub, 0, sizeof(r->sub));
 				break;
 			}
-			r->count = hplace_rt_scale(r->count, start - r->start, len);
+			hplace_rt_take_share(r, r, start - r->start, len);
 			r->end = start;
 			memset(r->sub, 0, sizeof(r->sub));
 		} else if (r->start < start) {
-			r->count = hplace_rt_scale(r->count, start - r->start, len);
+			hplace_rt_take_share(r, r, start - r->start, len);
 			r->end = start;
 			memset(r->sub, 0, sizeof(r->sub));
 		} else {
-			r->count = hplace_rt_scale(r->count, r->end - end, len);
+			hplace_rt_take_share(r, r, r->end - end, len);
 			r->start = end;
 			memset(r->sub, 0, sizeof(r->sub));
 		}
@@ -405,6 +414,8 @@ int hplace_rtree_record(struct hplace_rtree *t, unsigned long addr,
 	idx = div64_u64((u64)(addr - r->start) * HPLACE_RT_NR_SUB,
 			r->end - r->start);
 	r->count = hplace_rt_add(r->count, (u64)nr << HPLACE_RT_COUNT_SHIFT);
+	r->long_count = hplace_rt_add(r->long_count,
+				      (u64)nr << HPLACE_RT_COUNT_SHIFT);
 	r->sub[idx] = hplace_rt_add(r->sub[idx], (u64)nr << HPLACE_RT_COUNT_SHIFT);
 	t->stats.samples += nr;
 	t->pool->fresh += nr;
@@ -435,7 +446,7 @@ static void hplace_rt_split(struct hplace_rtree *t, struct hplace_range *r)
 	unsigned long len = r->end - r->start, min_len, align, c, prev, end;
 	u64 part[HPLACE_RT_NR_SUB] = { 0 }, total = 0;
 	unsigned int i, k, nr = 0, room, best;
-	u32 count = r->count;
+	u32 count = r->count, long_count = r->long_count;
 
 	min_len = t->p.min_pages << PAGE_SHIFT;
 	align = len / HPLACE_RT_NR_SUB >= HPLACE_RT_HUGE_SIZE ?
@@ -494,6 +505,8 @@ static void hplace_rt_split(struct hplace_rtree *t, struct hplace_range *r)
 	end = r->end;
 	r->end = cuts[0];
 	r->count = total ? mul_u64_u64_div_u64(count, part[0], total) : 0;
+	r->long_count = total ?
+		mul_u64_u64_div_u64(long_count, part[0], total) : 0;
 	memset(r->sub, 0, sizeof(r->sub));
 	for (i = 0; i < nr; i++) {
 		struct hplace_range *n = pieces[i];
@@ -502,6 +515,8 @@ static void hplace_rt_split(struct hplace_rtree *t, struct hplace_range *r)
 		n->end = i + 1 < nr ? cuts[i + 1] : end;
 		n->hot = r->hot;
 		n->count = total ? mul_u64_u64_div_u64(count, part[i + 1], total) : 0;
+		n->long_count = total ?
+			mul_u64_u64_div_u64(long_count, part[i + 1], total) : 0;
 		hplace_rt_insert(t, n);
 	}
 	t->stats.splits++;
@@ -543,6 +558,8 @@ static void hplace_rt_merge_pass(struct hplace_rtree *t, unsigned int tol,
 		}
 		prev->end = cur->end;
 		prev->count = hplace_rt_add(prev->count, cur->count);
+		prev->long_count = hplace_rt_add(prev->long_count,
+						 cur->long_count);
 		prev->hot = prev->hot || cur->hot;
 		memset(prev->sub, 0, sizeof(prev->sub));
 		hplace_rt_erase(t, cur);
@@ -590,6 +607,9 @@ void hplace_rtree_epoch(struct hplace_rtree *t, bool decay)
 	if (decay) {
 		hplace_rtree_for_each(t, r) {
 			r->count = hplace_rt_decay(t, r->count);
+			r->long_count = div_u64((u64)r->long_count *
+						HPLACE_RT_LONG_DECAY_PERMILLE,
+						1000);
 			for (i = 0; i < HPLACE_RT_NR_SUB; i++)
 				r->sub[i] = hplace_rt_decay(t, r->sub[i]);
 		}
@@ -647,6 +667,7 @@ unsigned int hplace_rtree_export(struct hplace_rtree *t,
 		if (n == max)
 			break;
 		items[n].density = hplace_range_density(r);
+		items[n].long_density = hplace_range_long_density(r);
 		items[n].pages = hplace_range_pages(r);
 		items[n].key = r->start;
 		items[n].priv = r;

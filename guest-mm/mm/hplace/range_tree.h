@@ -53,6 +53,8 @@ struct hplace_class_item;
  * @start: first address (page aligned)
  * @end: first address past the range (page aligned)
  * @count: decayed sample count, in 1 << HPLACE_RT_COUNT_SHIFT per sample
+ * @long_count: the same samples decayed more slowly (see
+ *	HPLACE_RT_LONG_DECAY_PERMILLE): an average over more sampling windows
  * @sub: decayed sample count per eighth of the range since the range was
  *	created, split, merged or trimmed
  * @hot: classification state, owned by the caller (split pieces inherit
@@ -63,6 +65,7 @@ struct hplace_range {
 	unsigned long start;
 	unsigned long end;
 	u32 count;
+	u32 long_count;
 	u32 sub[HPLACE_RT_NR_SUB];
 	bool hot;
 };
@@ -74,6 +77,21 @@ struct hplace_range {
  */
 #define HPLACE_RT_COOL_SAMPLES	1024
 #define HPLACE_RT_COOL_EPOCHS	4
+
+/*
+ * Share of @long_count kept at each decay: 7/8, a horizon about five
+ * times the count's (halving).  The count must follow a hot set that moves
+ * within seconds, so it holds only a few sampling windows, and when one
+ * window tells about many pages at once (the accessed-bit sampler arms a
+ * whole batch together; a workload that sweeps its hot set is young in a
+ * window over one contiguous part of it) ranges of one evenly used hot set
+ * differ several times over in count.  Ranked by count, the busiest-looking
+ * of them reach any share of the accesses long before the hot set is
+ * covered, so the working set read from the counts falls short of it.  The
+ * working set (hplace_classify()) is read from the long counts instead; it
+ * sizes memory the host gives over tens of seconds, not what to move now.
+ */
+#define HPLACE_RT_LONG_DECAY_PERMILLE	875
 
 /**
  * struct hplace_rtree_pool - bound and accounting shared by all trees
@@ -204,6 +222,18 @@ static inline unsigned long hplace_range_pages(const struct hplace_range *r)
 static inline u64 hplace_range_density(const struct hplace_range *r)
 {
 	return div64_ul((u64)r->count << HPLACE_RT_DENSITY_SHIFT,
+			hplace_range_pages(r));
+}
+
+/**
+ * hplace_range_long_density() - access density over the longer horizon
+ * @r: the range
+ *
+ * Return: as hplace_range_density(), from @r->long_count.
+ */
+static inline u64 hplace_range_long_density(const struct hplace_range *r)
+{
+	return div64_ul((u64)r->long_count << HPLACE_RT_DENSITY_SHIFT,
 			hplace_range_pages(r));
 }
 

@@ -342,10 +342,17 @@ static bool t_rtree_decay_merge(void)
 	T_ASSERT(t.nr_ranges >= 2);
 	r = hplace_rtree_lookup(&t, BASE);
 	T_EQ(r->count, 1000 * ONE / 2);		/* halved once */
+	/* The long count took the same share and lost an eighth. */
+	T_EQ(r->long_count, 1000 * ONE * 7 / 8);
 	for (i = 1; i <= 6; i++) {
+		u32 before = r->long_count;
+
 		hplace_rtree_epoch(&t, true);
 		T_EQ(r->count, (1000 * ONE) >> (i + 1));
+		T_EQ(r->long_count, (u64)before * 875 / 1000);
 	}
+	/* Six more decays: a 64th of the count left, over a third of the other. */
+	T_ASSERT(hplace_range_long_density(r) > 20 * hplace_range_density(r));
 	/* Decayed to nothing: cold neighbours merge back into one range. */
 	for (i = 0; i < 20; i++)
 		hplace_rtree_epoch(&t, true);
@@ -501,22 +508,27 @@ static bool t_rtree_remove(void)
 	T_EQ(hplace_rtree_add(&t, BASE, BASE + 16 * MB), 1);
 	r = hplace_rtree_first(&t);
 	r->count = 1600 * ONE;
+	r->long_count = 3200 * ONE;
 	/* Punch a 4 MiB hole: two ranges, counts by size. */
 	T_EQ(hplace_rtree_remove(&t, BASE + 4 * MB, BASE + 8 * MB), 0);
 	T_EQ(t.nr_ranges, 2);
 	T_CALL(check_tree(&t));
 	r = hplace_rtree_lookup(&t, BASE);
 	T_ASSERT(r->end == BASE + 4 * MB && r->count == 400 * ONE);
+	T_EQ(r->long_count, 800 * ONE);
 	T_ASSERT(!hplace_rtree_lookup(&t, BASE + 6 * MB));
 	r = hplace_rtree_lookup(&t, BASE + 8 * MB);
 	T_ASSERT(r->end == BASE + 16 * MB && r->count == 800 * ONE);
+	T_EQ(r->long_count, 1600 * ONE);
 	/* Trim both edges across two ranges. */
 	T_EQ(hplace_rtree_remove(&t, BASE + 2 * MB, BASE + 12 * MB), 0);
 	T_EQ(t.nr_ranges, 2);
 	r = hplace_rtree_lookup(&t, BASE);
 	T_ASSERT(r->end == BASE + 2 * MB && r->count == 200 * ONE);
+	T_EQ(r->long_count, 400 * ONE);
 	r = hplace_rtree_lookup(&t, BASE + 12 * MB);
 	T_ASSERT(r->start == BASE + 12 * MB && r->count == 400 * ONE);
+	T_EQ(r->long_count, 800 * ONE);
 	/* Unaligned bounds round outwards; removing nothing is fine. */
 	T_EQ(hplace_rtree_remove(&t, BASE + 12 * MB + 1, BASE + 13 * MB - 1), 0);
 	T_ASSERT(!hplace_rtree_lookup(&t, BASE + 12 * MB));
