@@ -2,7 +2,8 @@
 /*
  * hplace classification: threshold selection with hysteresis.
  *
- * O(n log n): one sort by score, one pass over groups of equal score.
+ * O(n log n): one sort by score, one pass over groups of equal score; one
+ * more sort, by long-horizon density, for the working set.
  */
 
 #include "hplace_internal.h"
@@ -48,26 +49,30 @@ static int hplace_class_long_cmp(const void *a, const void *b)
 }
 
 /*
- * The working set: sort by long-horizon density, walk the ranges until
- * their accesses reach HPLACE_WORKING_SET_PERMILLE of all.  A range at the
- * cut that is much colder (HPLACE_WORKING_SET_COLD) than the ranges taken
- * so far is background memory, not more of the working set: only the pages
- * of it the share still needs count, so that a large cold range does not
- * double the estimate whenever the share falls just past the hot ranges.
+ * The working set: of the ranges sampled lately (short density at least
+ * @min_density), ranked and weighed by long-horizon density, the first
+ * whose accesses reach HPLACE_WORKING_SET_PERMILLE of all.  A range at the
+ * cut much colder (HPLACE_WORKING_SET_COLD) than the range before it is
+ * background memory, not more of the working set: only the pages of it
+ * the share still needs count, so that a large cold range does not double
+ * the estimate whenever the share falls just past the hot ranges.
  * Reorders @items.
+ *
+ * No underflow: the loop runs on only while cum < want once pages > 0.
+ * A range with d == 0 carries no mass, so it never takes the partial path.
  */
 static u64 hplace_working_pages(struct hplace_class_item *items,
 				unsigned int nr, u64 min_density)
 {
-	u64 total = 0, want, cum = 0, pages = 0, d, mass;
+	u64 total = 0, want, cum = 0, pages = 0, prev = 0, d, mass;
 	unsigned int i;
 	u32 rem;
 
 	for (i = 0; i < nr; i++) {
+		if (min_t(u64, items[i].density, HPLACE_DENSITY_MAX) < min_density)
+			continue;
 		d = min_t(u64, items[i].long_density, HPLACE_DENSITY_MAX);
-		if (d >= min_density)
-			total = hplace_add_sat(total,
-					       hplace_mul_sat(d, items[i].pages));
+		total = hplace_add_sat(total, hplace_mul_sat(d, items[i].pages));
 	}
 	if (!total)
 		return 0;
@@ -76,16 +81,16 @@ static u64 hplace_working_pages(struct hplace_class_item *items,
 
 	sort(items, nr, sizeof(*items), hplace_class_long_cmp, NULL);
 	for (i = 0; i < nr && (cum < want || !pages); i++) {
-		d = min_t(u64, items[i].long_density, HPLACE_DENSITY_MAX);
-		if (d < min_density)
+		if (min_t(u64, items[i].density, HPLACE_DENSITY_MAX) < min_density)
 			continue;
+		d = min_t(u64, items[i].long_density, HPLACE_DENSITY_MAX);
 		mass = hplace_mul_sat(d, items[i].pages);
 		if (pages && mass > want - cum &&
-		    hplace_mul_sat(d, HPLACE_WORKING_SET_COLD) <
-		    div64_u64(cum, pages))
+		    hplace_mul_sat(d, HPLACE_WORKING_SET_COLD) < prev)
 			return pages + div64_u64(want - cum + d - 1, d);
 		cum = hplace_add_sat(cum, mass);
 		pages += items[i].pages;
+		prev = d;
 	}
 	return pages;
 }

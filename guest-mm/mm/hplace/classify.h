@@ -71,16 +71,18 @@ struct hplace_class_params {
  *	(or a tie won as incumbent)
  * @demand_pages: pages in ranges at or above min_density (what would be
  *	hot with unlimited capacity)
- * @working_pages: the working set: pages of the fewest ranges, taken in
- *	order of long-horizon density, whose accesses (long_density x pages)
- *	make up HPLACE_WORKING_SET_PERMILLE of the accesses of all ranges
- *	whose long_density is at or above min_density; what the fast tier
- *	should hold for most accesses to hit it, whatever its capacity (the
- *	demand reported to the host); a much colder range at the cut counts
- *	only for the pages the share still needs.  The long horizon keeps the
- *	noise of single sampling windows out of it (range_tree.h,
- *	HPLACE_RT_LONG_DECAY_PERMILLE); it can therefore exceed @demand_pages
- *	for a while after accesses stop
+ * @working_pages: the working set: of the ranges at or above min_density,
+ *	the pages of the first, taken in order of long-horizon density,
+ *	whose accesses (long_density x pages) make up
+ *	HPLACE_WORKING_SET_PERMILLE of the accesses of them all; a range at
+ *	the cut with under 1/HPLACE_WORKING_SET_COLD of the density of the
+ *	range before it counts only for the pages the share still needs.
+ *	What the fast tier should hold for most accesses to hit it, whatever
+ *	its capacity (the demand reported to the host).  The long horizon
+ *	keeps the noise of single sampling windows out of it (range_tree.h,
+ *	HPLACE_RT_LONG_DECAY_PERMILLE), and makes it lag: a hot set that
+ *	moved counts in part for some 10-40 s more; ranges no longer sampled
+ *	drop out as @demand_pages does.  At most @demand_pages
  */
 struct hplace_class_result {
 	u64 threshold;
@@ -94,8 +96,8 @@ struct hplace_class_result {
 /* Share of the sampled accesses the working set covers, permille. */
 #define HPLACE_WORKING_SET_PERMILLE	900
 /*
- * A range at the working set's cut whose density is below 1/this of the
- * mean density of the ranges before it counts in part (classify.c).
+ * A range at the working set's cut whose long density is below 1/this of
+ * the range's before it counts in part (classify.c).
  */
 #define HPLACE_WORKING_SET_COLD		4
 

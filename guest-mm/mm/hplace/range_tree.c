@@ -60,9 +60,12 @@ void hplace_rtree_pool_init(struct hplace_rtree_pool *pool,
  */
 bool hplace_rtree_pool_cool(struct hplace_rtree_pool *pool)
 {
+	pool->forget = false;
 	if (pool->fresh < HPLACE_RT_COOL_SAMPLES &&
 	    ++pool->warm_epochs < HPLACE_RT_COOL_EPOCHS)
 		return false;
+	pool->forget = pool->restart;
+	pool->restart = false;
 	pool->fresh = 0;
 	pool->warm_epochs = 0;
 	return true;
@@ -74,11 +77,13 @@ bool hplace_rtree_pool_cool(struct hplace_rtree_pool *pool)
  *
  * For a sampler that (re)starts: what was sampled before it stopped should
  * weigh no more than one decay would leave of it, as when every epoch
- * decayed.
+ * decayed -- in the long counts too, which that decay cuts as much as the
+ * counts: the working set must not report a run that has ended.
  */
 void hplace_rtree_pool_cool_next(struct hplace_rtree_pool *pool)
 {
 	pool->warm_epochs = HPLACE_RT_COOL_EPOCHS;
+	pool->restart = true;
 }
 
 /**
@@ -446,7 +451,9 @@ static void hplace_rt_split(struct hplace_rtree *t, struct hplace_range *r)
 	unsigned long len = r->end - r->start, min_len, align, c, prev, end;
 	u64 part[HPLACE_RT_NR_SUB] = { 0 }, total = 0;
 	unsigned int i, k, nr = 0, room, best;
-	u32 count = r->count, long_count = r->long_count;
+	u32 count = r->count;
+	/* The long count's part older than the eighths (never negative). */
+	u32 older = r->long_count - min(r->count, r->long_count);
 
 	min_len = t->p.min_pages << PAGE_SHIFT;
 	align = len / HPLACE_RT_NR_SUB >= HPLACE_RT_HUGE_SIZE ?
@@ -492,7 +499,10 @@ static void hplace_rt_split(struct hplace_rtree *t, struct hplace_range *r)
 		}
 	}
 
-	/* Share the decayed count by where the recent samples fell. */
+	/*
+	 * Share the decayed count by where the recent samples fell.  The long
+	 * count's part beyond it is older than the eighths: shared by size.
+	 */
 	for (k = 0; k < HPLACE_RT_NR_SUB; k++) {
 		c = r->start + (unsigned long)div64_u64((u64)len * (2 * k + 1),
 							 2 * HPLACE_RT_NR_SUB);
@@ -505,8 +515,7 @@ static void hplace_rt_split(struct hplace_rtree *t, struct hplace_range *r)
 	end = r->end;
 	r->end = cuts[0];
 	r->count = total ? mul_u64_u64_div_u64(count, part[0], total) : 0;
-	r->long_count = total ?
-		mul_u64_u64_div_u64(long_count, part[0], total) : 0;
+	r->long_count = r->count + hplace_rt_scale(older, cuts[0] - r->start, len);
 	memset(r->sub, 0, sizeof(r->sub));
 	for (i = 0; i < nr; i++) {
 		struct hplace_range *n = pieces[i];
@@ -515,8 +524,8 @@ static void hplace_rt_split(struct hplace_rtree *t, struct hplace_range *r)
 		n->end = i + 1 < nr ? cuts[i + 1] : end;
 		n->hot = r->hot;
 		n->count = total ? mul_u64_u64_div_u64(count, part[i + 1], total) : 0;
-		n->long_count = total ?
-			mul_u64_u64_div_u64(long_count, part[i + 1], total) : 0;
+		n->long_count = n->count +
+			hplace_rt_scale(older, n->end - n->start, len);
 		hplace_rt_insert(t, n);
 	}
 	t->stats.splits++;
@@ -527,21 +536,48 @@ static u32 hplace_rt_decay(const struct hplace_rtree *t, u32 v)
 	return div_u64((u64)v * t->p.decay_permille, 1000);
 }
 
-/* Are neighbours @a and @b alike enough to be one range? */
+/*
+ * The long count keeps at least as much as the count at each decay, so it
+ * never falls below it; after a sampler restart it loses as much.
+ */
+static u32 hplace_rt_long_decay(const struct hplace_rtree *t, u32 v)
+{
+	unsigned int keep = max_t(unsigned int, t->p.decay_permille,
+				  HPLACE_RT_LONG_DECAY_PERMILLE);
+
+	if (t->pool->forget)
+		keep = t->p.decay_permille;
+	return div_u64((u64)v * keep, 1000);
+}
+
+/* Two counts of neighbours: both cold, or densities within @tol? */
+static bool hplace_rt_counts_alike(const struct hplace_rtree *t, u32 ca,
+				   u64 da, u32 cb, u64 db, unsigned int tol)
+{
+	u64 hi = max(da, db), lo = min(da, db);
+
+	if (ca < t->p.cold_count && cb < t->p.cold_count)
+		return true;
+	/* Densities are below 2^44, so the products cannot overflow. */
+	return (hi - lo) * 1000 <= hi * tol;
+}
+
+/*
+ * Are neighbours @a and @b alike enough to be one range?  In both counts:
+ * a range whose count went cold may still carry a long history, which a
+ * merge with cold memory would spread over both.
+ */
 static bool hplace_rt_alike(const struct hplace_rtree *t,
 			    const struct hplace_range *a,
 			    const struct hplace_range *b, unsigned int tol)
 {
-	u64 da, db, hi, lo;
-
-	if (a->count < t->p.cold_count && b->count < t->p.cold_count)
-		return true;
-	da = hplace_range_density(a);
-	db = hplace_range_density(b);
-	hi = max(da, db);
-	lo = min(da, db);
-	/* Densities are below 2^44, so the products cannot overflow. */
-	return (hi - lo) * 1000 <= hi * tol;
+	return hplace_rt_counts_alike(t, a->count, hplace_range_density(a),
+				      b->count, hplace_range_density(b),
+				      tol) &&
+	       hplace_rt_counts_alike(t, a->long_count,
+				      hplace_range_long_density(a),
+				      b->long_count,
+				      hplace_range_long_density(b), tol);
 }
 
 static void hplace_rt_merge_pass(struct hplace_rtree *t, unsigned int tol,
@@ -607,9 +643,7 @@ void hplace_rtree_epoch(struct hplace_rtree *t, bool decay)
 	if (decay) {
 		hplace_rtree_for_each(t, r) {
 			r->count = hplace_rt_decay(t, r->count);
-			r->long_count = div_u64((u64)r->long_count *
-						HPLACE_RT_LONG_DECAY_PERMILLE,
-						1000);
+			r->long_count = hplace_rt_long_decay(t, r->long_count);
 			for (i = 0; i < HPLACE_RT_NR_SUB; i++)
 				r->sub[i] = hplace_rt_decay(t, r->sub[i]);
 		}

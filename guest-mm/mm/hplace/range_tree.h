@@ -6,17 +6,21 @@
  * A tree holds disjoint, page-aligned ranges [start, end) of one process's
  * address space in an rbtree keyed by start, so finding the range of a
  * sample is O(log n) (O(1) when samples hit the range of the previous one).
- * Each range keeps a decayed sample count (its density is count per page)
- * and the same count per eighth of the range, which tells whether the
- * accesses inside the range are even.
+ * Each range keeps a decayed sample count (its density is count per page),
+ * the same count per eighth of the range, which tells whether the
+ * accesses inside the range are even, and a long count of the same
+ * samples that decays more slowly (HPLACE_RT_LONG_DECAY_PERMILLE), which
+ * only the working set reads.  Splits and merges follow the count and the
+ * eighths; a merge also needs the long counts alike.
  *
  * Once per epoch hplace_rtree_epoch():
  *  - splits hot ranges whose eighths are uneven at the boundaries where the
  *    counts jump (up to 8 pieces at once, so a 1 GiB range narrows down to
  *    2 MiB pieces in three epochs), aligning cuts to huge pages when the
  *    pieces are large enough;
- *  - decays all counts (halving by default) when the caller says so:
- *    hplace_rtree_pool_cool() decides by samples seen, not by time;
+ *  - decays all counts (halving by default; the long counts by an
+ *    eighth) when the caller says so: hplace_rtree_pool_cool() decides by
+ *    samples seen, not by time;
  *  - merges adjacent neighbours that are both cold or whose densities
  *    differ by less than merge_permille (DAMON's 10%), and merges harder
  *    (doubling the tolerance) while the tree is above 7/8 of its bound, or
@@ -101,6 +105,9 @@ struct hplace_range {
  * @fresh: samples recorded into the pool's trees since the counts last
  *	decayed
  * @warm_epochs: epochs since the counts last decayed
+ * @restart: a sampler (re)started: the next decay forgets as much of the
+ *	long counts as of the counts
+ * @forget: this epoch's decay is that one (hplace_rtree_pool_cool())
  */
 struct hplace_rtree_pool {
 	unsigned long nr_ranges;
@@ -108,6 +115,8 @@ struct hplace_rtree_pool {
 	unsigned int nr_trees;
 	u64 fresh;
 	unsigned int warm_epochs;
+	bool restart;
+	bool forget;
 };
 
 /**
@@ -126,6 +135,8 @@ struct hplace_rtree_pool {
  *	1 << HPLACE_RT_COUNT_SHIFT per sample), so sparse noise does not split
  * @cold_count: ranges below this count are cold; cold neighbours merge
  * @decay_permille: share of each count kept at each decay; 500 = halving
+ *	(the long counts keep the larger of this and
+ *	HPLACE_RT_LONG_DECAY_PERMILLE)
  */
 struct hplace_rtree_params {
 	unsigned int max_ranges;

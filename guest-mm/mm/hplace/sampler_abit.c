@@ -60,20 +60,19 @@ unsigned int hplace_abit_tick_ms = 100;
  * flush that reaches a busy vCPU costs 1-5 ms against 2.5-4 us per page
  * armed and checked, so fewer, larger ticks check more pages within the
  * same budget (gups-hot over 1 GiB: 600 pages a second at 256 a tick,
- * 1,100 at 1024).  But every page of a tick shares one window, and what a
- * window sees is not independent from page to page: a workload that sweeps
- * its hot set is young in a window over one contiguous part of it.  The
- * counts of a range then hold as many independent looks as ticks went
- * into them -- about four per halving at one tick a second -- and the
- * ranges of one evenly swept 320 MiB hot set differed a hundredfold in
- * density: splits cut it where one window happened to end, and its
- * working set read 145-640 MiB.  At 256 a tick (four ticks a second at the
- * same rate) it read 307-353 MiB, with 12% fewer pages checked on that
- * workload; gups-hot kept its share of the oracle (bench/placement, seeds
- * 1 and 3: 0.98 steady, 0.97-0.98 after the move), its time to 90% after
- * the move 11-17 s against 8-17 s at 1024.  On hardware the flush is
- * microseconds and the 100 ms tick holds from about 2,560 pages a second.
- * The window does not stretch with the
+ * 1,100 at 1024, measured when 1024 was chosen).  But every page of a
+ * tick shares one window, and what one window sees is not independent
+ * from page to page: a workload that sweeps its hot set is young in a
+ * window over one contiguous part of it.  A range's count then holds about
+ * as many independent looks as ticks went into it, and at one tick a
+ * second -- four per halving -- the ranges of one evenly swept hot set
+ * differed a hundredfold in density and its working set swung by 2x.
+ * 256 a tick gives four times the windows for fewer pages checked (the
+ * changelog of this value has the measurements).  On hardware the flush
+ * costs microseconds; from 10,240 pages a second the tick is the 100 ms
+ * minimum either way, and below that it is now up to four times as
+ * frequent (so are the flush IPIs to the tenant's CPUs, which the budget
+ * does not charge).  The window does not stretch with the
  * tick: a page touched once a second is young in a 450 ms window four
  * times in ten, and next to it a page touched a hundred times a second
  * hardly stands out (measured: 47% of checks young on a workload with 7%

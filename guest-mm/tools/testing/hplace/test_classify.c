@@ -56,25 +56,28 @@ static u64 long_of(const struct hplace_class_item *it)
 }
 
 /*
- * Oracle for the working set, in exact 128-bit arithmetic: the eligible
- * items by descending long-horizon density (ties by key, selection sort),
- * the shortest prefix whose accesses reach 90% of all, the last item only in
- * part when its density is below a quarter of the mean density before it.
- * Returns false when the total does not fit 64 bits (the classifier saturates there; checked
- * separately).
+ * Oracle for the working set, from its definition, in exact 128-bit
+ * arithmetic: the items whose short density reaches mind, by descending
+ * long density (ties by key; selection sort); the shortest prefix whose
+ * accesses reach 90% of theirs, the last item only in part when its long
+ * density is under a quarter of the item's before it.  Returns false when
+ * the total does not fit 64 bits (the classifier saturates there).
  */
 static bool oracle_working(const struct hplace_class_item *in,
 			   unsigned int n, u64 mind, u64 *pages)
 {
 	static struct hplace_class_item sorted[MAXN];
-	unsigned __int128 total = 0, cum = 0, want;
-	unsigned int i, j, best;
+	unsigned __int128 total = 0, cum = 0, want, prev = 0, d, need;
+	unsigned int i, j, best, m = 0;
 
-	memcpy(sorted, in, sizeof(in[0]) * n);
-	for (i = 0; i < n; i++) {
+	for (i = 0; i < n; i++)
+		if ((in[i].density > (1ULL << 52) ? 1ULL << 52 : in[i].density) >=
+		    mind)
+			sorted[m++] = in[i];
+	for (i = 0; i < m; i++) {
 		struct hplace_class_item tmp;
 
-		for (best = i, j = i + 1; j < n; j++)
+		for (best = i, j = i + 1; j < m; j++)
 			if (long_of(&sorted[j]) > long_of(&sorted[best]) ||
 			    (long_of(&sorted[j]) == long_of(&sorted[best]) &&
 			     sorted[j].key < sorted[best].key))
@@ -84,30 +87,23 @@ static bool oracle_working(const struct hplace_class_item *in,
 		sorted[best] = tmp;
 	}
 	*pages = 0;
-	for (i = 0; i < n; i++) {
-		u64 d = long_of(&sorted[i]);
-
-		if (d >= mind)
-			total += (unsigned __int128)d * sorted[i].pages;
-	}
+	for (i = 0; i < m; i++)
+		total += (unsigned __int128)long_of(&sorted[i]) * sorted[i].pages;
 	if (total >> 64)
 		return false;
 	if (!total)
 		return true;
 	want = total * 900 / 1000;
-	for (i = 0; i < n && (cum < want || !*pages); i++) {
-		u64 d = long_of(&sorted[i]);
-
-		if (d < mind)
-			continue;
-		/* A much colder range at the cut counts for what is missing. */
-		if (*pages && (unsigned __int128)d * sorted[i].pages > want - cum &&
-		    (unsigned __int128)d * 4 < cum / *pages) {
-			*pages += (u64)((want - cum + d - 1) / d);
+	for (i = 0; i < m && (cum < want || !*pages); i++) {
+		d = long_of(&sorted[i]);
+		if (*pages && d * sorted[i].pages > want - cum && 4 * d < prev) {
+			need = want - cum;
+			*pages += (u64)((need + d - 1) / d);
 			break;
 		}
-		cum += (unsigned __int128)d * sorted[i].pages;
+		cum += d * sorted[i].pages;
 		*pages += sorted[i].pages;
+		prev = d;
 	}
 	return true;
 }
@@ -181,6 +177,7 @@ static bool t_classify_oracle(void)
 		}
 		T_EQ(res.nr_hot, nhot);
 		T_EQ(res.nr_kept, kept);
+		T_ASSERT(res.working_pages <= res.demand_pages);
 		if (oracle_working(in, n, p.min_density ? p.min_density : 1,
 				   &wp))
 			T_ASSERTF(res.working_pages == wp,
@@ -317,11 +314,11 @@ static bool t_classify_working_set(void)
 
 #define SET3(d0, p0, d1, p1, d2, p2) do {				\
 		it[0] = (struct hplace_class_item){ .density = (d0),	\
-			.long_density = (d0), .pages = (p0), .key = 0 };	\
+			.long_density = (d0), .pages = (p0), .key = 0 };\
 		it[1] = (struct hplace_class_item){ .density = (d1),	\
-			.long_density = (d1), .pages = (p1), .key = 1 };	\
+			.long_density = (d1), .pages = (p1), .key = 1 };\
 		it[2] = (struct hplace_class_item){ .density = (d2),	\
-			.long_density = (d2), .pages = (p2), .key = 2 };	\
+			.long_density = (d2), .pages = (p2), .key = 2 };\
 	} while (0)
 
 	SET3(1, 10000, 1000, 100, 0, 5000);
@@ -394,7 +391,46 @@ static bool t_classify_working_set_long_horizon(void)
 	T_EQ(hplace_classify(it, 9, &p, &res), 0);
 	T_EQ(res.working_pages, 1800);
 
+	/*
+	 * The step is against the range before, not the mean: a small, very
+	 * dense range first does not make evenly used ranges after it count
+	 * in part (16 pages at 10,000, then 1000 and 1000 pages at 40).
+	 */
+	it[0] = (struct hplace_class_item){ .density = 10000,
+		.long_density = 10000, .pages = 16, .key = 0 };
+	it[1] = (struct hplace_class_item){ .density = 40, .long_density = 40,
+					    .pages = 1000, .key = 1 };
+	it[2] = it[1];
+	it[2].key = 2;
+	T_EQ(hplace_classify(it, 3, &p, &res), 0);
+	T_EQ(res.working_pages, 2016);
+	/* At exactly a quarter the range counts in full, under it in part. */
+	it[0] = (struct hplace_class_item){ .density = 400, .long_density = 400,
+					    .pages = 100, .key = 0 };
+	it[1] = (struct hplace_class_item){ .density = 100, .long_density = 100,
+					    .pages = 1000, .key = 1 };
+	T_EQ(hplace_classify(it, 2, &p, &res), 0);
+	T_EQ(res.working_pages, 1100);
+	it[0] = (struct hplace_class_item){ .density = 400, .long_density = 400,
+					    .pages = 100, .key = 0 };
+	it[1] = (struct hplace_class_item){ .density = 99, .long_density = 99,
+					    .pages = 1000, .key = 1 };
+	T_EQ(hplace_classify(it, 2, &p, &res), 0);
+	T_EQ(res.working_pages, 960);	/* 100 + ceil(85,100 / 99) */
+
+	/* A range no longer sampled is out, whatever its long history. */
+	it[0] = (struct hplace_class_item){ .density = 400, .long_density = 400,
+					    .pages = 100, .key = 0 };
+	it[1] = (struct hplace_class_item){ .density = 0, .long_density = 4000,
+					    .pages = 1000, .key = 1 };
+	T_EQ(hplace_classify(it, 2, &p, &res), 0);
+	T_EQ(res.working_pages, 100);
+	T_EQ(res.demand_pages, 100);
+
 	/* The same counts read as the short horizon only: the old estimate. */
+	for (i = 0; i < 8; i++)
+		it[i] = (struct hplace_class_item){ .density = noisy[i],
+			.long_density = 450, .pages = 100, .key = i };
 	it[8] = (struct hplace_class_item){ .density = 20, .long_density = 20,
 					    .pages = 1000, .key = 8 };
 	for (i = 0; i < 9; i++)
@@ -451,7 +487,8 @@ const struct t_case t_classify_cases[] = {
 	{ "classify: hot range released below the band", t_classify_release },
 	{ "classify: minimum density, nothing fits, bad params", t_classify_min_density },
 	{ "classify: working set is what most accesses touch", t_classify_working_set },
-	{ "classify: working set over the long horizon", t_classify_working_set_long_horizon },
+	{ "classify: working set over the long horizon",
+	  t_classify_working_set_long_horizon },
 	{ "classify: 200k ranges, capacity respected", t_classify_large },
 	{ NULL, NULL },
 };
