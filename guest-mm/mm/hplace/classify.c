@@ -48,28 +48,60 @@ static int hplace_class_long_cmp(const void *a, const void *b)
 	return 0;
 }
 
+/* Sampled lately: the ranges the working set is made of. */
+static bool hplace_ws_eligible(const struct hplace_class_item *it,
+			       u64 min_density)
+{
+	return min_t(u64, it->density, HPLACE_DENSITY_MAX) >= min_density;
+}
+
+/*
+ * Long density of the range holding the middle page of the eligible
+ * ranges among the first @n (sorted) items, which hold @pages: the
+ * typical density of the ranges taken, which neither a small very dense
+ * range nor a small lukewarm one at the hot set's edge moves.
+ */
+static u64 hplace_ws_median(const struct hplace_class_item *items,
+			    unsigned int n, u64 min_density, u64 pages)
+{
+	u64 seen = 0, d = 0;
+	unsigned int i;
+
+	for (i = 0; i < n; i++) {
+		if (!hplace_ws_eligible(&items[i], min_density))
+			continue;
+		d = min_t(u64, items[i].long_density, HPLACE_DENSITY_MAX);
+		seen += items[i].pages;
+		if (2 * seen >= pages)
+			break;
+	}
+	return d;
+}
+
 /*
  * The working set: of the ranges sampled lately (short density at least
  * @min_density), ranked and weighed by long-horizon density, the first
  * whose accesses reach HPLACE_WORKING_SET_PERMILLE of all.  A range at the
- * cut much colder (HPLACE_WORKING_SET_COLD) than the range before it is
- * background memory, not more of the working set: only the pages of it
- * the share still needs count, so that a large cold range does not double
- * the estimate whenever the share falls just past the hot ranges.
- * Reorders @items.
+ * cut much colder (HPLACE_WORKING_SET_COLD) than the median page of the
+ * ranges taken is background memory, not more of the working set: only
+ * the pages of it the share still needs count, so that a large cold range
+ * does not double the estimate whenever the share falls just past the hot
+ * ranges.  Reorders @items.
  *
- * No underflow: the loop runs on only while cum < want once pages > 0.
- * A range with d == 0 carries no mass, so it never takes the partial path.
+ * No underflow: the loop runs on only while cum < want once pages > 0.  A
+ * range with d == 0 carries no mass, so it never takes the partial path;
+ * with d >= 1 and want - cum < mass <= U64_MAX, the rounded-up division
+ * cannot wrap: want - cum + d - 1 < mass + d <= 2^52 * pages + 2^52.
  */
 static u64 hplace_working_pages(struct hplace_class_item *items,
 				unsigned int nr, u64 min_density)
 {
-	u64 total = 0, want, cum = 0, pages = 0, prev = 0, d, mass;
+	u64 total = 0, want, cum = 0, pages = 0, d, mass;
 	unsigned int i;
 	u32 rem;
 
 	for (i = 0; i < nr; i++) {
-		if (min_t(u64, items[i].density, HPLACE_DENSITY_MAX) < min_density)
+		if (!hplace_ws_eligible(&items[i], min_density))
 			continue;
 		d = min_t(u64, items[i].long_density, HPLACE_DENSITY_MAX);
 		total = hplace_add_sat(total, hplace_mul_sat(d, items[i].pages));
@@ -81,16 +113,16 @@ static u64 hplace_working_pages(struct hplace_class_item *items,
 
 	sort(items, nr, sizeof(*items), hplace_class_long_cmp, NULL);
 	for (i = 0; i < nr && (cum < want || !pages); i++) {
-		if (min_t(u64, items[i].density, HPLACE_DENSITY_MAX) < min_density)
+		if (!hplace_ws_eligible(&items[i], min_density))
 			continue;
 		d = min_t(u64, items[i].long_density, HPLACE_DENSITY_MAX);
 		mass = hplace_mul_sat(d, items[i].pages);
 		if (pages && mass > want - cum &&
-		    hplace_mul_sat(d, HPLACE_WORKING_SET_COLD) < prev)
+		    hplace_mul_sat(d, HPLACE_WORKING_SET_COLD) <
+		    hplace_ws_median(items, i, min_density, pages))
 			return pages + div64_u64(want - cum + d - 1, d);
 		cum = hplace_add_sat(cum, mass);
 		pages += items[i].pages;
-		prev = d;
 	}
 	return pages;
 }

@@ -75,14 +75,17 @@ struct hplace_class_params {
  *	the pages of the first, taken in order of long-horizon density,
  *	whose accesses (long_density x pages) make up
  *	HPLACE_WORKING_SET_PERMILLE of the accesses of them all; a range at
- *	the cut with under 1/HPLACE_WORKING_SET_COLD of the density of the
- *	range before it counts only for the pages the share still needs.
+ *	the cut with under 1/HPLACE_WORKING_SET_COLD of the long density of
+ *	the median page taken before it counts only for the pages the share
+ *	still needs.
  *	What the fast tier should hold for most accesses to hit it, whatever
  *	its capacity (the demand reported to the host).  The long horizon
  *	keeps the noise of single sampling windows out of it (range_tree.h,
  *	HPLACE_RT_LONG_DECAY_PERMILLE), and makes it lag: a hot set that
- *	moved counts in part for some 10-40 s more; ranges no longer sampled
- *	drop out as @demand_pages does.  At most @demand_pages
+ *	moved still counts until its short count goes cold (some 10-40 s),
+ *	so meanwhile the working set can read up to both hot sets; ranges
+ *	no longer sampled drop out as @demand_pages does.  At most
+ *	@demand_pages
  */
 struct hplace_class_result {
 	u64 threshold;
@@ -97,7 +100,8 @@ struct hplace_class_result {
 #define HPLACE_WORKING_SET_PERMILLE	900
 /*
  * A range at the working set's cut whose long density is below 1/this of
- * the range's before it counts in part (classify.c).
+ * the median page's of the ranges taken before it counts in part
+ * (classify.c).
  */
 #define HPLACE_WORKING_SET_COLD		4
 

@@ -77,8 +77,8 @@ bool hplace_rtree_pool_cool(struct hplace_rtree_pool *pool)
  *
  * For a sampler that (re)starts: what was sampled before it stopped should
  * weigh no more than one decay would leave of it, as when every epoch
- * decayed -- in the long counts too, which that decay cuts as much as the
- * counts: the working set must not report a run that has ended.
+ * decayed -- in the long counts too, which that decay sets to the counts:
+ * the working set must not report a run that has ended.
  */
 void hplace_rtree_pool_cool_next(struct hplace_rtree_pool *pool)
 {
@@ -538,16 +538,19 @@ static u32 hplace_rt_decay(const struct hplace_rtree *t, u32 v)
 
 /*
  * The long count keeps at least as much as the count at each decay, so it
- * never falls below it; after a sampler restart it loses as much.
+ * never falls below it.  At the decay after a sampler restart it becomes
+ * the (decayed) count: the history beyond the count's horizon is of the
+ * run that ended, and the working set must not report it.
  */
-static u32 hplace_rt_long_decay(const struct hplace_rtree *t, u32 v)
+static u32 hplace_rt_long_decay(const struct hplace_rtree *t,
+				const struct hplace_range *r)
 {
 	unsigned int keep = max_t(unsigned int, t->p.decay_permille,
 				  HPLACE_RT_LONG_DECAY_PERMILLE);
 
 	if (t->pool->forget)
-		keep = t->p.decay_permille;
-	return div_u64((u64)v * keep, 1000);
+		return r->count;
+	return div_u64((u64)r->long_count * keep, 1000);
 }
 
 /* Two counts of neighbours: both cold, or densities within @tol? */
@@ -643,7 +646,7 @@ void hplace_rtree_epoch(struct hplace_rtree *t, bool decay)
 	if (decay) {
 		hplace_rtree_for_each(t, r) {
 			r->count = hplace_rt_decay(t, r->count);
-			r->long_count = hplace_rt_long_decay(t, r->long_count);
+			r->long_count = hplace_rt_long_decay(t, r);
 			for (i = 0; i < HPLACE_RT_NR_SUB; i++)
 				r->sub[i] = hplace_rt_decay(t, r->sub[i]);
 		}

@@ -19,8 +19,9 @@
  *    2 MiB pieces in three epochs), aligning cuts to huge pages when the
  *    pieces are large enough;
  *  - decays all counts (halving by default; the long counts by an
- *    eighth) when the caller says so: hplace_rtree_pool_cool() decides by
- *    samples seen, not by time;
+ *    eighth, or to the counts after a sampler restart) when the caller
+ *    says so: hplace_rtree_pool_cool() decides by samples seen, not by
+ *    time;
  *  - merges adjacent neighbours that are both cold or whose densities
  *    differ by less than merge_permille (DAMON's 10%), and merges harder
  *    (doubling the tolerance) while the tree is above 7/8 of its bound, or
@@ -105,8 +106,8 @@ struct hplace_range {
  * @fresh: samples recorded into the pool's trees since the counts last
  *	decayed
  * @warm_epochs: epochs since the counts last decayed
- * @restart: a sampler (re)started: the next decay forgets as much of the
- *	long counts as of the counts
+ * @restart: a sampler (re)started: the next decay sets the long counts
+ *	to the counts
  * @forget: this epoch's decay is that one (hplace_rtree_pool_cool())
  */
 struct hplace_rtree_pool {

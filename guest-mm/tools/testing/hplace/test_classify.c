@@ -60,14 +60,15 @@ static u64 long_of(const struct hplace_class_item *it)
  * arithmetic: the items whose short density reaches mind, by descending
  * long density (ties by key; selection sort); the shortest prefix whose
  * accesses reach 90% of theirs, the last item only in part when its long
- * density is under a quarter of the item's before it.  Returns false when
- * the total does not fit 64 bits (the classifier saturates there).
+ * density is under a quarter of the median taken page's (the item where
+ * the pages taken reach half).  Returns false when the total does not fit
+ * 64 bits (the classifier saturates there).
  */
 static bool oracle_working(const struct hplace_class_item *in,
 			   unsigned int n, u64 mind, u64 *pages)
 {
 	static struct hplace_class_item sorted[MAXN];
-	unsigned __int128 total = 0, cum = 0, want, prev = 0, d, need;
+	unsigned __int128 total = 0, cum = 0, want, d, need, half, med;
 	unsigned int i, j, best, m = 0;
 
 	for (i = 0; i < n; i++)
@@ -96,14 +97,21 @@ static bool oracle_working(const struct hplace_class_item *in,
 	want = total * 900 / 1000;
 	for (i = 0; i < m && (cum < want || !*pages); i++) {
 		d = long_of(&sorted[i]);
-		if (*pages && d * sorted[i].pages > want - cum && 4 * d < prev) {
-			need = want - cum;
-			*pages += (u64)((need + d - 1) / d);
-			break;
+		if (*pages && d * sorted[i].pages > want - cum) {
+			for (half = 0, med = 0, j = 0; j < i; j++) {
+				half += sorted[j].pages;
+				med = long_of(&sorted[j]);
+				if (2 * half >= *pages)
+					break;
+			}
+			if (4 * d < med) {
+				need = want - cum;
+				*pages += (u64)((need + d - 1) / d);
+				break;
+			}
 		}
 		cum += d * sorted[i].pages;
 		*pages += sorted[i].pages;
-		prev = d;
 	}
 	return true;
 }
@@ -392,9 +400,9 @@ static bool t_classify_working_set_long_horizon(void)
 	T_EQ(res.working_pages, 1800);
 
 	/*
-	 * The step is against the range before, not the mean: a small, very
-	 * dense range first does not make evenly used ranges after it count
-	 * in part (16 pages at 10,000, then 1000 and 1000 pages at 40).
+	 * The step is against the median page taken, not the mean: a small,
+	 * very dense range first does not make evenly used ranges after it
+	 * count in part (16 pages at 10,000, then 1000 and 1000 pages at 40).
 	 */
 	it[0] = (struct hplace_class_item){ .density = 10000,
 		.long_density = 10000, .pages = 16, .key = 0 };
@@ -417,6 +425,21 @@ static bool t_classify_working_set_long_horizon(void)
 					    .pages = 1000, .key = 1 };
 	T_EQ(hplace_classify(it, 2, &p, &res), 0);
 	T_EQ(res.working_pages, 960);	/* 100 + ceil(85,100 / 99) */
+
+	/*
+	 * Nor a small lukewarm range just before the cut make a large cold
+	 * one count in full: 800 hot pages at 1000, 16 at 300 (the hot set's
+	 * edge), 2000 cold at 125 -> 800 + 16 + ceil(144,520 / 125) pages,
+	 * where the range before the cut (300) would have let all 2000 in.
+	 */
+	it[0] = (struct hplace_class_item){ .density = 1000,
+		.long_density = 1000, .pages = 800, .key = 0 };
+	it[1] = (struct hplace_class_item){ .density = 300, .long_density = 300,
+					    .pages = 16, .key = 1 };
+	it[2] = (struct hplace_class_item){ .density = 125,
+		.long_density = 125, .pages = 2000, .key = 2 };
+	T_EQ(hplace_classify(it, 3, &p, &res), 0);
+	T_EQ(res.working_pages, 800 + 16 + 1157);
 
 	/* A range no longer sampled is out, whatever its long history. */
 	it[0] = (struct hplace_class_item){ .density = 400, .long_density = 400,

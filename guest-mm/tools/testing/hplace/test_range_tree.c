@@ -866,16 +866,19 @@ static bool t_rtree_pool_cool(void)
 		;
 	hplace_rtree_epoch(&a, true);
 	T_EQ(r->long_count, 7000 * ONE);
-	/* ... and as much as the count at the decay after a restart. */
+	/* ... and becomes the count at the decay after a restart. */
+	r->count = 1000 * ONE;
 	hplace_rtree_pool_cool_next(&pool);
 	T_EQ(hplace_rtree_pool_cool(&pool), true);
 	hplace_rtree_epoch(&a, true);
-	T_EQ(r->long_count, 3500 * ONE);
+	T_EQ(r->count, 500 * ONE);
+	T_EQ(r->long_count, 500 * ONE);
+	/* Then an eighth again. */
 	T_EQ(hplace_rtree_pool_cool(&pool), false);
 	for (i = 1; !hplace_rtree_pool_cool(&pool); i++)
 		;
 	hplace_rtree_epoch(&a, true);
-	T_EQ(r->long_count, 3500 * ONE * 7 / 8);
+	T_EQ(r->long_count, 500 * ONE * 7 / 8);
 	hplace_rtree_destroy(&a);
 	hplace_rtree_destroy(&b);
 	return true;
