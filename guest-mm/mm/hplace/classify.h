@@ -74,10 +74,11 @@ struct hplace_class_params {
  * @working_pages: the working set: of the ranges at or above min_density,
  *	the pages of the first, taken in order of long-horizon density,
  *	whose accesses (long_density x pages) make up
- *	HPLACE_WORKING_SET_PERMILLE of the accesses of them all; a range at
- *	the cut with under 1/HPLACE_WORKING_SET_COLD of the long density of
- *	the median page taken before it counts only for the pages the share
- *	still needs.
+ *	HPLACE_WORKING_SET_PERMILLE of the accesses of them all; a range
+ *	with under 1/HPLACE_WORKING_SET_COLD of the long density of the
+ *	median page taken before it is background: it ends the working set
+ *	once the ranges taken hold 3/4 of the accesses, and before that
+ *	counts, at the cut, only for the pages the share still needs.
  *	What the fast tier should hold for most accesses to hit it, whatever
  *	its capacity (the demand reported to the host).  The long horizon
  *	keeps the noise of single sampling windows out of it (range_tree.h,

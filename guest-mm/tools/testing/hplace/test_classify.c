@@ -59,9 +59,10 @@ static u64 long_of(const struct hplace_class_item *it)
  * Oracle for the working set, from its definition, in exact 128-bit
  * arithmetic: the items whose short density reaches mind, by descending
  * long density (ties by key; selection sort); the shortest prefix whose
- * accesses reach 90% of theirs, the last item only in part when its long
- * density is under a quarter of the median taken page's (the item where
- * the pages taken reach half).  Returns false when the total does not fit
+ * accesses reach 90% of theirs; an item under a quarter of the median
+ * taken page's long density (the item where the pages taken reach half)
+ * ends it once 3/4 of the accesses are taken, and counts only in part at
+ * the cut before that.  Returns false when the total does not fit
  * 64 bits (the classifier saturates there).
  */
 static bool oracle_working(const struct hplace_class_item *in,
@@ -97,14 +98,17 @@ static bool oracle_working(const struct hplace_class_item *in,
 	want = total * 900 / 1000;
 	for (i = 0; i < m && (cum < want || !*pages); i++) {
 		d = long_of(&sorted[i]);
-		if (*pages && d * sorted[i].pages > want - cum) {
+		if (*pages) {
 			for (half = 0, med = 0, j = 0; j < i; j++) {
 				half += sorted[j].pages;
 				med = long_of(&sorted[j]);
 				if (2 * half >= *pages)
 					break;
 			}
-			if (4 * d < med) {
+			/* Background: ends it after 3/4, else in part. */
+			if (4 * d < med && 4 * cum >= 3 * total)
+				break;
+			if (4 * d < med && d * sorted[i].pages > want - cum) {
 				need = want - cum;
 				*pages += (u64)((need + d - 1) / d);
 				break;
@@ -386,16 +390,26 @@ static bool t_classify_working_set_long_horizon(void)
 		T_ASSERT(it[i].hot == (it[i].density >= 400));
 
 	/*
-	 * Cold memory with an eighth of the accesses: 90% needs some of it,
-	 * 1000 pages of it at 45 hold 45,000 of the 405,000 accesses, and the
-	 * 4,500 still missing need 100 of its pages, not all 1000.
+	 * Cold memory with a ninth of the accesses (1000 pages at 45: 45,000
+	 * of 405,000): 90% would need some of it, but it is background after
+	 * a hot set that holds more than 3/4 of the accesses.
 	 */
 	it[8] = (struct hplace_class_item){ .density = 45, .long_density = 45,
 					    .pages = 1000, .key = 8 };
 	T_EQ(hplace_classify(it, 9, &p, &res), 0);
-	T_EQ(res.working_pages, 900);
+	T_EQ(res.working_pages, 800);
+	/*
+	 * When the hot set holds less (4000 cold pages at 100: 400,000 of
+	 * 760,000), the cold range at the cut counts for the 324,000 accesses
+	 * still missing: 3240 of its pages, not all 4000.
+	 */
+	it[8] = (struct hplace_class_item){ .density = 100,
+		.long_density = 100, .pages = 4000, .key = 8 };
+	T_EQ(hplace_classify(it, 9, &p, &res), 0);
+	T_EQ(res.working_pages, 800 + 3240);
 	/* A range at the cut that is as warm as the rest counts in full. */
-	it[8].long_density = 300;
+	it[8] = (struct hplace_class_item){ .density = 45, .long_density = 300,
+					    .pages = 1000, .key = 8 };
 	T_EQ(hplace_classify(it, 9, &p, &res), 0);
 	T_EQ(res.working_pages, 1800);
 
@@ -429,8 +443,9 @@ static bool t_classify_working_set_long_horizon(void)
 	/*
 	 * Nor a small lukewarm range just before the cut make a large cold
 	 * one count in full: 800 hot pages at 1000, 16 at 300 (the hot set's
-	 * edge), 2000 cold at 125 -> 800 + 16 + ceil(144,520 / 125) pages,
-	 * where the range before the cut (300) would have let all 2000 in.
+	 * edge), 2000 cold at 125: the cold range is background after 76% of
+	 * the accesses, where the range before the cut (300) would have let
+	 * all 2000 pages in.
 	 */
 	it[0] = (struct hplace_class_item){ .density = 1000,
 		.long_density = 1000, .pages = 800, .key = 0 };
@@ -439,7 +454,7 @@ static bool t_classify_working_set_long_horizon(void)
 	it[2] = (struct hplace_class_item){ .density = 125,
 		.long_density = 125, .pages = 2000, .key = 2 };
 	T_EQ(hplace_classify(it, 3, &p, &res), 0);
-	T_EQ(res.working_pages, 800 + 16 + 1157);
+	T_EQ(res.working_pages, 800 + 16);
 
 	/* A range no longer sampled is out, whatever its long history. */
 	it[0] = (struct hplace_class_item){ .density = 400, .long_density = 400,
