@@ -28,8 +28,8 @@
 
 #include "agent.h"
 #include "hballoon.h"
-#include "qmp.h"
 #include "policy.h"
+#include "qmp.h"
 #include "size.h"
 #include "status_server.h"
 

@@ -642,9 +642,10 @@ static void hballoon_block_offline(struct page *page, unsigned int order,
  * reference is ours alone; a speculative reference taken meanwhile, a
  * single page (the order-0 lists serve order-0 allocations) or a kernel
  * without memory hotplug gets __free_pages(). The caller clears PageOffline
- * of a block that was in the balloon first, as virtio_mem_fake_online()
- * does: a frozen offline page would look like memory offlining may skip
- * it, and it could offline the block under us.
+ * of a block that was in the balloon first (generic_online_page() would
+ * clear it too, but the __free_pages() path would not): a frozen offline
+ * page would look like memory offlining may skip it, and it could offline
+ * the block under us.
  */
 static void hballoon_return_block(struct page *page, unsigned int order)
 {
