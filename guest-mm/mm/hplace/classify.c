@@ -2,7 +2,8 @@
 /*
  * hplace classification: threshold selection with hysteresis.
  *
- * O(n log n): one sort by score, one pass over groups of equal score.
+ * O(n log n): one sort by score, one pass over groups of equal score; one
+ * more sort, by long-horizon density, for the working set.
  */
 
 #include "hplace_internal.h"
@@ -33,27 +34,90 @@ static u64 hplace_add_sat(u64 a, u64 b)
 	return a > U64_MAX - b ? U64_MAX : a + b;
 }
 
-/*
- * The working set: walk the ranges in score order until their accesses
- * reach HPLACE_WORKING_SET_PERMILLE of @total.  @items are sorted.
- */
-static u64 hplace_working_pages(const struct hplace_class_item *items,
-				unsigned int nr, u64 min_density, u64 total)
+/* Descending long-horizon density (clamped), then ascending key. */
+static int hplace_class_long_cmp(const void *a, const void *b)
 {
+	const struct hplace_class_item *x = a, *y = b;
+	u64 dx = min_t(u64, x->long_density, HPLACE_DENSITY_MAX);
+	u64 dy = min_t(u64, y->long_density, HPLACE_DENSITY_MAX);
+
+	if (dx != dy)
+		return dx > dy ? -1 : 1;
+	if (x->key != y->key)
+		return x->key < y->key ? -1 : 1;
+	return 0;
+}
+
+/* Sampled lately: the ranges the working set is made of. */
+static bool hplace_ws_eligible(const struct hplace_class_item *it,
+			       u64 min_density)
+{
+	return min_t(u64, it->density, HPLACE_DENSITY_MAX) >= min_density;
+}
+
+/*
+ * The working set: of the ranges sampled lately (short density at least
+ * @min_density), ranked and weighed by long-horizon density, the first
+ * whose accesses reach HPLACE_WORKING_SET_PERMILLE of all.  A range much
+ * colder (HPLACE_WORKING_SET_COLD) than the median page of the ranges
+ * taken is background memory, not more of the working set.  Once the
+ * ranges taken hold three quarters of the accesses, background ends the
+ * working set: the accessed-bit sampler sees a page at most once a window,
+ * so memory touched ten times less often than the hot set can hold a fifth
+ * of the samples while it takes a tenth of the accesses (a 48 MiB hot set
+ * with 10% of its touches spread over 144 MiB more read 135-192 MiB).
+ * Before that, background at the cut counts only for the pages the share
+ * still needs, so that a large cold range does not double the estimate
+ * whenever the share falls just past the hot ranges.  Reorders @items.
+ *
+ * No underflow: the loop runs on only while cum < want once pages > 0.  A
+ * range with d == 0 carries no mass, so it never takes the partial path;
+ * with d >= 1 and want - cum < mass <= U64_MAX, the rounded-up division
+ * cannot wrap: want - cum + d - 1 < mass + d <= 2^52 * pages + 2^52.
+ */
+static u64 hplace_working_pages(struct hplace_class_item *items,
+				unsigned int nr, u64 min_density)
+{
+	u64 total = 0, want, cum = 0, pages = 0, d, mass;
+	u64 mid_pages = 0, mid_d = 0;
+	unsigned int i, mid = 0;
 	u32 rem;
-	u64 want = div_u64_rem(total, 1000, &rem) * HPLACE_WORKING_SET_PERMILLE +
-		   div_u64((u64)rem * HPLACE_WORKING_SET_PERMILLE, 1000);
-	u64 cum = 0, pages = 0;
-	unsigned int i;
 
-	for (i = 0; i < nr && (cum < want || !pages); i++) {
-		const struct hplace_class_item *it = &items[i];
-		u64 d = min_t(u64, it->density, HPLACE_DENSITY_MAX);
-
-		if (d < min_density)
+	for (i = 0; i < nr; i++) {
+		if (!hplace_ws_eligible(&items[i], min_density))
 			continue;
-		cum = hplace_add_sat(cum, hplace_mul_sat(d, it->pages));
-		pages += it->pages;
+		d = min_t(u64, items[i].long_density, HPLACE_DENSITY_MAX);
+		total = hplace_add_sat(total, hplace_mul_sat(d, items[i].pages));
+	}
+	if (!total)
+		return 0;
+	want = div_u64_rem(total, 1000, &rem) * HPLACE_WORKING_SET_PERMILLE +
+	       div_u64((u64)rem * HPLACE_WORKING_SET_PERMILLE, 1000);
+
+	sort(items, nr, sizeof(*items), hplace_class_long_cmp, NULL);
+	for (i = 0; i < nr && (cum < want || !pages); i++) {
+		if (!hplace_ws_eligible(&items[i], min_density))
+			continue;
+		d = min_t(u64, items[i].long_density, HPLACE_DENSITY_MAX);
+		mass = hplace_mul_sat(d, items[i].pages);
+		/* mid_d: the long density of the middle page taken. */
+		while (mid < i && 2 * mid_pages < pages) {
+			if (hplace_ws_eligible(&items[mid], min_density)) {
+				mid_pages += items[mid].pages;
+				mid_d = min_t(u64, items[mid].long_density,
+					      HPLACE_DENSITY_MAX);
+			}
+			mid++;
+		}
+		if (pages && hplace_mul_sat(d, HPLACE_WORKING_SET_COLD) < mid_d) {
+			/* Background, after a core with most accesses. */
+			if (cum >= total - total / 4)
+				return pages;
+			if (mass > want - cum)
+				return pages + div64_u64(want - cum + d - 1, d);
+		}
+		cum = hplace_add_sat(cum, mass);
+		pages += items[i].pages;
 	}
 	return pages;
 }
@@ -73,7 +137,7 @@ int hplace_classify(struct hplace_class_item *items, unsigned int nr,
 		    struct hplace_class_result *res)
 {
 	u64 min_density = max_t(u64, p->min_density, 1);
-	u64 cum = 0, group, accesses = 0;
+	u64 cum = 0, group;
 	unsigned int i, j;
 
 	if (p->hysteresis_permille > 1000)
@@ -92,17 +156,12 @@ int hplace_classify(struct hplace_class_item *items, unsigned int nr,
 			it->score += div_u64(d * p->hysteresis_permille, 1000);
 		/* The low bit makes incumbents win ties. */
 		it->score = it->score << 1 | it->was_hot;
-		if (d >= min_density) {
+		if (d >= min_density)
 			res->demand_pages += it->pages;
-			accesses = hplace_add_sat(accesses,
-						  hplace_mul_sat(d, it->pages));
-		}
 	}
 
+	res->working_pages = hplace_working_pages(items, nr, min_density);
 	sort(items, nr, sizeof(*items), hplace_class_cmp, NULL);
-	if (accesses)
-		res->working_pages = hplace_working_pages(items, nr,
-							  min_density, accesses);
 
 	/* Take whole groups of equal score while they fit. */
 	for (i = 0; i < nr; i = j) {

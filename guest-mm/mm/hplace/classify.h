@@ -26,6 +26,8 @@
  * struct hplace_class_item - one range to classify
  * @density: input: accesses per page, any fixed-point scale (all items the
  *	same); values above 2^52 are clamped
+ * @long_density: input: the same over a longer horizon (same scale), for
+ *	the working set only
  * @pages: input: size in base pages
  * @key: input: unique tie-breaker (e.g. range start); equal scores are
  *	ordered by ascending key so results are deterministic
@@ -36,6 +38,7 @@
  */
 struct hplace_class_item {
 	u64 density;
+	u64 long_density;
 	u64 pages;
 	u64 key;
 	void *priv;
@@ -68,11 +71,22 @@ struct hplace_class_params {
  *	(or a tie won as incumbent)
  * @demand_pages: pages in ranges at or above min_density (what would be
  *	hot with unlimited capacity)
- * @working_pages: the working set: pages of the fewest ranges, taken in
- *	score order, whose accesses (density x pages) make up
- *	HPLACE_WORKING_SET_PERMILLE of the accesses of all ranges at or above
- *	min_density; what the fast tier should hold for most accesses to hit
- *	it, whatever its capacity (the demand reported to the host)
+ * @working_pages: the working set: of the ranges at or above min_density,
+ *	the pages of the first, taken in order of long-horizon density,
+ *	whose accesses (long_density x pages) make up
+ *	HPLACE_WORKING_SET_PERMILLE of the accesses of them all; a range
+ *	with under 1/HPLACE_WORKING_SET_COLD of the long density of the
+ *	median page taken before it is background: it ends the working set
+ *	once the ranges taken hold 3/4 of the accesses, and before that
+ *	counts, at the cut, only for the pages the share still needs.
+ *	What the fast tier should hold for most accesses to hit it, whatever
+ *	its capacity (the demand reported to the host).  The long horizon
+ *	keeps the noise of single sampling windows out of it (range_tree.h,
+ *	HPLACE_RT_LONG_DECAY_PERMILLE), and makes it lag: a hot set that
+ *	moved still counts until its short count goes cold (some 10-40 s),
+ *	so meanwhile the working set can read up to both hot sets; ranges
+ *	no longer sampled drop out as @demand_pages does.  At most
+ *	@demand_pages
  */
 struct hplace_class_result {
 	u64 threshold;
@@ -85,6 +99,12 @@ struct hplace_class_result {
 
 /* Share of the sampled accesses the working set covers, permille. */
 #define HPLACE_WORKING_SET_PERMILLE	900
+/*
+ * A range at the working set's cut whose long density is below 1/this of
+ * the median page's of the ranges taken before it counts in part
+ * (classify.c).
+ */
+#define HPLACE_WORKING_SET_COLD		4
 
 int hplace_classify(struct hplace_class_item *items, unsigned int nr,
 		    const struct hplace_class_params *p,

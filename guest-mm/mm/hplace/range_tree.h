@@ -6,17 +6,22 @@
  * A tree holds disjoint, page-aligned ranges [start, end) of one process's
  * address space in an rbtree keyed by start, so finding the range of a
  * sample is O(log n) (O(1) when samples hit the range of the previous one).
- * Each range keeps a decayed sample count (its density is count per page)
- * and the same count per eighth of the range, which tells whether the
- * accesses inside the range are even.
+ * Each range keeps a decayed sample count (its density is count per page),
+ * the same count per eighth of the range, which tells whether the
+ * accesses inside the range are even, and a long count of the same
+ * samples that decays more slowly (HPLACE_RT_LONG_DECAY_PERMILLE), which
+ * only the working set reads.  Splits and merges follow the count and the
+ * eighths; a merge also needs the long counts alike.
  *
  * Once per epoch hplace_rtree_epoch():
  *  - splits hot ranges whose eighths are uneven at the boundaries where the
  *    counts jump (up to 8 pieces at once, so a 1 GiB range narrows down to
  *    2 MiB pieces in three epochs), aligning cuts to huge pages when the
  *    pieces are large enough;
- *  - decays all counts (halving by default) when the caller says so:
- *    hplace_rtree_pool_cool() decides by samples seen, not by time;
+ *  - decays all counts (halving by default; the long counts by an
+ *    eighth, or to the counts after a sampler restart) when the caller
+ *    says so: hplace_rtree_pool_cool() decides by samples seen, not by
+ *    time;
  *  - merges adjacent neighbours that are both cold or whose densities
  *    differ by less than merge_permille (DAMON's 10%), and merges harder
  *    (doubling the tolerance) while the tree is above 7/8 of its bound, or
@@ -53,6 +58,8 @@ struct hplace_class_item;
  * @start: first address (page aligned)
  * @end: first address past the range (page aligned)
  * @count: decayed sample count, in 1 << HPLACE_RT_COUNT_SHIFT per sample
+ * @long_count: the same samples decayed more slowly (see
+ *	HPLACE_RT_LONG_DECAY_PERMILLE): an average over more sampling windows
  * @sub: decayed sample count per eighth of the range since the range was
  *	created, split, merged or trimmed
  * @hot: classification state, owned by the caller (split pieces inherit
@@ -63,6 +70,7 @@ struct hplace_range {
 	unsigned long start;
 	unsigned long end;
 	u32 count;
+	u32 long_count;
 	u32 sub[HPLACE_RT_NR_SUB];
 	bool hot;
 };
@@ -75,6 +83,21 @@ struct hplace_range {
 #define HPLACE_RT_COOL_SAMPLES	1024
 #define HPLACE_RT_COOL_EPOCHS	4
 
+/*
+ * Share of @long_count kept at each decay: 7/8, a horizon about five
+ * times the count's (halving).  The count must follow a hot set that moves
+ * within seconds, so it holds only a few sampling windows, and when one
+ * window tells about many pages at once (the accessed-bit sampler arms a
+ * whole batch together; a workload that sweeps its hot set is young in a
+ * window over one contiguous part of it) ranges of one evenly used hot set
+ * differ several times over in count.  Ranked by count, the busiest-looking
+ * of them reach any share of the accesses long before the hot set is
+ * covered, so the working set read from the counts falls short of it.  The
+ * working set (hplace_classify()) is read from the long counts instead; it
+ * sizes memory the host gives over tens of seconds, not what to move now.
+ */
+#define HPLACE_RT_LONG_DECAY_PERMILLE	875
+
 /**
  * struct hplace_rtree_pool - bound and accounting shared by all trees
  * @nr_ranges: ranges in all trees
@@ -83,6 +106,9 @@ struct hplace_range {
  * @fresh: samples recorded into the pool's trees since the counts last
  *	decayed
  * @warm_epochs: epochs since the counts last decayed
+ * @restart: a sampler (re)started: the next decay sets the long counts
+ *	to the counts
+ * @forget: this epoch's decay is that one (hplace_rtree_pool_cool())
  */
 struct hplace_rtree_pool {
 	unsigned long nr_ranges;
@@ -90,6 +116,8 @@ struct hplace_rtree_pool {
 	unsigned int nr_trees;
 	u64 fresh;
 	unsigned int warm_epochs;
+	bool restart;
+	bool forget;
 };
 
 /**
@@ -108,6 +136,8 @@ struct hplace_rtree_pool {
  *	1 << HPLACE_RT_COUNT_SHIFT per sample), so sparse noise does not split
  * @cold_count: ranges below this count are cold; cold neighbours merge
  * @decay_permille: share of each count kept at each decay; 500 = halving
+ *	(the long counts keep the larger of this and
+ *	HPLACE_RT_LONG_DECAY_PERMILLE)
  */
 struct hplace_rtree_params {
 	unsigned int max_ranges;
@@ -204,6 +234,18 @@ static inline unsigned long hplace_range_pages(const struct hplace_range *r)
 static inline u64 hplace_range_density(const struct hplace_range *r)
 {
 	return div64_ul((u64)r->count << HPLACE_RT_DENSITY_SHIFT,
+			hplace_range_pages(r));
+}
+
+/**
+ * hplace_range_long_density() - access density over the longer horizon
+ * @r: the range
+ *
+ * Return: as hplace_range_density(), from @r->long_count.
+ */
+static inline u64 hplace_range_long_density(const struct hplace_range *r)
+{
+	return div64_ul((u64)r->long_count << HPLACE_RT_DENSITY_SHIFT,
 			hplace_range_pages(r));
 }
 

@@ -58,17 +58,27 @@ unsigned int hplace_abit_tick_ms = 100;
  * at least this many pages: the per-tick fixed cost (the TLB flush and its
  * IPIs, the wakeup) would otherwise dominate a small budget.  Under TCG a
  * flush that reaches a busy vCPU costs 1-5 ms against 2.5-4 us per page
- * armed and checked: at 256 pages a tick the flushes took two thirds of a
- * 10 permille budget, at 1024 about a third, and twice as many pages were
- * checked within the same budget (gups-hot over 1 GiB, 600 -> 1,100 pages
- * a second; on hardware the flush is microseconds and the 100 ms tick
- * holds from about 10,000 pages a second).  The window
- * does not stretch with it: a page touched once a second is young in a
- * 450 ms window four times in ten, and next to it a page touched a hundred
- * times a second hardly stands out (measured: 47% of checks young on a
- * workload with 7% hot pages, and a 1 GiB range that never split).
+ * armed and checked, so fewer, larger ticks check more pages within the
+ * same budget (gups-hot over 1 GiB: 600 pages a second at 256 a tick,
+ * 1,100 at 1024, measured when 1024 was chosen).  But every page of a
+ * tick shares one window, and what one window sees is not independent
+ * from page to page: a workload that sweeps its hot set is young in a
+ * window over one contiguous part of it.  A range's count then holds about
+ * as many independent looks as ticks went into it, and at one tick a
+ * second -- four per halving -- the ranges of one evenly swept hot set
+ * differed a hundredfold in density and its working set swung by 2x.
+ * 256 a tick gives four times the windows for fewer pages checked (the
+ * changelog of this value has the measurements).  On hardware the flush
+ * costs microseconds; from 10,240 pages a second the tick is the 100 ms
+ * minimum either way, and below that it is now up to four times as
+ * frequent (so are the flush IPIs to the tenant's CPUs, which the budget
+ * does not charge).  The window does not stretch with the
+ * tick: a page touched once a second is young in a 450 ms window four
+ * times in ten, and next to it a page touched a hundred times a second
+ * hardly stands out (measured: 47% of checks young on a workload with 7%
+ * hot pages, and a 1 GiB range that never split).
  */
-#define HPLACE_ABIT_MIN_BATCH	1024
+#define HPLACE_ABIT_MIN_BATCH	256
 /* Most pages armed per tick (bounds the pending array). */
 #define HPLACE_ABIT_BATCH	16384
 

@@ -588,9 +588,10 @@ static int hplace_ranges_show(struct seq_file *m, void *v)
 		if (!nr)
 			continue;
 		hplace_rtree_for_each(&p->tree, r)
-			seq_printf(m, "%d 0x%lx 0x%lx %lu %u %llu %d\n", nr,
+			seq_printf(m, "%d 0x%lx 0x%lx %lu %u %llu %d %llu\n", nr,
 				   r->start, r->end, hplace_range_pages(r),
-				   r->count, hplace_range_density(r), r->hot);
+				   r->count, hplace_range_density(r), r->hot,
+				   hplace_range_long_density(r));
 	}
 	mutex_unlock(&hplace.lock);
 	return 0;

@@ -45,6 +45,9 @@ static bool check_tree(struct hplace_rtree *t)
 				  prev->start, prev->end, r->start, r->end);
 		T_ASSERT(hplace_rtree_lookup(t, r->start) == r);
 		T_ASSERT(hplace_rtree_lookup(t, r->end - 1) == r);
+		/* Every path that changes the count keeps the long one. */
+		T_ASSERTF(r->long_count >= r->count, "long %u < count %u",
+			  r->long_count, r->count);
 		prev = r;
 		n++;
 	}
@@ -342,16 +345,75 @@ static bool t_rtree_decay_merge(void)
 	T_ASSERT(t.nr_ranges >= 2);
 	r = hplace_rtree_lookup(&t, BASE);
 	T_EQ(r->count, 1000 * ONE / 2);		/* halved once */
+	/* The long count took the same share and lost an eighth. */
+	T_EQ(r->long_count, 1000 * ONE * 7 / 8);
 	for (i = 1; i <= 6; i++) {
+		u32 before = r->long_count;
+
 		hplace_rtree_epoch(&t, true);
 		T_EQ(r->count, (1000 * ONE) >> (i + 1));
+		T_EQ(r->long_count, (u64)before * 875 / 1000);
 	}
-	/* Decayed to nothing: cold neighbours merge back into one range. */
+	/* A 128th of the count left, over a third of the long count. */
+	T_ASSERT(hplace_range_long_density(r) > 20 * hplace_range_density(r));
+	/*
+	 * The count decays to nothing, the long count still holds the
+	 * history: no merge with the empty neighbour, which would spread it.
+	 */
 	for (i = 0; i < 20; i++)
+		hplace_rtree_epoch(&t, true);
+	T_EQ(r->count, 0);
+	T_ASSERT(t.nr_ranges >= 2);
+	/* Both decayed to nothing: cold neighbours merge back into one. */
+	for (i = 0; i < 40; i++)
 		hplace_rtree_epoch(&t, true);
 	T_EQ(t.nr_ranges, 1);
 	r = hplace_rtree_first(&t);
 	T_ASSERT(r->start == BASE && r->end == BASE + 2 * MB && r->count == 0);
+	hplace_rtree_destroy(&t);
+	return true;
+}
+
+/*
+ * The long count on split and merge: the part the eighths saw follows
+ * them, the older part is shared by size; a merge adds both counts.
+ */
+static bool t_rtree_long_count_split_merge(void)
+{
+	struct hplace_rtree t;
+	struct hplace_range *p0, *p1, *p2;
+
+	T_CALL(mk_tree(&t, 64, 64));
+	T_EQ(hplace_rtree_add(&t, BASE, BASE + 8 * MB), 1);
+	T_EQ(hplace_rtree_record(&t, BASE, 600, false), 0);
+	T_EQ(hplace_rtree_record(&t, BASE + MB, 200, false), 0);
+	p0 = hplace_rtree_first(&t);
+	T_EQ(p0->long_count, 800 * ONE);
+	p0->long_count = 2400 * ONE;	/* 1600 older than the eighths */
+	hplace_rtree_epoch(&t, false);
+	T_CALL(check_tree(&t));
+	T_EQ(t.nr_ranges, 3);
+	p1 = hplace_rtree_lookup(&t, BASE + MB);
+	p2 = hplace_rtree_lookup(&t, BASE + 2 * MB);
+	T_ASSERT(p0->end == BASE + MB && p1->end == BASE + 2 * MB &&
+		 p2->end == BASE + 8 * MB);
+	T_EQ(p0->count, 600 * ONE);
+	T_EQ(p0->long_count, 800 * ONE);	/* 600 + 1600 / 8 */
+	T_EQ(p1->count, 200 * ONE);
+	T_EQ(p1->long_count, 400 * ONE);	/* 200 + 1600 / 8 */
+	T_EQ(p2->count, 0);
+	T_EQ(p2->long_count, 1200 * ONE);	/* 1600 * 6 / 8 */
+
+	/* Cold counts, long densities alike: they merge, the counts add. */
+	p1->count = 0;
+	p1->long_count = 100 * ONE;
+	p2->long_count = 600 * ONE;
+	hplace_rtree_epoch(&t, false);
+	T_CALL(check_tree(&t));
+	T_EQ(t.nr_ranges, 2);
+	p1 = hplace_rtree_lookup(&t, BASE + MB);
+	T_ASSERT(p1->start == BASE + MB && p1->end == BASE + 8 * MB);
+	T_EQ(p1->long_count, 700 * ONE);
 	hplace_rtree_destroy(&t);
 	return true;
 }
@@ -501,22 +563,27 @@ static bool t_rtree_remove(void)
 	T_EQ(hplace_rtree_add(&t, BASE, BASE + 16 * MB), 1);
 	r = hplace_rtree_first(&t);
 	r->count = 1600 * ONE;
+	r->long_count = 3200 * ONE;
 	/* Punch a 4 MiB hole: two ranges, counts by size. */
 	T_EQ(hplace_rtree_remove(&t, BASE + 4 * MB, BASE + 8 * MB), 0);
 	T_EQ(t.nr_ranges, 2);
 	T_CALL(check_tree(&t));
 	r = hplace_rtree_lookup(&t, BASE);
 	T_ASSERT(r->end == BASE + 4 * MB && r->count == 400 * ONE);
+	T_EQ(r->long_count, 800 * ONE);
 	T_ASSERT(!hplace_rtree_lookup(&t, BASE + 6 * MB));
 	r = hplace_rtree_lookup(&t, BASE + 8 * MB);
 	T_ASSERT(r->end == BASE + 16 * MB && r->count == 800 * ONE);
+	T_EQ(r->long_count, 1600 * ONE);
 	/* Trim both edges across two ranges. */
 	T_EQ(hplace_rtree_remove(&t, BASE + 2 * MB, BASE + 12 * MB), 0);
 	T_EQ(t.nr_ranges, 2);
 	r = hplace_rtree_lookup(&t, BASE);
 	T_ASSERT(r->end == BASE + 2 * MB && r->count == 200 * ONE);
+	T_EQ(r->long_count, 400 * ONE);
 	r = hplace_rtree_lookup(&t, BASE + 12 * MB);
 	T_ASSERT(r->start == BASE + 12 * MB && r->count == 400 * ONE);
+	T_EQ(r->long_count, 800 * ONE);
 	/* Unaligned bounds round outwards; removing nothing is fine. */
 	T_EQ(hplace_rtree_remove(&t, BASE + 12 * MB + 1, BASE + 13 * MB - 1), 0);
 	T_ASSERT(!hplace_rtree_lookup(&t, BASE + 12 * MB));
@@ -761,6 +828,7 @@ static bool t_rtree_sparse_samples(void)
 static bool t_rtree_pool_cool(void)
 {
 	struct hplace_rtree a, b;
+	struct hplace_range *r;
 	unsigned int i;
 	u32 before;
 
@@ -790,6 +858,27 @@ static bool t_rtree_pool_cool(void)
 	T_EQ(hplace_rtree_lookup(&a, BASE)->count, before);
 	hplace_rtree_epoch(&a, true);
 	T_EQ(hplace_rtree_lookup(&a, BASE)->count, before / 2);
+	/* The long count loses an eighth at a decay... */
+	r = hplace_rtree_lookup(&a, BASE);
+	r->long_count = 8000 * ONE;
+	T_EQ(hplace_rtree_pool_cool(&pool), false);
+	for (i = 1; !hplace_rtree_pool_cool(&pool); i++)
+		;
+	hplace_rtree_epoch(&a, true);
+	T_EQ(r->long_count, 7000 * ONE);
+	/* ... and becomes the count at the decay after a restart. */
+	r->count = 1000 * ONE;
+	hplace_rtree_pool_cool_next(&pool);
+	T_EQ(hplace_rtree_pool_cool(&pool), true);
+	hplace_rtree_epoch(&a, true);
+	T_EQ(r->count, 500 * ONE);
+	T_EQ(r->long_count, 500 * ONE);
+	/* Then an eighth again. */
+	T_EQ(hplace_rtree_pool_cool(&pool), false);
+	for (i = 1; !hplace_rtree_pool_cool(&pool); i++)
+		;
+	hplace_rtree_epoch(&a, true);
+	T_EQ(r->long_count, 500 * ONE * 7 / 8);
 	hplace_rtree_destroy(&a);
 	hplace_rtree_destroy(&b);
 	return true;
@@ -803,6 +892,7 @@ const struct t_case t_rtree_cases[] = {
 	{ "rtree: splits find a 64 MiB hot part in 1 GiB", t_rtree_split_finds_hot },
 	{ "rtree: splits below a huge page when part is hot", t_rtree_split_huge_page },
 	{ "rtree: counts halve per epoch, cold ranges merge", t_rtree_decay_merge },
+	{ "rtree: long count on split and merge", t_rtree_long_count_split_merge },
 	{ "rtree: merge needs adjacency, same state, <10% difference", t_rtree_merge_rules },
 	{ "rtree: bounded under adversarial samples (4 trees, shared pool)", t_rtree_bounded },
 	{ "rtree: pool pressure spares a small tree (fair share)", t_rtree_fair_share },
