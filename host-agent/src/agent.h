@@ -41,8 +41,11 @@
  *             count as coming back soon: AGENT_SHRINK_CREDIT_ROUNDS times
  *             what it gave back since the last round (policy_vm)
  * @has_demand: the guest reported its demand
- * @hot_demand: hot memory the guest wants on its fast node (untrusted):
- *             the largest report of the last demand-window seconds
+ * @kernel_memory: what its fast node holds that is neither free nor
+ *             anonymous nor page cache (its kernel's; guest stats, untrusted)
+ * @hot_demand: the fast memory the guest needs (untrusted): the hot memory
+ *             it reports plus @kernel_memory, the largest of the last
+ *             demand-window seconds
  * @demand:     those reports (policy_demand_peak())
  * @fast_target, @slow_target: what the last round decided
  * @reason:     why (policy_reason_name())
@@ -64,6 +67,7 @@ struct agent_vm {
 	uint64_t total;
 	uint64_t shrink_credit;
 	bool has_demand;
+	uint64_t kernel_memory;
 	uint64_t hot_demand;
 	struct policy_demand demand;
 	uint64_t fast_target, slow_target;

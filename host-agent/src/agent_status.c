@@ -38,8 +38,10 @@ static struct json_object *vm_json(const struct agent_vm *vm)
 		add_u64(o, "fast-target", vm->fast_target);
 		add_u64(o, "slow-actual", vm->slow_actual);
 		add_u64(o, "slow-target", vm->slow_target);
-		if (vm->has_demand)
+		if (vm->has_demand) {
 			add_u64(o, "hot-demand", vm->hot_demand);
+			add_u64(o, "kernel-memory", vm->kernel_memory);
+		}
 		add_str(o, "reason", vm->reason ? vm->reason : "");
 	}
 	if (vm->error[0])

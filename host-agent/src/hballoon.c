@@ -124,6 +124,19 @@ const struct hb_node *hb_state_node(const struct hb_state *st, int64_t node)
 	return NULL;
 }
 
+bool hb_node_stat(const struct hb_node *n, const char *key, uint64_t *out)
+{
+	struct json_object *stats, *v;
+
+	if (!json_object_object_get_ex(n->obj, "stats", &stats) ||
+	    !json_object_object_get_ex(stats, key, &v) ||
+	    !json_object_is_type(v, json_type_int) ||
+	    json_object_get_int64(v) < 0)
+		return false;
+	*out = json_object_get_uint64(v);
+	return true;
+}
+
 /*
  * QEMU's schema (qapi/hballoon.json): a boolean "discard-inhibited" and an
  * array "reasons" of HballoonDiscardInhibitor names.  Only those two names

@@ -56,6 +56,15 @@ void hb_state_free(struct hb_state *st);
 const struct hb_node *hb_state_node(const struct hb_state *st, int64_t node);
 
 /*
+ * hb_node_stat() - one of a node's guest statistics ("stats" in its object)
+ * @key: the statistic's name in the QAPI schema ("hot-memory", ...)
+ *
+ * Return: true with *@out set, false if the node has no such statistic or
+ * it is not a non-negative integer (*@out untouched).
+ */
+bool hb_node_stat(const struct hb_node *n, const char *key, uint64_t *out);
+
+/*
  * hb_discard_inhibited() - read the discard state of a query reply
  * @reason: filled with the reasons ("ram-discard-disabled, mem-lock"),
  *          empty when QEMU gives none

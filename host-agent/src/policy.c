@@ -3,6 +3,7 @@
  * policy.c - how hballoond shares a host's fast memory (see policy.h)
  */
 #include "policy.h"
+#include "u64.h"
 
 #include <inttypes.h>
 #include <stdarg.h>
@@ -10,26 +11,6 @@
 #include <string.h>
 
 typedef unsigned __int128 u128;
-
-static uint64_t min64(uint64_t a, uint64_t b)
-{
-	return a < b ? a : b;
-}
-
-static uint64_t max64(uint64_t a, uint64_t b)
-{
-	return a > b ? a : b;
-}
-
-static uint64_t add_sat(uint64_t a, uint64_t b)
-{
-	return a > UINT64_MAX - b ? UINT64_MAX : a + b;
-}
-
-static uint64_t sub_sat(uint64_t a, uint64_t b)
-{
-	return a > b ? a - b : 0;
-}
 
 /* @v rounded up to a multiple of @g, saturating at the largest multiple. */
 static uint64_t round_up(uint64_t v, uint64_t g)

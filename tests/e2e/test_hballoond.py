@@ -115,8 +115,11 @@ def test_hballoond_shares_fast_memory_by_demand():
             dom = domains(st)
             note("hballoond: " + ", ".join(
                 f"{n} fast {v['fast-actual'] // MiB} MiB (wants {v.get('hot-demand', 0) // MiB} "
-                f"MiB, {v['reason']}), slow {v['slow-actual'] // MiB} MiB" for n, v in dom.items()))
+                f"MiB of which kernel {v.get('kernel-memory', 0) // MiB} MiB, {v['reason']}), slow {v['slow-actual'] // MiB} MiB" for n, v in dom.items()))
             assert all(v["fast-actual"] >= MIN * MiB for v in dom.values()), dom
+            # The demand is the hot memory and the kernel's own beside it.
+            assert all(0 < v["kernel-memory"] < 128 * MiB and
+                       v["hot-demand"] > v["kernel-memory"] for v in dom.values()), dom
             assert st["assigned"] <= BUDGET * MiB, st
             assert dom["small"]["fast-actual"] < dom["big"]["fast-actual"], dom
             # keep-total: what a fast node gave up, its slow node got.
