@@ -14,7 +14,8 @@
  *    "domains": [{"name", "uri", "managed",
  *                 "min", "max", "weight", "fast-node", "slow-node",
  *                 "fast-actual", "fast-target", "slow-actual",
- *                 "slow-target", "hot-demand"?, "reason", "error"?}]}
+ *                 "slow-target", "hot-demand"?, "kernel-memory"?, "reason",
+ *                 "error"?}]}
  *
  * A domain's limits (min .. slow-node) are required when it is managed:
  * an unmanaged domain has none.  Its sizes and reason are optional: hballoond
@@ -100,6 +101,7 @@ static const struct field dom_fields[] = {
 	{ "slow-actual", K_U64, N_OPTIONAL },
 	{ "slow-target", K_U64, N_OPTIONAL },
 	{ "hot-demand", K_U64, N_OPTIONAL },
+	{ "kernel-memory", K_U64, N_OPTIONAL },	/* in hot-demand; --json */
 	{ "reason", K_STR, N_OPTIONAL },
 	{ "error", K_STR, N_OPTIONAL },
 	{ NULL, K_U64, 0 },

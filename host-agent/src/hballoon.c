@@ -3,6 +3,7 @@
  * hballoon.c - the hballoon QMP contract, typed
  */
 #include "hballoon.h"
+#include "u64.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -135,6 +136,23 @@ bool hb_node_stat(const struct hb_node *n, const char *key, uint64_t *out)
 		return false;
 	*out = json_object_get_uint64(v);
 	return true;
+}
+
+uint64_t hb_node_kernel_memory(const struct hb_node *n)
+{
+	uint64_t total, free_mem, anon, file, used;
+
+	if (!hb_node_stat(n, "total-memory", &total) ||
+	    !hb_node_stat(n, "free-memory", &free_mem) ||
+	    !hb_node_stat(n, "anon-memory", &anon) ||
+	    !hb_node_stat(n, "file-memory", &file))
+		return 0;
+	used = sub_sat(sub_sat(sub_sat(total, free_mem), anon), file);
+	/*
+	 * A shrink under way: the pages the guest has taken for the balloon
+	 * but not yet handed over are still in its total, and not free.
+	 */
+	return sub_sat(used, sub_sat(n->actual, n->target));
 }
 
 /*

@@ -65,6 +65,23 @@ const struct hb_node *hb_state_node(const struct hb_state *st, int64_t node);
 bool hb_node_stat(const struct hb_node *n, const char *key, uint64_t *out);
 
 /*
+ * hb_node_kernel_memory() - what a node holds besides free, anonymous and
+ * page-cache memory: its guest kernel's own (slab, page tables, stacks),
+ * which placement cannot move, so a fast node needs it beside its hot set
+ *
+ * total-memory - free-memory - anon-memory - file-memory of the node's
+ * stats, less what a shrink under way still has to hand over (the guest
+ * holds those pages, not yet in the balloon, while it gives them back).
+ * Page cache is left out: it grows into whatever room a node gets, and the
+ * guest gives it up when the node shrinks.  Reclaimable slab (dentries,
+ * inodes) is in, as the statistics do not tell it apart.  The guest's
+ * word, like every statistic.
+ *
+ * Return: bytes; 0 if a statistic is missing or they do not add up.
+ */
+uint64_t hb_node_kernel_memory(const struct hb_node *n);
+
+/*
  * hb_discard_inhibited() - read the discard state of a query reply
  * @reason: filled with the reasons ("ram-discard-disabled, mem-lock"),
  *          empty when QEMU gives none

@@ -94,32 +94,12 @@ static void vms_prune(struct agent_conn *c, bool all)
 	}
 }
 
-/*
- * What a fast node holds besides the memory placement moves: neither free
- * nor anonymous nor page cache, i.e. the guest kernel's own memory.  The
- * node needs it beside the hot set, so the demand is the two together.
- * Page cache is left out: it grows into whatever room a node gets (the
- * demand would chase it), and the guest reclaims it when the node shrinks.
- * Guest statistics, as untrusted as the hot memory; 0 if one is missing.
- */
-static uint64_t fast_kernel_memory(const struct hb_node *fast)
-{
-	uint64_t total, free_mem, anon, file;
-
-	if (!hb_node_stat(fast, "total-memory", &total) ||
-	    !hb_node_stat(fast, "free-memory", &free_mem) ||
-	    !hb_node_stat(fast, "anon-memory", &anon) ||
-	    !hb_node_stat(fast, "file-memory", &file))
-		return 0;
-	return sub_sat(sub_sat(sub_sat(total, free_mem), anon), file);
-}
-
 /* The device's nodes into @vm; false (and @vm->error) if unusable. */
 static bool vm_read_nodes(struct agent_vm *vm, const struct hb_state *st)
 {
 	const struct hb_node *fast = hb_state_node(st, vm->cfg->fast_node);
 	const struct hb_node *slow = hb_state_node(st, vm->cfg->slow_node);
-	uint64_t hot;
+	uint64_t hot = 0, need;
 
 	if (!fast || !slow) {
 		snprintf(vm->error, sizeof(vm->error),
@@ -148,14 +128,13 @@ static bool vm_read_nodes(struct agent_vm *vm, const struct hb_state *st)
 	vm->slow_actual = slow->actual;
 	vm->fast_asked = fast->target;
 	vm->slow_asked = slow->target;
+	/* The node needs room for the hot memory and the kernel's beside it. */
 	vm->has_demand = hb_node_stat(fast, "hot-memory", &hot);
-	vm->kernel_memory = fast_kernel_memory(fast);
+	vm->kernel_memory = hb_node_kernel_memory(fast);
+	need = vm->has_demand ? add_sat(hot, vm->kernel_memory) : 0;
 	vm->hot_demand = policy_demand_peak(&vm->demand, qmp_now_ms() / 1000.0,
 					    agent.cfg.demand_window_s,
-					    vm->has_demand,
-					    vm->has_demand ?
-					    add_sat(hot, vm->kernel_memory) :
-					    0);
+					    vm->has_demand, need);
 	/* keep-total keeps the total the VM had when we first saw it. */
 	if (!vm->sized)
 		vm->total = fast->actual + slow->actual;

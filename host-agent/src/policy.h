@@ -149,9 +149,10 @@ struct policy_params {
  *               way; above it: a grow under way, which lands later and
  *               must not be handed out twice, so the VM is counted at this
  *               size
- * @hot_demand:  fast memory the guest says it wants (untrusted, any value;
- *               hballoond passes the peak of its demand-window,
- *               policy_demand_peak())
+ * @hot_demand:  fast memory the guest says it needs (untrusted, any value;
+ *               hballoond passes the peak over its demand-window,
+ *               policy_demand_peak(), of hot-memory plus the kernel's
+ *               memory on the node, hb_node_kernel_memory())
  * @total:       with keep_total: the fast + slow size to keep (0: the
  *               current total, which is only right for a single round: pass
  *               the total the VM had when first seen)

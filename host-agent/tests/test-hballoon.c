@@ -184,9 +184,76 @@ static void t_value_text(void)
 	json_object_put(o);
 }
 
+/* A node with @stats (a JSON object body) and target/actual in MiB. */
+static uint64_t kernel_of(const char *stats, unsigned int target,
+			  unsigned int actual)
+{
+	struct hb_state st;
+	char json[512], err[256];
+	uint64_t k = UINT64_MAX;
+
+	snprintf(json, sizeof(json),
+		 "{\"nodes\": [{\"node\": 0, \"ram\": %u, \"target\": %u, "
+		 "\"actual\": %u, \"stats\": {%s}}]}", 1024U << 20,
+		 target << 20, actual << 20, stats);
+	if (!parse(json, &st, err, sizeof(err))) {
+		k = hb_node_kernel_memory(hb_state_node(&st, 0));
+		hb_state_free(&st);
+	}
+	return k;
+}
+
+static void t_kernel_memory(void)
+{
+	const char *all = "\"total-memory\": 500, \"free-memory\": 100, "
+			  "\"anon-memory\": 200, \"file-memory\": 50";
+	struct hb_state st;
+	char err[256];
+	uint64_t out = 7;
+
+	tap_ok(kernel_of(all, 512, 512) == 150,
+	       "kernel memory: total - free - anon - file");
+	tap_ok(kernel_of(all, 0, 0) == 150, "kernel memory: no shrink, target 0");
+	tap_ok(kernel_of("\"total-memory\": 500, \"free-memory\": 100, "
+			 "\"anon-memory\": 200, \"file-memory\": 50", 500, 512) == 0,
+	       "kernel memory: a shrink under way counts as in flight, not kernel");
+	tap_ok(kernel_of("\"total-memory\": 209715200, \"free-memory\": 0, "
+			 "\"anon-memory\": 0, \"file-memory\": 0", 100, 150) ==
+	       150ULL << 20, "kernel memory: less the rest of the shrink");
+	tap_ok(kernel_of("\"total-memory\": 100, \"free-memory\": 200, "
+			 "\"anon-memory\": 0, \"file-memory\": 0", 512, 512) == 0,
+	       "kernel memory: free above total gives 0");
+	tap_ok(kernel_of("\"total-memory\": 100, \"free-memory\": 10, "
+			 "\"anon-memory\": 80, \"file-memory\": 80", 512, 512) == 0,
+	       "kernel memory: anon + file above used gives 0");
+	tap_ok(kernel_of("\"total-memory\": 18446744073709551615, "
+			 "\"free-memory\": 0, \"anon-memory\": 0, "
+			 "\"file-memory\": 0", 512, 512) == UINT64_MAX,
+	       "kernel memory: a huge total is taken as it is (the policy clamps)");
+	tap_ok(kernel_of("\"total-memory\": 500, \"free-memory\": 100, "
+			 "\"anon-memory\": 200", 512, 512) == 0,
+	       "kernel memory: a missing statistic gives 0");
+	tap_ok(kernel_of("\"total-memory\": 500, \"free-memory\": -1, "
+			 "\"anon-memory\": 200, \"file-memory\": 50", 512, 512) == 0,
+	       "kernel memory: a negative statistic gives 0");
+	tap_ok(kernel_of("\"total-memory\": \"500\", \"free-memory\": 1, "
+			 "\"anon-memory\": 2, \"file-memory\": 3", 512, 512) == 0,
+	       "kernel memory: a statistic that is not a number gives 0");
+
+	tap_ok(!parse("{\"nodes\": [{\"node\": 0, \"ram\": 1, \"target\": 1, "
+		      "\"actual\": 1}]}", &st, err, sizeof(err)),
+	       "a node without stats parses");
+	tap_ok(!hb_node_stat(hb_state_node(&st, 0), "hot-memory", &out) && out == 7,
+	       "no stats: no statistic, the output untouched");
+	tap_ok(hb_node_kernel_memory(hb_state_node(&st, 0)) == 0,
+	       "no stats: no kernel memory");
+	hb_state_free(&st);
+}
+
 int main(void)
 {
 	t_state();
+	t_kernel_memory();
 	t_change();
 	t_explain();
 	t_value_text();

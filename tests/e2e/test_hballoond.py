@@ -118,8 +118,8 @@ def test_hballoond_shares_fast_memory_by_demand():
                 f"MiB of which kernel {v.get('kernel-memory', 0) // MiB} MiB, {v['reason']}), slow {v['slow-actual'] // MiB} MiB" for n, v in dom.items()))
             assert all(v["fast-actual"] >= MIN * MiB for v in dom.values()), dom
             # The demand is the hot memory and the kernel's own beside it.
-            assert all(0 < v["kernel-memory"] < 128 * MiB and
-                       v["hot-demand"] > v["kernel-memory"] for v in dom.values()), dom
+            assert all(0 < v.get("kernel-memory", 0) < 128 * MiB and
+                       v["hot-demand"] >= v["kernel-memory"] for v in dom.values()), dom
             assert st["assigned"] <= BUDGET * MiB, st
             assert dom["small"]["fast-actual"] < dom["big"]["fast-actual"], dom
             # keep-total: what a fast node gave up, its slow node got.
