@@ -103,7 +103,7 @@ static bool t_rtree_density_bounds(void)
 	unsigned int seed = 7, i, k, over, under;
 	u64 lo, hi, plo = 0, phi = 0, truth;
 
-	for (i = 0; i < sizeof(lambdas) / sizeof(lambdas[0]); i++) {
+	for (i = 0; i < ARRAY_SIZE(lambdas); i++) {
 		truth = (u64)(lambdas[i] * one) << HPLACE_RT_DENSITY_SHIFT;
 		truth /= 512;
 		over = under = 0;
