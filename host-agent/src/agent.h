@@ -42,7 +42,9 @@
  *             what it gave back since the last round (policy_vm)
  * @has_demand: the guest reported its demand
  * @kernel_memory: what its fast node holds that is neither free nor
- *             anonymous nor page cache (its kernel's; guest stats, untrusted)
+ *             anonymous nor page cache (its kernel's; guest stats, untrusted),
+ *             from the last report taken with the node settled
+ *             (hb_node_kernel_memory()); 0 until there is one
  * @hot_demand: the fast memory the guest needs (untrusted): the hot memory
  *             it reports plus @kernel_memory, the largest of the last
  *             demand-window seconds

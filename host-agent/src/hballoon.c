@@ -138,21 +138,27 @@ bool hb_node_stat(const struct hb_node *n, const char *key, uint64_t *out)
 	return true;
 }
 
-uint64_t hb_node_kernel_memory(const struct hb_node *n)
+bool hb_node_kernel_memory(const struct hb_node *n, uint64_t *out)
 {
-	uint64_t total, free_mem, anon, file, used;
+	uint64_t total, free_mem, anon, file, balloon;
 
 	if (!hb_node_stat(n, "total-memory", &total) ||
 	    !hb_node_stat(n, "free-memory", &free_mem) ||
 	    !hb_node_stat(n, "anon-memory", &anon) ||
-	    !hb_node_stat(n, "file-memory", &file))
-		return 0;
-	used = sub_sat(sub_sat(sub_sat(total, free_mem), anon), file);
+	    !hb_node_stat(n, "file-memory", &file) ||
+	    !hb_node_stat(n, "balloon-memory", &balloon))
+		return false;
 	/*
-	 * A shrink under way: the pages the guest has taken for the balloon
-	 * but not yet handed over are still in its total, and not free.
+	 * While a resize is under way the guest holds pages it took for the
+	 * balloon and has not handed over yet: in its total, not free.  The
+	 * statistics are the guest's last report, not a reading of now, so
+	 * only a report whose balloon is the node's settled one counts.
 	 */
-	return sub_sat(used, sub_sat(n->actual, n->target));
+	if (n->actual != n->target || n->actual > n->ram ||
+	    balloon != n->ram - n->actual)
+		return false;
+	*out = sub_sat(sub_sat(sub_sat(total, free_mem), anon), file);
+	return true;
 }
 
 /*

@@ -70,16 +70,18 @@ bool hb_node_stat(const struct hb_node *n, const char *key, uint64_t *out);
  * which placement cannot move, so a fast node needs it beside its hot set
  *
  * total-memory - free-memory - anon-memory - file-memory of the node's
- * stats, less what a shrink under way still has to hand over (the guest
- * holds those pages, not yet in the balloon, while it gives them back).
- * Page cache is left out: it grows into whatever room a node gets, and the
- * guest gives it up when the node shrinks.  Reclaimable slab (dentries,
- * inodes) is in, as the statistics do not tell it apart.  The guest's
- * word, like every statistic.
+ * statistics (0 if they do not add up).  Page cache is left out: it grows
+ * into whatever room a node gets, and the guest gives it up when the node
+ * shrinks.  Reclaimable slab (dentries, inodes) is in, as the statistics
+ * do not tell it apart.  The guest's word, like every statistic.
  *
- * Return: bytes; 0 if a statistic is missing or they do not add up.
+ * Return: true with *@out set; false (*@out untouched) if a statistic is
+ * missing, or the node is not settled: a resize is under way (actual is
+ * not target) or the report's balloon-memory is not the node's balloon
+ * (ram - actual), i.e. the report is from before the last resize ended.
+ * Reports taken mid-resize count the pages in flight as kernel memory.
  */
-uint64_t hb_node_kernel_memory(const struct hb_node *n);
+bool hb_node_kernel_memory(const struct hb_node *n, uint64_t *out);
 
 /*
  * hb_discard_inhibited() - read the discard state of a query reply

@@ -128,9 +128,12 @@ static bool vm_read_nodes(struct agent_vm *vm, const struct hb_state *st)
 	vm->slow_actual = slow->actual;
 	vm->fast_asked = fast->target;
 	vm->slow_asked = slow->target;
-	/* The node needs room for the hot memory and the kernel's beside it. */
+	/*
+	 * The node needs room for the hot memory and the kernel's beside it;
+	 * the kernel's is read from settled reports only (the last one kept).
+	 */
 	vm->has_demand = hb_node_stat(fast, "hot-memory", &hot);
-	vm->kernel_memory = hb_node_kernel_memory(fast);
+	hb_node_kernel_memory(fast, &vm->kernel_memory);
 	need = vm->has_demand ? add_sat(hot, vm->kernel_memory) : 0;
 	vm->hot_demand = policy_demand_peak(&vm->demand, qmp_now_ms() / 1000.0,
 					    agent.cfg.demand_window_s,

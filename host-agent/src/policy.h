@@ -81,7 +81,8 @@
  *      (forced shrinks aside).
  *
  * Invariants, whatever the guests report (hot_demand is the only guest
- * figure the policy reads; free memory is deliberately not an input):
+ * figure the policy reads; hballoond builds it from the guest's hot and
+ * kernel memory, and a guest's free memory is otherwise not an input):
  *   - a fast target is never below min(lo, size): a VM is never shrunk
  *     below its minimum, and one below it only grows;
  *   - a fast target is never above max(hi, size): a VM only grows up to

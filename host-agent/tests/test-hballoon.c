@@ -184,69 +184,87 @@ static void t_value_text(void)
 	json_object_put(o);
 }
 
-/* A node with @stats (a JSON object body) and target/actual in MiB. */
-static uint64_t kernel_of(const char *stats, unsigned int target,
-			  unsigned int actual)
+/*
+ * hb_node_kernel_memory() of a 1 GiB node with @stats (a JSON object
+ * body) whose target and actual are @target and @actual MiB; *@k is
+ * untouched (0) when it returns false.
+ */
+static bool kernel_of(const char *stats, unsigned int target,
+		      unsigned int actual, uint64_t *k)
 {
 	struct hb_state st;
 	char json[512], err[256];
-	uint64_t k = UINT64_MAX;
+	bool r;
 
+	*k = 0;
 	snprintf(json, sizeof(json),
 		 "{\"nodes\": [{\"node\": 0, \"ram\": %u, \"target\": %u, "
 		 "\"actual\": %u, \"stats\": {%s}}]}", 1024U << 20,
 		 target << 20, actual << 20, stats);
-	if (!parse(json, &st, err, sizeof(err))) {
-		k = hb_node_kernel_memory(hb_state_node(&st, 0));
-		hb_state_free(&st);
+	if (parse(json, &st, err, sizeof(err))) {
+		tap_ok(false, "kernel memory: reply parsed");
+		tap_diag("%s: %s", err, json);
+		return false;
 	}
-	return k;
+	r = hb_node_kernel_memory(hb_state_node(&st, 0), k);
+	hb_state_free(&st);
+	return r;
 }
+
+/* Statistics of a node at 512 MiB (its balloon 512 MiB) and its parts. */
+#define AT512(total, free_mem, anon, file)				\
+	"\"total-memory\": " total ", \"free-memory\": " free_mem	\
+	", \"anon-memory\": " anon ", \"file-memory\": " file	\
+	", \"balloon-memory\": 536870912"
 
 static void t_kernel_memory(void)
 {
-	const char *all = "\"total-memory\": 500, \"free-memory\": 100, "
-			  "\"anon-memory\": 200, \"file-memory\": 50";
 	struct hb_state st;
 	char err[256];
-	uint64_t out = 7;
+	uint64_t k, out = 7;
 
-	tap_ok(kernel_of(all, 512, 512) == 150,
-	       "kernel memory: total - free - anon - file");
-	tap_ok(kernel_of(all, 0, 0) == 150, "kernel memory: no shrink, target 0");
+	tap_ok(kernel_of(AT512("500", "100", "200", "50"), 512, 512, &k) &&
+	       k == 150, "kernel memory: total - free - anon - file");
+	tap_ok(!kernel_of(AT512("500", "100", "200", "50"), 500, 512, &k) && !k,
+	       "kernel memory: not read while a shrink is under way");
+	tap_ok(!kernel_of(AT512("500", "100", "200", "50"), 520, 512, &k) && !k,
+	       "kernel memory: not read while a grow is under way");
+	tap_ok(!kernel_of(AT512("500", "100", "200", "50"), 500, 500, &k) && !k,
+	       "kernel memory: not read from a report older than the last resize");
 	tap_ok(kernel_of("\"total-memory\": 500, \"free-memory\": 100, "
-			 "\"anon-memory\": 200, \"file-memory\": 50", 500, 512) == 0,
-	       "kernel memory: a shrink under way counts as in flight, not kernel");
-	tap_ok(kernel_of("\"total-memory\": 209715200, \"free-memory\": 0, "
-			 "\"anon-memory\": 0, \"file-memory\": 0", 100, 150) ==
-	       150ULL << 20, "kernel memory: less the rest of the shrink");
-	tap_ok(kernel_of("\"total-memory\": 100, \"free-memory\": 200, "
-			 "\"anon-memory\": 0, \"file-memory\": 0", 512, 512) == 0,
+			 "\"anon-memory\": 200, \"file-memory\": 50, "
+			 "\"balloon-memory\": 0", 1024, 1024, &k) && k == 150,
+	       "kernel memory: a node at its full size, nothing ballooned");
+	tap_ok(kernel_of(AT512("100", "200", "0", "0"), 512, 512, &k) && k == 0,
 	       "kernel memory: free above total gives 0");
-	tap_ok(kernel_of("\"total-memory\": 100, \"free-memory\": 10, "
-			 "\"anon-memory\": 80, \"file-memory\": 80", 512, 512) == 0,
+	tap_ok(kernel_of(AT512("100", "10", "80", "80"), 512, 512, &k) && k == 0,
 	       "kernel memory: anon + file above used gives 0");
-	tap_ok(kernel_of("\"total-memory\": 18446744073709551615, "
-			 "\"free-memory\": 0, \"anon-memory\": 0, "
-			 "\"file-memory\": 0", 512, 512) == UINT64_MAX,
+	tap_ok(kernel_of(AT512("18446744073709551615", "1", "0", "0"), 512, 512,
+			 &k) && k == UINT64_MAX - 1,
 	       "kernel memory: a huge total is taken as it is (the policy clamps)");
-	tap_ok(kernel_of("\"total-memory\": 500, \"free-memory\": 100, "
-			 "\"anon-memory\": 200", 512, 512) == 0,
-	       "kernel memory: a missing statistic gives 0");
-	tap_ok(kernel_of("\"total-memory\": 500, \"free-memory\": -1, "
-			 "\"anon-memory\": 200, \"file-memory\": 50", 512, 512) == 0,
-	       "kernel memory: a negative statistic gives 0");
-	tap_ok(kernel_of("\"total-memory\": \"500\", \"free-memory\": 1, "
-			 "\"anon-memory\": 2, \"file-memory\": 3", 512, 512) == 0,
-	       "kernel memory: a statistic that is not a number gives 0");
+	tap_ok(!kernel_of("\"total-memory\": 500, \"free-memory\": 100, "
+			  "\"anon-memory\": 200, \"balloon-memory\": 536870912",
+			  512, 512, &k) && !k,
+	       "kernel memory: a missing statistic: none");
+	tap_ok(!kernel_of(AT512("500", "-1", "200", "50"), 512, 512, &k) && !k,
+	       "kernel memory: a negative statistic: none");
+	tap_ok(!kernel_of(AT512("\"500\"", "1", "2", "3"), 512, 512, &k) && !k,
+	       "kernel memory: a statistic that is not a number: none");
 
 	tap_ok(!parse("{\"nodes\": [{\"node\": 0, \"ram\": 1, \"target\": 1, "
-		      "\"actual\": 1}]}", &st, err, sizeof(err)),
-	       "a node without stats parses");
-	tap_ok(!hb_node_stat(hb_state_node(&st, 0), "hot-memory", &out) && out == 7,
+		      "\"actual\": 1, \"stats\": {\"hot-memory\": 18446744073709551615}},"
+		      " {\"node\": 1, \"ram\": 1, \"target\": 1, \"actual\": 1}]}",
+		      &st, err, sizeof(err)), "nodes with and without stats parse");
+	tap_ok(hb_node_stat(hb_state_node(&st, 0), "hot-memory", &out) &&
+	       out == UINT64_MAX, "a statistic read (uint64 beyond INT64_MAX)");
+	out = 7;
+	tap_ok(!hb_node_stat(hb_state_node(&st, 0), "cold-memory", &out) && out == 7,
+	       "a statistic not reported: none, the output untouched");
+	tap_ok(!hb_node_stat(hb_state_node(&st, 1), "hot-memory", &out) && out == 7,
 	       "no stats: no statistic, the output untouched");
-	tap_ok(hb_node_kernel_memory(hb_state_node(&st, 0)) == 0,
-	       "no stats: no kernel memory");
+	k = 5;
+	tap_ok(!hb_node_kernel_memory(hb_state_node(&st, 1), &k) && k == 5,
+	       "no stats: no kernel memory, the output untouched");
 	hb_state_free(&st);
 }
 
