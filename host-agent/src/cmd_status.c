@@ -87,14 +87,12 @@ static void node_extras(const struct hb_node *n, char *out, size_t len)
 static bool stat_cell(const struct hb_node *n, const char *key, char *cell,
 		      size_t len)
 {
-	struct json_object *stats, *v;
+	uint64_t v;
 
 	snprintf(cell, len, "-");
-	if (!json_object_object_get_ex(n->obj, "stats", &stats) ||
-	    !json_object_object_get_ex(stats, key, &v) ||
-	    !json_object_is_type(v, json_type_int) || json_object_get_int64(v) < 0)
+	if (!hb_node_stat(n, key, &v))
 		return false;
-	size_format(json_object_get_uint64(v), cell, len);
+	size_format(v, cell, len);
 	return true;
 }
 

@@ -359,6 +359,14 @@ static bool t_classify_working_set(void)
 	return true;
 }
 
+/* A range for the working-set cases: short and long density, size, key. */
+static struct hplace_class_item ws_item(u64 density, u64 long_density,
+					u64 pages, u64 key)
+{
+	return (struct hplace_class_item){ .density = density,
+		.long_density = long_density, .pages = pages, .key = key };
+}
+
 /*
  * An evenly used hot set of eight ranges whose short-horizon densities
  * differ eightfold (one sampling window saw some of them and not the
@@ -377,11 +385,9 @@ static bool t_classify_working_set_long_horizon(void)
 	unsigned int i;
 
 	for (i = 0; i < 8; i++)
-		it[i] = (struct hplace_class_item){ .density = noisy[i],
-			.long_density = 450, .pages = 100, .key = i };
+		it[i] = ws_item(noisy[i], 450, 100, i);
 	/* Cold: 1000 pages at a twentieth of the hot density, or so. */
-	it[8] = (struct hplace_class_item){ .density = 20, .long_density = 20,
-					    .pages = 1000, .key = 8 };
+	it[8] = ws_item(20, 20, 1000, 8);
 	T_EQ(hplace_classify(it, 9, &p, &res), 0);
 	T_EQ(res.working_pages, 800);
 	/* Classification itself still follows the short horizon. */
@@ -394,8 +400,7 @@ static bool t_classify_working_set_long_horizon(void)
 	 * of 405,000): 90% would need some of it, but it is background after
 	 * a hot set that holds more than 3/4 of the accesses.
 	 */
-	it[8] = (struct hplace_class_item){ .density = 45, .long_density = 45,
-					    .pages = 1000, .key = 8 };
+	it[8] = ws_item(45, 45, 1000, 8);
 	T_EQ(hplace_classify(it, 9, &p, &res), 0);
 	T_EQ(res.working_pages, 800);
 	/*
@@ -403,13 +408,11 @@ static bool t_classify_working_set_long_horizon(void)
 	 * 760,000), the cold range at the cut counts for the 324,000 accesses
 	 * still missing: 3240 of its pages, not all 4000.
 	 */
-	it[8] = (struct hplace_class_item){ .density = 100,
-		.long_density = 100, .pages = 4000, .key = 8 };
+	it[8] = ws_item(100, 100, 4000, 8);
 	T_EQ(hplace_classify(it, 9, &p, &res), 0);
 	T_EQ(res.working_pages, 800 + 3240);
 	/* A range at the cut that is as warm as the rest counts in full. */
-	it[8] = (struct hplace_class_item){ .density = 45, .long_density = 300,
-					    .pages = 1000, .key = 8 };
+	it[8] = ws_item(45, 300, 1000, 8);
 	T_EQ(hplace_classify(it, 9, &p, &res), 0);
 	T_EQ(res.working_pages, 1800);
 
@@ -418,25 +421,19 @@ static bool t_classify_working_set_long_horizon(void)
 	 * very dense range first does not make evenly used ranges after it
 	 * count in part (16 pages at 10,000, then 1000 and 1000 pages at 40).
 	 */
-	it[0] = (struct hplace_class_item){ .density = 10000,
-		.long_density = 10000, .pages = 16, .key = 0 };
-	it[1] = (struct hplace_class_item){ .density = 40, .long_density = 40,
-					    .pages = 1000, .key = 1 };
+	it[0] = ws_item(10000, 10000, 16, 0);
+	it[1] = ws_item(40, 40, 1000, 1);
 	it[2] = it[1];
 	it[2].key = 2;
 	T_EQ(hplace_classify(it, 3, &p, &res), 0);
 	T_EQ(res.working_pages, 2016);
 	/* At exactly a quarter the range counts in full, under it in part. */
-	it[0] = (struct hplace_class_item){ .density = 400, .long_density = 400,
-					    .pages = 100, .key = 0 };
-	it[1] = (struct hplace_class_item){ .density = 100, .long_density = 100,
-					    .pages = 1000, .key = 1 };
+	it[0] = ws_item(400, 400, 100, 0);
+	it[1] = ws_item(100, 100, 1000, 1);
 	T_EQ(hplace_classify(it, 2, &p, &res), 0);
 	T_EQ(res.working_pages, 1100);
-	it[0] = (struct hplace_class_item){ .density = 400, .long_density = 400,
-					    .pages = 100, .key = 0 };
-	it[1] = (struct hplace_class_item){ .density = 99, .long_density = 99,
-					    .pages = 1000, .key = 1 };
+	it[0] = ws_item(400, 400, 100, 0);
+	it[1] = ws_item(99, 99, 1000, 1);
 	T_EQ(hplace_classify(it, 2, &p, &res), 0);
 	T_EQ(res.working_pages, 960);	/* 100 + ceil(85,100 / 99) */
 
@@ -447,30 +444,23 @@ static bool t_classify_working_set_long_horizon(void)
 	 * the accesses, where the range before the cut (300) would have let
 	 * all 2000 pages in.
 	 */
-	it[0] = (struct hplace_class_item){ .density = 1000,
-		.long_density = 1000, .pages = 800, .key = 0 };
-	it[1] = (struct hplace_class_item){ .density = 300, .long_density = 300,
-					    .pages = 16, .key = 1 };
-	it[2] = (struct hplace_class_item){ .density = 125,
-		.long_density = 125, .pages = 2000, .key = 2 };
+	it[0] = ws_item(1000, 1000, 800, 0);
+	it[1] = ws_item(300, 300, 16, 1);
+	it[2] = ws_item(125, 125, 2000, 2);
 	T_EQ(hplace_classify(it, 3, &p, &res), 0);
 	T_EQ(res.working_pages, 800 + 16);
 
 	/* A range no longer sampled is out, whatever its long history. */
-	it[0] = (struct hplace_class_item){ .density = 400, .long_density = 400,
-					    .pages = 100, .key = 0 };
-	it[1] = (struct hplace_class_item){ .density = 0, .long_density = 4000,
-					    .pages = 1000, .key = 1 };
+	it[0] = ws_item(400, 400, 100, 0);
+	it[1] = ws_item(0, 4000, 1000, 1);
 	T_EQ(hplace_classify(it, 2, &p, &res), 0);
 	T_EQ(res.working_pages, 100);
 	T_EQ(res.demand_pages, 100);
 
 	/* The same counts read as the short horizon only: the old estimate. */
 	for (i = 0; i < 8; i++)
-		it[i] = (struct hplace_class_item){ .density = noisy[i],
-			.long_density = 450, .pages = 100, .key = i };
-	it[8] = (struct hplace_class_item){ .density = 20, .long_density = 20,
-					    .pages = 1000, .key = 8 };
+		it[i] = ws_item(noisy[i], 450, 100, i);
+	it[8] = ws_item(20, 20, 1000, 8);
 	for (i = 0; i < 9; i++)
 		it[i].long_density = it[i].density;
 	T_EQ(hplace_classify(it, 9, &p, &res), 0);
