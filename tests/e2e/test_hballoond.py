@@ -72,8 +72,11 @@ def settle_hot(agents, hss, secs=90):
 
 def served(v):
     """A VM's fast node is where the policy leaves it, its resize done: at
-    its demand (within its max), or less than the hysteresis below it."""
-    want = min(v.get("hot-demand", 0), v["max"])
+    its demand (within its max and what the other VM's minimum leaves of
+    the budget), or less than the hysteresis below it."""
+    if "hot-demand" not in v:
+        return False
+    want = min(v["hot-demand"], v["max"], (BUDGET - MIN) * MiB)
     return (v.get("fast-actual", 0) == v.get("fast-target") and
             v["fast-actual"] + HYSTERESIS * MiB > want)
 
