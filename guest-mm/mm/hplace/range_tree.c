@@ -17,7 +17,8 @@
  *
  * 4096 ranges per process, 64 KiB smallest split, 2 MiB ranges around
  * untracked samples, DAMON's 10% merge tolerance, halving when the pool
- * cools (hplace_rtree_pool_cool()).
+ * cools (hplace_rtree_pool_cool()), no range above a sixteenth of the
+ * tracked memory unless it is 32 MiB or less.
  */
 void hplace_rtree_default_params(struct hplace_rtree_params *p)
 {
@@ -29,6 +30,8 @@ void hplace_rtree_default_params(struct hplace_rtree_params *p)
 	p->split_min_count = 8 * HPLACE_RT_ONE;
 	p->cold_count = HPLACE_RT_ONE;
 	p->decay_permille = 500;
+	p->min_ranges = 16;
+	p->big_pages = 16 * HPLACE_RT_HUGE_SIZE >> PAGE_SHIFT;
 }
 
 /**
@@ -98,7 +101,7 @@ int hplace_rtree_init(struct hplace_rtree *t, struct hplace_rtree_pool *pool,
 		      const struct hplace_rtree_params *p)
 {
 	if (!p->max_ranges || !p->min_pages || !p->new_pages ||
-	    !is_power_of_2(p->new_pages))
+	    !is_power_of_2(p->new_pages) || !p->min_ranges || !p->big_pages)
 		return -EINVAL;
 	if (p->merge_permille > 1000 || p->split_permille > 1000 ||
 	    p->decay_permille > 1000)
@@ -443,17 +446,73 @@ static bool hplace_rt_uneven(const struct hplace_rtree *t, u32 a, u32 b)
 	return d * d > 4 * (hi + lo) * HPLACE_RT_ONE;
 }
 
+/*
+ * Cut @r at @cuts (@nr of them, ascending, inside @r) into @nr + 1 ranges.
+ * The decayed count is shared by where the eighths' samples fell (by size
+ * when the eighths are empty, as right after a merge); the long count's
+ * part beyond it is older than the eighths: shared by size.  The caller
+ * checked the bounds.
+ */
+static void hplace_rt_cut(struct hplace_rtree *t, struct hplace_range *r,
+			  const unsigned long *cuts, unsigned int nr)
+{
+	struct hplace_range *pieces[HPLACE_RT_NR_SUB];
+	unsigned long len = r->end - r->start, c, end;
+	u64 part[HPLACE_RT_NR_SUB] = { 0 }, total = 0;
+	unsigned int i, k;
+	u32 count = r->count;
+	/* The long count's part older than the eighths (never negative). */
+	u32 older = r->long_count - min(r->count, r->long_count);
+
+	for (i = 0; i < nr; i++) {
+		pieces[i] = hplace_rt_alloc(t);
+		if (!pieces[i]) {
+			while (i--)
+				kfree(pieces[i]);
+			return;
+		}
+	}
+
+	for (k = 0; k < HPLACE_RT_NR_SUB; k++) {
+		c = r->start + (unsigned long)div64_u64((u64)len * (2 * k + 1),
+							 2 * HPLACE_RT_NR_SUB);
+		for (i = 0; i < nr && cuts[i] <= c; i++)
+			;
+		part[i] += r->sub[k];
+		total += r->sub[k];
+	}
+	if (!total) {
+		for (i = 0; i <= nr; i++)
+			part[i] = (i < nr ? cuts[i] : r->end) -
+				  (i ? cuts[i - 1] : r->start);
+		total = len;
+	}
+
+	end = r->end;
+	r->end = cuts[0];
+	r->count = mul_u64_u64_div_u64(count, part[0], total);
+	r->long_count = r->count + hplace_rt_scale(older, cuts[0] - r->start, len);
+	memset(r->sub, 0, sizeof(r->sub));
+	for (i = 0; i < nr; i++) {
+		struct hplace_range *n = pieces[i];
+
+		n->start = cuts[i];
+		n->end = i + 1 < nr ? cuts[i + 1] : end;
+		n->hot = r->hot;
+		n->count = mul_u64_u64_div_u64(count, part[i + 1], total);
+		n->long_count = n->count +
+			hplace_rt_scale(older, n->end - n->start, len);
+		hplace_rt_insert(t, n);
+	}
+	t->stats.splits++;
+}
+
 /* Split @r at the cut points its eighths show; see range_tree.h. */
 static void hplace_rt_split(struct hplace_rtree *t, struct hplace_range *r)
 {
 	unsigned long cuts[HPLACE_RT_NR_SUB], gap[HPLACE_RT_NR_SUB];
-	struct hplace_range *pieces[HPLACE_RT_NR_SUB];
-	unsigned long len = r->end - r->start, min_len, align, c, prev, end;
-	u64 part[HPLACE_RT_NR_SUB] = { 0 }, total = 0;
-	unsigned int i, k, nr = 0, room, best;
-	u32 count = r->count;
-	/* The long count's part older than the eighths (never negative). */
-	u32 older = r->long_count - min(r->count, r->long_count);
+	unsigned long len = r->end - r->start, min_len, align, c, prev;
+	unsigned int i, nr = 0, room, best;
 
 	min_len = t->p.min_pages << PAGE_SHIFT;
 	align = len / HPLACE_RT_NR_SUB >= HPLACE_RT_HUGE_SIZE ?
@@ -489,46 +548,51 @@ static void hplace_rt_split(struct hplace_rtree *t, struct hplace_range *r)
 		cuts[0] = cuts[best];
 		nr = 1;
 	}
+	hplace_rt_cut(t, r, cuts, nr);
+}
 
-	for (i = 0; i < nr; i++) {
-		pieces[i] = hplace_rt_alloc(t);
-		if (!pieces[i]) {
-			while (i--)
-				kfree(pieces[i]);
-			return;
-		}
+/*
+ * Cut @r, longer than @max_len, into equal pieces (at most eighths this
+ * epoch; a piece still too long is cut again the next), on huge page
+ * boundaries when the pieces are large enough.
+ */
+static void hplace_rt_split_long(struct hplace_rtree *t, struct hplace_range *r,
+				 unsigned long max_len)
+{
+	unsigned long cuts[HPLACE_RT_NR_SUB], len = r->end - r->start;
+	unsigned long room = hplace_rt_room_left(t), align, c, prev = r->start;
+	unsigned int n, i, nr = 0;
+
+	n = min_t(unsigned long, DIV_ROUND_UP(len, max_len), HPLACE_RT_NR_SUB);
+	if (room < n - 1) {
+		t->stats.refused++;
+		n = room + 1;
 	}
-
-	/*
-	 * Share the decayed count by where the recent samples fell.  The long
-	 * count's part beyond it is older than the eighths: shared by size.
-	 */
-	for (k = 0; k < HPLACE_RT_NR_SUB; k++) {
-		c = r->start + (unsigned long)div64_u64((u64)len * (2 * k + 1),
-							 2 * HPLACE_RT_NR_SUB);
-		for (i = 0; i < nr && cuts[i] <= c; i++)
-			;
-		part[i] += r->sub[k];
-		total += r->sub[k];
+	align = len / n >= HPLACE_RT_HUGE_SIZE ? HPLACE_RT_HUGE_SIZE : PAGE_SIZE;
+	for (i = 1; i < n; i++) {
+		c = r->start + (unsigned long)div64_u64((u64)len * i, n);
+		c = round_down(c, align);
+		if (c <= prev || c >= r->end)
+			continue;
+		cuts[nr++] = c;
+		prev = c;
 	}
+	if (nr)
+		hplace_rt_cut(t, r, cuts, nr);
+}
 
-	end = r->end;
-	r->end = cuts[0];
-	r->count = total ? mul_u64_u64_div_u64(count, part[0], total) : 0;
-	r->long_count = r->count + hplace_rt_scale(older, cuts[0] - r->start, len);
-	memset(r->sub, 0, sizeof(r->sub));
-	for (i = 0; i < nr; i++) {
-		struct hplace_range *n = pieces[i];
+/*
+ * The longest range the tree keeps: a @min_ranges-th of what it tracks,
+ * but never less than @big_pages (range_tree.h).
+ */
+static unsigned long hplace_rt_max_len(const struct hplace_rtree *t)
+{
+	struct hplace_range *r;
+	unsigned long pages = 0;
 
-		n->start = cuts[i];
-		n->end = i + 1 < nr ? cuts[i + 1] : end;
-		n->hot = r->hot;
-		n->count = total ? mul_u64_u64_div_u64(count, part[i + 1], total) : 0;
-		n->long_count = n->count +
-			hplace_rt_scale(older, n->end - n->start, len);
-		hplace_rt_insert(t, n);
-	}
-	t->stats.splits++;
+	hplace_rtree_for_each(t, r)
+		pages += hplace_range_pages(r);
+	return max(pages / t->p.min_ranges, t->p.big_pages) << PAGE_SHIFT;
 }
 
 static u32 hplace_rt_decay(const struct hplace_rtree *t, u32 v)
@@ -583,13 +647,15 @@ static bool hplace_rt_alike(const struct hplace_rtree *t,
 				      hplace_range_long_density(b), tol);
 }
 
+/* Merge alike neighbours into ranges of at most @max_len. */
 static void hplace_rt_merge_pass(struct hplace_rtree *t, unsigned int tol,
-				 bool same_hot)
+				 bool same_hot, unsigned long max_len)
 {
 	struct hplace_range *prev = hplace_rtree_first(t), *cur;
 
 	while (prev && (cur = hplace_rtree_next(prev))) {
 		if (prev->end != cur->start ||
+		    cur->end - prev->start > max_len ||
 		    (same_hot && prev->hot != cur->hot) ||
 		    !hplace_rt_alike(t, prev, cur, tol)) {
 			prev = cur;
@@ -626,20 +692,25 @@ static bool hplace_rt_crowded(const struct hplace_rtree *t)
  * @t: the tree
  * @decay: decay the counts this epoch
  *
- * Splits uneven hot ranges, decays all counts (if @decay), merges alike
- * neighbours (harder while the tree or the pool is crowded).  O(n) in the
- * number of ranges plus O(log n) per split piece.
+ * Splits ranges longer than the tree keeps into equal pieces and uneven
+ * ones where their counts jump, decays all counts (if @decay), merges
+ * alike neighbours (harder while the tree or the pool is crowded) up to
+ * the longest range kept, and past it only as a last resort when crowded.
+ * O(n) in the number of ranges plus O(log n) per split piece.
  */
 void hplace_rtree_epoch(struct hplace_rtree *t, bool decay)
 {
+	unsigned long max_len = hplace_rt_max_len(t);
 	struct hplace_range *r, *next;
 	unsigned int tol, i;
 
 	for (r = hplace_rtree_first(t); r; r = next) {
 		/* Pieces go after r: taking next first skips them. */
 		next = hplace_rtree_next(r);
-		if (r->count >= t->p.split_min_count &&
-		    hplace_range_pages(r) >= 2 * t->p.min_pages)
+		if (r->end - r->start > max_len)
+			hplace_rt_split_long(t, r, max_len);
+		else if (r->count >= t->p.split_min_count &&
+			 hplace_range_pages(r) >= 2 * t->p.min_pages)
 			hplace_rt_split(t, r);
 	}
 
@@ -653,13 +724,13 @@ void hplace_rtree_epoch(struct hplace_rtree *t, bool decay)
 	}
 
 	tol = t->p.merge_permille;
-	hplace_rt_merge_pass(t, tol, true);
+	hplace_rt_merge_pass(t, tol, true, max_len);
 	while (hplace_rt_crowded(t) && tol < 1000) {
 		tol = min(max(2 * tol, 1U), 1000U);
-		hplace_rt_merge_pass(t, tol, true);
+		hplace_rt_merge_pass(t, tol, true, max_len);
 	}
 	if (hplace_rt_crowded(t))
-		hplace_rt_merge_pass(t, 1000, false);
+		hplace_rt_merge_pass(t, 1000, false, ~0UL);
 	t->last = NULL;
 }
 

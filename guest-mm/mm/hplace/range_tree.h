@@ -14,9 +14,16 @@
  * eighths; a merge also needs the long counts alike.
  *
  * Once per epoch hplace_rtree_epoch():
- *  - splits hot ranges whose eighths are uneven at the boundaries where the
- *    counts jump (up to 8 pieces at once, so a 1 GiB range narrows down to
- *    2 MiB pieces in three epochs), aligning cuts to huge pages when the
+ *  - splits ranges longer than a min_ranges-th of the tree's tracked
+ *    memory (and than big_pages) into equal pieces, as DAMON keeps
+ *    min_nr_regions: in a long range a small hot part moves its eighth's
+ *    count too little to be cut out (6 MiB hot at three times the density
+ *    of the rest of a 40 MiB eighth raise it by a third), so one that did
+ *    not fit in the fast tier whole stayed there unsplit for tens of
+ *    seconds;
+ *  - splits ranges whose eighths are uneven at the boundaries where the
+ *    counts jump (up to 8 pieces at once, so a 64 MiB range narrows down
+ *    to 1 MiB pieces in two epochs), aligning cuts to huge pages when the
  *    pieces are large enough;
  *  - decays all counts (halving by default; the long counts by an
  *    eighth, or to the counts after a sampler restart) when the caller
@@ -27,7 +34,9 @@
  *    (doubling the tolerance) while the tree is above 7/8 of its bound, or
  *    while the pool is above 7/8 of its bound and the tree holds at least
  *    its fair share (pool bound / trees) -- so one big process cannot
- *    flatten the trees of small ones.
+ *    flatten the trees of small ones.  No merge makes a range longer than
+ *    the first step allows, unless the tree is still crowded at the
+ *    largest tolerance.
  *
  * Bounds: a tree never holds more than max_ranges ranges, and all trees
  * sharing a struct hplace_rtree_pool never hold more than its max_ranges;
@@ -138,6 +147,10 @@ struct hplace_rtree_pool {
  * @decay_permille: share of each count kept at each decay; 500 = halving
  *	(the long counts keep the larger of this and
  *	HPLACE_RT_LONG_DECAY_PERMILLE)
+ * @min_ranges: no range is longer than the tree's tracked memory divided
+ *	by this (>= 1; DAMON's min_nr_regions) ...
+ * @big_pages: ... unless it is at most this many pages (>= 1): small
+ *	processes are not cut up for their size
  */
 struct hplace_rtree_params {
 	unsigned int max_ranges;
@@ -148,6 +161,8 @@ struct hplace_rtree_params {
 	u32 split_min_count;
 	u32 cold_count;
 	unsigned int decay_permille;
+	unsigned int min_ranges;
+	unsigned long big_pages;
 };
 
 /**

@@ -457,6 +457,62 @@ static bool t_rtree_merge_rules(void)
 	return true;
 }
 
+/*
+ * No range longer than a sixteenth of what the tree tracks (and 32 MiB):
+ * a 1 GiB range is cut into 64 MiB pieces within two epochs, counts kept;
+ * alike neighbours never merge past it; a small tree is left whole.
+ */
+static bool t_rtree_long_ranges_split(void)
+{
+	struct hplace_rtree t;
+	struct hplace_range *r;
+	unsigned int epoch, i;
+	u64 count = 0, long_count = 0;
+
+	T_CALL(mk_tree(&t, 4096, 4096));
+	T_EQ(hplace_rtree_add(&t, BASE, BASE + GB), 1);
+	r = hplace_rtree_first(&t);
+	r->count = 1600 * ONE;		/* eighths empty: shared by size */
+	r->long_count = 3200 * ONE;
+	hplace_rtree_epoch(&t, false);
+	T_CALL(check_tree(&t));
+	T_EQ(t.nr_ranges, 8);
+	hplace_rtree_epoch(&t, false);
+	T_CALL(check_tree(&t));
+	T_EQ(t.nr_ranges, 16);
+	hplace_rtree_for_each(&t, r) {
+		T_EQ(r->end - r->start, 64 * MB);
+		T_EQ(r->start % (2 * MB), 0);
+		T_EQ(r->count, 100 * ONE);
+		count += r->count;
+		long_count += r->long_count;
+	}
+	T_EQ(count, 1600 * ONE);
+	T_EQ(long_count, 3200 * ONE);
+	/* Even and then cold for a long time: still sixteen ranges. */
+	for (epoch = 0; epoch < 40; epoch++) {
+		for (i = 0; i < 2000; i++)
+			hplace_rtree_record(&t, BASE + t_rand_below(GB), 1, false);
+		hplace_rtree_epoch(&t, true);
+	}
+	for (epoch = 0; epoch < 40; epoch++)
+		hplace_rtree_epoch(&t, true);
+	T_CALL(check_tree(&t));
+	T_ASSERTF(t.nr_ranges >= 16, "%u ranges", t.nr_ranges);
+	hplace_rtree_for_each(&t, r)
+		T_ASSERT(r->end - r->start <= 64 * MB);
+	hplace_rtree_destroy(&t);
+
+	/* 32 MiB tracked: one range, cold or not. */
+	T_CALL(mk_tree(&t, 4096, 4096));
+	T_EQ(hplace_rtree_add(&t, BASE, BASE + 32 * MB), 1);
+	for (epoch = 0; epoch < 10; epoch++)
+		hplace_rtree_epoch(&t, true);
+	T_EQ(t.nr_ranges, 1);
+	hplace_rtree_destroy(&t);
+	return true;
+}
+
 /* Adversarial: samples everywhere, hot spots moving, several trees. */
 static bool t_rtree_bounded(void)
 {
@@ -764,15 +820,15 @@ static unsigned long sparse_covered(struct hplace_rtree *t, unsigned long cap,
  * many hot pages the densest ranges (twice the hot set) hold after 20
  * epochs, halving the counts every epoch and cooling by samples.  Halving
  * every epoch leaves a range holding one hot region with a few samples
- * an epoch, too few to split it.
- *
- * Known gap, printed, not hidden: regions under about 6 MiB are found
- * poorly either way at this sample rate.
+ * an epoch, too few to split it.  And a region in a range much longer
+ * than itself raises the count of its eighth too little to be cut out
+ * (this seed family found 27-68% of the hot pages of seeds 1 and 14, 90%
+ * on average, before ranges were kept to a sixteenth of the mapping).
  */
 static bool t_rtree_sparse_samples(void)
 {
 	unsigned long lo[16], len, slot, checks, a, hot_pages, cov[2];
-	unsigned long sum[2] = { 0, 0 };
+	unsigned long sum[2] = { 0, 0 }, worst = 1000;
 	unsigned int seed, nr, k, epoch, i, young_cold, mode;
 
 	for (seed = 1; seed <= 16; seed++) {
@@ -810,6 +866,8 @@ static bool t_rtree_sparse_samples(void)
 			}
 			cov[mode] = sparse_covered(&t, 2 * hot_pages, lo, nr, len);
 			sum[mode] += cov[mode] * 1000 / hot_pages;
+			if (mode)
+				worst = min(worst, cov[mode] * 1000 / hot_pages);
 			hplace_rtree_destroy(&t);
 		}
 		printf("# seed %u: %u regions of %lu KiB, cold young %u%%: hot pages in the densest 2x: halving every epoch %lu%%, cooling by samples %lu%%\n",
@@ -818,9 +876,9 @@ static bool t_rtree_sparse_samples(void)
 	}
 	printf("# mean over 16 seeds: halving %lu permille, cooling %lu permille\n",
 	       sum[0] / 16, sum[1] / 16);
-	T_ASSERTF(sum[1] >= sum[0] && sum[1] / 16 >= 870,
-		  "cooling by samples finds %lu permille, halving %lu",
-		  sum[1] / 16, sum[0] / 16);
+	T_ASSERTF(sum[1] >= sum[0] && sum[1] / 16 >= 950 && worst >= 850,
+		  "cooling by samples finds %lu permille (worst seed %lu), halving %lu",
+		  sum[1] / 16, worst, sum[0] / 16);
 	return true;
 }
 
@@ -894,6 +952,7 @@ const struct t_case t_rtree_cases[] = {
 	{ "rtree: counts halve per epoch, cold ranges merge", t_rtree_decay_merge },
 	{ "rtree: long count on split and merge", t_rtree_long_count_split_merge },
 	{ "rtree: merge needs adjacency, same state, <10% difference", t_rtree_merge_rules },
+	{ "rtree: no range above a sixteenth of the tracked memory", t_rtree_long_ranges_split },
 	{ "rtree: bounded under adversarial samples (4 trees, shared pool)", t_rtree_bounded },
 	{ "rtree: pool pressure spares a small tree (fair share)", t_rtree_fair_share },
 	{ "rtree: munmap punches, trims, removes", t_rtree_remove },
