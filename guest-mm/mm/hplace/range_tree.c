@@ -101,7 +101,11 @@ int hplace_rtree_init(struct hplace_rtree *t, struct hplace_rtree_pool *pool,
 		      const struct hplace_rtree_params *p)
 {
 	if (!p->max_ranges || !p->min_pages || !p->new_pages ||
-	    !is_power_of_2(p->new_pages) || !p->min_ranges || !p->big_pages)
+	    !is_power_of_2(p->new_pages) || !p->min_ranges)
+		return -EINVAL;
+	/* Equal cuts make pieces of at least min_pages, and bytes fit. */
+	if (p->big_pages < HPLACE_RT_NR_SUB * p->min_pages ||
+	    p->big_pages > (ULONG_MAX >> PAGE_SHIFT) / 2)
 		return -EINVAL;
 	if (p->merge_permille > 1000 || p->split_permille > 1000 ||
 	    p->decay_permille > 1000)
@@ -446,23 +450,41 @@ static bool hplace_rt_uneven(const struct hplace_rtree *t, u32 a, u32 b)
 	return d * d > 4 * (hi + lo) * HPLACE_RT_ONE;
 }
 
+/* How much of @r's eighth @k lies in [@a, @b). */
+static unsigned long hplace_rt_eighth_overlap(const struct hplace_range *r,
+					      unsigned int k, unsigned long a,
+					      unsigned long b)
+{
+	unsigned long len = r->end - r->start;
+	unsigned long lo = r->start + (unsigned long)div64_u64((u64)len * k,
+							       HPLACE_RT_NR_SUB);
+	unsigned long hi = r->start +
+		(unsigned long)div64_u64((u64)len * (k + 1), HPLACE_RT_NR_SUB);
+
+	lo = max(lo, a);
+	hi = min(hi, b);
+	return hi > lo ? hi - lo : 0;
+}
+
 /*
  * Cut @r at @cuts (@nr of them, ascending, inside @r) into @nr + 1 ranges.
- * The decayed count is shared by where the eighths' samples fell (by size
- * when the eighths are empty, as right after a merge); the long count's
- * part beyond it is older than the eighths: shared by size.  The caller
+ * The part of the count its eighths saw (since the last cut or merge) is
+ * shared by where their samples fell, each eighth by how much of it a
+ * piece holds; the rest of the count, and the long count's part beyond
+ * the count, are older than the eighths: shared by size.  The caller
  * checked the bounds.
  */
 static void hplace_rt_cut(struct hplace_rtree *t, struct hplace_range *r,
 			  const unsigned long *cuts, unsigned int nr)
 {
 	struct hplace_range *pieces[HPLACE_RT_NR_SUB];
-	unsigned long len = r->end - r->start, c, end;
-	u64 part[HPLACE_RT_NR_SUB] = { 0 }, total = 0;
+	unsigned long len = r->end - r->start, a, b, ov;
+	u64 seen = 0, part;
 	unsigned int i, k;
-	u32 count = r->count;
-	/* The long count's part older than the eighths (never negative). */
+	u32 count = r->count, fresh;
+	/* The long count's part older than the count (never negative). */
 	u32 older = r->long_count - min(r->count, r->long_count);
+	u32 sub[HPLACE_RT_NR_SUB];
 
 	for (i = 0; i < nr; i++) {
 		pieces[i] = hplace_rt_alloc(t);
@@ -473,37 +495,38 @@ static void hplace_rt_cut(struct hplace_rtree *t, struct hplace_range *r,
 		}
 	}
 
-	for (k = 0; k < HPLACE_RT_NR_SUB; k++) {
-		c = r->start + (unsigned long)div64_u64((u64)len * (2 * k + 1),
-							 2 * HPLACE_RT_NR_SUB);
-		for (i = 0; i < nr && cuts[i] <= c; i++)
-			;
-		part[i] += r->sub[k];
-		total += r->sub[k];
-	}
-	if (!total) {
-		for (i = 0; i <= nr; i++)
-			part[i] = (i < nr ? cuts[i] : r->end) -
-				  (i ? cuts[i - 1] : r->start);
-		total = len;
-	}
+	memcpy(sub, r->sub, sizeof(sub));
+	for (k = 0; k < HPLACE_RT_NR_SUB; k++)
+		seen += sub[k];
+	fresh = min_t(u64, seen, count);
 
-	end = r->end;
+	for (i = 0; i <= nr; i++) {
+		struct hplace_range *n = i ? pieces[i - 1] : r;
+
+		a = i ? cuts[i - 1] : r->start;
+		b = i < nr ? cuts[i] : r->end;
+		part = 0;
+		for (k = 0; k < HPLACE_RT_NR_SUB; k++) {
+			ov = hplace_rt_eighth_overlap(r, k, a, b);
+			if (ov)
+				part += mul_u64_u64_div_u64(sub[k], ov,
+					hplace_rt_eighth_overlap(r, k, r->start,
+								 r->end));
+		}
+		n->count = (seen ? mul_u64_u64_div_u64(fresh, part, seen) : 0) +
+			   hplace_rt_scale(count - fresh, b - a, len);
+		n->long_count = n->count + hplace_rt_scale(older, b - a, len);
+		if (i) {
+			n->start = a;
+			n->end = b;
+			n->hot = r->hot;
+		}
+	}
+	/* r shrinks last: the overlaps above are of the whole range. */
 	r->end = cuts[0];
-	r->count = mul_u64_u64_div_u64(count, part[0], total);
-	r->long_count = r->count + hplace_rt_scale(older, cuts[0] - r->start, len);
 	memset(r->sub, 0, sizeof(r->sub));
-	for (i = 0; i < nr; i++) {
-		struct hplace_range *n = pieces[i];
-
-		n->start = cuts[i];
-		n->end = i + 1 < nr ? cuts[i + 1] : end;
-		n->hot = r->hot;
-		n->count = mul_u64_u64_div_u64(count, part[i + 1], total);
-		n->long_count = n->count +
-			hplace_rt_scale(older, n->end - n->start, len);
-		hplace_rt_insert(t, n);
-	}
+	for (i = 0; i < nr; i++)
+		hplace_rt_insert(t, pieces[i]);
 	t->stats.splits++;
 }
 
@@ -582,17 +605,25 @@ static void hplace_rt_split_long(struct hplace_rtree *t, struct hplace_range *r,
 }
 
 /*
- * The longest range the tree keeps: a @min_ranges-th of what it tracks,
- * but never less than @big_pages (range_tree.h).
+ * The longest range the tree keeps (range_tree.h): a @min_ranges-th of
+ * the memory sampled within the long horizon (not reservations never
+ * touched), at least @big_pages; it changes only once it moved by a
+ * quarter, so that mappings coming and going do not cut ranges and merge
+ * them back epoch after epoch.
  */
-static unsigned long hplace_rt_max_len(const struct hplace_rtree *t)
+static unsigned long hplace_rt_max_len(struct hplace_rtree *t)
 {
 	struct hplace_range *r;
-	unsigned long pages = 0;
+	unsigned long pages = 0, len;
 
 	hplace_rtree_for_each(t, r)
-		pages += hplace_range_pages(r);
-	return max(pages / t->p.min_ranges, t->p.big_pages) << PAGE_SHIFT;
+		if (r->long_count >= t->p.cold_count)
+			pages += hplace_range_pages(r);
+	len = max(pages / t->p.min_ranges, t->p.big_pages) << PAGE_SHIFT;
+	if (len > t->max_len + t->max_len / 4 ||
+	    len < t->max_len - t->max_len / 4)
+		t->max_len = len;
+	return t->max_len;
 }
 
 static u32 hplace_rt_decay(const struct hplace_rtree *t, u32 v)
@@ -647,7 +678,17 @@ static bool hplace_rt_alike(const struct hplace_rtree *t,
 				      hplace_range_long_density(b), tol);
 }
 
-/* Merge alike neighbours into ranges of at most @max_len. */
+/* Nothing sampled within the long horizon either. */
+static bool hplace_rt_cold(const struct hplace_rtree *t,
+			   const struct hplace_range *r)
+{
+	return r->count < t->p.cold_count && r->long_count < t->p.cold_count;
+}
+
+/*
+ * Merge alike neighbours into ranges of at most @max_len; cold ones merge
+ * past it (nothing in them to find; a sampled one is cut again).
+ */
 static void hplace_rt_merge_pass(struct hplace_rtree *t, unsigned int tol,
 				 bool same_hot, unsigned long max_len)
 {
@@ -655,7 +696,8 @@ static void hplace_rt_merge_pass(struct hplace_rtree *t, unsigned int tol,
 
 	while (prev && (cur = hplace_rtree_next(prev))) {
 		if (prev->end != cur->start ||
-		    cur->end - prev->start > max_len ||
+		    (cur->end - prev->start > max_len &&
+		     !(hplace_rt_cold(t, prev) && hplace_rt_cold(t, cur))) ||
 		    (same_hot && prev->hot != cur->hot) ||
 		    !hplace_rt_alike(t, prev, cur, tol)) {
 			prev = cur;
@@ -692,25 +734,29 @@ static bool hplace_rt_crowded(const struct hplace_rtree *t)
  * @t: the tree
  * @decay: decay the counts this epoch
  *
- * Splits ranges longer than the tree keeps into equal pieces and uneven
- * ones where their counts jump, decays all counts (if @decay), merges
- * alike neighbours (harder while the tree or the pool is crowded) up to
- * the longest range kept, and past it only as a last resort when crowded.
+ * Splits sampled ranges longer than the tree keeps into equal pieces
+ * (unless the tree or pool is crowded) and uneven ones where their counts
+ * jump, decays all counts (if @decay), merges alike neighbours (harder
+ * while crowded) up to the longest range kept -- past it only cold ones,
+ * and any as a last resort when still crowded at full tolerance.
  * O(n) in the number of ranges plus O(log n) per split piece.
  */
 void hplace_rtree_epoch(struct hplace_rtree *t, bool decay)
 {
 	unsigned long max_len = hplace_rt_max_len(t);
+	bool crowded = hplace_rt_crowded(t);
 	struct hplace_range *r, *next;
 	unsigned int tol, i;
 
 	for (r = hplace_rtree_first(t); r; r = next) {
 		/* Pieces go after r: taking next first skips them. */
 		next = hplace_rtree_next(r);
-		if (r->end - r->start > max_len)
+		if (r->count < t->p.split_min_count)
+			continue;
+		/* Crowded, a cut would only be merged back: split by counts. */
+		if (r->end - r->start > max_len && !crowded)
 			hplace_rt_split_long(t, r, max_len);
-		else if (r->count >= t->p.split_min_count &&
-			 hplace_range_pages(r) >= 2 * t->p.min_pages)
+		else if (hplace_range_pages(r) >= 2 * t->p.min_pages)
 			hplace_rt_split(t, r);
 	}
 

@@ -14,13 +14,12 @@
  * eighths; a merge also needs the long counts alike.
  *
  * Once per epoch hplace_rtree_epoch():
- *  - splits ranges longer than a min_ranges-th of the tree's tracked
- *    memory (and than big_pages) into equal pieces, as DAMON keeps
- *    min_nr_regions: in a long range a small hot part moves its eighth's
- *    count too little to be cut out (6 MiB hot at three times the density
- *    of the rest of a 40 MiB eighth raise it by a third), so one that did
- *    not fit in the fast tier whole stayed there unsplit for tens of
- *    seconds;
+ *  - splits sampled ranges longer than a min_ranges-th of the tree's
+ *    sampled memory (and than big_pages) into equal pieces, as DAMON keeps
+ *    min_nr_regions: in a long range a small hot part raises its eighth's
+ *    count too little to be cut out (6 MiB at three times the density of
+ *    the rest of a 40 MiB eighth raises it by a third), and a range too
+ *    long to fit in the fast tier whole is never hot;
  *  - splits ranges whose eighths are uneven at the boundaries where the
  *    counts jump (up to 8 pieces at once, so a 64 MiB range narrows down
  *    to 1 MiB pieces in two epochs), aligning cuts to huge pages when the
@@ -34,9 +33,10 @@
  *    (doubling the tolerance) while the tree is above 7/8 of its bound, or
  *    while the pool is above 7/8 of its bound and the tree holds at least
  *    its fair share (pool bound / trees) -- so one big process cannot
- *    flatten the trees of small ones.  No merge makes a range longer than
- *    the first step allows, unless the tree is still crowded at the
- *    largest tolerance.
+ *    flatten the trees of small ones.  Only cold neighbours merge into a
+ *    range longer than the first step allows, and any do once the tree is
+ *    still crowded at the largest tolerance (the bound itself is kept by
+ *    refusing splits and new ranges).
  *
  * Bounds: a tree never holds more than max_ranges ranges, and all trees
  * sharing a struct hplace_rtree_pool never hold more than its max_ranges;
@@ -147,10 +147,11 @@ struct hplace_rtree_pool {
  * @decay_permille: share of each count kept at each decay; 500 = halving
  *	(the long counts keep the larger of this and
  *	HPLACE_RT_LONG_DECAY_PERMILLE)
- * @min_ranges: no range is longer than the tree's tracked memory divided
- *	by this (>= 1; DAMON's min_nr_regions) ...
- * @big_pages: ... unless it is at most this many pages (>= 1): small
- *	processes are not cut up for their size
+ * @min_ranges: a sampled range longer than the tree's sampled memory
+ *	(ranges with a long count) divided by this is cut into equal pieces
+ *	(>= 1; DAMON's min_nr_regions, but per process)
+ * @big_pages: the length below which no range is cut for its length, so
+ *	small processes are not cut up (at least 8 * @min_pages)
  */
 struct hplace_rtree_params {
 	unsigned int max_ranges;
@@ -192,6 +193,8 @@ struct hplace_rtree_stats {
  * @p: tuning
  * @nr_ranges: ranges in this tree
  * @last: range of the previous sample (lookup cache), may be NULL
+ * @max_len: the longest range kept, bytes (range_tree.c,
+ *	hplace_rt_max_len()); 0 until the first epoch
  * @stats: cumulative counters
  */
 struct hplace_rtree {
@@ -200,6 +203,7 @@ struct hplace_rtree {
 	struct hplace_rtree_params p;
 	unsigned int nr_ranges;
 	struct hplace_range *last;
+	unsigned long max_len;
 	struct hplace_rtree_stats stats;
 };
 

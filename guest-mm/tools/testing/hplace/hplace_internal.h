@@ -46,6 +46,9 @@
 
 #define ____cacheline_aligned	__attribute__((__aligned__(64)))
 
+#ifndef ULONG_MAX
+#define ULONG_MAX		(~0UL)
+#endif
 #ifndef U16_MAX
 #define U16_MAX			((u16)~0U)
 #endif

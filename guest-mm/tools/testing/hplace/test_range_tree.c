@@ -154,6 +154,15 @@ static bool t_rtree_params(void)
 	q = p;
 	q.decay_permille = 1001;
 	T_EQ(hplace_rtree_init(&t, &pool, &q), -EINVAL);
+	q = p;
+	q.min_ranges = 0;
+	T_EQ(hplace_rtree_init(&t, &pool, &q), -EINVAL);
+	q = p;
+	q.big_pages = 8 * q.min_pages - 1;	/* pieces below min_pages */
+	T_EQ(hplace_rtree_init(&t, &pool, &q), -EINVAL);
+	q = p;
+	q.big_pages = ~0UL;
+	T_EQ(hplace_rtree_init(&t, &pool, &q), -EINVAL);
 	return true;
 }
 
@@ -284,7 +293,10 @@ static bool t_rtree_split_finds_hot(void)
 		  "hot ranges span [+%lu MiB, +%lu MiB), truth [+300, +364)",
 		  (lo - BASE) / MB, (hi - BASE) / MB);
 	T_ASSERT(pages * PAGE_SIZE >= hot_len - 4 * MB);
-	/* Few ranges: the cold and the even hot parts merged back. */
+	/*
+	 * Few ranges: the cold and the even hot parts merged back, up to the
+	 * 64 MiB a sixteenth of the sampled 1 GiB allows.
+	 */
 	T_ASSERTF(t.nr_ranges <= 40, "%u ranges", t.nr_ranges);
 	T_ASSERT(t.stats.splits > 0 && t.stats.merges > 0);
 	printf("# 64 MiB hot in 1 GiB: found (+-2 MiB) after %u epochs; after 8: [+%lu, +%lu) MiB, %u ranges (%u after 5), %llu splits, %llu merges\n",
@@ -458,9 +470,10 @@ static bool t_rtree_merge_rules(void)
 }
 
 /*
- * No range longer than a sixteenth of what the tree tracks (and 32 MiB):
- * a 1 GiB range is cut into 64 MiB pieces within two epochs, counts kept;
- * alike neighbours never merge past it; a small tree is left whole.
+ * No sampled range longer than a sixteenth of the sampled memory (and
+ * 32 MiB): a 1 GiB range is cut into 64 MiB pieces within two epochs,
+ * counts kept; sampled neighbours never merge past it, cold ones do; a
+ * small tree is left whole.
  */
 static bool t_rtree_long_ranges_split(void)
 {
@@ -471,6 +484,9 @@ static bool t_rtree_long_ranges_split(void)
 
 	T_CALL(mk_tree(&t, 4096, 4096));
 	T_EQ(hplace_rtree_add(&t, BASE, BASE + GB), 1);
+	/* Never sampled: not cut. */
+	hplace_rtree_epoch(&t, false);
+	T_EQ(t.nr_ranges, 1);
 	r = hplace_rtree_first(&t);
 	r->count = 1600 * ONE;		/* eighths empty: shared by size */
 	r->long_count = 3200 * ONE;
@@ -482,33 +498,96 @@ static bool t_rtree_long_ranges_split(void)
 	T_EQ(t.nr_ranges, 16);
 	hplace_rtree_for_each(&t, r) {
 		T_EQ(r->end - r->start, 64 * MB);
-		T_EQ(r->start % (2 * MB), 0);
 		T_EQ(r->count, 100 * ONE);
+		T_EQ(r->long_count, 200 * ONE);
 		count += r->count;
 		long_count += r->long_count;
 	}
 	T_EQ(count, 1600 * ONE);
 	T_EQ(long_count, 3200 * ONE);
-	/* Even and then cold for a long time: still sixteen ranges. */
+	/* Evenly sampled: still at least sixteen ranges of 64 MiB at most. */
 	for (epoch = 0; epoch < 40; epoch++) {
 		for (i = 0; i < 2000; i++)
 			hplace_rtree_record(&t, BASE + t_rand_below(GB), 1, false);
 		hplace_rtree_epoch(&t, true);
+		T_CALL(check_tree(&t));
+		T_ASSERTF(t.nr_ranges >= 16, "%u ranges", t.nr_ranges);
+		hplace_rtree_for_each(&t, r)
+			T_ASSERT(r->end - r->start <= 64 * MB);
 	}
-	for (epoch = 0; epoch < 40; epoch++)
+	/* Cold for long: nothing to find, they merge back into one. */
+	for (epoch = 0; epoch < 100; epoch++)
 		hplace_rtree_epoch(&t, true);
 	T_CALL(check_tree(&t));
-	T_ASSERTF(t.nr_ranges >= 16, "%u ranges", t.nr_ranges);
-	hplace_rtree_for_each(&t, r)
-		T_ASSERT(r->end - r->start <= 64 * MB);
+	T_EQ(t.nr_ranges, 1);
 	hplace_rtree_destroy(&t);
 
-	/* 32 MiB tracked: one range, cold or not. */
+	/* 32 MiB tracked, sampled: one range. */
 	T_CALL(mk_tree(&t, 4096, 4096));
 	T_EQ(hplace_rtree_add(&t, BASE, BASE + 32 * MB), 1);
-	for (epoch = 0; epoch < 10; epoch++)
-		hplace_rtree_epoch(&t, true);
+	hplace_rtree_first(&t)->count = 1000 * ONE;
+	hplace_rtree_first(&t)->long_count = 1000 * ONE;
+	hplace_rtree_epoch(&t, false);
 	T_EQ(t.nr_ranges, 1);
+	hplace_rtree_destroy(&t);
+	return true;
+}
+
+/*
+ * A cut shares the part of the count the eighths saw by where it fell,
+ * each eighth by how much of it a piece holds, and the older rest by
+ * size: three equal pieces of an evenly sampled range get equal counts
+ * (giving each eighth whole to one piece gave 3:2:3), and samples in the
+ * first eighth only do not take the older count with them.
+ */
+static bool t_rtree_cut_shares(void)
+{
+	struct hplace_rtree_params p;
+	struct hplace_rtree t;
+	struct hplace_range *r;
+	unsigned int k;
+	u32 c[3], i = 0;
+
+	hplace_rtree_default_params(&p);
+	p.big_pages = 40 * MB / PAGE_SIZE;
+	hplace_rtree_pool_init(&pool, 64);
+	T_EQ(hplace_rtree_init(&t, &pool, &p), 0);
+	/* 96 MiB, longest kept 40 MiB: three pieces of 32 MiB. */
+	T_EQ(hplace_rtree_add(&t, BASE, BASE + 96 * MB), 1);
+	r = hplace_rtree_first(&t);
+	for (k = 0; k < 8; k++)
+		r->sub[k] = 100 * ONE;
+	r->count = 1200 * ONE;		/* 800 seen by the eighths, 400 older */
+	r->long_count = 1200 * ONE;
+	hplace_rtree_epoch(&t, false);
+	T_CALL(check_tree(&t));
+	T_EQ(t.nr_ranges, 3);
+	hplace_rtree_for_each(&t, r) {
+		T_EQ(r->end - r->start, 32 * MB);
+		c[i++] = r->count;
+	}
+	for (i = 0; i < 3; i++)
+		T_ASSERTF(c[i] >= 400 * ONE - 2 && c[i] <= 400 * ONE,
+			  "piece %u count %u", i, c[i]);
+	hplace_rtree_destroy(&t);
+
+	/* Fresh samples in the first eighth only: the older part by size. */
+	hplace_rtree_pool_init(&pool, 64);
+	T_EQ(hplace_rtree_init(&t, &pool, &p), 0);
+	T_EQ(hplace_rtree_add(&t, BASE, BASE + 96 * MB), 1);
+	r = hplace_rtree_first(&t);
+	r->sub[0] = 30 * ONE;
+	r->count = 630 * ONE;
+	r->long_count = 630 * ONE;
+	hplace_rtree_epoch(&t, false);
+	T_EQ(t.nr_ranges, 3);
+	i = 0;
+	hplace_rtree_for_each(&t, r)
+		c[i++] = r->count;
+	T_ASSERTF(c[0] >= 230 * ONE - 2 && c[0] <= 230 * ONE &&
+		  c[1] >= 200 * ONE - 2 && c[1] <= 200 * ONE &&
+		  c[2] >= 200 * ONE - 2 && c[2] <= 200 * ONE,
+		  "counts %u %u %u", c[0], c[1], c[2]);
 	hplace_rtree_destroy(&t);
 	return true;
 }
@@ -952,7 +1031,8 @@ const struct t_case t_rtree_cases[] = {
 	{ "rtree: counts halve per epoch, cold ranges merge", t_rtree_decay_merge },
 	{ "rtree: long count on split and merge", t_rtree_long_count_split_merge },
 	{ "rtree: merge needs adjacency, same state, <10% difference", t_rtree_merge_rules },
-	{ "rtree: no range above a sixteenth of the tracked memory", t_rtree_long_ranges_split },
+	{ "rtree: no sampled range above a sixteenth of the sampled memory", t_rtree_long_ranges_split },
+	{ "rtree: a cut shares fresh counts by overlap, older ones by size", t_rtree_cut_shares },
 	{ "rtree: bounded under adversarial samples (4 trees, shared pool)", t_rtree_bounded },
 	{ "rtree: pool pressure spares a small tree (fair share)", t_rtree_fair_share },
 	{ "rtree: munmap punches, trims, removes", t_rtree_remove },
