@@ -189,8 +189,8 @@ def test_abit_finds_hot_region():
         assert pin > 50, (pin, pout)
         assert share >= 0.8, share
         # The tree has narrowed down on the hot part: every range at least a
-        # tenth as dense as the densest lies in it, and together they cover
-        # it. (How many ranges the hot part is in depends on the tree's
+        # tenth as dense as the densest lies in it, together they cover it,
+        # and they are not much longer than it. (How many ranges the hot part is in depends on the tree's
         # length cap; a range with a sample's residue outside is not dense.)
         lo, hi = hs["base"], hs["base"] + hs["size"]
         hot = [r.split() for r in vm.sh(f"cat {D}/ranges").splitlines()
@@ -204,6 +204,8 @@ def test_abit_finds_hot_region():
             assert s < hs["hot_end"] and e > hs["hot_start"], (dense, hs)
             covered += min(e, hs["hot_end"]) - max(s, hs["hot_start"])
         assert covered >= 0.9 * (hs["hot_end"] - hs["hot_start"]), (dense, hs)
+        span = sum(int(r[2], 16) - int(r[1], 16) for r in dense)
+        assert span <= 2 * (hs["hot_end"] - hs["hot_start"]), (dense, hs)
         vm.sh(f"kill {hs['pid']}")
 
 

@@ -17,8 +17,8 @@
  *
  * 4096 ranges per process, 64 KiB smallest split, 2 MiB ranges around
  * untracked samples, DAMON's 10% merge tolerance, halving when the pool
- * cools (hplace_rtree_pool_cool()), no range above a sixteenth of the
- * tracked memory unless it is 32 MiB or less.
+ * cools (hplace_rtree_pool_cool()), no sampled range above a sixteenth
+ * of the sampled memory unless it is 32 MiB or less.
  */
 void hplace_rtree_default_params(struct hplace_rtree_params *p)
 {
@@ -575,6 +575,23 @@ static void hplace_rt_split(struct hplace_rtree *t, struct hplace_range *r)
 }
 
 /*
+ * Ranges the tree may still gain before it or its pool is crowded
+ * (hplace_rt_crowded(), taking the pool's line for every tree): cuts for
+ * length take only this room, so that they never make the merge passes
+ * work harder (and undo them) or take the room splits by counts need.
+ */
+static unsigned long hplace_rt_room_uncrowded(const struct hplace_rtree *t)
+{
+	unsigned long line = t->p.max_ranges - t->p.max_ranges / 8;
+	unsigned long pline = t->pool->max_ranges - t->pool->max_ranges / 8;
+	unsigned long a = t->nr_ranges < line ? line - t->nr_ranges : 0;
+	unsigned long b = t->pool->nr_ranges < pline ?
+			  pline - t->pool->nr_ranges : 0;
+
+	return min(a, b);
+}
+
+/*
  * Cut @r, longer than @max_len, into equal pieces (at most eighths this
  * epoch; a piece still too long is cut again the next), on huge page
  * boundaries when the pieces are large enough.
@@ -583,19 +600,17 @@ static void hplace_rt_split_long(struct hplace_rtree *t, struct hplace_range *r,
 				 unsigned long max_len)
 {
 	unsigned long cuts[HPLACE_RT_NR_SUB], len = r->end - r->start;
-	unsigned long room = hplace_rt_room_left(t), align, c, prev = r->start;
+	unsigned long room = hplace_rt_room_uncrowded(t), align, c;
+	unsigned long min_len = t->p.min_pages << PAGE_SHIFT, prev = r->start;
 	unsigned int n, i, nr = 0;
 
 	n = min_t(unsigned long, DIV_ROUND_UP(len, max_len), HPLACE_RT_NR_SUB);
-	if (room < n - 1) {
-		t->stats.refused++;
-		n = room + 1;
-	}
+	n = min_t(unsigned long, n, room + 1);
 	align = len / n >= HPLACE_RT_HUGE_SIZE ? HPLACE_RT_HUGE_SIZE : PAGE_SIZE;
 	for (i = 1; i < n; i++) {
 		c = r->start + (unsigned long)div64_u64((u64)len * i, n);
 		c = round_down(c, align);
-		if (c <= prev || c >= r->end)
+		if (c < prev + min_len || c + min_len > r->end)
 			continue;
 		cuts[nr++] = c;
 		prev = c;
@@ -607,7 +622,8 @@ static void hplace_rt_split_long(struct hplace_rtree *t, struct hplace_range *r,
 /*
  * The longest range the tree keeps (range_tree.h): a @min_ranges-th of
  * the memory sampled within the long horizon (not reservations never
- * touched), at least @big_pages; it changes only once it moved by a
+ * touched, nor a cold range one stray sample fell in), at least
+ * @big_pages; it changes only once it moved by a
  * quarter, so that mappings coming and going do not cut ranges and merge
  * them back epoch after epoch.
  */
@@ -616,8 +632,9 @@ static unsigned long hplace_rt_max_len(struct hplace_rtree *t)
 	struct hplace_range *r;
 	unsigned long pages = 0, len;
 
+	/* As many samples as a split needs: not one stray sample's range. */
 	hplace_rtree_for_each(t, r)
-		if (r->long_count >= t->p.cold_count)
+		if (r->long_count >= t->p.split_min_count)
 			pages += hplace_range_pages(r);
 	len = max(pages / t->p.min_ranges, t->p.big_pages) << PAGE_SHIFT;
 	if (len > t->max_len + t->max_len / 4 ||
@@ -735,7 +752,7 @@ static bool hplace_rt_crowded(const struct hplace_rtree *t)
  * @decay: decay the counts this epoch
  *
  * Splits sampled ranges longer than the tree keeps into equal pieces
- * (unless the tree or pool is crowded) and uneven ones where their counts
+ * (in the room left below crowding) and uneven ones where their counts
  * jump, decays all counts (if @decay), merges alike neighbours (harder
  * while crowded) up to the longest range kept -- past it only cold ones,
  * and any as a last resort when still crowded at full tolerance.
@@ -744,7 +761,6 @@ static bool hplace_rt_crowded(const struct hplace_rtree *t)
 void hplace_rtree_epoch(struct hplace_rtree *t, bool decay)
 {
 	unsigned long max_len = hplace_rt_max_len(t);
-	bool crowded = hplace_rt_crowded(t);
 	struct hplace_range *r, *next;
 	unsigned int tol, i;
 
@@ -754,7 +770,7 @@ void hplace_rtree_epoch(struct hplace_rtree *t, bool decay)
 		if (r->count < t->p.split_min_count)
 			continue;
 		/* Crowded, a cut would only be merged back: split by counts. */
-		if (r->end - r->start > max_len && !crowded)
+		if (r->end - r->start > max_len && hplace_rt_room_uncrowded(t))
 			hplace_rt_split_long(t, r, max_len);
 		else if (hplace_range_pages(r) >= 2 * t->p.min_pages)
 			hplace_rt_split(t, r);

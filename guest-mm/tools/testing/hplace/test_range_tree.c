@@ -522,6 +522,56 @@ static bool t_rtree_long_ranges_split(void)
 	T_EQ(t.nr_ranges, 1);
 	hplace_rtree_destroy(&t);
 
+	/*
+	 * One stray sample in a 4 GiB cold neighbour does not make it
+	 * sampled memory: the 1 GiB is still cut into 64 MiB pieces.
+	 */
+	T_CALL(mk_tree(&t, 4096, 4096));
+	T_EQ(hplace_rtree_add(&t, BASE, BASE + GB), 1);
+	T_EQ(hplace_rtree_add(&t, BASE + GB, BASE + 5 * GB), 1);
+	r = hplace_rtree_first(&t);
+	r->count = 1600 * ONE;
+	r->long_count = 1600 * ONE;
+	hplace_rtree_next(r)->long_count = ONE;
+	hplace_rtree_epoch(&t, false);
+	hplace_rtree_epoch(&t, false);
+	T_CALL(check_tree(&t));
+	T_EQ(t.nr_ranges, 17);
+	T_EQ(t.max_len, 64 * MB);
+	hplace_rtree_destroy(&t);
+
+	/*
+	 * An unaligned start: no piece shorter than min_pages, none longer
+	 * than 64 MiB and a huge page.
+	 */
+	T_CALL(mk_tree(&t, 4096, 4096));
+	T_EQ(hplace_rtree_add(&t, BASE + PAGE_SIZE, BASE + GB), 1);
+	r = hplace_rtree_first(&t);
+	r->count = 1600 * ONE;
+	r->long_count = 1600 * ONE;
+	hplace_rtree_epoch(&t, false);
+	hplace_rtree_epoch(&t, false);
+	T_CALL(check_tree(&t));
+	hplace_rtree_for_each(&t, r)
+		T_ASSERTF(r->end - r->start >= 16 * PAGE_SIZE &&
+			  r->end - r->start <= 66 * MB,
+			  "[+%lu KiB, +%lu KiB)", (r->start - BASE) / KB,
+			  (r->end - BASE) / KB);
+	hplace_rtree_destroy(&t);
+
+	/* Near the bound: cuts for length stop below the crowded line. */
+	T_CALL(mk_tree(&t, 16, 4096));
+	T_EQ(hplace_rtree_add(&t, BASE, BASE + GB), 1);
+	r = hplace_rtree_first(&t);
+	r->count = 1600 * ONE;
+	r->long_count = 1600 * ONE;
+	for (epoch = 0; epoch < 4; epoch++)
+		hplace_rtree_epoch(&t, false);
+	T_CALL(check_tree(&t));
+	T_ASSERTF(t.nr_ranges <= 16 - 16 / 8 && t.nr_ranges >= 12, "%u ranges",
+		  t.nr_ranges);
+	hplace_rtree_destroy(&t);
+
 	/* 32 MiB tracked, sampled: one range. */
 	T_CALL(mk_tree(&t, 4096, 4096));
 	T_EQ(hplace_rtree_add(&t, BASE, BASE + 32 * MB), 1);
