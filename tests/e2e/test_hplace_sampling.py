@@ -190,8 +190,9 @@ def test_abit_finds_hot_region():
         assert share >= 0.8, share
         # The tree has narrowed down on the hot part: every range at least a
         # tenth as dense as the densest lies in it, together they cover it,
-        # and they are not much longer than it. (How many ranges the hot part is in depends on the tree's
-        # length cap; a range with a sample's residue outside is not dense.)
+        # and they are not much longer than it. (How many ranges the hot
+        # part is in depends on the tree's length cap; a range with a
+        # sample's residue outside is not dense.)
         lo, hi = hs["base"], hs["base"] + hs["size"]
         hot = [r.split() for r in vm.sh(f"cat {D}/ranges").splitlines()
                if r.split()[0] == str(hs["pid"]) and lo <= int(r.split()[1], 16) < hi]

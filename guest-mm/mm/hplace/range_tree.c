@@ -133,15 +133,26 @@ static bool hplace_rt_room(const struct hplace_rtree *t, unsigned long n)
 	       t->pool->nr_ranges + n <= t->pool->max_ranges;
 }
 
+/*
+ * Ranges the tree may still gain before it or its pool holds all but
+ * 1/@margin of its bound (0: the bound itself).
+ */
+static unsigned long hplace_rt_room_below(const struct hplace_rtree *t,
+					  unsigned int margin)
+{
+	unsigned long line = t->p.max_ranges -
+			     (margin ? t->p.max_ranges / margin : 0);
+	unsigned long pline = t->pool->max_ranges -
+			      (margin ? t->pool->max_ranges / margin : 0);
+
+	if (t->nr_ranges >= line || t->pool->nr_ranges >= pline)
+		return 0;
+	return min(line - t->nr_ranges, pline - t->pool->nr_ranges);
+}
+
 static unsigned long hplace_rt_room_left(const struct hplace_rtree *t)
 {
-	unsigned long a = t->p.max_ranges - t->nr_ranges;
-	unsigned long b = t->pool->max_ranges - t->pool->nr_ranges;
-
-	if (t->nr_ranges > t->p.max_ranges ||
-	    t->pool->nr_ranges > t->pool->max_ranges)
-		return 0;
-	return min(a, b);
+	return hplace_rt_room_below(t, 0);
 }
 
 static struct hplace_range *hplace_rt_alloc(struct hplace_rtree *t)
@@ -450,22 +461,6 @@ static bool hplace_rt_uneven(const struct hplace_rtree *t, u32 a, u32 b)
 	return d * d > 4 * (hi + lo) * HPLACE_RT_ONE;
 }
 
-/* How much of @r's eighth @k lies in [@a, @b). */
-static unsigned long hplace_rt_eighth_overlap(const struct hplace_range *r,
-					      unsigned int k, unsigned long a,
-					      unsigned long b)
-{
-	unsigned long len = r->end - r->start;
-	unsigned long lo = r->start + (unsigned long)div64_u64((u64)len * k,
-							       HPLACE_RT_NR_SUB);
-	unsigned long hi = r->start +
-		(unsigned long)div64_u64((u64)len * (k + 1), HPLACE_RT_NR_SUB);
-
-	lo = max(lo, a);
-	hi = min(hi, b);
-	return hi > lo ? hi - lo : 0;
-}
-
 /*
  * Cut @r at @cuts (@nr of them, ascending, inside @r) into @nr + 1 ranges.
  * The part of the count its eighths saw (since the last cut or merge) is
@@ -478,13 +473,13 @@ static void hplace_rt_cut(struct hplace_rtree *t, struct hplace_range *r,
 			  const unsigned long *cuts, unsigned int nr)
 {
 	struct hplace_range *pieces[HPLACE_RT_NR_SUB];
-	unsigned long len = r->end - r->start, a, b, ov;
+	unsigned long len = r->end - r->start, a, b, lo, hi;
+	unsigned long eighth[HPLACE_RT_NR_SUB + 1];
 	u64 seen = 0, part;
 	unsigned int i, k;
 	u32 count = r->count, fresh;
 	/* The long count's part older than the count (never negative). */
 	u32 older = r->long_count - min(r->count, r->long_count);
-	u32 sub[HPLACE_RT_NR_SUB];
 
 	for (i = 0; i < nr; i++) {
 		pieces[i] = hplace_rt_alloc(t);
@@ -495,9 +490,11 @@ static void hplace_rt_cut(struct hplace_rtree *t, struct hplace_range *r,
 		}
 	}
 
-	memcpy(sub, r->sub, sizeof(sub));
+	for (k = 0; k <= HPLACE_RT_NR_SUB; k++)
+		eighth[k] = r->start + (unsigned long)div64_u64((u64)len * k,
+							HPLACE_RT_NR_SUB);
 	for (k = 0; k < HPLACE_RT_NR_SUB; k++)
-		seen += sub[k];
+		seen += r->sub[k];
 	fresh = min_t(u64, seen, count);
 
 	for (i = 0; i <= nr; i++) {
@@ -507,11 +504,12 @@ static void hplace_rt_cut(struct hplace_rtree *t, struct hplace_range *r,
 		b = i < nr ? cuts[i] : r->end;
 		part = 0;
 		for (k = 0; k < HPLACE_RT_NR_SUB; k++) {
-			ov = hplace_rt_eighth_overlap(r, k, a, b);
-			if (ov)
-				part += mul_u64_u64_div_u64(sub[k], ov,
-					hplace_rt_eighth_overlap(r, k, r->start,
-								 r->end));
+			lo = max(eighth[k], a);
+			hi = min(eighth[k + 1], b);
+			if (hi > lo)
+				part += mul_u64_u64_div_u64(r->sub[k], hi - lo,
+							    eighth[k + 1] -
+							    eighth[k]);
 		}
 		n->count = (seen ? mul_u64_u64_div_u64(fresh, part, seen) : 0) +
 			   hplace_rt_scale(count - fresh, b - a, len);
@@ -522,7 +520,7 @@ static void hplace_rt_cut(struct hplace_rtree *t, struct hplace_range *r,
 			n->hot = r->hot;
 		}
 	}
-	/* r shrinks last: the overlaps above are of the whole range. */
+	/* r's eighths were read above; only now does it shrink. */
 	r->end = cuts[0];
 	memset(r->sub, 0, sizeof(r->sub));
 	for (i = 0; i < nr; i++)
@@ -575,20 +573,14 @@ static void hplace_rt_split(struct hplace_rtree *t, struct hplace_range *r)
 }
 
 /*
- * Ranges the tree may still gain before it or its pool is crowded
+ * Room below the line where the tree or its pool is crowded
  * (hplace_rt_crowded(), taking the pool's line for every tree): cuts for
- * length take only this room, so that they never make the merge passes
- * work harder (and undo them) or take the room splits by counts need.
+ * length take only this, so that they never make the merge passes work
+ * harder (and undo them) or take the room splits by counts need.
  */
 static unsigned long hplace_rt_room_uncrowded(const struct hplace_rtree *t)
 {
-	unsigned long line = t->p.max_ranges - t->p.max_ranges / 8;
-	unsigned long pline = t->pool->max_ranges - t->pool->max_ranges / 8;
-	unsigned long a = t->nr_ranges < line ? line - t->nr_ranges : 0;
-	unsigned long b = t->pool->nr_ranges < pline ?
-			  pline - t->pool->nr_ranges : 0;
-
-	return min(a, b);
+	return hplace_rt_room_below(t, 8);
 }
 
 /*
