@@ -66,6 +66,21 @@ def parse_ktap(lines):
     return cases
 
 
+def failure_diagnostics(log, case):
+    """The lines case @case logged since the previous result line: the
+    failed expectation, its values and file:line, printed with the case's
+    "not ok" (the TAP line alone does not say what failed)."""
+    for i, line in enumerate(log):
+        if re.search(rf"\bnot ok \d+ {re.escape(case)}\b", line):
+            lines = []
+            for prev in reversed(log[max(0, i - 40):i]):
+                if re.search(r"\b(ok|not ok) \d+ ", prev):
+                    break
+                lines.append(re.sub(r"^\[[^]]*\]\s*", "", prev).strip())
+            return [t for t in reversed(lines) if t]
+    return []
+
+
 def main():
     glob = os.environ.get("HTIER_KUNIT_GLOB", "")
     append = "kunit.enable=1" + (f" kunit.filter_glob={glob}" if glob else "")
@@ -101,6 +116,10 @@ def main():
         print(f"{'ok' if ok else 'not ok'} {i} - {name}" + (f" # {note}" if note else ""))
     for p in problems[:20]:
         print("#   " + p)
+    for ok, name, _ in results:
+        if not ok and "." in name:
+            for line in failure_diagnostics(log, name.split(".", 1)[1]):
+                print("#   " + line)
     failed = sum(1 for ok, _, _ in results if not ok)
     return 1 if failed else 0
 
