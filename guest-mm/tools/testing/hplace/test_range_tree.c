@@ -583,6 +583,57 @@ static bool t_rtree_long_ranges_split(void)
 	return true;
 }
 
+/* Mark [start, end) as sampled memory: enough long count for the basis. */
+static bool add_sampled(struct hplace_rtree *t, unsigned long start,
+			unsigned long end)
+{
+	struct hplace_range *r;
+
+	T_EQ(hplace_rtree_add(t, start, end), 1);
+	r = hplace_rtree_lookup(t, start);
+	T_ASSERT(r);
+	r->count = 1600 * ONE;
+	r->long_count = 1600 * ONE;
+	return true;
+}
+
+/*
+ * The longest range moves only once the sampled memory moved it by a
+ * quarter, up or down: mappings coming and going do not cut ranges and
+ * merge them back epoch after epoch.
+ */
+static bool t_rtree_cap_moves_by_a_quarter(void)
+{
+	struct hplace_rtree t;
+
+	T_CALL(mk_tree(&t, 4096, 4096));
+	T_CALL(add_sampled(&t, BASE, BASE + GB));
+	hplace_rtree_epoch(&t, false);
+	T_EQ(t.max_len, 64 * MB);
+	/* 1216 MiB: 76 MiB is within a quarter of 64. */
+	T_CALL(add_sampled(&t, BASE + 2 * GB, BASE + 2 * GB + 192 * MB));
+	hplace_rtree_epoch(&t, false);
+	T_EQ(t.max_len, 64 * MB);
+	/* 1472 MiB: 92 MiB is not. */
+	T_CALL(add_sampled(&t, BASE + 3 * GB, BASE + 3 * GB + 256 * MB));
+	hplace_rtree_epoch(&t, false);
+	T_CALL(check_tree(&t));
+	T_EQ(t.max_len, 92 * MB);
+	/* Back to 1216 MiB: 76 MiB is within a quarter of 92. */
+	T_EQ(hplace_rtree_remove(&t, BASE + 3 * GB, BASE + 3 * GB + 256 * MB),
+	     0);
+	hplace_rtree_epoch(&t, false);
+	T_EQ(t.max_len, 92 * MB);
+	/* 1 GiB: 64 MiB is not. */
+	T_EQ(hplace_rtree_remove(&t, BASE + 2 * GB, BASE + 2 * GB + 192 * MB),
+	     0);
+	hplace_rtree_epoch(&t, false);
+	T_CALL(check_tree(&t));
+	T_EQ(t.max_len, 64 * MB);
+	hplace_rtree_destroy(&t);
+	return true;
+}
+
 /*
  * A cut shares the part of the count the eighths saw by where it fell,
  * each eighth by how much of it a piece holds, and the older rest by
@@ -1082,6 +1133,7 @@ const struct t_case t_rtree_cases[] = {
 	{ "rtree: long count on split and merge", t_rtree_long_count_split_merge },
 	{ "rtree: merge needs adjacency, same state, <10% difference", t_rtree_merge_rules },
 	{ "rtree: no sampled range above a sixteenth of the sampled memory", t_rtree_long_ranges_split },
+	{ "rtree: the longest range moves by a quarter or not at all", t_rtree_cap_moves_by_a_quarter },
 	{ "rtree: a cut shares fresh counts by overlap, older ones by size", t_rtree_cut_shares },
 	{ "rtree: bounded under adversarial samples (4 trees, shared pool)", t_rtree_bounded },
 	{ "rtree: pool pressure spares a small tree (fair share)", t_rtree_fair_share },
