@@ -734,7 +734,12 @@ def main():
             results[mode] = (from_logs(mode) if args.from_logs else
                              run_mode(mode, categories, programs, timeout, expected))
         except Exception as e:  # a boot or a runner that hung: one failure, with why
-            tap(False, f"mm selftests, hplace {mode}", f"{type(e).__name__}: {str(e)[-400:]}")
+            # The whole message as comments (tests/run shows those, and only
+            # the first line of a TAP note): why, the serial tail, QEMU's
+            # stderr.
+            why = f"{type(e).__name__}: {e}"
+            comment(why)
+            tap(False, f"mm selftests, hplace {mode}", why.splitlines()[0][:300])
             return 1
         r = results[mode]
         comment(f"hplace {mode}: {len(r['tests'])} tests in {r['seconds']:.0f} s; "
