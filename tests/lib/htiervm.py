@@ -349,12 +349,12 @@ class VM:
     def _restart_after_crash(self):
         """QEMU died from a signal before the guest was up: boot once more.
 
-        Multi-threaded TCG in QEMU 10.0 can crash while the guest's PCI
-        probe changes the memory map: a SIGSEGV in
-        address_space_translate_for_iotlb() on a vCPU thread (seen once, in
-        one make check run on a loaded 2-core host; upstream code, and that
-        VM had no hballoon device). Such a crash says
-        nothing about the test, so it gets one more boot; the crashed boot's
+        Multi-threaded TCG in QEMU 10.0 crashed while the guest's PCI probe
+        changed the memory map (SIGSEGV in address_space_translate_for_iotlb()
+        on a vCPU thread, more often on a loaded host): a vCPU filled its
+        TLB from a dispatch RCU had freed. qemu-hballoon's patch 0011
+        fixes that cause; this retry stays for crashes of upstream TCG we
+        do not know, which say nothing about the test. The crashed boot's
         logs are kept and the retry is reported on stderr. A crash after
         boot, or a second one, still fails the test."""
         sig = -self.proc.returncode
