@@ -322,8 +322,8 @@ static void hplace_test_partly_mapped_thp_stays(struct kunit *test)
 
 	/*
 	 * Keep the huge page as it is until the demote: the test's own
-	 * reference stops khugepaged (woken by the MADV_HUGEPAGE that made
-	 * the test mm its first) from collapsing the half-unmapped range back
+	 * reference stops khugepaged (the MADV_HUGEPAGE registered the test
+	 * mm with it) from collapsing the half-unmapped range back
 	 * into a PMD-mapped huge page, and the deferred-split shrinker from
 	 * splitting it, both states this test is not about. hplace decides
 	 * on mappings, not on the reference count, and MADV_NOHUGEPAGE, which

@@ -598,38 +598,45 @@ static bool add_sampled(struct hplace_rtree *t, unsigned long start,
 }
 
 /*
- * The longest range moves only once the sampled memory moved it by a
- * quarter, up or down: mappings coming and going do not cut ranges and
- * merge them back epoch after epoch.
+ * The longest range moves only once the sampled memory moved it by more
+ * than a quarter, up or down: mappings coming and going do not cut ranges
+ * and merge them back epoch after epoch. Each bound is met exactly once.
  */
 static bool t_rtree_cap_moves_by_a_quarter(void)
 {
+	static const struct {
+		long add_mb;		/* > 0: map it sampled; < 0: unmap it */
+		unsigned long at;
+		unsigned long cap_mb;	/* the longest range afterwards */
+	} steps[] = {
+		{ 1024, BASE, 64 },			/* 1024 MiB: 64 */
+		{ 192, BASE + 2 * GB, 64 },		/* 76: within 64 + 16 */
+		{ 64, BASE + 3 * GB, 64 },		/* 80: on the bound */
+		{ 16, BASE + 4 * GB, 81 },		/* 81: past it */
+		{ -192, BASE + 2 * GB, 81 },		/* 69 */
+		{ -64, BASE + 3 * GB, 81 },		/* 65 */
+		{ -16, BASE + 4 * GB, 81 },		/* 64 */
+		{ -48, BASE, 81 },			/* 61: over 81 - 20.25 */
+		{ -16, BASE + 48 * MB, 60 },		/* 60: under it */
+	};
 	struct hplace_rtree t;
+	unsigned int i;
 
 	T_CALL(mk_tree(&t, 4096, 4096));
-	T_CALL(add_sampled(&t, BASE, BASE + GB));
-	hplace_rtree_epoch(&t, false);
-	T_EQ(t.max_len, 64 * MB);
-	/* 1216 MiB: 76 MiB is within a quarter of 64. */
-	T_CALL(add_sampled(&t, BASE + 2 * GB, BASE + 2 * GB + 192 * MB));
-	hplace_rtree_epoch(&t, false);
-	T_EQ(t.max_len, 64 * MB);
-	/* 1472 MiB: 92 MiB is not. */
-	T_CALL(add_sampled(&t, BASE + 3 * GB, BASE + 3 * GB + 256 * MB));
-	hplace_rtree_epoch(&t, false);
-	T_CALL(check_tree(&t));
-	T_EQ(t.max_len, 92 * MB);
-	/* Back to 1216 MiB: 76 MiB is within a quarter of 92. */
-	T_EQ(hplace_rtree_remove(&t, BASE + 3 * GB, BASE + 3 * GB + 256 * MB),
-	     0);
-	hplace_rtree_epoch(&t, false);
-	T_EQ(t.max_len, 92 * MB);
-	/* 1 GiB: 64 MiB is not. */
-	T_EQ(hplace_rtree_remove(&t, BASE + 2 * GB, BASE + 2 * GB + 192 * MB),
-	     0);
-	hplace_rtree_epoch(&t, false);
-	T_CALL(check_tree(&t));
-	T_EQ(t.max_len, 64 * MB);
+	for (i = 0; i < ARRAY_SIZE(steps); i++) {
+		unsigned long len = labs(steps[i].add_mb) * MB;
+
+		if (steps[i].add_mb > 0)
+			T_CALL(add_sampled(&t, steps[i].at, steps[i].at + len));
+		else
+			T_EQ(hplace_rtree_remove(&t, steps[i].at,
+						 steps[i].at + len), 0);
+		hplace_rtree_epoch(&t, false);
+		T_CALL(check_tree(&t));
+		T_ASSERTF(t.max_len == steps[i].cap_mb * MB,
+			  "step %u: longest %lu KiB, expected %lu MiB", i,
+			  t.max_len / KB, steps[i].cap_mb);
+	}
 	hplace_rtree_destroy(&t);
 	return true;
 }
