@@ -126,12 +126,12 @@ static u32 hplace_rt_add(u32 a, u64 b)
 	return s > U32_MAX ? U32_MAX : s;
 }
 
-/* Room for @n more ranges in this tree and in the pool? */
-static bool hplace_rt_room(const struct hplace_rtree *t, unsigned long n)
-{
-	return t->nr_ranges + n <= t->p.max_ranges &&
-	       t->pool->nr_ranges + n <= t->pool->max_ranges;
-}
+/*
+ * A tree, or its pool, holding more than all but 1/HPLACE_RT_CROWDED of its
+ * bound is crowded (hplace_rt_crowded()): merges get eager, and cuts for
+ * length stop (hplace_rt_split_long()).
+ */
+#define HPLACE_RT_CROWDED	8
 
 /*
  * Ranges the tree may still gain before it or its pool holds all but
@@ -150,9 +150,10 @@ static unsigned long hplace_rt_room_below(const struct hplace_rtree *t,
 	return min(line - t->nr_ranges, pline - t->pool->nr_ranges);
 }
 
-static unsigned long hplace_rt_room_left(const struct hplace_rtree *t)
+/* Room for @n more ranges in this tree and in the pool? */
+static bool hplace_rt_room(const struct hplace_rtree *t, unsigned long n)
 {
-	return hplace_rt_room_below(t, 0);
+	return hplace_rt_room_below(t, 0) >= n;
 }
 
 static struct hplace_range *hplace_rt_alloc(struct hplace_rtree *t)
@@ -557,7 +558,7 @@ static void hplace_rt_split(struct hplace_rtree *t, struct hplace_range *r)
 	if (!nr)
 		return;
 
-	room = hplace_rt_room_left(t);
+	room = hplace_rt_room_below(t, 0);
 	if (room < nr) {
 		t->stats.refused++;
 		if (!room)
@@ -573,26 +574,19 @@ static void hplace_rt_split(struct hplace_rtree *t, struct hplace_range *r)
 }
 
 /*
- * Room below the line where the tree or its pool is crowded
- * (hplace_rt_crowded(), taking the pool's line for every tree): cuts for
- * length take only this, so that they never make the merge passes work
- * harder (and undo them) or take the room splits by counts need.
- */
-static unsigned long hplace_rt_room_uncrowded(const struct hplace_rtree *t)
-{
-	return hplace_rt_room_below(t, 8);
-}
-
-/*
  * Cut @r, longer than @max_len, into equal pieces (at most eighths this
  * epoch; a piece still too long is cut again the next), on huge page
- * boundaries when the pieces are large enough.
+ * boundaries when the pieces are large enough. The cuts take only the
+ * room below the line where the tree or its pool is crowded (taking the
+ * pool's line for every tree), so that they never make the merge passes
+ * work harder (and undo them) or take the room splits by counts need.
  */
 static void hplace_rt_split_long(struct hplace_rtree *t, struct hplace_range *r,
 				 unsigned long max_len)
 {
 	unsigned long cuts[HPLACE_RT_NR_SUB], len = r->end - r->start;
-	unsigned long room = hplace_rt_room_uncrowded(t), align, c;
+	unsigned long room = hplace_rt_room_below(t, HPLACE_RT_CROWDED);
+	unsigned long align, c;
 	unsigned long min_len = t->p.min_pages << PAGE_SHIFT, prev = r->start;
 	unsigned int n, i, nr = 0;
 
@@ -732,9 +726,10 @@ static bool hplace_rt_crowded(const struct hplace_rtree *t)
 	const struct hplace_rtree_pool *pool = t->pool;
 	unsigned long share = pool->max_ranges / max(pool->nr_trees, 1U);
 
-	if (t->nr_ranges > t->p.max_ranges - t->p.max_ranges / 8)
+	if (t->nr_ranges > t->p.max_ranges - t->p.max_ranges / HPLACE_RT_CROWDED)
 		return true;
-	return pool->nr_ranges > pool->max_ranges - pool->max_ranges / 8 &&
+	return pool->nr_ranges >
+	       pool->max_ranges - pool->max_ranges / HPLACE_RT_CROWDED &&
 	       t->nr_ranges >= share;
 }
 
@@ -762,7 +757,8 @@ void hplace_rtree_epoch(struct hplace_rtree *t, bool decay)
 		if (r->count < t->p.split_min_count)
 			continue;
 		/* Crowded, a cut would only be merged back: split by counts. */
-		if (r->end - r->start > max_len && hplace_rt_room_uncrowded(t))
+		if (r->end - r->start > max_len &&
+		    hplace_rt_room_below(t, HPLACE_RT_CROWDED))
 			hplace_rt_split_long(t, r, max_len);
 		else if (hplace_range_pages(r) >= 2 * t->p.min_pages)
 			hplace_rt_split(t, r);

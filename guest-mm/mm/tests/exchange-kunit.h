@@ -14,6 +14,7 @@
 #define _MM_TESTS_EXCHANGE_KUNIT_H
 
 #include <kunit/test.h>
+#include "kunit-user-page.h"
 #include <linux/mman.h>
 
 #define EXKT_PAGES 8
@@ -67,14 +68,7 @@ static bool exkt_check(struct kunit *test, unsigned long addr, u32 seed)
 /* The folio mapped at @addr, with one reference (FOLL_GET, not a pin). */
 static struct folio *exkt_folio(struct kunit *test, unsigned long addr)
 {
-	struct page *page;
-	long n;
-
-	mmap_read_lock(current->mm);
-	n = get_user_pages_remote(current->mm, addr, 1, 0, &page, NULL);
-	mmap_read_unlock(current->mm);
-	KUNIT_ASSERT_EQ(test, n, 1);
-	return page_folio(page);
+	return page_folio(mm_kunit_user_page(test, addr));
 }
 
 static unsigned long exkt_pfn(struct kunit *test, unsigned long addr)

@@ -11,6 +11,7 @@
 #define _HPLACE_PLACEMENT_KUNIT_H
 
 #include <kunit/test.h>
+#include "../../tests/kunit-user-page.h"
 #include <linux/mman.h>
 #include <linux/swap.h>
 #include <linux/huge_mm.h>
@@ -40,19 +41,6 @@ static unsigned long plkt_map(struct kunit *test, unsigned int nr)
 	return addr;
 }
 
-/* The page mapped at @addr in the test mm, with a reference held. */
-static struct page *plkt_page(struct kunit *test, unsigned long addr)
-{
-	struct page *page;
-	long n;
-
-	mmap_read_lock(current->mm);
-	n = get_user_pages_remote(current->mm, addr, 1, 0, &page, NULL);
-	mmap_read_unlock(current->mm);
-	KUNIT_ASSERT_EQ(test, n, 1);
-	return page;
-}
-
 /* kunit_add_action() form of put_page(). */
 static void plkt_put_page(void *page)
 {
@@ -67,7 +55,7 @@ static unsigned int plkt_on_node(struct kunit *test, unsigned long addr,
 
 	for (i = 0; i < nr; i++) {
 		unsigned long a = addr + i * PAGE_SIZE;
-		struct page *page = plkt_page(test, a);
+		struct page *page = mm_kunit_user_page(test, a);
 		u64 v;
 
 		KUNIT_ASSERT_EQ(test, copy_from_user(&v, (void __user *)a,
@@ -86,7 +74,7 @@ static unsigned int plkt_count(struct kunit *test, unsigned long addr,
 	unsigned int i, n = 0;
 
 	for (i = 0; i < nr; i++) {
-		struct page *page = plkt_page(test, addr + i * PAGE_SIZE);
+		struct page *page = mm_kunit_user_page(test, addr + i * PAGE_SIZE);
 
 		n += page_to_nid(page) == nid;
 		put_page(page);
@@ -273,7 +261,7 @@ static unsigned long plkt_thp(struct kunit *test, unsigned int nr_thp,
 						   i * PAGE_SIZE, &v,
 						   sizeof(v)), 0);
 	}
-	page = plkt_page(test, thp);
+	page = mm_kunit_user_page(test, thp);
 	folio = page_folio(page);
 	if (folio_order(folio) != HPAGE_PMD_ORDER || folio_nid(folio) != 0) {
 		put_page(page);
@@ -317,7 +305,7 @@ static void hplace_test_partly_mapped_thp_stays(struct kunit *test)
 {
 	struct hplace_batch *b;
 	unsigned long thp = plkt_thp(test, 1, &b);
-	struct page *page = plkt_page(test, thp);
+	struct page *page = mm_kunit_user_page(test, thp);
 	struct folio *folio = page_folio(page);
 
 	/*

@@ -469,6 +469,20 @@ static bool t_rtree_merge_rules(void)
 	return true;
 }
 
+/* Mark [start, end) as sampled memory: enough long count for the basis. */
+static bool add_sampled(struct hplace_rtree *t, unsigned long start,
+			unsigned long end)
+{
+	struct hplace_range *r;
+
+	T_EQ(hplace_rtree_add(t, start, end), 1);
+	r = hplace_rtree_lookup(t, start);
+	T_ASSERT(r);
+	r->count = 1600 * ONE;
+	r->long_count = 1600 * ONE;
+	return true;
+}
+
 /*
  * No sampled range longer than a sixteenth of the sampled memory (and
  * 32 MiB): a 1 GiB range is cut into 64 MiB pieces within two epochs,
@@ -527,12 +541,9 @@ static bool t_rtree_long_ranges_split(void)
 	 * sampled memory: the 1 GiB is still cut into 64 MiB pieces.
 	 */
 	T_CALL(mk_tree(&t, 4096, 4096));
-	T_EQ(hplace_rtree_add(&t, BASE, BASE + GB), 1);
+	T_CALL(add_sampled(&t, BASE, BASE + GB));
 	T_EQ(hplace_rtree_add(&t, BASE + GB, BASE + 5 * GB), 1);
-	r = hplace_rtree_first(&t);
-	r->count = 1600 * ONE;
-	r->long_count = 1600 * ONE;
-	hplace_rtree_next(r)->long_count = ONE;
+	hplace_rtree_next(hplace_rtree_first(&t))->long_count = ONE;
 	hplace_rtree_epoch(&t, false);
 	hplace_rtree_epoch(&t, false);
 	T_CALL(check_tree(&t));
@@ -545,10 +556,7 @@ static bool t_rtree_long_ranges_split(void)
 	 * than 64 MiB and a huge page.
 	 */
 	T_CALL(mk_tree(&t, 4096, 4096));
-	T_EQ(hplace_rtree_add(&t, BASE + PAGE_SIZE, BASE + GB), 1);
-	r = hplace_rtree_first(&t);
-	r->count = 1600 * ONE;
-	r->long_count = 1600 * ONE;
+	T_CALL(add_sampled(&t, BASE + PAGE_SIZE, BASE + GB));
 	hplace_rtree_epoch(&t, false);
 	hplace_rtree_epoch(&t, false);
 	T_CALL(check_tree(&t));
@@ -561,10 +569,7 @@ static bool t_rtree_long_ranges_split(void)
 
 	/* Near the bound: cuts for length stop below the crowded line. */
 	T_CALL(mk_tree(&t, 16, 4096));
-	T_EQ(hplace_rtree_add(&t, BASE, BASE + GB), 1);
-	r = hplace_rtree_first(&t);
-	r->count = 1600 * ONE;
-	r->long_count = 1600 * ONE;
+	T_CALL(add_sampled(&t, BASE, BASE + GB));
 	for (epoch = 0; epoch < 4; epoch++)
 		hplace_rtree_epoch(&t, false);
 	T_CALL(check_tree(&t));
@@ -580,20 +585,6 @@ static bool t_rtree_long_ranges_split(void)
 	hplace_rtree_epoch(&t, false);
 	T_EQ(t.nr_ranges, 1);
 	hplace_rtree_destroy(&t);
-	return true;
-}
-
-/* Mark [start, end) as sampled memory: enough long count for the basis. */
-static bool add_sampled(struct hplace_rtree *t, unsigned long start,
-			unsigned long end)
-{
-	struct hplace_range *r;
-
-	T_EQ(hplace_rtree_add(t, start, end), 1);
-	r = hplace_rtree_lookup(t, start);
-	T_ASSERT(r);
-	r->count = 1600 * ONE;
-	r->long_count = 1600 * ONE;
 	return true;
 }
 
