@@ -127,9 +127,10 @@ static u32 hplace_rt_add(u32 a, u64 b)
 }
 
 /*
- * A tree, or its pool, holding more than all but 1/HPLACE_RT_CROWDED of its
- * bound is crowded (hplace_rt_crowded()): merges get eager, and cuts for
- * length stop (hplace_rt_split_long()).
+ * The crowded line: all but 1/HPLACE_RT_CROWDED of a tree's or a pool's
+ * bound. Past it hplace_rt_crowded() merges harder (pool pressure only
+ * for trees holding their fair share); cuts for length take only the room
+ * below it (hplace_rt_split_long()).
  */
 #define HPLACE_RT_CROWDED	8
 
@@ -150,7 +151,7 @@ static unsigned long hplace_rt_room_below(const struct hplace_rtree *t,
 	return min(line - t->nr_ranges, pline - t->pool->nr_ranges);
 }
 
-/* Room for @n more ranges in this tree and in the pool? */
+/* Room for @n (>= 1) more ranges in this tree and in the pool? */
 static bool hplace_rt_room(const struct hplace_rtree *t, unsigned long n)
 {
 	return hplace_rt_room_below(t, 0) >= n;
@@ -718,7 +719,7 @@ static void hplace_rt_merge_pass(struct hplace_rtree *t, unsigned int tol,
 }
 
 /*
- * Above 7/8 of a bound: merge harder so splits find room again.  Pool
+ * Past the crowded line: merge harder so splits find room again.  Pool
  * pressure only makes trees holding at least their fair share merge.
  */
 static bool hplace_rt_crowded(const struct hplace_rtree *t)
