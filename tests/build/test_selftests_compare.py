@@ -2,7 +2,8 @@
 repeated subtest names stay apart by their ordinals, a measurement in a
 name is no difference, and an upstream failure the expected list allows
 may pass with hplace on but not fail with it on after passing off; and
-which entries earn one more run."""
+which entries earn one more run, and how the runs of a retried entry
+add up."""
 
 import importlib.util
 import io
@@ -84,3 +85,55 @@ def test_pass_with_a_retry_skip_runs_once_more():
     failing = cow("MADV_PAGEOUT did not work, is swap enabled?")
     failing["subtests"]["9 other"] = ("fail", "")
     assert smm.retry_reason(failing, expected) is None
+
+
+def cow_run(n, skip=None, bail=None, fail=None):
+    """The runner's lines for one run of cow with @n cases: case @skip
+    skipped for MADV_PAGEOUT, case @fail failed, or a Bail out at @bail."""
+    out = ["# running ./cow", "# TAP version 13", f"# 1..{n}"]
+    for i in range(1, n + 1):
+        if i == bail:
+            return out + ["# Bail out! read and ioctl return unmatched results for swap: 0 1"
+                          "# Totals: pass:0 fail:0 xfail:0 xpass:0 skip:0 error:0",
+                          "not ok 1 cow # exit=1"]
+        out.append(f"# ok {i} # SKIP MADV_PAGEOUT did not work, is swap enabled?" if i == skip
+                   else f"# {'not ok' if i == fail else 'ok'} {i} No leak from parent into child")
+    skips, fails = int(skip is not None), int(fail is not None)
+    return out + [f"# # Totals: pass:{n - skips - fails} fail:{fails} xfail:0 xpass:0 "
+                  f"skip:{skips} error:0", "not ok 1 cow # exit=1" if fail else "ok 1 cow"]
+
+
+def judge_cow(*runs):
+    """cow's entry after @runs (the first, then its retries), whether it
+    earns another run, and the gate's verdict on it."""
+    lines = []
+    for i, run in enumerate(runs):
+        lines += ([f"# retry of cow after pass: {i}"] if i else []) + run
+    tests, _ = smm.parse_run("\n".join(lines))
+    expected = smm.load_expected()
+    buf = io.StringIO()
+    with redirect_stdout(buf):
+        smm.check_entries("on", {"tests": tests}, expected, ["cow"], None)
+    return tests["cow"], smm.retry_reason(tests["cow"], expected["cow"]), buf.getvalue()
+
+
+def test_retried_cases_count_once_any_run_passed_them():
+    """Each run of cow leaves another case untested (a skip for the retry
+    clause, or a Bail out that ends the program): a case passes once a run
+    passed it; one that no run passed earns another run or fails the gate;
+    a real failure in any run fails it, and the last run's verdict stands."""
+    t, again, out = judge_cow(cow_run(80, skip=50), cow_run(80, bail=30), cow_run(80, skip=60))
+    assert again is None and out.startswith("ok") and t["totals"]["pass"] == 80, out
+    t, again, out = judge_cow(cow_run(80, bail=30), cow_run(80))
+    assert again is None and out.startswith("ok"), out
+    t, again, out = judge_cow(cow_run(80, skip=50), cow_run(80, skip=50))
+    assert again and "MADV_PAGEOUT" in again and out.startswith("not ok"), out
+    t, again, out = judge_cow(cow_run(80, skip=50), cow_run(80, fail=10))
+    assert again is None and out.startswith("not ok") and t["subtests"]["10 No leak from "
+                                                                     "parent into child"][0] == "fail"
+    t, again, out = judge_cow(cow_run(80, fail=10), cow_run(80))
+    assert t["subtests"]["10 No leak from parent into child"][0] == "fail", t["subtests"]
+    t, again, out = judge_cow(cow_run(80, skip=50), cow_run(80, bail=40))
+    assert again and "Bail out" in again and out.startswith("not ok"), out
+    t, again, out = judge_cow(cow_run(80, skip=50, fail=10))
+    assert again is None and out.startswith("not ok"), out
