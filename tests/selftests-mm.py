@@ -244,25 +244,23 @@ def merge_runs(prev, last):
     stop short in different places (a case skipped for a retry reason is
     untested in that run; a Bail out ends the program), and each case needs
     one clean run, not all of them in one. The verdict and the output are
-    the last run's. What the merge does not decide is kept for
-    check_entries(): "forgiven", the reasons of skips a pass in another run
-    outranked (only the retry clause's may be), and "run_skips", each run's
-    own skip reasons."""
+    the last run's. Each run's own skip reasons are kept ("run_skips") for
+    check_entries(), which judges every one of them: a merge must not hide
+    a skip the retry clause does not name."""
     case = case_identity(prev["subtests"], last["subtests"])
-    merged, skipped = {}, {}
+    merged = {}
     for subs in (prev["subtests"], last["subtests"]):
         for k, v in subs.items():
             c = case(k)
-            if v[0] == "skip":
-                skipped.setdefault(c, []).append(v[1])
             if c not in merged or RANK.get(v[0], 0) >= RANK.get(merged[c][0], 0):
                 merged[c] = v
-    totals = count_verdicts(merged)
-    # A failure only a program's own Totals line counts stays counted.
-    totals["fail"] = max(totals["fail"], (last["totals"] or {}).get("fail", 0))
+    totals = None
+    if merged:
+        totals = count_verdicts(merged)
+        # A failure only a program's own Totals line counts stays counted.
+        totals["fail"] = max([totals["fail"]] + [(t["totals"] or {}).get("fail", 0)
+                                                 for t in (prev, last)])
     return dict(last, subtests=merged, totals=totals,
-                forgiven=prev.get("forgiven", []) + [r for c, rs in skipped.items()
-                                                     if merged[c][0] == "pass" for r in rs],
                 run_skips=prev.get("run_skips", [skip_reasons(prev)]) + [skip_reasons(last)])
 
 
@@ -690,11 +688,13 @@ def check_entries(mode, r, expected, programs, categories):
         verdict, reason = e
         allowed, may_fail = pass_allowances(reason) if verdict == "pass" else (set(), set())
         new = [w for w in why if reason_key(w) not in allowed]
-        # A retried entry: a skip a pass in another run outranked counts
-        # unless the retry clause names it, and no run may skip more cases
-        # for a retry reason than a race does (see RETRY_SKIPS_MAX).
+        # A retried entry: every run's skips count (a merge keeps one
+        # verdict per case) unless the retry clause names them, and no run
+        # may skip more cases for a retry reason than a race does (see
+        # RETRY_SKIPS_MAX).
         retry_ok = retry_lines(reason) if verdict == "pass" else []
-        new += sorted({w for w in t.get("forgiven", []) if reason_key(w) not in allowed
+        new += sorted({w for run in t.get("run_skips", []) for w in run
+                       if reason_key(w) not in allowed
                        and not is_retry_line(w, retry_ok)} - set(new))
         raced = [sum(1 for w in run if is_retry_line(w, retry_ok))
                  for run in t.get("run_skips", [])]
