@@ -436,8 +436,7 @@ def failed_subtests(t):
 def sub_skips(t):
     """An entry's skipped subtests: (count, their distinct reasons)."""
     n = (t["totals"] or {}).get("skip", 0)
-    why = sorted({r or "(no reason)" for v, r in t["subtests"].values() if v == "skip"})
-    return n, why
+    return n, sorted({r or "(no reason)" for r in skip_reasons(t)})
 
 
 def load_expected(path=EXPECTED):
