@@ -151,10 +151,10 @@ static unsigned long hplace_rt_room_below(const struct hplace_rtree *t,
 	return min(line - t->nr_ranges, pline - t->pool->nr_ranges);
 }
 
-/* Room for @n (>= 1) more ranges in this tree and in the pool? */
-static bool hplace_rt_room(const struct hplace_rtree *t, unsigned long n)
+/* No room for one more range in this tree or in the pool? */
+static bool hplace_rt_full(const struct hplace_rtree *t)
 {
-	return hplace_rt_room_below(t, 0) >= n;
+	return !hplace_rt_room_below(t, 0);
 }
 
 static struct hplace_range *hplace_rt_alloc(struct hplace_rtree *t)
@@ -283,7 +283,7 @@ int hplace_rtree_add(struct hplace_rtree *t, unsigned long start,
 			continue;
 		}
 		gap_end = next ? min(next->start, end) : end;
-		if (!hplace_rt_room(t, 1)) {
+		if (hplace_rt_full(t)) {
 			t->stats.refused++;
 			return -ENOSPC;
 		}
@@ -344,7 +344,7 @@ int hplace_rtree_remove(struct hplace_rtree *t, unsigned long start,
 			hplace_rt_erase(t, r);
 		} else if (r->start < start && r->end > end) {
 			n = NULL;
-			if (hplace_rt_room(t, 1))
+			if (!hplace_rt_full(t))
 				n = hplace_rt_alloc(t);
 			else
 				t->stats.refused++;
@@ -395,7 +395,7 @@ static struct hplace_range *hplace_rt_create_for(struct hplace_rtree *t,
 		start = prev->end;
 	if (next && next->start < end)
 		end = next->start;
-	if (!hplace_rt_room(t, 1)) {
+	if (hplace_rt_full(t)) {
 		t->stats.refused++;
 		return NULL;
 	}
@@ -430,7 +430,7 @@ int hplace_rtree_record(struct hplace_rtree *t, unsigned long addr,
 			r = hplace_rt_create_for(t, addr, prev, next);
 			if (!r) {
 				t->stats.unmatched += nr;
-				return hplace_rt_room(t, 1) ? -ENOMEM : -ENOSPC;
+				return !hplace_rt_full(t) ? -ENOMEM : -ENOSPC;
 			}
 		}
 		t->last = r;
@@ -577,16 +577,16 @@ static void hplace_rt_split(struct hplace_rtree *t, struct hplace_range *r)
 /*
  * Cut @r, longer than @max_len, into equal pieces (at most eighths this
  * epoch; a piece still too long is cut again the next), on huge page
- * boundaries when the pieces are large enough. The cuts take only the
- * room below the line where the tree or its pool is crowded (taking the
- * pool's line for every tree), so that they never make the merge passes
- * work harder (and undo them) or take the room splits by counts need.
+ * boundaries when the pieces are large enough. The cuts take only @room,
+ * the room below the line where the tree or its pool is crowded (taking
+ * the pool's line for every tree), so that they never make the merge
+ * passes work harder (and undo them) or take the room splits by counts
+ * need.
  */
 static void hplace_rt_split_long(struct hplace_rtree *t, struct hplace_range *r,
-				 unsigned long max_len)
+				 unsigned long max_len, unsigned long room)
 {
 	unsigned long cuts[HPLACE_RT_NR_SUB], len = r->end - r->start;
-	unsigned long room = hplace_rt_room_below(t, HPLACE_RT_CROWDED);
 	unsigned long align, c;
 	unsigned long min_len = t->p.min_pages << PAGE_SHIFT, prev = r->start;
 	unsigned int n, i, nr = 0;
@@ -748,7 +748,7 @@ static bool hplace_rt_crowded(const struct hplace_rtree *t)
  */
 void hplace_rtree_epoch(struct hplace_rtree *t, bool decay)
 {
-	unsigned long max_len = hplace_rt_max_len(t);
+	unsigned long max_len = hplace_rt_max_len(t), room;
 	struct hplace_range *r, *next;
 	unsigned int tol, i;
 
@@ -758,9 +758,9 @@ void hplace_rtree_epoch(struct hplace_rtree *t, bool decay)
 		if (r->count < t->p.split_min_count)
 			continue;
 		/* Crowded, a cut would only be merged back: split by counts. */
-		if (r->end - r->start > max_len &&
-		    hplace_rt_room_below(t, HPLACE_RT_CROWDED))
-			hplace_rt_split_long(t, r, max_len);
+		room = hplace_rt_room_below(t, HPLACE_RT_CROWDED);
+		if (r->end - r->start > max_len && room)
+			hplace_rt_split_long(t, r, max_len, room);
 		else if (hplace_range_pages(r) >= 2 * t->p.min_pages)
 			hplace_rt_split(t, r);
 	}

@@ -9,21 +9,13 @@
 #include <kunit/test.h>
 #include <linux/mm.h>
 
-/*
- * The page mapped at @addr in the test mm, with one reference (FOLL_GET,
- * not a pin). The assertion comes after mmap_lock is dropped: a failed
- * one ends the test thread.
- */
+/* The page mapped at @addr in the test mm, with one reference (not a pin). */
 static inline struct page *mm_kunit_user_page(struct kunit *test,
 					      unsigned long addr)
 {
 	struct page *page;
-	long n;
 
-	mmap_read_lock(current->mm);
-	n = get_user_pages_remote(current->mm, addr, 1, 0, &page, NULL);
-	mmap_read_unlock(current->mm);
-	KUNIT_ASSERT_EQ(test, n, 1);
+	KUNIT_ASSERT_EQ(test, get_user_pages_fast(addr, 1, 0, &page), 1);
 	return page;
 }
 

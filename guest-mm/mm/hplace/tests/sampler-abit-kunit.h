@@ -10,6 +10,7 @@
 #define _HPLACE_SAMPLER_ABIT_KUNIT_H
 
 #include <kunit/test.h>
+#include "../../tests/kunit-user-page.h"
 #include <linux/mman.h>
 #include <linux/rmap.h>
 #include <linux/uaccess.h>
@@ -18,7 +19,6 @@
 static unsigned long hplace_kt_abit_page(struct kunit *test,
 					 struct folio **folio)
 {
-	struct page *page;
 	unsigned long addr;
 	char c = 1;
 
@@ -27,8 +27,7 @@ static unsigned long hplace_kt_abit_page(struct kunit *test,
 	KUNIT_ASSERT_FALSE_MSG(test, IS_ERR_VALUE(addr) || !addr,
 			       "kunit_vm_mmap: %ld", (long)addr);
 	KUNIT_ASSERT_EQ(test, copy_to_user((void __user *)addr, &c, 1), 0UL);
-	KUNIT_ASSERT_EQ(test, get_user_pages_fast(addr, 1, 0, &page), 1);
-	*folio = page_folio(page);
+	*folio = page_folio(mm_kunit_user_page(test, addr));
 	return addr;
 }
 

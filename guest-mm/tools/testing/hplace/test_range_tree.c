@@ -603,12 +603,12 @@ static bool t_rtree_cap_moves_by_a_quarter(void)
 		{ 1024, BASE, 64 },			/* 1024 MiB: 64 */
 		{ 192, BASE + 2 * GB, 64 },		/* 76: within 64 + 16 */
 		{ 64, BASE + 3 * GB, 64 },		/* 80: on the bound */
-		{ 16, BASE + 4 * GB, 81 },		/* 81: past it */
-		{ -192, BASE + 2 * GB, 81 },		/* 69 */
-		{ -64, BASE + 3 * GB, 81 },		/* 65 */
-		{ -16, BASE + 4 * GB, 81 },		/* 64 */
-		{ -48, BASE, 81 },			/* 61: over 81 - 20.25 */
-		{ -16, BASE + 48 * MB, 60 },		/* 60: under it */
+		{ 64, BASE + 4 * GB, 84 },		/* 84: past it */
+		{ -192, BASE + 2 * GB, 84 },		/* 72 */
+		{ -64, BASE + 3 * GB, 84 },		/* 68 */
+		{ -64, BASE + 4 * GB, 84 },		/* 64 */
+		{ -16, BASE, 84 },			/* 63: on 84 - 21 */
+		{ -16, BASE + 16 * MB, 62 },		/* 62: under it */
 	};
 	struct hplace_rtree t;
 	unsigned int i;
