@@ -145,6 +145,7 @@ def test_retried_cases_count_once_any_run_passed_them():
     assert again is None and out.startswith("ok"), out
     t, again, out = judge_cow(cow_run(80, skip=50), cow_run(80, skip=50))
     assert again and "MADV_PAGEOUT" in again and out.startswith("not ok"), out
+    assert "retry reason in every run" in out, out
     t, again, out = judge_cow(cow_run(80, skip=50), cow_run(80, fail=10))
     assert again is None and out.startswith("not ok") and t["subtests"]["10 No leak from "
                                                                      "parent into child"][0] == "fail"
