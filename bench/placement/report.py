@@ -256,6 +256,14 @@ def write(outdir, meta, results):
         cells = [cell([r.get(k) for r in rs], fmt) for k, _, fmt in METRICS]
         ver = "error" if err else ",".join(sorted({str(r.get("verify")) for r in rs}))
         L.append(f"| {wl} | {sysname} | " + " | ".join(cells) + f" | {ver} |")
+    moves = [(r, {k[len("moves_"):]: v for k, v in (r.get("cost") or {}).items()
+                  if k.startswith("moves_") and v})
+             for r in results if not r.get("skipped")]
+    if any(m for _, m in moves):
+        L += ["", "hplace's pages moved over the measured phase, by reason "
+              "(`stats/moves`; exchange in pairs):", ""]
+        L += [f"- {r['workload']} / {r['system']} rep {r['rep']}: "
+              + ", ".join(f"{k} {v}" for k, v in m.items()) for r, m in moves if m]
     L += ["", "Workloads:", ""]
     for n, w in meta["workloads"].items():
         L.append(f"- `{n}`: {w['desc']}; measured phase {w['duration_s']} s (seed of "

@@ -52,7 +52,8 @@ class System:
         _base(vm)
 
     def cost(self, vm, vmstat):
-        """Cumulative detection cost counters: {name: nanoseconds or count}.
+        """Cumulative counters: {name: nanoseconds or count}; detection
+        cost, and for hplace its pages moved by reason (moves_<reason>).
 
         vmstat is /proc/vmstat as the caller just read it (vm.vmstat());
         the caller uses it too, so read it, never change it."""
@@ -147,8 +148,14 @@ class Hplace(System):
         _w(vm, f"{H}/sampler", self.sampler)
 
     def cost(self, vm, vmstat):
-        return {k: vmstat.get(k, 0)
-                for k in ("hplace_sample_ns", "hplace_classify_ns", "hplace_migrate_ns")}
+        c = {k: vmstat.get(k, 0)
+             for k in ("hplace_sample_ns", "hplace_classify_ns", "hplace_migrate_ns")}
+        # Pages moved by reason (stats/moves; exchange: pairs), to tell
+        # what made up "pages moved".
+        for line in vm.sh(f"cat {H}/stats/moves").splitlines():
+            why, n = line.split()
+            c[f"moves_{why}"] = int(n)
+        return c
 
 
 class HplacePebs(Hplace):

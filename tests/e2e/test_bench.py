@@ -36,6 +36,8 @@ def test_placement_bench_smoke():
         assert not r["error"], r["error"]
     summary = open(os.path.join(out, "summary.md")).read()
     assert "| gups-hot | hplace |" in summary, summary
+    # What made up hplace's pages moved, by reason (stats/moves).
+    assert "- gups-hot / hplace rep 0: promote_room " in summary, summary
     if not os.path.exists(PLUGIN):
         raise pytap.Skip("no access meter (KVM build or plugin missing): harness ran, "
                          "no hit ratios to check")

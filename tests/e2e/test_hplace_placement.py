@@ -683,6 +683,50 @@ def test_allocating_into_the_headroom_wakes_placement():
         assert not vm.dmesg_problems(), vm.dmesg_problems()
 
 
+def test_churning_tenant_is_not_traded_every_burst():
+    """Once the hot set is on the fast node and the rest of its room filled,
+    another process maps, writes and frees 32 MiB every 2 s (holding it
+    1.5 s) on the fast node. The first bursts push the tier below its headroom and are
+    demoted; after that the room gap covers a burst, so the bursts stop
+    moving pages: without it every burst was demoted and its room promoted
+    into again."""
+    burst_mib = 32
+    with VM(name="hplace-place-churn") as vm:
+        prepare(vm, enable=False)
+        vm.sh(f"echo abit > {H}/sampler")
+        hs = start_hotset(vm, WS)
+        vm.sh(f"echo 1 > {H}/enabled")
+        wait_hot_on_fast(vm, hs)
+        # Let the fill of the room above the headroom finish.
+        t0, last = time.monotonic(), None
+        while time.monotonic() - t0 < 60:
+            m = moves(vm)
+            if m == last:
+                break
+            last = m
+            time.sleep(5)
+        cpid = int(vm.sh(f"churn -m {burst_mib} -i 2000 -h 1500 -d 0 "
+                         "> /tmp/churn.out 2>&1 & echo $!"))
+        time.sleep(15)
+        m0, g0 = moves(vm), stat(vm, "room_gap_kb")
+        time.sleep(20)
+        m1, g1 = moves(vm), stat(vm, "room_gap_kb")
+        moved = {k: m1[k] - m0[k] for k in m1 if m1[k] != m0[k]}
+        churned = sum(moved.get(k, 0) for k in
+                      ("demote_headroom", "promote_room", "promote_fill"))
+        note(f"churn of {burst_mib} MiB every 2 s: pages moved in 20 s {moved}; "
+             f"room gap {g0 // 1024}-{g1 // 1024} MiB")
+        vm.sh(f"kill {cpid}")
+        out = vm.sh("sleep 2; cat /tmp/churn.out")
+        assert "verify=FAILED" not in out, out
+        # Four bursts' worth in 20 s (ten bursts).
+        assert churned <= 4 * burst_mib * MiB // 4096, moved
+        # Above the default quarter of the headroom (6 MiB here): it grew.
+        assert g1 >= burst_mib * 1024 // 3, g1
+        stop_and_verify(vm, hs)
+        assert not vm.dmesg_problems(), vm.dmesg_problems()
+
+
 def test_injected_full_fast_tier_exchanges():
     """Deterministic version of the full fast tier: an idle process holds
     the fast node, and only injected samples make a 128 MiB range of an idle

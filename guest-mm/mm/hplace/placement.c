@@ -77,6 +77,18 @@
 #define HPLACE_ROOM_GAP_PERMILLE	250
 #define HPLACE_ROOM_GAP_MIN		(SZ_1M >> PAGE_SHIFT)
 /*
+ * A tenant that allocates and frees in bursts larger than that gap had
+ * each burst demoted by the headroom step and its room promoted into again
+ * once freed, two moves per page per burst.  So once allocations push the
+ * tier below its headroom, the headroom step demotes back up to the gap's
+ * top (as kswapd reclaims up to its high watermark) and the gap grows by
+ * what it demoted, up to HPLACE_ROOM_GAP_MAX_HEADROOMS headrooms: the next
+ * burst finds its room free.  Every HPLACE_CHURN_HALF_MS in which
+ * allocations did not use half of the gap, the growth halves.
+ */
+#define HPLACE_CHURN_HALF_MS		30000
+#define HPLACE_ROOM_GAP_MAX_HEADROOMS	2
+/*
  * A new plan with the same hot ranges as a plan that left nothing to move
  * is taken as settled too, without walking its page tables again, this
  * many times in a row; then it is walked anyway (new pages, densities that
@@ -117,6 +129,9 @@ struct hplace_batch {
 	bool settled_full;	/* ... and no free room left to promote into */
 	unsigned int quiet;	/* plans in a row taken as settled unwalked */
 	u64 budget;		/* pages this pass may still move */
+	u64 churn;		/* headroom demotions for allocations, lately */
+	u64 churn_ns;		/* when @churn was last judged for halving */
+	u64 churn_low;		/* least free memory above the headroom since */
 	struct hplace_cursor cur[HPLACE_NR_LISTS];	/* where walks stand */
 	u64 walks;		/* page-table walks of plan ranges */
 	/*
@@ -635,8 +650,8 @@ static void hplace_release(struct hplace_batch *b)
 	}
 }
 
-/* Free pages promotion leaves above the headroom (HPLACE_ROOM_GAP_*). */
-static u64 hplace_room_gap(const struct hplace_batch *b)
+/* The fast tier's headroom, in pages (without a pending shrink's part). */
+static u64 hplace_headroom_pages(const struct hplace_batch *b)
 {
 	u64 managed = 0;
 	int nid;
@@ -644,16 +659,58 @@ static u64 hplace_room_gap(const struct hplace_batch *b)
 	for_each_node_mask(nid, b->fast)
 		if (node_state(nid, N_MEMORY))
 			managed += hplace_node_managed(nid);
-	return max_t(u64, HPLACE_ROOM_GAP_MIN,
-		     div_u64(managed * b->headroom * HPLACE_ROOM_GAP_PERMILLE,
-			     1000 * 1000));
+	return div_u64(managed * b->headroom, 1000);
+}
+
+/*
+ * Free pages promotion leaves above the headroom: a share of it, or what
+ * the headroom step demoted for allocations lately if more
+ * (HPLACE_ROOM_GAP_*, _CHURN_*).
+ */
+static u64 hplace_room_gap(const struct hplace_batch *b, u64 headroom)
+{
+	u64 gap = max_t(u64, HPLACE_ROOM_GAP_MIN,
+			div_u64(headroom * HPLACE_ROOM_GAP_PERMILLE, 1000));
+
+	return max(gap, min(b->churn, headroom * HPLACE_ROOM_GAP_MAX_HEADROOMS));
+}
+
+/*
+ * Track churn with @free pages free and @keep to keep: note how low free
+ * memory came above @keep, and halve @b->churn once per
+ * HPLACE_CHURN_HALF_MS unless that used half of the gap or more.
+ */
+static void hplace_churn_update(struct hplace_batch *b, u64 now, u64 free,
+				u64 keep, u64 headroom)
+{
+	const u64 half = (u64)HPLACE_CHURN_HALF_MS * NSEC_PER_MSEC;
+
+	b->churn_low = min(b->churn_low, free > keep ? free - keep : 0);
+	if (now - b->churn_ns < half)
+		return;
+	if (b->churn_low >= hplace_room_gap(b, headroom) / 2)
+		b->churn /= 2;
+	b->churn_ns = now;
+	b->churn_low = U64_MAX;
+}
+
+/*
+ * The headroom step demoted @n pages with @free pages free: the part that
+ * restored the headroom and the gap (not a shrink's hold) grows the gap.
+ */
+static void hplace_churn_grow(struct hplace_batch *b, u64 n, u64 free,
+			      u64 headroom, u64 gap)
+{
+	if (free < headroom + gap)
+		b->churn = min(b->churn + min(n, headroom + gap - free),
+			       headroom * HPLACE_ROOM_GAP_MAX_HEADROOMS);
 }
 
 /* One pass; returns true when it stopped for lack of tokens. */
 static bool hplace_migrate_pass(void)
 {
 	struct hplace_batch *b = hplace_batch;
-	u64 free, keep, anon, room, t0, p, n;
+	u64 free, keep, anon, headroom, gap, room, t0, p, n;
 	bool more = false;
 
 	if (!hplace_snapshot(b))
@@ -661,15 +718,26 @@ static bool hplace_migrate_pass(void)
 	t0 = local_clock();
 	b->budget = hplace_refill(b->mbps, t0);
 	memset(b->cur, 0, sizeof(b->cur));
+	headroom = hplace_headroom_pages(b);
 
-	/* 1. Keep the headroom (and make room for a pending shrink). */
+	/*
+	 * 1. Keep the headroom (and make room for a pending shrink), and the
+	 * gap above it; what that took for the tenants' allocations (not for
+	 * a shrink) widens the gap.
+	 */
 	hplace_fast_room(&b->fast, b->headroom, &free, &keep, &anon);
-	if (free < keep)
-		hplace_demote(b, keep - free, HPLACE_MOVE_HEADROOM);
+	hplace_churn_update(b, t0, free, keep, headroom);
+	if (free < keep) {
+		gap = hplace_room_gap(b, headroom);
+		n = hplace_demote(b, keep + gap - free, HPLACE_MOVE_HEADROOM);
+		hplace_churn_grow(b, n, free, headroom, gap);
+	}
 
-	/* 2. Promote into the room above the headroom (and the gap). */
+	/* 2. Promote into the room above the headroom and the gap. */
 	hplace_fast_room(&b->fast, b->headroom, &free, &keep, &anon);
-	keep += hplace_room_gap(b);
+	gap = hplace_room_gap(b, headroom);
+	WRITE_ONCE(hplace.place.room_gap_pages, gap);
+	keep += gap;
 	room = free > keep ? free - keep : 0;
 
 	/*

@@ -159,6 +159,8 @@ struct hplace_place_stats {
  * @kick: work pending (new plan, resize)
  * @resized: bit 0: an hballoon resize since the migrator last looked
  * @stats: counters, written by the migration thread only
+ * @room_gap_pages: free fast memory promotion last left above the
+ *	headroom (written by the migration thread)
  *
  * Knobs and the plan are protected by hplace.lock.
  */
@@ -176,6 +178,7 @@ struct hplace_place {
 	unsigned long kick;
 	unsigned long resized;
 	struct hplace_place_stats stats;
+	u64 room_gap_pages;
 };
 
 struct hplace_class_params;

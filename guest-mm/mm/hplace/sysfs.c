@@ -224,6 +224,7 @@ enum hplace_stat {
 	HPLACE_ST_EPOCHS,
 	HPLACE_ST_RESIZES,
 	HPLACE_ST_RESIZE_HOLD_KB,
+	HPLACE_ST_ROOM_GAP_KB,
 	HPLACE_ST_REFRESH_BUSY,
 	HPLACE_ST_HOT_PAGES,
 	HPLACE_ST_WINDOW_US,
@@ -300,6 +301,9 @@ static u64 hplace_stat_value(enum hplace_stat st)
 		return hplace.refresh_busy;
 	case HPLACE_ST_RESIZE_HOLD_KB:
 		return hplace_place_resize_hold() << (PAGE_SHIFT - 10);
+	case HPLACE_ST_ROOM_GAP_KB:
+		return READ_ONCE(hplace.place.room_gap_pages) <<
+		       (PAGE_SHIFT - 10);
 	case HPLACE_ST_HOT_PAGES:
 		return hplace.cres.hot_pages;
 	case HPLACE_ST_WINDOW_US:
@@ -376,6 +380,7 @@ HPLACE_STAT(abit_young, HPLACE_ST_YOUNG);
 HPLACE_STAT(epochs, HPLACE_ST_EPOCHS);
 HPLACE_STAT(resizes, HPLACE_ST_RESIZES);
 HPLACE_STAT(resize_hold_kb, HPLACE_ST_RESIZE_HOLD_KB);
+HPLACE_STAT(room_gap_kb, HPLACE_ST_ROOM_GAP_KB);
 HPLACE_STAT(refresh_busy, HPLACE_ST_REFRESH_BUSY);
 HPLACE_STAT(hot_pages, HPLACE_ST_HOT_PAGES);
 HPLACE_STAT(abit_window_us, HPLACE_ST_WINDOW_US);
@@ -486,6 +491,7 @@ static struct attribute *hplace_stats_attrs[] = {
 	&hplace_stat_epochs.attr.attr,
 	&hplace_stat_resizes.attr.attr,
 	&hplace_stat_resize_hold_kb.attr.attr,
+	&hplace_stat_room_gap_kb.attr.attr,
 	&hplace_stat_refresh_busy.attr.attr,
 	&hplace_stat_hot_pages.attr.attr,
 	&hplace_stat_abit_window_us.attr.attr,
