@@ -14,10 +14,12 @@
  *
  * Output (one key=value line each):
  *   event=ready t=<s since start> mono=<CLOCK_MONOTONIC s>  (first cycle done)
- *   t=<s since ready> ops_s=<MiB cycled in the last second>  (once a second)
+ *   t=<s since ready> ops_s=<MiB cycled per second since the last line>
+ *                       (after a cycle, at most once a second)
  *   event=end t=<s>
  *   verify=ok  (exit 0)  or  verify=FAILED <why>  (exit 1)
  */
+#include <math.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -84,21 +86,34 @@ static long cycle_once(size_t size, int thp, uint64_t seed, uint64_t cycle,
 	return (long)bad;
 }
 
+/* A finite number in [lo, hi] with nothing after it, or exit 2. */
+static double number(const char *arg, double lo, double hi)
+{
+	char *end;
+	double v = strtod(arg, &end);
+
+	if (end == arg || *end || !isfinite(v) || v < lo || v > hi) {
+		fprintf(stderr, "churn: bad option value '%s'\n", arg);
+		exit(2);
+	}
+	return v;
+}
+
 int main(int argc, char **argv)
 {
 	double mib = 32, interval = 2.0, hold = 1.0, dur = 60;
-	double t0 = now(), t_ready, t_last, next;
+	double t0 = now(), t_ready = t0, t_last = t0, next;
 	uint64_t seed = 1, cycle = 0, last_cycle = 0;
 	int opt, thp = 0;
 	size_t size;
 
 	while ((opt = getopt(argc, argv, "m:i:h:d:s:T")) != -1) {
 		switch (opt) {
-		case 'm': mib = strtod(optarg, NULL); break;
-		case 'i': interval = strtod(optarg, NULL) / 1000; break;
-		case 'h': hold = strtod(optarg, NULL) / 1000; break;
-		case 'd': dur = strtod(optarg, NULL); break;
-		case 's': seed = strtoull(optarg, NULL, 0); break;
+		case 'm': mib = number(optarg, 0, 1 << 20); break;
+		case 'i': interval = number(optarg, 0, 3600e3) / 1000; break;
+		case 'h': hold = number(optarg, 0, 3600e3) / 1000; break;
+		case 'd': dur = number(optarg, 0, 1e7); break;
+		case 's': seed = (uint64_t)number(optarg, 0, 1e15); break;
 		case 'T': thp = 1; break;
 		default:
 			fprintf(stderr, "usage: churn [-m MiB] [-i interval_ms] "
@@ -107,8 +122,7 @@ int main(int argc, char **argv)
 		}
 	}
 	size = (size_t)(mib * MIB) / 4096 * 4096;
-	if (size < 4096 || interval <= 0 || hold < 0 || hold >= interval ||
-	    dur < 0) {
+	if (optind < argc || size < 4096 || interval <= 0 || hold >= interval) {
 		fprintf(stderr, "churn: bad option value\n");
 		return 2;
 	}
@@ -131,6 +145,7 @@ int main(int argc, char **argv)
 		}
 		if (!cycle++) {
 			t_ready = t_last = now();
+			last_cycle = cycle;
 			printf("event=ready t=%.1f mono=%.3f\n", t_ready - t0, t_ready);
 		}
 		if (stop || (dur && now() - t_ready >= dur))

@@ -699,7 +699,7 @@ def test_churning_tenant_is_not_traded_every_burst():
         wait_hot_on_fast(vm, hs)
         # Let the fill of the room above the headroom finish.
         t0, last = time.monotonic(), None
-        while time.monotonic() - t0 < 60:
+        while time.monotonic() - t0 < 90:
             m = moves(vm)
             if m == last:
                 break
@@ -718,11 +718,12 @@ def test_churning_tenant_is_not_traded_every_burst():
              f"room gap {g0 // 1024}-{g1 // 1024} MiB")
         vm.sh(f"kill {cpid}")
         out = vm.sh("sleep 2; cat /tmp/churn.out")
-        assert "verify=FAILED" not in out, out
-        # Four bursts' worth in 20 s (ten bursts).
-        assert churned <= 4 * burst_mib * MiB // 4096, moved
-        # Above the default quarter of the headroom (6 MiB here): it grew.
-        assert g1 >= burst_mib * 1024 // 3, g1
+        assert "verify=ok" in out, out
+        # Three bursts' worth in 20 s (ten bursts); before the gap grew
+        # with the bursts, 41,047 pages, after it 164-1,204.
+        assert churned <= 3 * burst_mib * MiB // 4096, moved
+        # The gap grew to hold most of a burst (it was 6 MiB).
+        assert g1 >= burst_mib * 1024 * 3 // 4, g1
         stop_and_verify(vm, hs)
         assert not vm.dmesg_problems(), vm.dmesg_problems()
 

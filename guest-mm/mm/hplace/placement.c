@@ -12,11 +12,12 @@
  * below its share of the headroom (a node free mark, armed after each
  * pass; a slow timer backs it up).  Each pass:
  *
- *  1. keeps the headroom: while the fast tier has less free memory than
+ *  1. keeps the headroom: once the fast tier has less free memory than
  *     headroom_permille of its size (plus what a pending hballoon shrink
- *     still has to take), demote pages of the coldest ranges;
+ *     still has to take), demotes pages of the coldest ranges until the
+ *     room gap above it is free too (HPLACE_ROOM_GAP_*, HPLACE_GAP_*);
  *  2. promotes the slow pages of the hottest ranges into the free room
- *     above the headroom;
+ *     above the headroom and the gap;
  *  3. when the fast tier is full and hot pages are still on the slow tier,
  *     exchanges hot-slow with cold-fast pages in batches (page exchange,
  *     one TLB flush per batch), and for what exchange refuses (huge pages,
@@ -78,16 +79,23 @@
 #define HPLACE_ROOM_GAP_MIN		(SZ_1M >> PAGE_SHIFT)
 /*
  * A tenant that allocates and frees in bursts larger than that gap had
- * each burst demoted by the headroom step and its room promoted into again
- * once freed, two moves per page per burst.  So once allocations push the
- * tier below its headroom, the headroom step demotes back up to the gap's
- * top (as kswapd reclaims up to its high watermark) and the gap grows by
- * what it demoted, up to HPLACE_ROOM_GAP_MAX_HEADROOMS headrooms: the next
- * burst finds its room free.  Every HPLACE_CHURN_HALF_MS in which
- * allocations did not use half of the gap, the growth halves.
+ * each burst demoted for by the headroom step and its room promoted into
+ * again once freed, two moves per page per burst; and as fresh, unsampled
+ * ranges are the coldest, the burst's own pages were often the ones
+ * demoted, then freed on the slow node, which left no lasting room.  So
+ * once allocations push the tier below its headroom, the headroom step
+ * demotes back up to the gap's top (as kswapd reclaims from the low
+ * watermark up to the high one), and the gap grows by what that demoted:
+ * a burst the gap did not cover at least doubles it, and the next one
+ * finds its room free.  The gap stops at HPLACE_GAP_MAX_HEADROOMS
+ * headrooms and an eighth of the fast tier (a burst bigger than that is
+ * better traded than a large share of the tier left idle), and halves
+ * after each HPLACE_GAP_WINDOW_MS in which free memory never came within
+ * half of it.  A tenant whose memory only grows keeps the gap wide while
+ * it grows, as the kernel's watermark boost does for fragmentation.
  */
-#define HPLACE_CHURN_HALF_MS		30000
-#define HPLACE_ROOM_GAP_MAX_HEADROOMS	2
+#define HPLACE_GAP_WINDOW_MS		30000
+#define HPLACE_GAP_MAX_HEADROOMS	2
 /*
  * A new plan with the same hot ranges as a plan that left nothing to move
  * is taken as settled too, without walking its page tables again, this
@@ -129,9 +137,10 @@ struct hplace_batch {
 	bool settled_full;	/* ... and no free room left to promote into */
 	unsigned int quiet;	/* plans in a row taken as settled unwalked */
 	u64 budget;		/* pages this pass may still move */
-	u64 churn;		/* headroom demotions for allocations, lately */
-	u64 churn_ns;		/* when @churn was last judged for halving */
-	u64 churn_low;		/* least free memory above the headroom since */
+	/* The room gap's growth (HPLACE_GAP_*), pages: */
+	u64 gap_learned;	/* headroom demotions for allocations */
+	u64 gap_low;		/* least free memory above keep this window */
+	u64 gap_window;		/* local_clock() the window started */
 	struct hplace_cursor cur[HPLACE_NR_LISTS];	/* where walks stand */
 	u64 walks;		/* page-table walks of plan ranges */
 	/*
@@ -650,75 +659,93 @@ static void hplace_release(struct hplace_batch *b)
 	}
 }
 
-/* The fast tier's headroom, in pages (without a pending shrink's part). */
-static u64 hplace_headroom_pages(const struct hplace_batch *b)
+/*
+ * The fast tier's headroom (without a pending shrink's part), and the most
+ * the room gap may learn (HPLACE_GAP_*), in pages.
+ */
+static u64 hplace_headroom_pages(const struct hplace_batch *b, u64 *gap_max)
 {
-	u64 managed = 0;
+	u64 managed = 0, headroom;
 	int nid;
 
 	for_each_node_mask(nid, b->fast)
 		if (node_state(nid, N_MEMORY))
 			managed += hplace_node_managed(nid);
-	return div_u64(managed * b->headroom, 1000);
+	headroom = div_u64(managed * b->headroom, 1000);
+	*gap_max = min(headroom * HPLACE_GAP_MAX_HEADROOMS, managed / 8);
+	return headroom;
 }
 
 /*
  * Free pages promotion leaves above the headroom: a share of it, or what
- * the headroom step demoted for allocations lately if more
- * (HPLACE_ROOM_GAP_*, _CHURN_*).
+ * bursts taught it if more (HPLACE_ROOM_GAP_*, HPLACE_GAP_*).
  */
-static u64 hplace_room_gap(const struct hplace_batch *b, u64 headroom)
+static u64 hplace_room_gap(const struct hplace_batch *b, u64 headroom,
+			   u64 gap_max)
 {
 	u64 gap = max_t(u64, HPLACE_ROOM_GAP_MIN,
 			div_u64(headroom * HPLACE_ROOM_GAP_PERMILLE, 1000));
 
-	return max(gap, min(b->churn, headroom * HPLACE_ROOM_GAP_MAX_HEADROOMS));
+	return max(gap, min(b->gap_learned, gap_max));
 }
 
-/*
- * Track churn with @free pages free and @keep to keep: note how low free
- * memory came above @keep, and halve @b->churn once per
- * HPLACE_CHURN_HALF_MS unless that used half of the gap or more.
- */
-static void hplace_churn_update(struct hplace_batch *b, u64 now, u64 free,
-				u64 keep, u64 headroom)
+/* Forget what the room gap learned, and start a window at @now. */
+static void hplace_gap_reset(struct hplace_batch *b, u64 now)
 {
-	const u64 half = (u64)HPLACE_CHURN_HALF_MS * NSEC_PER_MSEC;
-
-	b->churn_low = min(b->churn_low, free > keep ? free - keep : 0);
-	if (now - b->churn_ns < half)
-		return;
-	if (b->churn_low >= hplace_room_gap(b, headroom) / 2)
-		b->churn /= 2;
-	b->churn_ns = now;
-	b->churn_low = U64_MAX;
+	b->gap_learned = 0;
+	b->gap_low = U64_MAX;
+	b->gap_window = now;
 }
 
 /*
- * The headroom step demoted @n pages with @free pages free: the part that
- * restored the headroom and the gap (not a shrink's hold) grows the gap.
+ * A pass at @now found @free pages free and @keep to keep, with room gap
+ * @gap: note how low free memory came above @keep, and at the end of a
+ * window halve what the gap learned unless that used half of it.
  */
-static void hplace_churn_grow(struct hplace_batch *b, u64 n, u64 free,
-			      u64 headroom, u64 gap)
+static void hplace_gap_window(struct hplace_batch *b, u64 now, u64 free,
+			      u64 keep, u64 gap)
+{
+	b->gap_low = min(b->gap_low, free > keep ? free - keep : 0);
+	if ((s64)(now - b->gap_window) <
+	    (s64)HPLACE_GAP_WINDOW_MS * NSEC_PER_MSEC)
+		return;
+	if (b->gap_low >= gap / 2)
+		b->gap_learned /= 2;
+	b->gap_low = U64_MAX;
+	b->gap_window = now;
+}
+
+/*
+ * The headroom step demoted @n pages with @free pages free and room gap
+ * @gap: the part that restored the headroom and the gap (not a pending
+ * shrink's hold) grows the gap, up to @gap_max.
+ */
+static void hplace_gap_grow(struct hplace_batch *b, u64 n, u64 free,
+			    u64 headroom, u64 gap, u64 gap_max)
 {
 	if (free < headroom + gap)
-		b->churn = min(b->churn + min(n, headroom + gap - free),
-			       headroom * HPLACE_ROOM_GAP_MAX_HEADROOMS);
+		b->gap_learned = min(b->gap_learned +
+				     min(n, headroom + gap - free), gap_max);
 }
 
 /* One pass; returns true when it stopped for lack of tokens. */
 static bool hplace_migrate_pass(void)
 {
 	struct hplace_batch *b = hplace_batch;
-	u64 free, keep, anon, headroom, gap, room, t0, p, n;
+	u64 free, keep, anon, headroom, gap_max, gap, room, t0, p, n;
 	bool more = false;
 
-	if (!hplace_snapshot(b))
-		return false;
 	t0 = local_clock();
+	if (!hplace_snapshot(b)) {
+		hplace_gap_reset(b, t0);
+		WRITE_ONCE(hplace.place.room_gap_pages, 0);
+		return false;
+	}
 	b->budget = hplace_refill(b->mbps, t0);
 	memset(b->cur, 0, sizeof(b->cur));
-	headroom = hplace_headroom_pages(b);
+	headroom = hplace_headroom_pages(b, &gap_max);
+	/* The headroom knob or the fast nodes may have changed. */
+	b->gap_learned = min(b->gap_learned, gap_max);
 
 	/*
 	 * 1. Keep the headroom (and make room for a pending shrink), and the
@@ -726,19 +753,18 @@ static bool hplace_migrate_pass(void)
 	 * a shrink) widens the gap.
 	 */
 	hplace_fast_room(&b->fast, b->headroom, &free, &keep, &anon);
-	hplace_churn_update(b, t0, free, keep, headroom);
+	gap = hplace_room_gap(b, headroom, gap_max);
+	hplace_gap_window(b, t0, free, keep, gap);
 	if (free < keep) {
-		gap = hplace_room_gap(b, headroom);
 		n = hplace_demote(b, keep + gap - free, HPLACE_MOVE_HEADROOM);
-		hplace_churn_grow(b, n, free, headroom, gap);
+		hplace_gap_grow(b, n, free, headroom, gap, gap_max);
+		gap = hplace_room_gap(b, headroom, gap_max);
 	}
+	WRITE_ONCE(hplace.place.room_gap_pages, gap);
 
 	/* 2. Promote into the room above the headroom and the gap. */
 	hplace_fast_room(&b->fast, b->headroom, &free, &keep, &anon);
-	gap = hplace_room_gap(b, headroom);
-	WRITE_ONCE(hplace.place.room_gap_pages, gap);
-	keep += gap;
-	room = free > keep ? free - keep : 0;
+	room = free > keep + gap ? free - keep - gap : 0;
 
 	/*
 	 * Nothing was left to move under this plan: wait for the next,
@@ -866,6 +892,7 @@ int __init hplace_place_init(void)
 	if (!pl->plan.hot || !pl->plan.cold || !hplace_batch)
 		goto nomem;
 	hplace_batch->stats = &pl->stats;
+	hplace_gap_reset(hplace_batch, 0);
 	hplace_batch->xfolios[0] = kcalloc(EXCHANGE_BATCH_MAX,
 					   sizeof(struct folio *), GFP_KERNEL);
 	hplace_batch->xfolios[1] = kcalloc(EXCHANGE_BATCH_MAX,

@@ -571,43 +571,48 @@ static void hplace_test_demand_share(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, cold, 0ULL);
 }
 
-/* The room gap follows a tenant's bursts, and gives the room back unused. */
-static void hplace_test_room_gap_follows_churn(struct kunit *test)
+/* The room gap grows with a tenant's bursts, and gives unused room back. */
+static void hplace_test_room_gap_follows_bursts(struct kunit *test)
 {
-	const u64 half = (u64)HPLACE_CHURN_HALF_MS * NSEC_PER_MSEC;
-	const u64 h = 2000;	/* headroom, pages: the default gap is 500 */
+	const u64 w = (u64)HPLACE_GAP_WINDOW_MS * NSEC_PER_MSEC;
+	const u64 h = 2000, max = 4000;	/* headroom, cap: the share is 500 */
 	struct hplace_batch *b = kunit_kzalloc(test, sizeof(*b), GFP_KERNEL);
 
 	KUNIT_ASSERT_NOT_NULL(test, b);
-	KUNIT_EXPECT_EQ(test, hplace_room_gap(b, h), 500ULL);
+	hplace_gap_reset(b, 0);
+	KUNIT_EXPECT_EQ(test, hplace_room_gap(b, h, max), 500ULL);
 	/* A burst took the tier 600 pages below the gap's top. */
-	hplace_churn_grow(b, 600, h + 500 - 600, h, 500);
-	KUNIT_EXPECT_EQ(test, hplace_room_gap(b, h), 600ULL);
-	/* Demoted for a pending shrink, above headroom and gap: not churn. */
-	hplace_churn_grow(b, 300, h + 600, h, 600);
-	KUNIT_EXPECT_EQ(test, hplace_room_gap(b, h), 600ULL);
-	/* At most two headrooms. */
-	hplace_churn_grow(b, 5000, 0, h, 2 * h);
-	KUNIT_EXPECT_EQ(test, hplace_room_gap(b, h), 2 * h);
-	/* 30 s in which a burst used most of the gap: it stays. */
-	hplace_churn_update(b, half, h + 3000, h, h);
-	hplace_churn_update(b, half + 1, h + 100, h, h);
-	hplace_churn_update(b, 2 * half, h + 3000, h, h);
-	KUNIT_EXPECT_EQ(test, hplace_room_gap(b, h), 2 * h);
-	/* 30 s with half of it never used: it halves, down to the share. */
-	hplace_churn_update(b, 3 * half - 1, h + 2001, h, h);
-	KUNIT_EXPECT_EQ(test, hplace_room_gap(b, h), 2 * h);
-	hplace_churn_update(b, 3 * half, h + 2001, h, h);
-	KUNIT_EXPECT_EQ(test, hplace_room_gap(b, h), h);
-	hplace_churn_update(b, 4 * half, h + 2001, h, h);
-	hplace_churn_update(b, 5 * half, h + 2001, h, h);
-	hplace_churn_update(b, 6 * half, h + 2001, h, h);
-	KUNIT_EXPECT_EQ(test, hplace_room_gap(b, h), 500ULL);
+	hplace_gap_grow(b, 600, h + 500 - 600, h, 500, max);
+	KUNIT_EXPECT_EQ(test, hplace_room_gap(b, h, max), 600ULL);
+	/* Demoted for a pending shrink, above headroom and gap: no growth. */
+	hplace_gap_grow(b, 300, h + 600, h, 600, max);
+	KUNIT_EXPECT_EQ(test, hplace_room_gap(b, h, max), 600ULL);
+	/* Bursts the gap did not cover at least double it, up to @max. */
+	hplace_gap_grow(b, 5000, 0, h, 600, max);
+	KUNIT_EXPECT_EQ(test, b->gap_learned, 3200ULL);
+	hplace_gap_grow(b, 5000, 0, h, 3200, max);
+	KUNIT_EXPECT_EQ(test, hplace_room_gap(b, h, max), max);
+	KUNIT_EXPECT_EQ(test, hplace_room_gap(b, h, 3000), 3000ULL);
+	/* A window in which free memory came within half of it keeps it. */
+	hplace_gap_window(b, 1, h + 100, h, max);
+	hplace_gap_window(b, w, h + 3000, h, max);
+	KUNIT_EXPECT_EQ(test, b->gap_learned, max);
+	/* One that never used half of it halves it, down to the share. */
+	hplace_gap_window(b, 2 * w - 1, h + 2000, h, max);
+	KUNIT_EXPECT_EQ(test, b->gap_learned, max);
+	hplace_gap_window(b, 2 * w, h + 2000, h, max);
+	KUNIT_EXPECT_EQ(test, b->gap_learned, max / 2);
+	hplace_gap_window(b, 3 * w, h + 2000, h, max / 2);
+	hplace_gap_window(b, 4 * w, h + 2000, h, max / 4);
+	hplace_gap_window(b, 5 * w, h + 2000, h, 500);
+	KUNIT_EXPECT_EQ(test, hplace_room_gap(b, h, max), 500ULL);
 	/* Free memory below what must stay free counts as all of it used. */
-	hplace_churn_grow(b, 600, h - 100, h, 500);
-	KUNIT_EXPECT_EQ(test, hplace_room_gap(b, h), 850ULL);
-	hplace_churn_update(b, 7 * half, h - 1, h, h);
-	KUNIT_EXPECT_EQ(test, hplace_room_gap(b, h), 850ULL);
+	hplace_gap_grow(b, 600, h - 100, h, 500, max);
+	KUNIT_EXPECT_EQ(test, hplace_room_gap(b, h, max), 850ULL);
+	hplace_gap_window(b, 6 * w, h - 1, h, 850);
+	KUNIT_EXPECT_EQ(test, hplace_room_gap(b, h, max), 850ULL);
+	hplace_gap_reset(b, 7 * w);
+	KUNIT_EXPECT_EQ(test, hplace_room_gap(b, h, max), 500ULL);
 }
 
 static struct kunit_case hplace_placement_cases[] = {
@@ -624,7 +629,7 @@ static struct kunit_case hplace_placement_cases[] = {
 	KUNIT_CASE(hplace_test_swap_passes_over_unsure_cold),
 	KUNIT_CASE(hplace_test_resize_target_met_or_withdrawn),
 	KUNIT_CASE(hplace_test_demand_share),
-	KUNIT_CASE(hplace_test_room_gap_follows_churn),
+	KUNIT_CASE(hplace_test_room_gap_follows_bursts),
 	{}
 };
 
