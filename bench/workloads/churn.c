@@ -28,24 +28,10 @@
 #include <unistd.h>
 #include <sys/mman.h>
 
+#include "workload.h"
+
 #define MIB (1024UL * 1024)
 #define GOLDEN 0x9e3779b97f4a7c15ULL
-
-static volatile sig_atomic_t stop;
-
-static void on_stop(int sig)
-{
-	(void)sig;
-	stop = 1;
-}
-
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 static void sleep_until(double t)
 {
@@ -126,8 +112,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "churn: bad option value\n");
 		return 2;
 	}
-	signal(SIGTERM, on_stop);
-	signal(SIGINT, on_stop);
+	catch_stop();
 	setvbuf(stdout, NULL, _IOLBF, 0);
 
 	next = now();

@@ -51,6 +51,8 @@
 #include <sys/mman.h>
 #include <sys/syscall.h>
 
+#include "workload.h"
+
 #define MIB (1024UL * 1024)
 #define THP_SIZE (2 * MIB)
 #define MPOL_DEFAULT 0
@@ -58,22 +60,6 @@
 #define MAX_MOVES 64
 #define MAX_REGIONS 4096
 #define GOLDEN 0x9e3779b97f4a7c15ULL
-
-static volatile sig_atomic_t stop;
-
-static void on_stop(int sig)
-{
-	(void)sig;
-	stop = 1;
-}
-
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 static uint64_t splitmix(uint64_t *s)
 {
@@ -349,8 +335,7 @@ int main(int argc, char **argv)
 	printf("pid=%d base=%p size=%lu\n", getpid(), (void *)base, (unsigned long)size);
 	printf("hot_bytes=%lu\n", (unsigned long)(nreg * rlen * gran));
 	print_regions(gran);
-	signal(SIGTERM, on_stop);
-	signal(SIGINT, on_stop);
+	catch_stop();
 	t_ready = now();
 	printf("event=ready t=%.1f mono=%.3f\n", t_ready - t0, t_ready);
 	printf("rss_bytes=%ld\n", rss_bytes());

@@ -45,25 +45,11 @@
 #include <sys/syscall.h>
 #include <sys/un.h>
 
+#include "workload.h"
+
 #define MIB (1024UL * 1024)
 #define GOLDEN 0x9e3779b97f4a7c15ULL
 #define MAX_PIPE 1024
-
-static volatile sig_atomic_t stop;
-
-static void on_stop(int sig)
-{
-	(void)sig;
-	stop = 1;
-}
-
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 static uint64_t splitmix(uint64_t *s)
 {
@@ -473,8 +459,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	t0 = now();
-	signal(SIGTERM, on_stop);
-	signal(SIGINT, on_stop);
+	catch_stop();
 	signal(SIGPIPE, SIG_IGN);
 	version = calloc(nkeys, sizeof(*version));
 	value_buf = malloc(vbytes + 8);

@@ -53,28 +53,15 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 
+#include "workload.h"
+
 #define MPOL_BIND 2
 #define MODEL "/tmp/linear-run.model"
 #define PRED "/tmp/linear-run.out"
 #define PRED_LOG "/tmp/linear-run.predict"
 
-static volatile sig_atomic_t stop;
 static double t_ready, dur = 60, last_t, next_tick = 1;
 static unsigned long runs, last_runs;
-
-static void on_stop(int sig)
-{
-	(void)sig;
-	stop = 1;
-}
-
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 static void tick(void)
 {
@@ -241,8 +228,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "linear-run: bad option value\n");
 		return 2;
 	}
-	signal(SIGTERM, on_stop);
-	signal(SIGINT, on_stop);
+	catch_stop();
 	t0 = now();
 	if (!data[0] || stat(data, &sb)) {
 		if (!data[0])

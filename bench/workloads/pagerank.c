@@ -39,6 +39,8 @@
 #include <sys/mman.h>
 #include <sys/syscall.h>
 
+#include "workload.h"
+
 #define MPOL_DEFAULT 0
 #define MPOL_BIND 2
 #define GOLDEN 0x9e3779b97f4a7c15ULL
@@ -46,22 +48,7 @@
 #define DAMPING 0.85
 #define CHUNK (1 << 20)		/* edges between clock checks */
 
-static volatile sig_atomic_t stop;
 static int thp;
-
-static void on_stop(int sig)
-{
-	(void)sig;
-	stop = 1;
-}
-
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 static uint64_t splitmix(uint64_t *s)
 {
@@ -277,8 +264,7 @@ int main(int argc, char **argv)
 	printf("vertices=%lu edges=%lu dangling=%lu bytes=%lu\n", (unsigned long)n,
 	       (unsigned long)g.m, (unsigned long)ndangling,
 	       (unsigned long)((n + 1) * 8 + g.m * 4 + n * 4 + 2 * n * 8));
-	signal(SIGTERM, on_stop);
-	signal(SIGINT, on_stop);
+	catch_stop();
 	t_ready = now();
 	printf("event=ready t=%.1f mono=%.3f\n", t_ready - t0, t_ready);
 	printf("rss_bytes=%ld\n", rss_bytes());
