@@ -28,7 +28,7 @@ for src in "$top"/tests/guest/*.c "$top"/bench/workloads/*.c; do
 	[ -f "$src" ] || continue
 	name=$(basename "$src" .c)
 	bin=$objdir/$name
-	deps=("$src" "$top"/tests/guest/*.h)
+	deps=("$src" "$top"/tests/guest/*.h "$(dirname "$src")"/*.h)
 	rebuild=0
 	for d in "${deps[@]}"; do [ -f "$d" ] && [ "$d" -nt "$bin" ] && rebuild=1; done
 	if [ $rebuild -eq 1 ] || [ ! -f "$bin" ]; then

@@ -20,7 +20,6 @@
  *   verify=ok  (exit 0)  or  verify=FAILED <why>  (exit 1)
  */
 #include <math.h>
-#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -2,7 +2,7 @@
 /*
  * What the placement bench's workloads share: a stop request (SIGTERM or
  * SIGINT sets stop, which ends the measured phase early) and a monotonic
- * clock in seconds.
+ * clock in seconds.  Defines the object stop: include it once per program.
  */
 #ifndef BENCH_WORKLOAD_H
 #define BENCH_WORKLOAD_H

@@ -85,14 +85,14 @@
  * demoted, then freed on the slow node, which left no lasting room.  So
  * once allocations push the tier below its headroom, the headroom step
  * demotes back up to the gap's top (as kswapd reclaims from the low
- * watermark up to the high one), and the gap grows by what that demoted:
- * a burst the gap did not cover at least doubles it, and the next one
- * finds its room free.  The gap stops at HPLACE_GAP_MAX_HEADROOMS
- * headrooms and an eighth of the fast tier (a burst bigger than that is
- * better traded than a large share of the tier left idle), and halves
- * after each HPLACE_GAP_WINDOW_MS in which free memory never came within
- * half of it.  A tenant whose memory only grows keeps the gap wide while
- * it grows, as the kernel's watermark boost does for fragmentation.
+ * watermark up to the high one), and the gap grows by what that demoted
+ * for allocations, so that the next burst finds its room free.  The gap
+ * stops at HPLACE_GAP_MAX_HEADROOMS headrooms and an eighth of the fast
+ * tier (a burst bigger than that is better traded than a large share of
+ * the tier left idle), and what it learned halves after each
+ * HPLACE_GAP_WINDOW_MS in which free memory never came within half of it.
+ * A tenant whose memory only grows keeps the gap wide while it grows, as
+ * the kernel's watermark boost does for fragmentation.
  */
 #define HPLACE_GAP_WINDOW_MS		30000
 #define HPLACE_GAP_MAX_HEADROOMS	2

@@ -159,8 +159,9 @@ struct hplace_place_stats {
  * @kick: work pending (new plan, resize)
  * @resized: bit 0: an hballoon resize since the migrator last looked
  * @stats: counters, written by the migration thread only
- * @room_gap_pages: free fast memory promotion last left above the
- *	headroom (written by the migration thread)
+ * @room_gap_pages: free fast memory promotion leaves above what must stay
+ *	free, as of the last pass; 0 while placement is idle (written by the
+ *	migration thread)
  *
  * Knobs and the plan are protected by hplace.lock.
  */
