@@ -20,6 +20,10 @@ METRICS = [  # (key, column title, format)
     ("throughput", "ops/s vs none", "{:.2f}"),
     ("modelled_ns", "modelled ns/access", "{:.0f}"),
 ]
+# What a placement costs the tenants besides moves: reclaim (on a full fast
+# node it swaps when nothing demotes) and huge pages they did not get.
+RECLAIM = ("pgsteal_kswapd", "pgsteal_direct", "pswpout", "compact_stall",
+           "thp_fault_alloc", "thp_fault_fallback")
 
 
 def machine():
@@ -264,6 +268,13 @@ def write(outdir, meta, results):
               "(`stats/moves`; exchange in pairs):", ""]
         L += [f"- {r['workload']} / {r['system']} rep {r['rep']}: "
               + ", ".join(f"{k} {v}" for k, v in m.items()) for r, m in moves if m]
+    recl = [(r, {k: v for k, v in (r.get("vmstat") or {}).items()
+                 if k in RECLAIM and v}) for r in results if not r.get("skipped")]
+    if any(m for _, m in recl):
+        L += ["", "Reclaim, compaction and THP faults over the measured phase "
+              "(`/proc/vmstat` deltas; none listed: all 0):", ""]
+        L += [f"- {r['workload']} / {r['system']} rep {r['rep']}: "
+              + ", ".join(f"{k} {v}" for k, v in m.items()) for r, m in recl if m]
     L += ["", "Workloads:", ""]
     for n, w in meta["workloads"].items():
         L.append(f"- `{n}`: {w['desc']}; measured phase {w['duration_s']} s (seed of "

@@ -64,12 +64,13 @@ def make(name, duration, seed, scale=1.0, quick=False):
             [Proc(f"gups-hot -m {mib(400, scale)} -n 0 -p 0 -q 2000 -d {d + 600} -s {seed + 1}"),
              Proc(f"gups-hot -m {mib(512, scale)} -r 4 -H {mib(128, scale)} -p 95 -n 1 "
                   f"-d {d} -s {seed}", primary=True)], d)
-    if name == "churn":
+    if name in ("churn", "churn-thp"):
+        thp = " -T" if name.endswith("thp") else ""
         return Workload(
             name, "two-tenant's tenants, settled, next to a third that maps, writes and "
-            "frees 48 MiB every 2 s",
+            f"frees 48 MiB every 2 s{' (THP-backed)' if thp else ''}",
             [Proc(f"gups-hot -m {mib(400, scale)} -n 0 -p 0 -q 2000 -d {d + 600} -s {seed + 1}"),
-             Proc(f"churn -m {mib(48, scale)} -i 2000 -h 1000 -d {d + 600} -s {seed + 2}"),
+             Proc(f"churn -m {mib(48, scale)} -i 2000 -h 1000 -d {d + 600} -s {seed + 2}{thp}"),
              Proc(f"gups-hot -m {mib(512, scale)} -r 4 -H {mib(128, scale)} -p 95 -n 1 "
                   f"-d {d} -s {seed}", primary=True)], d)
     if name == "pagerank":
@@ -98,4 +99,4 @@ def describe(wl):
 
 
 QUICK = ["gups-hot", "two-tenant", "pagerank", "kv", "linear"]
-FULL = ["gups-hot", "gups-hot-thp", "two-tenant", "churn", "pagerank", "kv", "linear"]
+FULL = ["gups-hot", "gups-hot-thp", "two-tenant", "churn", "churn-thp", "pagerank", "kv", "linear"]
