@@ -615,6 +615,36 @@ static void hplace_test_room_gap_follows_bursts(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, hplace_room_gap(b, h, max), 500ULL);
 }
 
+/*
+ * The gap's bound: two headrooms at the default knob, an eighth of the tier
+ * once two headrooms would be more (the knob at 500 permille).
+ */
+static void hplace_test_room_gap_bound(struct kunit *test)
+{
+	struct hplace_batch *b = kunit_kzalloc(test, sizeof(*b), GFP_KERNEL);
+	u64 managed, headroom, gap_max;
+
+	KUNIT_ASSERT_NOT_NULL(test, b);
+	managed = hplace_node_managed(0);
+	KUNIT_ASSERT_GT(test, managed, 0ULL);
+	nodes_clear(b->fast);
+	node_set(0, b->fast);
+
+	b->headroom = HPLACE_HEADROOM_DEFAULT;
+	headroom = hplace_headroom_pages(b, &gap_max);
+	KUNIT_EXPECT_EQ(test, headroom, managed * HPLACE_HEADROOM_DEFAULT / 1000);
+	KUNIT_EXPECT_EQ(test, gap_max, headroom * HPLACE_GAP_MAX_HEADROOMS);
+	KUNIT_EXPECT_LT(test, gap_max, managed / 8);
+
+	b->headroom = 500;
+	headroom = hplace_headroom_pages(b, &gap_max);
+	KUNIT_EXPECT_EQ(test, headroom, managed / 2);
+	KUNIT_EXPECT_EQ(test, gap_max, managed / 8);
+	/* What a smaller knob's bursts taught is held to the new bound. */
+	b->gap_learned = managed;
+	KUNIT_EXPECT_EQ(test, hplace_room_gap(b, headroom, gap_max), managed / 8);
+}
+
 static struct kunit_case hplace_placement_cases[] = {
 	KUNIT_CASE(hplace_test_demote_then_promote),
 	KUNIT_CASE(hplace_test_budget_and_want_bound_moves),
@@ -630,6 +660,7 @@ static struct kunit_case hplace_placement_cases[] = {
 	KUNIT_CASE(hplace_test_resize_target_met_or_withdrawn),
 	KUNIT_CASE(hplace_test_demand_share),
 	KUNIT_CASE(hplace_test_room_gap_follows_bursts),
+	KUNIT_CASE(hplace_test_room_gap_bound),
 	{}
 };
 
