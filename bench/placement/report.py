@@ -20,10 +20,32 @@ METRICS = [  # (key, column title, format)
     ("throughput", "ops/s vs none", "{:.2f}"),
     ("modelled_ns", "modelled ns/access", "{:.0f}"),
 ]
-# What a placement costs the tenants besides moves: reclaim (on a full fast
-# node it swaps when nothing demotes) and huge pages they did not get.
-RECLAIM = ("pgsteal_kswapd", "pgsteal_direct", "pswpout", "compact_stall",
-           "thp_fault_alloc", "thp_fault_fallback")
+# mm_cost() figures runs.csv keeps (results.json has them all).
+MM_CSV = ("evicted", "allocstall_normal", "allocstall_movable", "numa_miss", "compact_stall",
+          "thp_fault_alloc", "thp_fault_fallback", "thp_split_page")
+
+
+def mm_cost(r):
+    """The non-zero counters of a run's `mm_cost` (run: MM_COST_KEYS), with
+    reclaim that was not demotion as `evicted` (demotions are pages moved)."""
+    c = dict(r.get("mm_cost") or {})
+    if not c:
+        return {}
+    steal = c.pop("pgsteal_kswapd", 0) + c.pop("pgsteal_direct", 0)
+    demoted = c.pop("pgdemote_kswapd", 0) + c.pop("pgdemote_direct", 0)
+    out = {"evicted": steal - demoted}
+    out.update(c)
+    return {k: v for k, v in out.items() if v}
+
+
+def per_run_lines(results, title, pick):
+    """A titled list of `pick(run)` per finished run; nothing if all empty."""
+    done = [(r, pick(r)) for r in results if not r.get("skipped") and not r.get("error")]
+    if not any(m for _, m in done):
+        return []
+    return ["", title, ""] + [f"- {r['workload']} / {r['system']} rep {r['rep']}: "
+                              + ", ".join(f"{k} {v}" for k, v in m.items())
+                              for r, m in done if m]
 
 
 def machine():
@@ -60,6 +82,9 @@ def scalars(results):
             row["moved_per_hot"] = r["pages_moved"] / changed
         else:
             row["moved_per_hot"] = None
+        mm = mm_cost(r)
+        for k in MM_CSV:
+            row[k] = mm.get(k, 0) if r.get("mm_cost") else None
         b = base.get((r["workload"], r["rep"]))
         row["throughput"] = (r["ops_s"] / b["ops_s"] if r.get("ops_s") and b
                              and b.get("ops_s") else None)
@@ -260,21 +285,14 @@ def write(outdir, meta, results):
         cells = [cell([r.get(k) for r in rs], fmt) for k, _, fmt in METRICS]
         ver = "error" if err else ",".join(sorted({str(r.get("verify")) for r in rs}))
         L.append(f"| {wl} | {sysname} | " + " | ".join(cells) + f" | {ver} |")
-    moves = [(r, {k[len("moves_"):]: v for k, v in (r.get("cost") or {}).items()
-                  if k.startswith("moves_") and v})
-             for r in results if not r.get("skipped")]
-    if any(m for _, m in moves):
-        L += ["", "hplace's pages moved over the measured phase, by reason "
-              "(`stats/moves`; exchange in pairs):", ""]
-        L += [f"- {r['workload']} / {r['system']} rep {r['rep']}: "
-              + ", ".join(f"{k} {v}" for k, v in m.items()) for r, m in moves if m]
-    recl = [(r, {k: v for k, v in (r.get("vmstat") or {}).items()
-                 if k in RECLAIM and v}) for r in results if not r.get("skipped")]
-    if any(m for _, m in recl):
-        L += ["", "Reclaim, compaction and THP faults over the measured phase "
-              "(`/proc/vmstat` deltas; none listed: all 0):", ""]
-        L += [f"- {r['workload']} / {r['system']} rep {r['rep']}: "
-              + ", ".join(f"{k} {v}" for k, v in m.items()) for r, m in recl if m]
+    L += per_run_lines(results, "hplace's pages moved over the measured phase, by reason "
+                       "(`stats/moves`; exchange in pairs):",
+                       lambda r: {k[len("moves_"):]: v for k, v in (r.get("cost") or {}).items()
+                                  if k.startswith("moves_") and v})
+    L += per_run_lines(results, "Reclaim, compaction and huge pages from the workloads' start "
+                       "to the end of the measured phase (`/proc/vmstat` deltas, the non-zero "
+                       "ones; `evicted`: reclaimed and not demoted; `numa_miss`: allocations "
+                       "that fell back from their node; no line: all 0):", mm_cost)
     L += ["", "Workloads:", ""]
     for n, w in meta["workloads"].items():
         L.append(f"- `{n}`: {w['desc']}; measured phase {w['duration_s']} s (seed of "

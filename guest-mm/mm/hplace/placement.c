@@ -659,9 +659,15 @@ static void hplace_release(struct hplace_batch *b)
 	}
 }
 
+/* The most the room gap may learn (HPLACE_GAP_*), in pages. */
+static u64 hplace_gap_max(u64 headroom, u64 managed)
+{
+	return min(headroom * HPLACE_GAP_MAX_HEADROOMS, managed / 8);
+}
+
 /*
- * The fast tier's headroom (without a pending shrink's part), and the most
- * the room gap may learn (HPLACE_GAP_*), in pages.
+ * The fast tier's headroom (without a pending shrink's part), and
+ * hplace_gap_max() of it, in pages.
  */
 static u64 hplace_headroom_pages(const struct hplace_batch *b, u64 *gap_max)
 {
@@ -672,7 +678,7 @@ static u64 hplace_headroom_pages(const struct hplace_batch *b, u64 *gap_max)
 		if (node_state(nid, N_MEMORY))
 			managed += hplace_node_managed(nid);
 	headroom = div_u64(managed * b->headroom, 1000);
-	*gap_max = min(headroom * HPLACE_GAP_MAX_HEADROOMS, managed / 8);
+	*gap_max = hplace_gap_max(headroom, managed);
 	return headroom;
 }
 

@@ -616,33 +616,37 @@ static void hplace_test_room_gap_follows_bursts(struct kunit *test)
 }
 
 /*
- * The gap's bound: two headrooms at the default knob, an eighth of the tier
- * once two headrooms would be more (the knob at 500 permille).
+ * The gap's bound: two headrooms, or an eighth of the tier once two
+ * headrooms are more (from 62.5 permille of headroom up).
  */
 static void hplace_test_room_gap_bound(struct kunit *test)
 {
 	struct hplace_batch *b = kunit_kzalloc(test, sizeof(*b), GFP_KERNEL);
+	const u64 m = 100003;	/* pages of the tier; not a multiple of 8 */
 	u64 managed, headroom, gap_max;
 
 	KUNIT_ASSERT_NOT_NULL(test, b);
+	KUNIT_EXPECT_EQ(test, hplace_gap_max(5000, m), 10000ULL);
+	KUNIT_EXPECT_EQ(test, hplace_gap_max(6200, m), 12400ULL);
+	KUNIT_EXPECT_EQ(test, hplace_gap_max(6300, m), 12500ULL);
+	KUNIT_EXPECT_EQ(test, hplace_gap_max(50001, m), 12500ULL);
+
+	/* Learned at the 500 permille bound, then the knob back at 50. */
+	hplace_gap_reset(b, 0);
+	b->gap_learned = hplace_gap_max(50001, m);
+	KUNIT_EXPECT_EQ(test, hplace_room_gap(b, 5000, hplace_gap_max(5000, m)),
+			10000ULL);
+
+	/* hplace_headroom_pages() sums the fast nodes and applies the knob. */
 	managed = hplace_node_managed(0);
-	KUNIT_ASSERT_GT(test, managed, 0ULL);
 	nodes_clear(b->fast);
 	node_set(0, b->fast);
-
-	b->headroom = HPLACE_HEADROOM_DEFAULT;
-	headroom = hplace_headroom_pages(b, &gap_max);
-	KUNIT_EXPECT_EQ(test, headroom, managed * HPLACE_HEADROOM_DEFAULT / 1000);
-	KUNIT_EXPECT_EQ(test, gap_max, headroom * HPLACE_GAP_MAX_HEADROOMS);
-	KUNIT_EXPECT_LT(test, gap_max, managed / 8);
-
 	b->headroom = 500;
 	headroom = hplace_headroom_pages(b, &gap_max);
-	KUNIT_EXPECT_EQ(test, headroom, managed / 2);
-	KUNIT_EXPECT_EQ(test, gap_max, managed / 8);
-	/* What a smaller knob's bursts taught is held to the new bound. */
-	b->gap_learned = managed;
-	KUNIT_EXPECT_EQ(test, hplace_room_gap(b, headroom, gap_max), managed / 8);
+	if (hplace_node_managed(0) != managed)
+		kunit_skip(test, "node 0 was resized under the test");
+	KUNIT_EXPECT_EQ(test, headroom, div_u64(managed * 500, 1000));
+	KUNIT_EXPECT_EQ(test, gap_max, hplace_gap_max(headroom, managed));
 }
 
 static struct kunit_case hplace_placement_cases[] = {
