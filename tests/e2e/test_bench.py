@@ -35,6 +35,9 @@ def test_placement_bench_smoke():
     for r in rows.values():
         assert r["verify"] == "ok", r
         assert not r["error"], r["error"]
+        # The memory manager's cost, from the workloads' start.
+        assert all(r[k].isdigit() for k in ("evicted", "numa_miss", "compact_stall",
+                                            "thp_fault_alloc")), r
     summary = open(os.path.join(out, "summary.md")).read()
     assert "| gups-hot | hplace |" in summary, summary
     # What made up hplace's pages moved, by reason (stats/moves).
