@@ -238,7 +238,7 @@ def write(outdir, meta, results):
     keys = ["workload", "system", "rep", "seed", "accel", "commit", "verify", "oracle",
             "steady_hit", "share", "share_after_move", "share_30s", "t90_start", "t90_move",
             "pages_moved", "moved_steady", "hot_bytes", "moved_per_hot", "detect_permille", "ops_s",
-            "throughput", "modelled_ns", "skipped", "error"]
+            "throughput", "modelled_ns", *MM_CSV, "skipped", "error"]
     if rows:
         write_csv(os.path.join(outdir, "runs.csv"), rows, keys)
     tl = timeline(results)
