@@ -637,6 +637,14 @@ static void hplace_test_room_gap_bound(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, hplace_room_gap(b, 5000, hplace_gap_max(5000, m)),
 			10000ULL);
 
+	/* Below its bound the step refills the gap; at it, only the deficit. */
+	b->gap_learned = 10000;
+	KUNIT_EXPECT_EQ(test, hplace_headroom_want(b, 4000, 5000, 10000, 12500),
+			11000ULL);
+	b->gap_learned = 12500;
+	KUNIT_EXPECT_EQ(test, hplace_headroom_want(b, 4000, 5000, 12500, 12500),
+			1000ULL);
+
 	/* hplace_headroom_pages() sums the fast nodes and applies the knob. */
 	managed = hplace_node_managed(0);
 	nodes_clear(b->fast);
