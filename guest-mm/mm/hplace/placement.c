@@ -15,7 +15,8 @@
  *  1. keeps the headroom: once the fast tier has less free memory than
  *     headroom_permille of its size (plus what a pending hballoon shrink
  *     still has to take), demotes pages of the coldest ranges until the
- *     room gap above it is free too (HPLACE_ROOM_GAP_*, HPLACE_GAP_*);
+ *     room gap above it is free too (HPLACE_ROOM_GAP_*, HPLACE_GAP_*; only
+ *     back to the headroom once that gap is at its bound);
  *  2. promotes the slow pages of the hottest ranges into the free room
  *     above the headroom and the gap;
  *  3. when the fast tier is full and hot pages are still on the slow tier,
