@@ -90,7 +90,9 @@
  * for allocations, so that the next burst finds its room free.  The gap
  * stops at HPLACE_GAP_MAX_HEADROOMS headrooms and an eighth of the fast
  * tier (a burst bigger than that is better traded than a large share of
- * the tier left idle), and what it learned halves after each
+ * the tier left idle; at that bound the headroom step demotes only what is
+ * missing and the floor share, for refilling a gap the next burst overruns
+ * again only trades pages), and what it learned halves after each
  * HPLACE_GAP_WINDOW_MS in which free memory never came within half of it.
  * A tenant whose memory only grows keeps the gap wide while it grows, as
  * the kernel's watermark boost does for fragmentation.
@@ -683,6 +685,13 @@ static u64 hplace_headroom_pages(const struct hplace_batch *b, u64 *gap_max)
 	return headroom;
 }
 
+/* The room gap before any burst taught it more (HPLACE_ROOM_GAP_*). */
+static u64 hplace_gap_floor(u64 headroom)
+{
+	return max_t(u64, HPLACE_ROOM_GAP_MIN,
+		     div_u64(headroom * HPLACE_ROOM_GAP_PERMILLE, 1000));
+}
+
 /*
  * Free pages promotion leaves above the headroom: a share of it, or what
  * bursts taught it if more (HPLACE_ROOM_GAP_*, HPLACE_GAP_*).
@@ -690,10 +699,7 @@ static u64 hplace_headroom_pages(const struct hplace_batch *b, u64 *gap_max)
 static u64 hplace_room_gap(const struct hplace_batch *b, u64 headroom,
 			   u64 gap_max)
 {
-	u64 gap = max_t(u64, HPLACE_ROOM_GAP_MIN,
-			div_u64(headroom * HPLACE_ROOM_GAP_PERMILLE, 1000));
-
-	return max(gap, min(b->gap_learned, gap_max));
+	return max(hplace_gap_floor(headroom), min(b->gap_learned, gap_max));
 }
 
 /* Forget what the room gap learned, and start a window at @now. */
@@ -736,17 +742,20 @@ static void hplace_gap_grow(struct hplace_batch *b, u64 n, u64 free,
 }
 
 /*
- * Pages the headroom step demotes with @free of @keep free: up to the top
- * of room gap @gap while the gap may still grow to cover the bursts; once
- * it is at its bound @gap_max, only what is missing, since refilling a gap
- * that the next burst overruns again would trade a gap's worth of pages
- * per burst (measured: a 48 MiB burst against a 49 MiB bound).
+ * Pages the headroom step demotes with @free (below @keep) free: up to the
+ * top of room gap @gap while the gap may still grow to cover the bursts.
+ * Once what it learned is at its bound @gap_max (above the floor), only
+ * what is missing plus the floor: refilling a gap that the next burst
+ * overruns again would trade a gap's worth of pages per burst, and the
+ * floor keeps small allocations from setting off a pass each.
  */
 static u64 hplace_headroom_want(const struct hplace_batch *b, u64 free,
-				u64 keep, u64 gap, u64 gap_max)
+				u64 keep, u64 gap, u64 headroom, u64 gap_max)
 {
-	if (b->gap_learned >= gap_max)
-		return keep - free;
+	u64 floor = hplace_gap_floor(headroom);
+
+	if (gap_max > floor && b->gap_learned >= gap_max)
+		return keep - free + min(floor, gap);
 	return keep + gap - free;
 }
 
@@ -778,9 +787,10 @@ static bool hplace_migrate_pass(void)
 	gap = hplace_room_gap(b, headroom, gap_max);
 	hplace_gap_window(b, t0, free, keep, gap);
 	if (free < keep) {
-		n = hplace_demote(b, hplace_headroom_want(b, free, keep, gap,
-							  gap_max),
-				  HPLACE_MOVE_HEADROOM);
+		u64 want = hplace_headroom_want(b, free, keep, gap, headroom,
+						gap_max);
+
+		n = hplace_demote(b, want, HPLACE_MOVE_HEADROOM);
 		hplace_gap_grow(b, n, free, headroom, gap, gap_max);
 		gap = hplace_room_gap(b, headroom, gap_max);
 	}

@@ -637,13 +637,23 @@ static void hplace_test_room_gap_bound(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, hplace_room_gap(b, 5000, hplace_gap_max(5000, m)),
 			10000ULL);
 
-	/* Below its bound the step refills the gap; at it, only the deficit. */
+	/*
+	 * Headroom 5000 (floor 1250), bound 10000: below the bound the step
+	 * refills the gap; at it, the deficit and the floor; with a bound no
+	 * higher than the floor (a tiny headroom knob) the gap as before.
+	 */
+	b->gap_learned = 9999;
+	KUNIT_EXPECT_EQ(test,
+			hplace_headroom_want(b, 4000, 5000, 9999, 5000, 10000),
+			10999ULL);
 	b->gap_learned = 10000;
-	KUNIT_EXPECT_EQ(test, hplace_headroom_want(b, 4000, 5000, 10000, 12500),
-			11000ULL);
-	b->gap_learned = 12500;
-	KUNIT_EXPECT_EQ(test, hplace_headroom_want(b, 4000, 5000, 12500, 12500),
-			1000ULL);
+	KUNIT_EXPECT_EQ(test,
+			hplace_headroom_want(b, 4000, 5000, 10000, 5000, 10000),
+			2250ULL);
+	b->gap_learned = 0;
+	KUNIT_EXPECT_EQ(test, hplace_headroom_want(b, 90, 100, 256, 100, 0),
+			266ULL);
+	b->gap_learned = 0;
 
 	/* hplace_headroom_pages() sums the fast nodes and applies the knob. */
 	managed = hplace_node_managed(0);
