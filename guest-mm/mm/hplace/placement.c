@@ -755,7 +755,7 @@ static u64 hplace_headroom_want(const struct hplace_batch *b, u64 free,
 	u64 floor = hplace_gap_floor(headroom);
 
 	if (gap_max > floor && b->gap_learned >= gap_max)
-		return keep - free + min(floor, gap);
+		return keep - free + floor;
 	return keep + gap - free;
 }
 

@@ -653,7 +653,6 @@ static void hplace_test_room_gap_bound(struct kunit *test)
 	b->gap_learned = 0;
 	KUNIT_EXPECT_EQ(test, hplace_headroom_want(b, 90, 100, 256, 100, 0),
 			266ULL);
-	b->gap_learned = 0;
 
 	/* hplace_headroom_pages() sums the fast nodes and applies the knob. */
 	managed = hplace_node_managed(0);
