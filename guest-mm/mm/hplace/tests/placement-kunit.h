@@ -261,6 +261,15 @@ static unsigned long plkt_thp(struct kunit *test, unsigned int nr_thp,
 						   i * PAGE_SIZE, &v,
 						   sizeof(v)), 0);
 	}
+	/*
+	 * Keep khugepaged (which the MADV_HUGEPAGE registered the test mm
+	 * with) off the range: a scan between a split and the test's next
+	 * step collapses the pieces back into a huge page on node 0.  This
+	 * splits nothing, and hplace does not read it.
+	 */
+	KUNIT_ASSERT_EQ(test, do_madvise(current->mm, thp,
+					 nr_thp * HPAGE_PMD_SIZE,
+					 MADV_NOHUGEPAGE), 0);
 	page = mm_kunit_user_page(test, thp);
 	folio = page_folio(page);
 	if (folio_order(folio) != HPAGE_PMD_ORDER || folio_nid(folio) != 0) {
@@ -289,6 +298,8 @@ static void hplace_test_thp_split_or_whole(struct kunit *test)
 	plkt_rewind(b);
 	KUNIT_EXPECT_EQ(test, hplace_demote(b, 2 * HPAGE_PMD_NR, HPLACE_MOVE_HEADROOM),
 			(u64)HPAGE_PMD_NR / 2);
+	/* The pieces were moved as they were, not collapsed and split again. */
+	KUNIT_EXPECT_EQ(test, b->stats->thp_split, 1ULL);
 	KUNIT_EXPECT_EQ(test, plkt_count(test, thp, HPAGE_PMD_NR / 2, 0),
 			HPAGE_PMD_NR / 2);
 	KUNIT_EXPECT_EQ(test, plkt_count(test, thp + HPAGE_PMD_SIZE / 2,
@@ -314,13 +325,11 @@ static void hplace_test_partly_mapped_thp_stays(struct kunit *test)
 	 * mm with it) from collapsing the half-unmapped range back
 	 * into a PMD-mapped huge page, and the deferred-split shrinker from
 	 * splitting it, both states this test is not about. hplace decides
-	 * on mappings, not on the reference count, and MADV_NOHUGEPAGE, which
-	 * hplace does not read either, keeps khugepaged off the range anyway.
+	 * on mappings, not on the reference count; plkt_thp()'s
+	 * MADV_NOHUGEPAGE keeps khugepaged off the range as well.
 	 */
 	KUNIT_ASSERT_EQ(test, kunit_add_action_or_reset(test, plkt_put_page,
 							page), 0);
-	KUNIT_ASSERT_EQ(test, do_madvise(current->mm, thp, HPAGE_PMD_SIZE,
-					 MADV_NOHUGEPAGE), 0);
 	KUNIT_ASSERT_EQ(test, do_madvise(current->mm, thp + HPAGE_PMD_SIZE / 2,
 					 HPAGE_PMD_SIZE / 2, MADV_DONTNEED), 0);
 	lru_add_drain_all();
