@@ -83,6 +83,8 @@ enum hplace_move_why {
  * @density: access density when planned (hplace_range_density())
  * @density_lo: the density its samples support with confidence, and
  * @density_hi: the one they rule out (hplace_range_density_bounds())
+ * @young: tracked too briefly for a low density to mean cold
+ *	(HPLACE_COLD_MIN_AGE)
  */
 struct hplace_move {
 	unsigned int proc;
@@ -91,6 +93,7 @@ struct hplace_move {
 	u64 density;
 	u64 density_lo;
 	u64 density_hi;
+	bool young;
 };
 
 /**

@@ -352,6 +352,7 @@ int hplace_rtree_remove(struct hplace_rtree *t, unsigned long start,
 				n->start = end;
 				n->end = r->end;
 				n->hot = r->hot;
+				n->age = r->age;
 				hplace_rt_take_share(n, r, r->end - end, len);
 				hplace_rt_insert(t, n);
 				t->stats.created++;
@@ -520,6 +521,7 @@ static void hplace_rt_cut(struct hplace_rtree *t, struct hplace_range *r,
 			n->start = a;
 			n->end = b;
 			n->hot = r->hot;
+			n->age = r->age;
 		}
 	}
 	/* r's eighths were read above; only now does it shrink. */
@@ -699,6 +701,9 @@ static void hplace_rt_merge_pass(struct hplace_rtree *t, unsigned int tol,
 	struct hplace_range *prev = hplace_rtree_first(t), *cur;
 
 	while (prev && (cur = hplace_rtree_next(prev))) {
+		u64 prev_len = prev->end - prev->start;
+		u64 cur_len = cur->end - cur->start;
+
 		if (prev->end != cur->start ||
 		    (cur->end - prev->start > max_len &&
 		     !(hplace_rt_cold(t, prev) && hplace_rt_cold(t, cur))) ||
@@ -708,6 +713,8 @@ static void hplace_rt_merge_pass(struct hplace_rtree *t, unsigned int tol,
 			continue;
 		}
 		prev->end = cur->end;
+		prev->age = div64_u64(prev->age * prev_len + cur->age * cur_len,
+				      prev_len + cur_len);
 		prev->count = hplace_rt_add(prev->count, cur->count);
 		prev->long_count = hplace_rt_add(prev->long_count,
 						 cur->long_count);
@@ -741,9 +748,10 @@ static bool hplace_rt_crowded(const struct hplace_rtree *t)
  *
  * Splits sampled ranges longer than the tree keeps into equal pieces
  * (in the room left below crowding) and uneven ones where their counts
- * jump, decays all counts (if @decay), merges alike neighbours (harder
- * while crowded) up to the longest range kept -- past it only cold ones,
- * and any as a last resort when still crowded at full tolerance.
+ * jump, ages every range by one epoch, decays all counts (if @decay),
+ * merges alike neighbours (harder while crowded) up to the longest range
+ * kept -- past it only cold ones, and any as a last resort when still
+ * crowded at full tolerance.
  * O(n) in the number of ranges plus O(log n) per split piece.
  */
 void hplace_rtree_epoch(struct hplace_rtree *t, bool decay)
@@ -765,13 +773,15 @@ void hplace_rtree_epoch(struct hplace_rtree *t, bool decay)
 			hplace_rt_split(t, r);
 	}
 
-	if (decay) {
-		hplace_rtree_for_each(t, r) {
-			r->count = hplace_rt_decay(t, r->count);
-			r->long_count = hplace_rt_long_decay(t, r);
-			for (i = 0; i < HPLACE_RT_NR_SUB; i++)
-				r->sub[i] = hplace_rt_decay(t, r->sub[i]);
-		}
+	hplace_rtree_for_each(t, r) {
+		if (r->age < U16_MAX)
+			r->age++;
+		if (!decay)
+			continue;
+		r->count = hplace_rt_decay(t, r->count);
+		r->long_count = hplace_rt_long_decay(t, r);
+		for (i = 0; i < HPLACE_RT_NR_SUB; i++)
+			r->sub[i] = hplace_rt_decay(t, r->sub[i]);
 	}
 
 	tol = t->p.merge_permille;

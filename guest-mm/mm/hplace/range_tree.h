@@ -73,6 +73,9 @@ struct hplace_class_item;
  *	created, split, merged or trimmed
  * @hot: classification state, owned by the caller (split pieces inherit
  *	it; only ranges with the same state merge)
+ * @age: epochs the range has been tracked (saturating): how long its
+ *	counts have had to show an access.  Pieces of a range keep its age,
+ *	merged ranges take the average by size, new ranges start at 0.
  */
 struct hplace_range {
 	struct rb_node node;
@@ -82,6 +85,7 @@ struct hplace_range {
 	u32 long_count;
 	u32 sub[HPLACE_RT_NR_SUB];
 	bool hot;
+	u16 age;
 };
 
 /*

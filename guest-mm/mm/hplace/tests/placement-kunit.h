@@ -368,29 +368,59 @@ static void hplace_test_nodes_knob_validation(struct kunit *test)
 
 /*
  * Filling free fast memory walks the cold list warmest first and stops at
- * the ranges that were never sampled.
+ * the first old range never sampled; a young one never sampled (at the
+ * list's end, where hplace_cmp_cold() puts it) is passed over, not a stop.
  */
 static void hplace_test_fill_takes_sampled_ranges_only(struct kunit *test)
 {
 	unsigned long idle = plkt_map(test, 4), warm = plkt_map(test, 4);
+	unsigned long fresh = plkt_map(test, 4);
 	struct hplace_batch *b = plkt_batch(test);
 	bool more;
 
 	plkt_add(b, false, idle, 4);
 	plkt_add(b, false, warm, 4);
-	hplace_demote(b, 8, HPLACE_MOVE_HEADROOM);
+	plkt_add(b, false, fresh, 4);
+	hplace_demote(b, 12, HPLACE_MOVE_HEADROOM);
 	KUNIT_ASSERT_EQ(test, plkt_on_node(test, idle, 4, 1), 4U);
 	KUNIT_ASSERT_EQ(test, plkt_on_node(test, warm, 4, 1), 4U);
+	KUNIT_ASSERT_EQ(test, plkt_on_node(test, fresh, 4, 1), 4U);
 	lru_add_drain_all();
 
 	b->plan.cold[0].density = 0;	/* coldest first */
 	b->plan.cold[1].density = 5;
+	b->plan.cold[2].density = 0;
+	b->plan.cold[2].young = true;
 	plkt_rewind(b);
-	KUNIT_EXPECT_EQ(test, hplace_promote(b, HPLACE_MOVE_FILL, 8, &more),
+	KUNIT_EXPECT_EQ(test, hplace_promote(b, HPLACE_MOVE_FILL, 12, &more),
 			4ULL);
 	KUNIT_EXPECT_FALSE(test, more);
 	KUNIT_EXPECT_EQ(test, plkt_on_node(test, warm, 4, 0), 4U);
 	KUNIT_EXPECT_EQ(test, plkt_on_node(test, idle, 4, 1), 4U);
+	KUNIT_EXPECT_EQ(test, plkt_on_node(test, fresh, 4, 1), 4U);
+}
+
+/*
+ * Cold ranges sort coldest first, the young after all the old ones: a
+ * fresh mapping's pages, never sampled yet, are demoted last.
+ */
+static void hplace_test_cold_order_young_last(struct kunit *test)
+{
+	struct hplace_move m[] = {
+		{ .start = 0x1000, .density = 0, .young = true },
+		{ .start = 0x2000, .density = 9 },
+		{ .start = 0x3000, .density = 3, .young = true },
+		{ .start = 0x4000, .density = 0, .density_hi = 7 },
+		{ .start = 0x5000, .density = 0, .density_hi = 5 },
+	};
+	static const unsigned long order[] = {
+		0x5000, 0x4000, 0x2000, 0x1000, 0x3000
+	};
+	unsigned int i;
+
+	sort(m, ARRAY_SIZE(m), sizeof(*m), hplace_cmp_cold, NULL);
+	for (i = 0; i < ARRAY_SIZE(m); i++)
+		KUNIT_EXPECT_EQ(test, m[i].start, order[i]);
 }
 
 /*
@@ -684,6 +714,7 @@ static struct kunit_case hplace_placement_cases[] = {
 	KUNIT_CASE(hplace_test_nodes_knob_validation),
 	KUNIT_CASE(hplace_test_same_hot_plan),
 	KUNIT_CASE(hplace_test_fill_takes_sampled_ranges_only),
+	KUNIT_CASE(hplace_test_cold_order_young_last),
 	KUNIT_CASE(hplace_test_demote_walks_each_range_once),
 	KUNIT_CASE(hplace_test_pair_worth_follows_cursors),
 	KUNIT_CASE(hplace_test_swap_passes_over_unsure_cold),

@@ -842,6 +842,56 @@ static bool t_rtree_remove(void)
 	return true;
 }
 
+/*
+ * Age: epochs since a range was tracked.  Pieces of a punched or split
+ * range keep it, merged ranges take the average by size, a new mapping at
+ * an old address starts again at 0, and it saturates.
+ */
+static bool t_rtree_age(void)
+{
+	struct hplace_rtree t;
+	struct hplace_range *r;
+	unsigned int i;
+
+	T_CALL(mk_tree(&t, 64, 64));
+	T_EQ(hplace_rtree_add(&t, BASE, BASE + 6 * MB), 1);
+	T_EQ(hplace_rtree_first(&t)->age, 0);
+	for (i = 0; i < 6; i++)
+		hplace_rtree_epoch(&t, i & 1);	/* with decay or without */
+	T_EQ(hplace_rtree_first(&t)->age, 6);
+	/* A new neighbour, as cold: they merge, 6 MiB at 7 and 2 at 1. */
+	T_EQ(hplace_rtree_add(&t, BASE + 6 * MB, BASE + 8 * MB), 1);
+	T_EQ(hplace_rtree_lookup(&t, BASE + 6 * MB)->age, 0);
+	hplace_rtree_epoch(&t, false);
+	T_EQ(t.nr_ranges, 1);
+	T_EQ(hplace_rtree_first(&t)->age, (7 * 6 + 1 * 2) / 8);
+	/* A hole: both sides keep the age. */
+	T_EQ(hplace_rtree_remove(&t, BASE + 2 * MB, BASE + 3 * MB), 0);
+	T_EQ(t.nr_ranges, 2);
+	hplace_rtree_for_each(&t, r)
+		T_EQ(r->age, 5);
+	/* Unmapped and mapped again (churn): a new range, age 0. */
+	T_EQ(hplace_rtree_remove(&t, BASE + 3 * MB, BASE + 8 * MB), 0);
+	T_EQ(hplace_rtree_add(&t, BASE + 3 * MB, BASE + 8 * MB), 1);
+	T_EQ(hplace_rtree_lookup(&t, BASE + 3 * MB)->age, 0);
+	T_EQ(hplace_rtree_lookup(&t, BASE)->age, 5);
+	/* Pieces of a split by counts keep the age of what they were cut from. */
+	hplace_rtree_record(&t, BASE + 3 * MB, 1000, false);
+	hplace_rtree_epoch(&t, true);
+	T_CALL(check_tree(&t));
+	T_ASSERT(t.nr_ranges >= 3);
+	hplace_rtree_for_each(&t, r)
+		T_EQ(r->age, r->start < BASE + 2 * MB ? 6 : 1);
+	/* It saturates. */
+	r = hplace_rtree_first(&t);
+	r->age = U16_MAX - 1;
+	hplace_rtree_epoch(&t, false);
+	hplace_rtree_epoch(&t, false);
+	T_EQ(hplace_rtree_first(&t)->age, U16_MAX);
+	hplace_rtree_destroy(&t);
+	return true;
+}
+
 static bool t_rtree_nomem(void)
 {
 	struct hplace_rtree t;
@@ -1136,6 +1186,7 @@ const struct t_case t_rtree_cases[] = {
 	{ "rtree: bounded under adversarial samples (4 trees, shared pool)", t_rtree_bounded },
 	{ "rtree: pool pressure spares a small tree (fair share)", t_rtree_fair_share },
 	{ "rtree: munmap punches, trims, removes", t_rtree_remove },
+	{ "rtree: age kept by pieces, averaged by merges, new at 0", t_rtree_age },
 	{ "rtree: allocation failures leave the tree intact", t_rtree_nomem },
 	{ "rtree: random ops keep invariants and coverage", t_rtree_fuzz },
 	{ "rtree: export/classify/import across processes", t_rtree_classify },
