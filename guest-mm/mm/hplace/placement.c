@@ -81,9 +81,9 @@
 /*
  * A tenant that allocates and frees in bursts larger than that gap had
  * each burst demoted for by the headroom step and its room promoted into
- * again once freed, two moves per page per burst; and as fresh, unsampled
- * ranges are the coldest, the burst's own pages were often the ones
- * demoted, then freed on the slow node, which left no lasting room.  So
+ * again once freed, two moves per page per burst (and, before fresh ranges
+ * came after old ones in the cold list, the burst's own pages were often
+ * the ones demoted, then freed on the slow node, which left no room).  So
  * once allocations push the tier below its headroom, the headroom step
  * demotes back up to the gap's top (as kswapd reclaims from the low
  * watermark up to the high one), and the gap grows by what that demoted
@@ -99,17 +99,6 @@
  */
 #define HPLACE_GAP_WINDOW_MS		30000
 #define HPLACE_GAP_MAX_HEADROOMS	2
-/*
- * A range tracked for fewer epochs than this is too new for a low density
- * to mean cold: a fresh mapping has had no time to be sampled, and an
- * allocation is about to be used.  Such ranges come after all others in
- * the cold list, as DAMOS cold schemes ask for a minimum age: when a
- * tenant's burst pushed the tier below its headroom, the burst's own pages
- * were the first demoted, then freed on the slow node, and the next burst
- * found no more room than the last (the headroom step traded every burst,
- * 37,309 pages in 20 s on a loaded host).
- */
-#define HPLACE_COLD_MIN_AGE		8
 /*
  * A new plan with the same hot ranges as a plan that left nothing to move
  * is taken as settled too, without walking its page tables again, this
@@ -258,19 +247,24 @@ static int hplace_cmp_hot(const void *a, const void *b)
 }
 
 /*
- * Cold ranges: the young (HPLACE_COLD_MIN_AGE) after all others, and
- * either part coldest first by estimate (the warm fill walks them from the
- * other end and stops at the first old one never sampled); among equal
- * estimates, the surely coldest (lowest bound) first.
+ * Cold ranges, coldest first by estimate (the warm fill walks them from
+ * the other end and stops at the first never sampled); among equal
+ * estimates, the old before the fresh (hplace_range_fresh(): their
+ * estimate rests on no time), then the surely coldest (lowest bound).
+ * A fresh mapping's pages were demoted first before: when a tenant's burst
+ * pushed the tier below its headroom, the burst itself went to the slow
+ * node, was freed there, and the next burst found no more room (37,309
+ * pages demoted in 20 s on a loaded host); DAMOS cold schemes ask for a
+ * minimum age for the same reason.
  */
 static int hplace_cmp_cold(const void *a, const void *b)
 {
 	const struct hplace_move *x = a, *y = b;
 
-	if (x->young != y->young)
-		return x->young ? 1 : -1;
 	if (x->density != y->density)
 		return x->density < y->density ? -1 : 1;
+	if (x->fresh != y->fresh)
+		return x->fresh ? 1 : -1;
 	if (x->density_hi != y->density_hi)
 		return x->density_hi < y->density_hi ? -1 : 1;
 	return x->start < y->start ? -1 : x->start > y->start;
@@ -319,7 +313,7 @@ void hplace_place_plan(void)
 			m->density = hplace_range_density(r);
 			hplace_range_density_bounds(r, &m->density_lo,
 						    &m->density_hi);
-			m->young = r->age < HPLACE_COLD_MIN_AGE;
+			m->fresh = hplace_range_fresh(r);
 		}
 	}
 	pl->mean_density = sum_pages ?
@@ -351,18 +345,9 @@ static bool hplace_collect(struct hplace_batch *b, enum hplace_list which,
 		unsigned long start = max(*addr, m->start);
 		unsigned long got;
 
-		/*
-		 * Warmest first: past the first old range never sampled, the
-		 * rest was not either (young ones come first, in their own
-		 * order).
-		 */
-		if (which == HPLACE_LIST_WARM && !m->density) {
-			if (!m->young)
-				return false;
-			(*pos)++;
-			*addr = 0;
-			continue;
-		}
+		/* Warmest first: the rest was never sampled. */
+		if (which == HPLACE_LIST_WARM && !m->density)
+			return false;
 		/*
 		 * Not surely colder than what would take its place.  Hot ranges
 		 * come surest first, so no later trade of this pass wants it.

@@ -83,17 +83,17 @@ enum hplace_move_why {
  * @density: access density when planned (hplace_range_density())
  * @density_lo: the density its samples support with confidence, and
  * @density_hi: the one they rule out (hplace_range_density_bounds())
- * @young: tracked too briefly for a low density to mean cold
- *	(HPLACE_COLD_MIN_AGE)
+ * @fresh: tracked too briefly for its density to tell
+ *	(hplace_range_fresh())
  */
 struct hplace_move {
 	unsigned int proc;
+	bool fresh;
 	unsigned long start;
 	unsigned long end;
 	u64 density;
 	u64 density_lo;
 	u64 density_hi;
-	bool young;
 };
 
 /**

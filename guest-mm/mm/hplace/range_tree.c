@@ -693,28 +693,35 @@ static bool hplace_rt_cold(const struct hplace_rtree *t,
 
 /*
  * Merge alike neighbours into ranges of at most @max_len; cold ones merge
- * past it (nothing in them to find; a sampled one is cut again).
+ * past it (nothing in them to find; a sampled one is cut again).  With
+ * @same_state, only neighbours of the same hot state and freshness: a
+ * fresh range averaged into an old one would pass for old, its count of
+ * 0 for a cold one (and old idle memory merged into a fresh range would
+ * pass for fresh).  The merged age is the average by size.
  */
 static void hplace_rt_merge_pass(struct hplace_rtree *t, unsigned int tol,
-				 bool same_hot, unsigned long max_len)
+				 bool same_state, unsigned long max_len)
 {
 	struct hplace_range *prev = hplace_rtree_first(t), *cur;
 
 	while (prev && (cur = hplace_rtree_next(prev))) {
-		u64 prev_len = prev->end - prev->start;
-		u64 cur_len = cur->end - cur->start;
+		u64 prev_pages = hplace_range_pages(prev);
+		u64 cur_pages = hplace_range_pages(cur);
 
 		if (prev->end != cur->start ||
 		    (cur->end - prev->start > max_len &&
 		     !(hplace_rt_cold(t, prev) && hplace_rt_cold(t, cur))) ||
-		    (same_hot && prev->hot != cur->hot) ||
+		    (same_state && (prev->hot != cur->hot ||
+				    hplace_range_fresh(prev) !=
+				    hplace_range_fresh(cur))) ||
 		    !hplace_rt_alike(t, prev, cur, tol)) {
 			prev = cur;
 			continue;
 		}
 		prev->end = cur->end;
-		prev->age = div64_u64(prev->age * prev_len + cur->age * cur_len,
-				      prev_len + cur_len);
+		prev->age = div64_u64(prev->age * prev_pages +
+				      cur->age * cur_pages,
+				      prev_pages + cur_pages);
 		prev->count = hplace_rt_add(prev->count, cur->count);
 		prev->long_count = hplace_rt_add(prev->long_count,
 						 cur->long_count);

@@ -34,9 +34,10 @@
  *    while the pool is above 7/8 of its bound and the tree holds at least
  *    its fair share (pool bound / trees) -- so one big process cannot
  *    flatten the trees of small ones.  Only cold neighbours merge into a
- *    range longer than the first step allows, and any do once the tree is
- *    still crowded at the largest tolerance (the bound itself is kept by
- *    refusing splits and new ranges).
+ *    range longer than the first step allows, and a fresh range
+ *    (hplace_range_fresh()) merges only with a fresh one; any merge once
+ *    the tree is still crowded at the largest tolerance (the bound itself
+ *    is kept by refusing splits and new ranges).
  *
  * Bounds: a tree never holds more than max_ranges ranges, and all trees
  * sharing a struct hplace_rtree_pool never hold more than its max_ranges;
@@ -75,7 +76,11 @@ struct hplace_class_item;
  *	it; only ranges with the same state merge)
  * @age: epochs the range has been tracked (saturating): how long its
  *	counts have had to show an access.  Pieces of a range keep its age,
- *	merged ranges take the average by size, new ranges start at 0.
+ *	merged ranges take the average by size, new ranges start at 0.  It
+ *	is the age of the tracking, not of the memory: what the caller adds
+ *	(hplace_rtree_add(): its 1 Hz scan of the mappings) is new, so an
+ *	munmap and mmap between two scans, an address space reused without
+ *	munmap, or a process adopted again keep or reset it accordingly.
  */
 struct hplace_range {
 	struct rb_node node;
@@ -87,6 +92,24 @@ struct hplace_range {
 	bool hot;
 	u16 age;
 };
+
+/*
+ * A range tracked for at most this many epochs is fresh: its counts have
+ * had no time to show an access, so a count of 0 says nothing yet.
+ */
+#define HPLACE_RT_FRESH_EPOCHS	8
+
+/**
+ * hplace_range_fresh() - is a range too newly tracked for its count to tell
+ * @r: the range
+ *
+ * Return: true while @r->age is at most HPLACE_RT_FRESH_EPOCHS (the epoch
+ * that added a range ages it to 1 before the caller reads it).
+ */
+static inline bool hplace_range_fresh(const struct hplace_range *r)
+{
+	return r->age <= HPLACE_RT_FRESH_EPOCHS;
+}
 
 /*
  * Counts decay once HPLACE_RT_COOL_SAMPLES samples have come into the

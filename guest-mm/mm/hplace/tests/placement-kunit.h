@@ -284,6 +284,7 @@ static void hplace_test_thp_split_or_whole(struct kunit *test)
 {
 	struct hplace_batch *b;
 	unsigned long thp = plkt_thp(test, 2, &b);
+	u64 n;
 
 	lru_add_drain_all();
 
@@ -296,10 +297,10 @@ static void hplace_test_thp_split_or_whole(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, b->stats->thp_moved, 1ULL);
 	lru_add_drain_all();
 	plkt_rewind(b);
-	KUNIT_EXPECT_EQ(test, hplace_demote(b, 2 * HPAGE_PMD_NR, HPLACE_MOVE_HEADROOM),
-			(u64)HPAGE_PMD_NR / 2);
+	n = hplace_demote(b, 2 * HPAGE_PMD_NR, HPLACE_MOVE_HEADROOM);
 	/* The pieces were moved as they were, not collapsed and split again. */
 	KUNIT_EXPECT_EQ(test, b->stats->thp_split, 1ULL);
+	KUNIT_EXPECT_EQ(test, n, (u64)HPAGE_PMD_NR / 2);
 	KUNIT_EXPECT_EQ(test, plkt_count(test, thp, HPAGE_PMD_NR / 2, 0),
 			HPAGE_PMD_NR / 2);
 	KUNIT_EXPECT_EQ(test, plkt_count(test, thp + HPAGE_PMD_SIZE / 2,
@@ -368,8 +369,8 @@ static void hplace_test_nodes_knob_validation(struct kunit *test)
 
 /*
  * Filling free fast memory walks the cold list warmest first and stops at
- * the first old range never sampled; a young one never sampled (at the
- * list's end, where hplace_cmp_cold() puts it) is passed over, not a stop.
+ * the ranges that were never sampled, fresh ones (which sort among them)
+ * included.
  */
 static void hplace_test_fill_takes_sampled_ranges_only(struct kunit *test)
 {
@@ -379,18 +380,19 @@ static void hplace_test_fill_takes_sampled_ranges_only(struct kunit *test)
 	bool more;
 
 	plkt_add(b, false, idle, 4);
-	plkt_add(b, false, warm, 4);
 	plkt_add(b, false, fresh, 4);
+	plkt_add(b, false, warm, 4);
 	hplace_demote(b, 12, HPLACE_MOVE_HEADROOM);
 	KUNIT_ASSERT_EQ(test, plkt_on_node(test, idle, 4, 1), 4U);
 	KUNIT_ASSERT_EQ(test, plkt_on_node(test, warm, 4, 1), 4U);
 	KUNIT_ASSERT_EQ(test, plkt_on_node(test, fresh, 4, 1), 4U);
 	lru_add_drain_all();
 
-	b->plan.cold[0].density = 0;	/* coldest first */
-	b->plan.cold[1].density = 5;
-	b->plan.cold[2].density = 0;
-	b->plan.cold[2].young = true;
+	/* In hplace_cmp_cold()'s order: coldest first, fresh after old. */
+	b->plan.cold[0].density = 0;
+	b->plan.cold[1].density = 0;
+	b->plan.cold[1].fresh = true;
+	b->plan.cold[2].density = 5;
 	plkt_rewind(b);
 	KUNIT_EXPECT_EQ(test, hplace_promote(b, HPLACE_MOVE_FILL, 12, &more),
 			4ULL);
@@ -401,20 +403,22 @@ static void hplace_test_fill_takes_sampled_ranges_only(struct kunit *test)
 }
 
 /*
- * Cold ranges sort coldest first, the young after all the old ones: a
- * fresh mapping's pages, never sampled yet, are demoted last.
+ * Cold ranges sort coldest first; among equal estimates the old before
+ * the fresh (whose 0 rests on no time), then the surely coldest: a fresh
+ * mapping is demoted after the idle memory beside it, before warm memory.
  */
-static void hplace_test_cold_order_young_last(struct kunit *test)
+static void hplace_test_cold_order_fresh_after_old(struct kunit *test)
 {
 	struct hplace_move m[] = {
-		{ .start = 0x1000, .density = 0, .young = true },
+		{ .start = 0x1000, .density = 0, .density_hi = 1, .fresh = true },
 		{ .start = 0x2000, .density = 9 },
-		{ .start = 0x3000, .density = 3, .young = true },
+		{ .start = 0x3000, .density = 3, .fresh = true },
 		{ .start = 0x4000, .density = 0, .density_hi = 7 },
 		{ .start = 0x5000, .density = 0, .density_hi = 5 },
+		{ .start = 0x6000, .density = 3, .density_hi = 9 },
 	};
 	static const unsigned long order[] = {
-		0x5000, 0x4000, 0x2000, 0x1000, 0x3000
+		0x5000, 0x4000, 0x1000, 0x6000, 0x3000, 0x2000
 	};
 	unsigned int i;
 
@@ -438,15 +442,19 @@ static void hplace_test_same_hot_plan(struct kunit *test)
 	b->plan.proc_ids[0] = 7;
 	b->plan.proc_ids[1] = 9;
 	b->plan.nr_procs = 2;
-	b->plan.hot[0] = (struct hplace_move){ 1, 0x1000, 0x9000, 50 };
-	b->plan.hot[1] = (struct hplace_move){ 0, 0x9000, 0xa000, 40 };
+	b->plan.hot[0] = (struct hplace_move){ .proc = 1, .start = 0x1000,
+					       .end = 0x9000, .density = 50 };
+	b->plan.hot[1] = (struct hplace_move){ .proc = 0, .start = 0x9000,
+					       .end = 0xa000, .density = 40 };
 	b->plan.nr_hot = 2;
 
 	pl->proc_ids[0] = 9;	/* the same processes, other indexes */
 	pl->proc_ids[1] = 7;
 	pl->nr_procs = 2;
-	pl->hot[0] = (struct hplace_move){ 0, 0x1000, 0x9000, 80 };
-	pl->hot[1] = (struct hplace_move){ 1, 0x9000, 0xa000, 10 };
+	pl->hot[0] = (struct hplace_move){ .proc = 0, .start = 0x1000,
+					   .end = 0x9000, .density = 80 };
+	pl->hot[1] = (struct hplace_move){ .proc = 1, .start = 0x9000,
+					   .end = 0xa000, .density = 10 };
 	pl->nr_hot = 2;
 	KUNIT_EXPECT_TRUE(test, hplace_same_hot(b, pl));
 
@@ -714,7 +722,7 @@ static struct kunit_case hplace_placement_cases[] = {
 	KUNIT_CASE(hplace_test_nodes_knob_validation),
 	KUNIT_CASE(hplace_test_same_hot_plan),
 	KUNIT_CASE(hplace_test_fill_takes_sampled_ranges_only),
-	KUNIT_CASE(hplace_test_cold_order_young_last),
+	KUNIT_CASE(hplace_test_cold_order_fresh_after_old),
 	KUNIT_CASE(hplace_test_demote_walks_each_range_once),
 	KUNIT_CASE(hplace_test_pair_worth_follows_cursors),
 	KUNIT_CASE(hplace_test_swap_passes_over_unsure_cold),

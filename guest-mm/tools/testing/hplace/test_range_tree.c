@@ -844,50 +844,80 @@ static bool t_rtree_remove(void)
 
 /*
  * Age: epochs since a range was tracked.  Pieces of a punched or split
- * range keep it, merged ranges take the average by size, a new mapping at
- * an old address starts again at 0, and it saturates.
+ * range keep it; a fresh range (hplace_range_fresh()) merges only with a
+ * fresh one, and the merged age is the average by size; a new mapping at
+ * an old address starts again at 0; it saturates.
  */
 static bool t_rtree_age(void)
 {
+	const unsigned int old = HPLACE_RT_FRESH_EPOCHS + 1;
 	struct hplace_rtree t;
 	struct hplace_range *r;
 	unsigned int i;
 
 	T_CALL(mk_tree(&t, 64, 64));
-	T_EQ(hplace_rtree_add(&t, BASE, BASE + 6 * MB), 1);
+	T_EQ(hplace_rtree_add(&t, BASE, BASE + 64 * MB), 1);
 	T_EQ(hplace_rtree_first(&t)->age, 0);
-	for (i = 0; i < 6; i++)
+	for (i = 0; i < old; i++) {
 		hplace_rtree_epoch(&t, i & 1);	/* with decay or without */
-	T_EQ(hplace_rtree_first(&t)->age, 6);
-	/* A new neighbour, as cold: they merge, 6 MiB at 7 and 2 at 1. */
-	T_EQ(hplace_rtree_add(&t, BASE + 6 * MB, BASE + 8 * MB), 1);
-	T_EQ(hplace_rtree_lookup(&t, BASE + 6 * MB)->age, 0);
+		T_EQ(hplace_rtree_first(&t)->age, i + 1);
+		T_EQ(hplace_range_fresh(hplace_rtree_first(&t)), i + 1 < old);
+	}
+	/*
+	 * A fresh 2 MiB burst beside 64 MiB of idle memory, both unsampled:
+	 * they stay apart while it is fresh (averaged, it would pass for old
+	 * at once), then merge, the age averaged by size.
+	 */
+	T_EQ(hplace_rtree_add(&t, BASE + 64 * MB, BASE + 66 * MB), 1);
+	for (i = 1; i < old; i++) {
+		hplace_rtree_epoch(&t, false);
+		T_EQ(t.nr_ranges, 2);
+		r = hplace_rtree_lookup(&t, BASE + 64 * MB);
+		T_ASSERT(r->start == BASE + 64 * MB && r->age == i);
+		T_ASSERT(hplace_range_fresh(r));
+		T_EQ(hplace_rtree_first(&t)->age, old + i);
+	}
 	hplace_rtree_epoch(&t, false);
 	T_EQ(t.nr_ranges, 1);
-	T_EQ(hplace_rtree_first(&t)->age, (7 * 6 + 1 * 2) / 8);
-	/* A hole: both sides keep the age. */
-	T_EQ(hplace_rtree_remove(&t, BASE + 2 * MB, BASE + 3 * MB), 0);
+	T_EQ(hplace_rtree_first(&t)->age, (2 * old * 32 + old) / 33);
+	/* Unmapping the burst leaves the rest with the merged age, still old. */
+	T_EQ(hplace_rtree_remove(&t, BASE + 64 * MB, BASE + 66 * MB), 0);
+	r = hplace_rtree_first(&t);
+	T_ASSERT(r->end == BASE + 64 * MB && !hplace_range_fresh(r));
+	/* Two fresh neighbours merge with each other. */
+	T_EQ(hplace_rtree_add(&t, BASE + 64 * MB, BASE + 66 * MB), 1);
+	hplace_rtree_epoch(&t, false);
+	T_EQ(hplace_rtree_add(&t, BASE + 66 * MB, BASE + 70 * MB), 1);
+	hplace_rtree_epoch(&t, false);
 	T_EQ(t.nr_ranges, 2);
-	hplace_rtree_for_each(&t, r)
-		T_EQ(r->age, 5);
+	r = hplace_rtree_lookup(&t, BASE + 66 * MB);
+	T_ASSERT(r->start == BASE + 64 * MB && r->end == BASE + 70 * MB);
+	T_EQ(r->age, (2 * 2 + 4 * 1) / 6);
+	/* A hole: both sides keep the age. */
+	T_EQ(hplace_rtree_remove(&t, BASE + 8 * MB, BASE + 9 * MB), 0);
+	T_EQ(hplace_rtree_lookup(&t, BASE)->age,
+	     hplace_rtree_lookup(&t, BASE + 9 * MB)->age);
 	/* Unmapped and mapped again (churn): a new range, age 0. */
-	T_EQ(hplace_rtree_remove(&t, BASE + 3 * MB, BASE + 8 * MB), 0);
-	T_EQ(hplace_rtree_add(&t, BASE + 3 * MB, BASE + 8 * MB), 1);
-	T_EQ(hplace_rtree_lookup(&t, BASE + 3 * MB)->age, 0);
-	T_EQ(hplace_rtree_lookup(&t, BASE)->age, 5);
+	T_EQ(hplace_rtree_remove(&t, BASE + 9 * MB, BASE + 64 * MB), 0);
+	T_EQ(hplace_rtree_add(&t, BASE + 9 * MB, BASE + 64 * MB), 1);
+	T_EQ(hplace_rtree_lookup(&t, BASE + 9 * MB)->age, 0);
 	/* Pieces of a split by counts keep the age of what they were cut from. */
-	hplace_rtree_record(&t, BASE + 3 * MB, 1000, false);
+	r = hplace_rtree_first(&t);
+	i = r->age;
+	hplace_rtree_record(&t, BASE, 1000, false);
 	hplace_rtree_epoch(&t, true);
 	T_CALL(check_tree(&t));
-	T_ASSERT(t.nr_ranges >= 3);
-	hplace_rtree_for_each(&t, r)
-		T_EQ(r->age, r->start < BASE + 2 * MB ? 6 : 1);
+	T_ASSERT(hplace_rtree_first(&t)->end < BASE + 8 * MB);
+	for (r = hplace_rtree_first(&t); r->start < BASE + 8 * MB;
+	     r = hplace_rtree_next(r))
+		T_EQ(r->age, i + 1);
 	/* It saturates. */
 	r = hplace_rtree_first(&t);
 	r->age = U16_MAX - 1;
 	hplace_rtree_epoch(&t, false);
 	hplace_rtree_epoch(&t, false);
 	T_EQ(hplace_rtree_first(&t)->age, U16_MAX);
+	T_CALL(check_tree(&t));
 	hplace_rtree_destroy(&t);
 	return true;
 }
@@ -1186,7 +1216,7 @@ const struct t_case t_rtree_cases[] = {
 	{ "rtree: bounded under adversarial samples (4 trees, shared pool)", t_rtree_bounded },
 	{ "rtree: pool pressure spares a small tree (fair share)", t_rtree_fair_share },
 	{ "rtree: munmap punches, trims, removes", t_rtree_remove },
-	{ "rtree: age kept by pieces, averaged by merges, new at 0", t_rtree_age },
+	{ "rtree: age kept by pieces, fresh and old apart, new at 0", t_rtree_age },
 	{ "rtree: allocation failures leave the tree intact", t_rtree_nomem },
 	{ "rtree: random ops keep invariants and coverage", t_rtree_fuzz },
 	{ "rtree: export/classify/import across processes", t_rtree_classify },
