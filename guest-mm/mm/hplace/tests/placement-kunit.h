@@ -368,9 +368,9 @@ static void hplace_test_nodes_knob_validation(struct kunit *test)
 }
 
 /*
- * Filling free fast memory walks the cold list warmest first and stops at
- * the ranges that were never sampled, fresh ones (which sort among them)
- * included.
+ * Filling free fast memory walks the cold list warmest first, passes over
+ * fresh ranges (sampled or not: their samples do not tell yet) and stops
+ * at the first old one never sampled.
  */
 static void hplace_test_fill_takes_sampled_ranges_only(struct kunit *test)
 {
@@ -380,19 +380,19 @@ static void hplace_test_fill_takes_sampled_ranges_only(struct kunit *test)
 	bool more;
 
 	plkt_add(b, false, idle, 4);
-	plkt_add(b, false, fresh, 4);
 	plkt_add(b, false, warm, 4);
+	plkt_add(b, false, fresh, 4);
 	hplace_demote(b, 12, HPLACE_MOVE_HEADROOM);
 	KUNIT_ASSERT_EQ(test, plkt_on_node(test, idle, 4, 1), 4U);
 	KUNIT_ASSERT_EQ(test, plkt_on_node(test, warm, 4, 1), 4U);
 	KUNIT_ASSERT_EQ(test, plkt_on_node(test, fresh, 4, 1), 4U);
 	lru_add_drain_all();
 
-	/* In hplace_cmp_cold()'s order: coldest first, fresh after old. */
+	/* In hplace_cmp_cold()'s order: old coldest first, then the fresh. */
 	b->plan.cold[0].density = 0;
-	b->plan.cold[1].density = 0;
-	b->plan.cold[1].fresh = true;
-	b->plan.cold[2].density = 5;
+	b->plan.cold[1].density = 5;
+	b->plan.cold[2].density = 9;
+	b->plan.cold[2].fresh = true;
 	plkt_rewind(b);
 	KUNIT_EXPECT_EQ(test, hplace_promote(b, HPLACE_MOVE_FILL, 12, &more),
 			4ULL);
@@ -403,9 +403,9 @@ static void hplace_test_fill_takes_sampled_ranges_only(struct kunit *test)
 }
 
 /*
- * Cold ranges sort coldest first; among equal estimates the old before
- * the fresh (whose 0 rests on no time), then the surely coldest: a fresh
- * mapping is demoted after the idle memory beside it, before warm memory.
+ * Cold ranges sort the fresh after all old ones, each part coldest first,
+ * then the surely coldest: a fresh mapping is demoted after the old cold
+ * memory of every tenant.
  */
 static void hplace_test_cold_order_fresh_after_old(struct kunit *test)
 {
@@ -418,7 +418,7 @@ static void hplace_test_cold_order_fresh_after_old(struct kunit *test)
 		{ .start = 0x6000, .density = 3, .density_hi = 9 },
 	};
 	static const unsigned long order[] = {
-		0x5000, 0x4000, 0x1000, 0x6000, 0x3000, 0x2000
+		0x5000, 0x4000, 0x6000, 0x2000, 0x1000, 0x3000
 	};
 	unsigned int i;
 
