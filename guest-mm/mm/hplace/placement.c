@@ -5,7 +5,7 @@
  *
  * The engine thread (detection, under the CPU budget) ends every epoch by
  * writing a plan: the hot ranges, hottest first, and the cold ranges,
- * coldest first.  A second thread, "hplace-migrate", executes it, so that
+ * coldest first (hplace_cmp_cold()).  A second thread, "hplace-migrate", executes it, so that
  * migration (paced by migrate_mbps) is never billed to the detection
  * budget and a long migration never delays sampling.  It wakes on a new
  * plan, on an hballoon resize, and when a fast node's free memory falls
@@ -82,8 +82,8 @@
  * A tenant that allocates and frees in bursts larger than that gap had
  * each burst demoted for by the headroom step and its room promoted into
  * again once freed, two moves per page per burst (and, before fresh ranges
- * came after old ones in the cold list, the burst's own pages were often
- * the ones demoted, then freed on the slow node, which left no room).  So
+ * ranked after idle ones, hplace_cold_rank(), the burst's own pages were
+ * often the ones demoted, then freed on the slow node).  So
  * once allocations push the tier below its headroom, the headroom step
  * demotes back up to the gap's top (as kswapd reclaims from the low
  * watermark up to the high one), and the gap grows by what that demoted
@@ -110,9 +110,9 @@
 
 /*
  * The ways placement walks the plan: the hot list hottest first, the cold
- * list coldest first, and the cold list warmest first (sampled ranges
- * only), to fill free fast memory once nothing hot is left on the slow
- * tier.
+ * list coldest first, and the cold list warmest first (old sampled
+ * ranges only), to fill free fast memory once nothing hot is left on the
+ * slow tier.
  */
 enum hplace_list {
 	HPLACE_LIST_HOT,
@@ -247,25 +247,34 @@ static int hplace_cmp_hot(const void *a, const void *b)
 }
 
 /*
- * Cold ranges: the fresh (hplace_range_fresh()) after all old ones, as
- * reclaim's LRU puts a new page after every older one, and either part
- * coldest first by estimate; among equal estimates, the surely coldest
- * (lowest bound) first.  A fresh range's estimate rests on no time, and
- * memory just allocated is about to be used: when fresh unsampled ranges
- * sorted among the coldest, a tenant's burst that pushed the tier below
- * its headroom was itself demoted, freed on the slow node, and the next
- * burst found no more room (37,309 pages demoted in 20 s on a loaded
- * host).  Putting them only after old ranges of the same estimate was not
- * enough: the other tenants' cold memory is rarely quite unsampled (two
- * loaded runs of three still demoted 36,035 and 56,033 pages).  The cost
- * is bounded: an allocation is protected for HPLACE_RT_FRESH_EPOCHS.
+ * Where a cold range stands in the demotion order, as reclaim's inactive
+ * list orders pages: old ranges with no sure access (density_lo 0) first,
+ * then fresh ones (hplace_range_fresh(): memory just allocated is about
+ * to be used, and a count that had no time to grow says nothing), then old
+ * ranges with sure accesses.  Fresh unsampled ranges sorted among the
+ * coldest had a tenant's burst that pushed the tier below its headroom
+ * demoted itself, freed on the slow node, and demoted for again each time.
+ */
+static unsigned int hplace_cold_rank(const struct hplace_move *m)
+{
+	if (m->fresh)
+		return 1;
+	return m->density_lo ? 2 : 0;
+}
+
+/*
+ * Cold ranges by hplace_cold_rank(), each rank coldest first by estimate
+ * (the warm fill walks them from the other end, passes over the fresh and
+ * stops at the first old one never sampled); among equal estimates, the
+ * surely coldest (lowest bound) first.
  */
 static int hplace_cmp_cold(const void *a, const void *b)
 {
 	const struct hplace_move *x = a, *y = b;
+	unsigned int rx = hplace_cold_rank(x), ry = hplace_cold_rank(y);
 
-	if (x->fresh != y->fresh)
-		return x->fresh ? 1 : -1;
+	if (rx != ry)
+		return rx < ry ? -1 : 1;
 	if (x->density != y->density)
 		return x->density < y->density ? -1 : 1;
 	if (x->density_hi != y->density_hi)
@@ -349,10 +358,9 @@ static bool hplace_collect(struct hplace_batch *b, enum hplace_list which,
 		unsigned long got;
 
 		/*
-		 * Warmest first, and only what has been tracked long enough
-		 * for its samples to tell (the fresh sort last: the walk meets
-		 * them first); past the first range never sampled, the rest
-		 * was not either.
+		 * Warmest first; new memory stays where it was allocated
+		 * while fresh (in the middle of the list); past the first old
+		 * range never sampled, the rest was not either.
 		 */
 		if (which == HPLACE_LIST_WARM && m->fresh) {
 			(*pos)++;

@@ -103,7 +103,8 @@ struct hplace_move {
  * @nr_procs: entries in @proc_ids
  * @hot: hot ranges, hottest first (promote their slow pages)
  * @nr_hot: entries in @hot
- * @cold: cold ranges, coldest first (demote their fast pages)
+ * @cold: cold ranges, coldest first, fresh ones ranked between the
+ *	idle and the surely accessed (demote their fast pages)
  * @nr_cold: entries in @cold
  * @mean_density: density of all tracked memory together (the baseline a
  *	range must beat to displace fast pages when the tier is full)

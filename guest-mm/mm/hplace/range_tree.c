@@ -694,13 +694,15 @@ static bool hplace_rt_cold(const struct hplace_rtree *t,
 /*
  * Merge alike neighbours into ranges of at most @max_len; cold ones merge
  * past it (nothing in them to find; a sampled one is cut again).  With
- * @same_state, only neighbours of the same hot state and freshness: a
- * fresh range averaged into an old one would pass for old, its count of
- * 0 for a cold one (and old idle memory merged into a fresh range would
- * pass for fresh).  The merged age is the average by size.
+ * @same_hot, only neighbours of the same hot state; with @same_fresh,
+ * only neighbours of the same freshness (hplace_range_fresh()): a fresh
+ * range averaged into an old one would pass for old, its count of 0 for a
+ * cold one.  The merged age is the average by size, or the older age when
+ * a crowded tree merges fresh with old (the range stays demotable).
  */
 static void hplace_rt_merge_pass(struct hplace_rtree *t, unsigned int tol,
-				 bool same_state, unsigned long max_len)
+				 bool same_hot, bool same_fresh,
+				 unsigned long max_len)
 {
 	struct hplace_range *prev = hplace_rtree_first(t), *cur;
 
@@ -711,17 +713,20 @@ static void hplace_rt_merge_pass(struct hplace_rtree *t, unsigned int tol,
 		if (prev->end != cur->start ||
 		    (cur->end - prev->start > max_len &&
 		     !(hplace_rt_cold(t, prev) && hplace_rt_cold(t, cur))) ||
-		    (same_state && (prev->hot != cur->hot ||
-				    hplace_range_fresh(prev) !=
-				    hplace_range_fresh(cur))) ||
+		    (same_hot && prev->hot != cur->hot) ||
+		    (same_fresh && hplace_range_fresh(prev) !=
+				   hplace_range_fresh(cur)) ||
 		    !hplace_rt_alike(t, prev, cur, tol)) {
 			prev = cur;
 			continue;
 		}
 		prev->end = cur->end;
-		prev->age = div64_u64(prev->age * prev_pages +
-				      cur->age * cur_pages,
-				      prev_pages + cur_pages);
+		if (hplace_range_fresh(prev) != hplace_range_fresh(cur))
+			prev->age = max(prev->age, cur->age);
+		else
+			prev->age = div64_u64(prev->age * prev_pages +
+					      cur->age * cur_pages,
+					      prev_pages + cur_pages);
 		prev->count = hplace_rt_add(prev->count, cur->count);
 		prev->long_count = hplace_rt_add(prev->long_count,
 						 cur->long_count);
@@ -756,9 +761,10 @@ static bool hplace_rt_crowded(const struct hplace_rtree *t)
  * Splits sampled ranges longer than the tree keeps into equal pieces
  * (in the room left below crowding) and uneven ones where their counts
  * jump, ages every range by one epoch, decays all counts (if @decay),
- * merges alike neighbours (harder while crowded) up to the longest range
- * kept -- past it only cold ones, and any as a last resort when still
- * crowded at full tolerance.
+ * merges alike neighbours of the same hot state and freshness (harder
+ * while crowded) up to the longest range kept -- past it only cold ones;
+ * when still crowded at full tolerance, fresh with old, and then any as a
+ * last resort.
  * O(n) in the number of ranges plus O(log n) per split piece.
  */
 void hplace_rtree_epoch(struct hplace_rtree *t, bool decay)
@@ -792,13 +798,15 @@ void hplace_rtree_epoch(struct hplace_rtree *t, bool decay)
 	}
 
 	tol = t->p.merge_permille;
-	hplace_rt_merge_pass(t, tol, true, max_len);
+	hplace_rt_merge_pass(t, tol, true, true, max_len);
 	while (hplace_rt_crowded(t) && tol < 1000) {
 		tol = min(max(2 * tol, 1U), 1000U);
-		hplace_rt_merge_pass(t, tol, true, max_len);
+		hplace_rt_merge_pass(t, tol, true, true, max_len);
 	}
 	if (hplace_rt_crowded(t))
-		hplace_rt_merge_pass(t, 1000, false, ~0UL);
+		hplace_rt_merge_pass(t, 1000, true, false, max_len);
+	if (hplace_rt_crowded(t))
+		hplace_rt_merge_pass(t, 1000, false, false, ~0UL);
 	t->last = NULL;
 }
 

@@ -35,9 +35,10 @@
  *    its fair share (pool bound / trees) -- so one big process cannot
  *    flatten the trees of small ones.  Only cold neighbours merge into a
  *    range longer than the first step allows, and a fresh range
- *    (hplace_range_fresh()) merges only with a fresh one; any merge once
- *    the tree is still crowded at the largest tolerance (the bound itself
- *    is kept by refusing splits and new ranges).
+ *    (hplace_range_fresh()) merges only with a fresh one; once the tree
+ *    is still crowded at the largest tolerance, fresh ranges merge with
+ *    old ones, and then any (the bound itself is kept by refusing splits
+ *    and new ranges).
  *
  * Bounds: a tree never holds more than max_ranges ranges, and all trees
  * sharing a struct hplace_rtree_pool never hold more than its max_ranges;
@@ -73,7 +74,8 @@ struct hplace_class_item;
  * @sub: decayed sample count per eighth of the range since the range was
  *	created, split, merged or trimmed
  * @hot: classification state, owned by the caller (split pieces inherit
- *	it; only ranges with the same state merge)
+ *	it; only ranges with the same state merge, but in a crowded tree's
+ *	last resort)
  * @age: epochs the range has been tracked (saturating): how long its
  *	counts have had to show an access.  Pieces of a range keep its age,
  *	merged ranges take the average by size, new ranges start at 0.  It

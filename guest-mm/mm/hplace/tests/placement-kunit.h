@@ -369,8 +369,8 @@ static void hplace_test_nodes_knob_validation(struct kunit *test)
 
 /*
  * Filling free fast memory walks the cold list warmest first, passes over
- * fresh ranges (sampled or not: their samples do not tell yet) and stops
- * at the first old one never sampled.
+ * fresh ranges (new memory stays where it was allocated while fresh) and
+ * stops at the first old one never sampled.
  */
 static void hplace_test_fill_takes_sampled_ranges_only(struct kunit *test)
 {
@@ -380,19 +380,20 @@ static void hplace_test_fill_takes_sampled_ranges_only(struct kunit *test)
 	bool more;
 
 	plkt_add(b, false, idle, 4);
-	plkt_add(b, false, warm, 4);
 	plkt_add(b, false, fresh, 4);
+	plkt_add(b, false, warm, 4);
 	hplace_demote(b, 12, HPLACE_MOVE_HEADROOM);
 	KUNIT_ASSERT_EQ(test, plkt_on_node(test, idle, 4, 1), 4U);
 	KUNIT_ASSERT_EQ(test, plkt_on_node(test, warm, 4, 1), 4U);
 	KUNIT_ASSERT_EQ(test, plkt_on_node(test, fresh, 4, 1), 4U);
 	lru_add_drain_all();
 
-	/* In hplace_cmp_cold()'s order: old coldest first, then the fresh. */
+	/* In hplace_cmp_cold()'s order: idle, fresh, surely accessed. */
 	b->plan.cold[0].density = 0;
-	b->plan.cold[1].density = 5;
-	b->plan.cold[2].density = 9;
-	b->plan.cold[2].fresh = true;
+	b->plan.cold[1].density = 9;
+	b->plan.cold[1].fresh = true;
+	b->plan.cold[2].density = 5;
+	b->plan.cold[2].density_lo = 2;
 	plkt_rewind(b);
 	KUNIT_EXPECT_EQ(test, hplace_promote(b, HPLACE_MOVE_FILL, 12, &more),
 			4ULL);
@@ -403,22 +404,21 @@ static void hplace_test_fill_takes_sampled_ranges_only(struct kunit *test)
 }
 
 /*
- * Cold ranges sort the fresh after all old ones, each part coldest first,
- * then the surely coldest: a fresh mapping is demoted after the old cold
- * memory of every tenant.
+ * Cold ranges sort by rank -- old with no sure access, fresh, old surely
+ * accessed -- and each rank coldest first, then the surely coldest.
  */
 static void hplace_test_cold_order_fresh_after_old(struct kunit *test)
 {
 	struct hplace_move m[] = {
 		{ .start = 0x1000, .density = 0, .density_hi = 1, .fresh = true },
-		{ .start = 0x2000, .density = 9 },
+		{ .start = 0x2000, .density = 9, .density_lo = 4 },
 		{ .start = 0x3000, .density = 3, .fresh = true },
 		{ .start = 0x4000, .density = 0, .density_hi = 7 },
 		{ .start = 0x5000, .density = 0, .density_hi = 5 },
 		{ .start = 0x6000, .density = 3, .density_hi = 9 },
 	};
 	static const unsigned long order[] = {
-		0x5000, 0x4000, 0x6000, 0x2000, 0x1000, 0x3000
+		0x5000, 0x4000, 0x6000, 0x1000, 0x3000, 0x2000
 	};
 	unsigned int i;
 

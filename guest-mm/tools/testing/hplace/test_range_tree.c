@@ -922,6 +922,43 @@ static bool t_rtree_age(void)
 	return true;
 }
 
+/*
+ * A crowded tree of alternating old and fresh cold ranges: the passes
+ * that keep freshness cannot merge them, so one at full tolerance merges
+ * fresh with old (keeping hot apart), taking the older age.
+ */
+static bool t_rtree_age_crowded(void)
+{
+	const unsigned int old = HPLACE_RT_FRESH_EPOCHS + 1;
+	struct hplace_rtree t;
+	struct hplace_range *r;
+	unsigned int i;
+
+	T_CALL(mk_tree(&t, 8, 64));
+	for (i = 0; i < 8; i += 2)
+		T_EQ(hplace_rtree_add(&t, BASE + i * MB, BASE + (i + 1) * MB), 1);
+	for (i = 0; i < old; i++)
+		hplace_rtree_epoch(&t, false);
+	for (i = 1; i < 7; i += 2)
+		T_EQ(hplace_rtree_add(&t, BASE + i * MB, BASE + (i + 1) * MB), 1);
+	/* 7 of 8: not crowded; fresh and old stay apart. */
+	hplace_rtree_epoch(&t, false);
+	T_EQ(t.nr_ranges, 7);
+	/* A hot one at the end, then the 8th: crowded (above 7/8). */
+	hplace_rtree_lookup(&t, BASE + 6 * MB)->hot = true;
+	T_EQ(hplace_rtree_add(&t, BASE + 7 * MB, BASE + 8 * MB), 1);
+	hplace_rtree_epoch(&t, false);
+	T_CALL(check_tree(&t));
+	r = hplace_rtree_first(&t);
+	T_ASSERT(r->start == BASE && r->end == BASE + 6 * MB);
+	T_EQ(r->age, old + 2);
+	T_ASSERT(!r->hot && !hplace_range_fresh(r));
+	T_ASSERT(hplace_rtree_lookup(&t, BASE + 6 * MB)->hot);
+	T_EQ(t.nr_ranges, 3);
+	hplace_rtree_destroy(&t);
+	return true;
+}
+
 static bool t_rtree_nomem(void)
 {
 	struct hplace_rtree t;
@@ -1217,6 +1254,7 @@ const struct t_case t_rtree_cases[] = {
 	{ "rtree: pool pressure spares a small tree (fair share)", t_rtree_fair_share },
 	{ "rtree: munmap punches, trims, removes", t_rtree_remove },
 	{ "rtree: age kept by pieces, fresh and old apart, new at 0", t_rtree_age },
+	{ "rtree: crowded, fresh merges with old before hot with cold", t_rtree_age_crowded },
 	{ "rtree: allocation failures leave the tree intact", t_rtree_nomem },
 	{ "rtree: random ops keep invariants and coverage", t_rtree_fuzz },
 	{ "rtree: export/classify/import across processes", t_rtree_classify },
