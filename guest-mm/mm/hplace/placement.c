@@ -5,12 +5,12 @@
  *
  * The engine thread (detection, under the CPU budget) ends every epoch by
  * writing a plan: the hot ranges, hottest first, and the cold ranges,
- * coldest first (hplace_cmp_cold()).  A second thread, "hplace-migrate", executes it, so that
- * migration (paced by migrate_mbps) is never billed to the detection
- * budget and a long migration never delays sampling.  It wakes on a new
- * plan, on an hballoon resize, and when a fast node's free memory falls
- * below its share of the headroom (a node free mark, armed after each
- * pass; a slow timer backs it up).  Each pass:
+ * coldest first (hplace_cmp_cold()).  A second thread, "hplace-migrate",
+ * executes it, so that migration (paced by migrate_mbps) is never billed
+ * to the detection budget and a long migration never delays sampling.  It
+ * wakes on a new plan, on an hballoon resize, and when a fast node's free
+ * memory falls below its share of the headroom (a node free mark, armed
+ * after each pass; a slow timer backs it up).  Each pass:
  *
  *  1. keeps the headroom: once the fast tier has less free memory than
  *     headroom_permille of its size (plus what a pending hballoon shrink
