@@ -336,6 +336,22 @@ void hplace_place_plan(void)
 	hplace_place_kick();
 }
 
+/* Whether the walk of list @which leaves range @m alone. */
+static bool hplace_collect_passes_over(const struct hplace_batch *b,
+				       enum hplace_list which,
+				       const struct hplace_move *m)
+{
+	/* New memory stays where it was allocated while fresh. */
+	if (which == HPLACE_LIST_WARM)
+		return m->fresh;
+	/*
+	 * Not surely colder than what would take its place.  Hot ranges come
+	 * surest first, so no later trade of this pass wants it.
+	 */
+	return which == HPLACE_LIST_COLD && b->cold_below &&
+	       m->density_hi >= b->cold_below;
+}
+
 /*
  * Walk the ranges of plan list @which from the batch's cursor, picking
  * folios on @from until @c is full; advances the cursor.  Returns false
@@ -358,28 +374,13 @@ static bool hplace_collect(struct hplace_batch *b, enum hplace_list which,
 		unsigned long got;
 
 		/*
-		 * Warmest first; new memory stays where it was allocated
-		 * while fresh (in the middle of the list); past the first old
-		 * range never sampled, the rest was not either.
+		 * Warmest first: past the first old range never sampled, the
+		 * rest was not either.
 		 */
-		if (which == HPLACE_LIST_WARM && m->fresh) {
-			(*pos)++;
-			*addr = 0;
-			continue;
-		}
-		if (which == HPLACE_LIST_WARM && !m->density)
+		if (which == HPLACE_LIST_WARM && !m->fresh && !m->density)
 			return false;
-		/*
-		 * Not surely colder than what would take its place.  Hot ranges
-		 * come surest first, so no later trade of this pass wants it.
-		 */
-		if (which == HPLACE_LIST_COLD && b->cold_below &&
-		    m->density_hi >= b->cold_below) {
-			(*pos)++;
-			*addr = 0;
-			continue;
-		}
-		if (!mm || start >= m->end) {
+		if (hplace_collect_passes_over(b, which, m) || !mm ||
+		    start >= m->end) {
 			(*pos)++;
 			*addr = 0;
 			continue;
