@@ -92,7 +92,8 @@
  * tier (a burst bigger than that is better traded than a large share of
  * the tier left idle; at that bound the headroom step demotes only what is
  * missing and the floor share, for refilling a gap the next burst overruns
- * again only trades pages), and what it learned halves after each
+ * again only trades pages; promotion then leaves the floor on top of the
+ * bound, hplace_room_gap()), and what it learned halves after each
  * HPLACE_GAP_WINDOW_MS in which free memory never came within half of it.
  * A tenant whose memory only grows keeps the gap wide while it grows, as
  * the kernel's watermark boost does for fragmentation.
@@ -725,12 +726,21 @@ static u64 hplace_gap_floor(u64 headroom)
 
 /*
  * Free pages promotion leaves above the headroom: a share of it, or what
- * bursts taught it if more (HPLACE_ROOM_GAP_*, HPLACE_GAP_*).
+ * bursts taught it if more (HPLACE_ROOM_GAP_*, HPLACE_GAP_*).  At the
+ * bound the floor rides on top: there the headroom step demotes a burst's
+ * overrun plus the floor (hplace_headroom_want()), and a promotion that
+ * refilled the floor once the burst was freed would demote and promote
+ * the floor again on every burst.  With it on top, a burst up to the bound
+ * plus the floor trades nothing, a larger one only its excess.
  */
 static u64 hplace_room_gap(const struct hplace_batch *b, u64 headroom,
 			   u64 gap_max)
 {
-	return max(hplace_gap_floor(headroom), min(b->gap_learned, gap_max));
+	u64 floor = hplace_gap_floor(headroom);
+
+	if (gap_max > floor && b->gap_learned >= gap_max)
+		return gap_max + floor;
+	return max(floor, min(b->gap_learned, gap_max));
 }
 
 /* Forget what the room gap learned, and start a window at @now. */
