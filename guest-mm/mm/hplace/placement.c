@@ -16,7 +16,8 @@
  *     headroom_permille of its size (plus what a pending hballoon shrink
  *     still has to take), demotes pages of the coldest ranges until the
  *     room gap above it is free too (HPLACE_ROOM_GAP_*, HPLACE_GAP_*; only
- *     back to the headroom once that gap is at its bound);
+ *     back to the headroom and the gap's floor once that gap is at its
+ *     bound);
  *  2. promotes the slow pages of the hottest ranges into the free room
  *     above the headroom and the gap;
  *  3. when the fast tier is full and hot pages are still on the slow tier,
@@ -88,12 +89,13 @@
  * demotes back up to the gap's top (as kswapd reclaims from the low
  * watermark up to the high one), and the gap grows by what that demoted
  * for allocations, so that the next burst finds its room free.  The gap
- * stops at HPLACE_GAP_MAX_HEADROOMS headrooms and an eighth of the fast
- * tier (a burst bigger than that is better traded than a large share of
- * the tier left idle; at that bound the headroom step demotes only what is
- * missing and the floor share, for refilling a gap the next burst overruns
- * again only trades pages; promotion then leaves the floor on top of the
- * bound, hplace_room_gap()), and what it learned halves after each
+ * stops at HPLACE_GAP_MAX_HEADROOMS headrooms plus the floor, and an
+ * eighth of the fast tier (a burst bigger than that is better traded than
+ * a large share of the tier left idle; at that bound the headroom step
+ * demotes only what is missing and the floor share, for refilling a gap
+ * the next burst overruns again only trades pages: a burst within the
+ * bound trades nothing, a larger one its overrun plus the floor), and
+ * what it learned halves after each
  * HPLACE_GAP_WINDOW_MS in which free memory never came within half of it.
  * A tenant whose memory only grows keeps the gap wide while it grows, as
  * the kernel's watermark boost does for fragmentation.
@@ -694,10 +696,23 @@ static void hplace_release(struct hplace_batch *b)
 	}
 }
 
-/* The most the room gap may learn (HPLACE_GAP_*), in pages. */
+/* The room gap before any burst taught it more (HPLACE_ROOM_GAP_*). */
+static u64 hplace_gap_floor(u64 headroom)
+{
+	return max_t(u64, HPLACE_ROOM_GAP_MIN,
+		     div_u64(headroom * HPLACE_ROOM_GAP_PERMILLE, 1000));
+}
+
+/*
+ * The most the room gap may learn (HPLACE_GAP_*), in pages: the floor on
+ * top of the headrooms, since at the bound the headroom step demotes back
+ * to the floor (hplace_headroom_want()); a bound without it let promotion
+ * refill the floor after each burst, to be demoted again by the next.
+ */
 static u64 hplace_gap_max(u64 headroom, u64 managed)
 {
-	return min(headroom * HPLACE_GAP_MAX_HEADROOMS, managed / 8);
+	return min(headroom * HPLACE_GAP_MAX_HEADROOMS +
+		   hplace_gap_floor(headroom), managed / 8);
 }
 
 /*
@@ -717,30 +732,14 @@ static u64 hplace_headroom_pages(const struct hplace_batch *b, u64 *gap_max)
 	return headroom;
 }
 
-/* The room gap before any burst taught it more (HPLACE_ROOM_GAP_*). */
-static u64 hplace_gap_floor(u64 headroom)
-{
-	return max_t(u64, HPLACE_ROOM_GAP_MIN,
-		     div_u64(headroom * HPLACE_ROOM_GAP_PERMILLE, 1000));
-}
-
 /*
  * Free pages promotion leaves above the headroom: a share of it, or what
- * bursts taught it if more (HPLACE_ROOM_GAP_*, HPLACE_GAP_*).  At the
- * bound the floor rides on top: there the headroom step demotes a burst's
- * overrun plus the floor (hplace_headroom_want()), and a promotion that
- * refilled the floor once the burst was freed would demote and promote
- * the floor again on every burst.  With it on top, a burst up to the bound
- * plus the floor trades nothing, a larger one only its excess.
+ * bursts taught it if more (HPLACE_ROOM_GAP_*, HPLACE_GAP_*).
  */
 static u64 hplace_room_gap(const struct hplace_batch *b, u64 headroom,
 			   u64 gap_max)
 {
-	u64 floor = hplace_gap_floor(headroom);
-
-	if (gap_max > floor && b->gap_learned >= gap_max)
-		return gap_max + floor;
-	return max(floor, min(b->gap_learned, gap_max));
+	return max(hplace_gap_floor(headroom), min(b->gap_learned, gap_max));
 }
 
 /* Forget what the room gap learned, and start a window at @now. */
