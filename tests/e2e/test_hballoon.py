@@ -434,7 +434,7 @@ def test_host_memory_returned():
 def test_stress_random_rounds():
     """50 random inflate/deflate rounds on both nodes while the guest churns
     page cache; afterwards every page is back and the log is clean."""
-    rounds = 500 if os.environ.get("HTIER_FULL") == "1" else 50
+    rounds = 500 if pytap.FULL else 50
     rng = random.Random(0x48424c)
     with VM(name="hb-stress", devices=[DEVICE]) as vm:
         ram = {n: e["ram"] for n, e in hb_nodes(vm).items()}

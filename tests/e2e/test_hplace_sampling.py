@@ -5,7 +5,6 @@ calibration of how fast accessed bits come back under TCG.
 
 Every test sets numa_balancing=0 and demotion_enabled=0 explicitly."""
 
-import os
 import re
 import time
 
@@ -14,8 +13,7 @@ from hplacetest import D, H, note, prepare
 from hotset import start as start_hotset
 from htiervm import VM
 
-FULL = os.environ.get("HTIER_FULL") == "1"
-WINDOW = 60 if FULL else 30
+WINDOW = 60 if pytap.FULL else 30
 
 
 def stat(vm, name):
@@ -221,7 +219,7 @@ def test_budget_holds_measured_by_schedstat():
     # userspace test "batched scans"), 0.88x (10: 0.89x, 20: 0.89x).
     # make check measures the tight budget and the default; check-full
     # adds 20 (each window is 38 s of a TCG VM).
-    _budget_windows((5, 10, 20) if FULL else (5, 10))
+    _budget_windows((5, 10, 20) if pytap.FULL else (5, 10))
 
 
 def _budget_windows(budgets):

@@ -18,6 +18,10 @@ import traceback
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 
+# make check-full (HTIER_FULL=1): tests read it for their long forms.
+FULL = os.environ.get("HTIER_FULL") == "1"
+
+
 class Skip(Exception):
     """Raise to skip a test with a reason."""
 
@@ -39,11 +43,10 @@ def main():
              if n.startswith("test_") and inspect.isfunction(f)
              and f.__module__ == mod.__name__ and pattern in n]
     tests.sort(key=lambda nf: nf[1].__code__.co_firstlineno)
-    is_full = os.environ.get("HTIER_FULL") == "1"
     failed = 0
     print(f"1..{len(tests)}", flush=True)
     for i, (name, fn) in enumerate(tests, 1):
-        if getattr(fn, "full", False) and not is_full:
+        if getattr(fn, "full", False) and not FULL:
             print(f"ok {i} - {name} # SKIP check-full only", flush=True)
             continue
         t0 = time.monotonic()
