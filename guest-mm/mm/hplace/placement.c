@@ -784,18 +784,17 @@ static void hplace_gap_grow(struct hplace_batch *b, u64 n, u64 free,
 /*
  * Pages the headroom step demotes with @free (below @keep) free: up to the
  * top of room gap @gap while the gap may still grow to cover the bursts.
- * Once what it learned is at its bound @gap_max (above the floor), only
- * what is missing plus the floor: refilling a gap that the next burst
- * overruns again would trade a gap's worth of pages per burst, and the
- * floor keeps small allocations from setting off a pass each.
+ * Once what it learned is at its bound @gap_max, only what is missing
+ * plus the floor: refilling a gap that the next burst overruns again would
+ * trade a gap's worth of pages per burst, and the floor keeps small
+ * allocations from setting off a pass each.  (A bound no higher than the
+ * floor leaves the room gap at the floor: both forms are then the same.)
  */
 static u64 hplace_headroom_want(const struct hplace_batch *b, u64 free,
 				u64 keep, u64 gap, u64 headroom, u64 gap_max)
 {
-	u64 floor = hplace_gap_floor(headroom);
-
-	if (gap_max > floor && b->gap_learned >= gap_max)
-		return keep - free + floor;
+	if (b->gap_learned >= gap_max)
+		return keep - free + hplace_gap_floor(headroom);
 	return keep + gap - free;
 }
 

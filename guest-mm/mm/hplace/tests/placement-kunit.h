@@ -686,9 +686,10 @@ static void hplace_test_room_gap_bound(struct kunit *test)
 			11250ULL);
 
 	/*
-	 * Headroom 5000 (floor 1250), bound 10000: below the bound the step
-	 * refills the gap; at it, the deficit and the floor; with a bound no
-	 * higher than the floor (a tiny headroom knob) the gap as before.
+	 * Headroom 5000 (floor 1250), a bound of 10000 given: below the bound
+	 * the step refills the gap; at it, the deficit and the floor; with a
+	 * bound no higher than the floor (0 here; a tier of a few MiB, or the
+	 * 500 permille knob) the room gap is the floor, and both forms agree.
 	 */
 	b->gap_learned = 9999;
 	KUNIT_EXPECT_EQ(test,
@@ -805,8 +806,10 @@ static void hplace_test_bursts_at_the_gap_bound(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, run.promoted, 14000 - gap_max + 1250);
 
 	/*
-	 * Then bursts just over half the bound, for 90 s: the gap halves
-	 * (the troughs stay above half of it) and still covers them.
+	 * Then bursts just under half the bound (over half of the two
+	 * headrooms alone), for 90 s: the gap halves (the troughs stay above
+	 * half of it) and still covers them; with the floor outside the
+	 * bound, the halved gap did not, and one burst was demoted for.
 	 */
 	plkt_bursts(b, headroom, gap_max, gap_max / 2 - 100, 45, &run, &free);
 	KUNIT_EXPECT_EQ(test, run.demoted_all, 0ULL);
