@@ -762,7 +762,8 @@ static void hplace_gap_window(struct hplace_batch *b, u64 now, u64 free,
 	if ((s64)(now - b->gap_window) <
 	    (s64)HPLACE_GAP_WINDOW_MS * NSEC_PER_MSEC)
 		return;
-	if (b->gap_low >= gap / 2)
+	/* Doubled, not gap / 2: half of an odd gap rounds up. */
+	if (2 * b->gap_low >= gap)
 		b->gap_learned /= 2;
 	b->gap_low = U64_MAX;
 	b->gap_window = now;

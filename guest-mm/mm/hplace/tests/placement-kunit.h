@@ -660,6 +660,15 @@ static void hplace_test_room_gap_follows_bursts(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, hplace_room_gap(b, h, max), 850ULL);
 	hplace_gap_reset(b, 7 * w);
 	KUNIT_EXPECT_EQ(test, hplace_room_gap(b, h, max), 500ULL);
+	/*
+	 * Half of an odd gap rounds up: a window whose bursts used exactly
+	 * that keeps it, or the next such burst would overrun the halved gap.
+	 */
+	b->gap_learned = 1001;
+	hplace_gap_window(b, 8 * w, h + 500, h, 1001);
+	KUNIT_EXPECT_EQ(test, b->gap_learned, 1001ULL);
+	hplace_gap_window(b, 9 * w, h + 501, h, 1001);
+	KUNIT_EXPECT_EQ(test, b->gap_learned, 500ULL);
 }
 
 /*
