@@ -262,8 +262,11 @@ void hplace_arm_free_marks(void)
  *
  * The fast tier's free and anonymous pages (what placement can hand to
  * hot ranges, by promotion or by demoting other anonymous pages) minus the
- * pages that must stay free.  Follows hballoon resizes.  Caller holds
- * hplace.lock.
+ * pages that must stay free and the room gap promotion leaves above them.
+ * Hot ranges past what placement would hold keep their fast pages out of
+ * the cold list: an old hot set that fits only into the gap would hold
+ * fast memory against a new one until its density decays to nothing.
+ * Follows hballoon resizes.  Caller holds hplace.lock.
  *
  * Return: pages.
  */
@@ -274,6 +277,7 @@ u64 hplace_place_capacity(void)
 	hplace_refresh_nodes();
 	hplace_fast_room(&hplace.place.fast, hplace.place.headroom_permille,
 			 &free, &keep, &anon);
+	keep += READ_ONCE(hplace.place.room_gap_pages);
 	return free + anon > keep ? free + anon - keep : 0;
 }
 
