@@ -764,6 +764,37 @@ def test_injected_full_fast_tier_exchanges():
         assert not vm.dmesg_problems(), vm.dmesg_problems()
 
 
+def _follow_injected_move(vm, pid, base, a, b, share, old_keeps, dense_head=0):
+    """Inject samples into range `a` (its first `dense_head` bytes twice as
+    densely) until 90% of it is on the fast node, then into `b` until
+    `share` of it is, with no pause of STALL_S in the moves while it is
+    short; then the old range `a` keeps at most `old_keeps` of its pages on
+    the fast node."""
+    for hot, cold, want in ((a, None, 0.9), (b, a, share)):
+        t0 = last_move = time.monotonic()
+        moved = sum(moves(vm).values())
+        while True:
+            _inject_range(vm, pid, *hot)
+            if not cold and dense_head:
+                _inject_range(vm, pid, a[0], a[0] + dense_head)
+            r = residency(vm, pid, [hot] + ([cold] if cold else []))
+            if r[0][0] >= want * (hot[1] - hot[0]) // 4096:
+                break
+            now, m = time.monotonic(), sum(moves(vm).values())
+            if m != moved:
+                moved, last_move = m, now
+            why = (r, vm.sh(f"grep '^{pid} ' {D}/ranges"))
+            assert now - last_move < STALL_S, ("placement stopped short", why)
+            assert now < t0 + CONVERGE_S, why
+            time.sleep(2)
+        note(f"injected hot range at +{(hot[0] - base) // MiB} MiB: "
+             f"{r[0][0]} of {(hot[1] - hot[0]) // 4096} pages on the fast node "
+             f"in {time.monotonic() - t0:.0f} s"
+             + (f"; the old one keeps {r[1][0]}" if cold else ""))
+        if cold:
+            assert r[1][0] <= old_keeps * (cold[1] - cold[0]) // 4096, r
+
+
 def test_injected_hot_set_moves_and_follows():
     """Deterministic version of the shifting hot set: only injected samples
     (the workload is idle). With a 45% headroom the fast tier holds one
@@ -779,29 +810,35 @@ def test_injected_hot_set_moves_and_follows():
         prepare(vm, enable=False)
         vm.sh(f"echo 450 > {H}/headroom_permille")
         hs = start_hotset(vm, "-m 512 -H 160 -o 16 -n 1 -r 1 -t 0")
-        pid, base = hs["pid"], hs["base"]
-        a = (base + 16 * MiB, base + 176 * MiB)
-        b = (base + 256 * MiB, base + 416 * MiB)
+        base = hs["base"]
         vm.sh(f"echo 1 > {H}/enabled")
-        for hot, cold, share in ((a, None, 0.9), (b, a, 0.99)):
-            t0 = last_move = time.monotonic()
-            moved = sum(moves(vm).values())
-            while True:
-                _inject_range(vm, pid, *hot)
-                r = residency(vm, pid, [hot] + ([cold] if cold else []))
-                if r[0][0] >= share * (hot[1] - hot[0]) // 4096:
-                    break
-                now, m = time.monotonic(), sum(moves(vm).values())
-                if m != moved:
-                    moved, last_move = m, now
-                why = (r, vm.sh(f"grep '^{pid} ' {D}/ranges"))
-                assert now - last_move < STALL_S, ("placement stopped short", why)
-                assert now < t0 + CONVERGE_S, why
-                time.sleep(2)
-            note(f"injected hot range at +{(hot[0] - base) // MiB} MiB: "
-                 f"{r[0][0]} of {(hot[1] - hot[0]) // 4096} pages on the fast node "
-                 f"in {time.monotonic() - t0:.0f} s"
-                 + (f"; the old one keeps {r[1][0]}" if cold else ""))
-            if cold:
-                assert r[1][0] <= 0.75 * (cold[1] - cold[0]) // 4096, r
+        _follow_injected_move(vm, hs["pid"], base,
+                              (base + 16 * MiB, base + 176 * MiB),
+                              (base + 256 * MiB, base + 416 * MiB), 0.99, 0.75)
+        stop_and_verify(vm, hs)
+
+
+def test_injected_move_past_memory_placement_cannot_move():
+    """The same move with 64 MiB of the fast node bound there by another
+    tenant (mbind: placement leaves it). The classifier's capacity counts
+    those pages, so it calls hot more than the tier can hold: the new
+    96 MiB range and the old one's denser half. With nothing cold left on
+    the fast node once that half's other half is traded, the new range
+    must still trade with the old one's fast pages, the least dense hot
+    ones; on the old rule the move stopped at about half until the old
+    range's density decayed to nothing."""
+    with VM(name="hplace-place-inject-unmovable") as vm:
+        prepare(vm, enable=False)
+        vm.sh(f"echo 450 > {H}/headroom_permille")
+        fill = vm.sh("memfill -n 0 -m 64 -h > /tmp/memfill.out 2>&1 & echo $!")
+        while "filled" not in vm.sh("cat /tmp/memfill.out"):
+            time.sleep(0.5)
+        hs = start_hotset(vm, "-m 512 -H 96 -o 16 -n 1 -r 1 -t 0")
+        base = hs["base"]
+        vm.sh(f"echo 1 > {H}/enabled")
+        _follow_injected_move(vm, hs["pid"], base,
+                              (base + 16 * MiB, base + 112 * MiB),
+                              (base + 256 * MiB, base + 352 * MiB), 0.9, 0.3,
+                              dense_head=48 * MiB)
+        vm.sh(f"kill {int(fill)}")
         stop_and_verify(vm, hs)

@@ -24,7 +24,8 @@
  *     exchanges hot-slow with cold-fast pages in batches (page exchange,
  *     one TLB flush per batch), and for what exchange refuses (huge pages,
  *     kernels without CONFIG_PAGE_EXCHANGE) demotes cold pages and then
- *     promotes hot ones into the room made (paired migration).
+ *     promotes hot ones into the room made (paired migration); with no
+ *     cold range left, the least dense hot ranges' fast pages are traded.
  *
  * Everything moved counts against a token bucket of migrate_mbps (an
  * exchanged pair moves two pages).  Only anonymous memory of tracked
@@ -113,7 +114,8 @@
 
 /*
  * The ways placement walks the plan: the hot list hottest first, the cold
- * list coldest first, and the cold list warmest first (old sampled
+ * list coldest first (for a trade, then the hot list least dense first:
+ * hplace_walk_range()), and the cold list warmest first (old sampled
  * ranges only), to fill free fast memory once nothing hot is left on the
  * slow tier.
  */
@@ -356,6 +358,35 @@ static bool hplace_collect_passes_over(const struct hplace_batch *b,
 }
 
 /*
+ * The range at @pos of a walk of list @which, or NULL past its end.  A
+ * trade (cold_below set) that has run out of cold ranges goes on into the
+ * hot list, least dense first: the classifier's capacity counts every
+ * anonymous page on the fast tier, pages placement cannot move included
+ * (small untracked processes, mlocked or pinned memory), so it may call
+ * more hot than the tier holds, and a hot range surely denser than
+ * another's fast pages must still get them.
+ */
+static struct hplace_move *hplace_walk_range(const struct hplace_batch *b,
+					     enum hplace_list which,
+					     unsigned int pos)
+{
+	unsigned int nr_cold = b->plan.nr_cold, nr_hot = b->plan.nr_hot;
+
+	switch (which) {
+	case HPLACE_LIST_HOT:
+		return pos < nr_hot ? &b->plan.hot[pos] : NULL;
+	case HPLACE_LIST_WARM:
+		return pos < nr_cold ? &b->plan.cold[nr_cold - 1 - pos] : NULL;
+	default:
+		if (pos < nr_cold)
+			return &b->plan.cold[pos];
+		pos -= nr_cold;
+		return b->cold_below && pos < nr_hot ?
+		       &b->plan.hot[nr_hot - 1 - pos] : NULL;
+	}
+}
+
+/*
  * Walk the ranges of plan list @which from the batch's cursor, picking
  * folios on @from until @c is full; advances the cursor.  Returns false
  * once the list is exhausted.
@@ -363,15 +394,11 @@ static bool hplace_collect_passes_over(const struct hplace_batch *b,
 static bool hplace_collect(struct hplace_batch *b, enum hplace_list which,
 			   struct hplace_collect *c)
 {
-	bool hot = which == HPLACE_LIST_HOT;
-	struct hplace_move *list = hot ? b->plan.hot : b->plan.cold;
-	unsigned int nr = hot ? b->plan.nr_hot : b->plan.nr_cold;
 	unsigned int *pos = &b->cur[which].pos;
 	unsigned long *addr = &b->cur[which].addr;
+	struct hplace_move *m;
 
-	while (*pos < nr) {
-		struct hplace_move *m = which == HPLACE_LIST_WARM ?
-			&list[nr - 1 - *pos] : &list[*pos];
+	while ((m = hplace_walk_range(b, which, *pos))) {
 		struct mm_struct *mm = b->mm[m->proc];
 		unsigned long start = max(*addr, m->start);
 		unsigned long got;

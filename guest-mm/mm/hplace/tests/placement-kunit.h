@@ -562,6 +562,47 @@ static void hplace_test_swap_passes_over_unsure_cold(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, plkt_on_node(test, unsure, 4, 0), 4U);
 }
 
+/*
+ * The classifier may call more hot than the fast tier holds (its capacity
+ * counts anonymous pages placement cannot move): with no cold range left,
+ * a hot range on the slow tier trades with the fast pages of the least
+ * dense hot ranges, those surely less dense than it only.
+ */
+static void hplace_test_swap_trades_with_the_least_dense_hot(struct kunit *test)
+{
+	unsigned long dense = plkt_map(test, 8), sparse = plkt_map(test, 8);
+	unsigned long close = plkt_map(test, 4);
+	struct hplace_batch *b = plkt_batch(test);
+	bool more;
+
+	if (!IS_ENABLED(CONFIG_PAGE_EXCHANGE))
+		kunit_skip(test, "CONFIG_PAGE_EXCHANGE is off");
+	plkt_add(b, false, dense, 8);
+	hplace_demote(b, 8, HPLACE_MOVE_HEADROOM);
+	KUNIT_ASSERT_EQ(test, plkt_on_node(test, dense, 8, 1), 8U);
+	lru_add_drain_all();
+
+	b->plan.nr_cold = 0;
+	plkt_add(b, true, dense, 8);
+	plkt_add(b, true, sparse, 8);
+	plkt_add(b, true, close, 4);	/* last, but not surely less dense */
+	b->plan.hot[0].density_lo = 100;
+	b->plan.hot[1].density_hi = 10;
+	b->plan.hot[2].density_lo = 60;
+	b->plan.hot[2].density_hi = 100;
+	b->plan.mean_density = 50;
+	plkt_rewind(b);
+	lru_add_drain_all();
+	KUNIT_EXPECT_EQ(test, hplace_swap(b, 8, &more), 8ULL);
+	KUNIT_EXPECT_EQ(test, plkt_on_node(test, dense, 8, 0), 8U);
+	KUNIT_EXPECT_EQ(test, plkt_on_node(test, sparse, 8, 1), 8U);
+	KUNIT_EXPECT_EQ(test, plkt_on_node(test, close, 4, 0), 4U);
+	/* Not for the headroom: it demotes cold ranges only. */
+	plkt_rewind(b);
+	KUNIT_EXPECT_EQ(test, hplace_demote(b, 4, HPLACE_MOVE_HEADROOM), 0ULL);
+	KUNIT_EXPECT_EQ(test, plkt_on_node(test, close, 4, 0), 4U);
+}
+
 /* A shrink target lasts while the shrink is pending, not once met or withdrawn. */
 static void hplace_test_resize_target_met_or_withdrawn(struct kunit *test)
 {
@@ -838,6 +879,7 @@ static struct kunit_case hplace_placement_cases[] = {
 	KUNIT_CASE(hplace_test_demote_walks_each_range_once),
 	KUNIT_CASE(hplace_test_pair_worth_follows_cursors),
 	KUNIT_CASE(hplace_test_swap_passes_over_unsure_cold),
+	KUNIT_CASE(hplace_test_swap_trades_with_the_least_dense_hot),
 	KUNIT_CASE(hplace_test_resize_target_met_or_withdrawn),
 	KUNIT_CASE(hplace_test_demand_share),
 	KUNIT_CASE(hplace_test_room_gap_follows_bursts),
