@@ -4,7 +4,7 @@
  *
  * Ranges (from every tracked process) are ranked by access density; the
  * threshold is the lowest density at which all ranges at or above it fit
- * in the fast tier's capacity minus headroom.  Ranges with equal score are
+ * in the fast tier's capacity (hplace_place_capacity()).  Ranges with equal score are
  * taken or left together, so the hot set is exactly "score >= threshold".
  *
  * Hysteresis is an incumbency bonus: a range that was hot competes with its
@@ -21,6 +21,12 @@
 #define _MM_HPLACE_CLASSIFY_H
 
 #include "hplace_internal.h"
+
+/*
+ * The engine's incumbency bonus; a trade between two hot ranges wants the
+ * same margin (placement.c).
+ */
+#define HPLACE_CLASS_HYSTERESIS_PERMILLE	100
 
 /**
  * struct hplace_class_item - one range to classify
@@ -49,8 +55,8 @@ struct hplace_class_item {
 
 /**
  * struct hplace_class_params - classification inputs
- * @capacity_pages: fast-tier pages available to hot ranges (usable fast
- *	memory minus headroom)
+ * @capacity_pages: fast-tier pages available to hot ranges (free and
+ *	anonymous pages minus the headroom and the room gap)
  * @hysteresis_permille: incumbency bonus, 0..1000 (e.g. 100 = 10%)
  * @min_density: ranges with a lower density are never hot, however much
  *	room there is (0 is treated as 1: untouched ranges are not promoted)

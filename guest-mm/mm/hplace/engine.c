@@ -582,7 +582,7 @@ static void hplace_epoch(void)
 {
 	struct hplace_class_params cp = {
 		.capacity_pages = hplace_place_capacity(),
-		.hysteresis_permille = 100,
+		.hysteresis_permille = HPLACE_CLASS_HYSTERESIS_PERMILLE,
 	};
 	struct hplace_proc *p;
 	unsigned int nr = 0;

@@ -24,8 +24,8 @@
  *     exchanges hot-slow with cold-fast pages in batches (page exchange,
  *     one TLB flush per batch), and for what exchange refuses (huge pages,
  *     kernels without CONFIG_PAGE_EXCHANGE) demotes cold pages and then
- *     promotes hot ones into the room made (paired migration); with no
- *     cold range left, the least dense hot ranges' fast pages are traded.
+ *     promotes hot ones into the room made (paired migration); exchange
+ *     with no cold range left takes the least dense hot ranges' fast pages.
  *
  * Everything moved counts against a token bucket of migrate_mbps (an
  * exchanged pair moves two pages).  Only anonymous memory of tracked
@@ -157,6 +157,11 @@ struct hplace_batch {
 	 * over, not taken as partners (0: no trade, take any).
 	 */
 	u64 cold_below;
+	/* While exchange looks for partners: past the cold list, the hot. */
+	bool hot_tail;
+	/* Where exchange's hot walk first passed over a huge page (if seen). */
+	bool large_seen;
+	struct hplace_cursor large_at;
 	/* Counters and exchange scratch: the engine's, or a KUnit case's own. */
 	struct hplace_place_stats *stats;
 	struct folio **xfolios[2];
@@ -341,30 +346,50 @@ void hplace_place_plan(void)
 	hplace_place_kick();
 }
 
+/* Whether @m, met on the cold walk, is a hot range (hplace_walk_range()). */
+static bool hplace_hot_partner(const struct hplace_batch *b,
+			       const struct hplace_move *m)
+{
+	return m >= b->plan.hot && m < b->plan.hot + b->plan.nr_hot;
+}
+
 /* Whether the walk of list @which leaves range @m alone. */
 static bool hplace_collect_passes_over(const struct hplace_batch *b,
 				       enum hplace_list which,
 				       const struct hplace_move *m)
 {
+	u64 hi = m->density_hi;
+
 	/* New memory stays where it was allocated while fresh. */
 	if (which == HPLACE_LIST_WARM)
 		return m->fresh;
+	if (which != HPLACE_LIST_COLD || !b->cold_below)
+		return false;
+	/*
+	 * A hot partner must also clear the classifier's incumbency margin:
+	 * pieces of one evenly used hot set differ by sampling noise only,
+	 * and the extremes of many such bounds cross now and then.
+	 */
+	if (hplace_hot_partner(b, m))
+		hi += div_u64(hi * HPLACE_CLASS_HYSTERESIS_PERMILLE, 1000);
 	/*
 	 * Not surely colder than what would take its place.  Hot ranges come
 	 * surest first, so no later trade of this pass wants it.
 	 */
-	return which == HPLACE_LIST_COLD && b->cold_below &&
-	       m->density_hi >= b->cold_below;
+	return hi >= b->cold_below;
 }
 
 /*
- * The range at @pos of a walk of list @which, or NULL past its end.  A
- * trade (cold_below set) that has run out of cold ranges goes on into the
- * hot list, least dense first: the classifier's capacity counts every
- * anonymous page on the fast tier, pages placement cannot move included
- * (small untracked processes, mlocked or pinned memory), so it may call
- * more hot than the tier holds, and a hot range surely denser than
- * another's fast pages must still get them.
+ * The range at @pos of a walk of list @which, or NULL past its end.  An
+ * exchange (hot_tail set) that has run out of cold ranges goes on into the
+ * hot list from its tail, the least surely dense first: the classifier's
+ * capacity counts every anonymous page on the fast tier, pages placement
+ * cannot move included (small untracked processes, mlocked, pinned or
+ * bound memory), so it may call more hot than the tier holds; a hot range
+ * on the slow tier surely denser than another hot range must still get
+ * that range's fast pages.  (Paired migration does not: its promotion
+ * walks on past the range it made room for, and could take back what it
+ * demoted.)
  */
 static struct hplace_move *hplace_walk_range(const struct hplace_batch *b,
 					     enum hplace_list which,
@@ -375,14 +400,17 @@ static struct hplace_move *hplace_walk_range(const struct hplace_batch *b,
 	switch (which) {
 	case HPLACE_LIST_HOT:
 		return pos < nr_hot ? &b->plan.hot[pos] : NULL;
-	case HPLACE_LIST_WARM:
-		return pos < nr_cold ? &b->plan.cold[nr_cold - 1 - pos] : NULL;
-	default:
+	case HPLACE_LIST_COLD:
 		if (pos < nr_cold)
 			return &b->plan.cold[pos];
 		pos -= nr_cold;
-		return b->cold_below && pos < nr_hot ?
+		return b->hot_tail && b->cold_below && pos < nr_hot ?
 		       &b->plan.hot[nr_hot - 1 - pos] : NULL;
+	case HPLACE_LIST_WARM:
+		return pos < nr_cold ? &b->plan.cold[nr_cold - 1 - pos] : NULL;
+	default:
+		WARN_ON_ONCE(1);
+		return NULL;
 	}
 }
 
@@ -402,6 +430,7 @@ static bool hplace_collect(struct hplace_batch *b, enum hplace_list which,
 		struct mm_struct *mm = b->mm[m->proc];
 		unsigned long start = max(*addr, m->start);
 		unsigned long got;
+		u64 large;
 
 		/*
 		 * Warmest first: past the first old range never sampled, the
@@ -416,9 +445,17 @@ static bool hplace_collect(struct hplace_batch *b, enum hplace_list which,
 			continue;
 		}
 		got = c->got;
+		large = c->stats->skipped[HPLACE_SKIP_LARGE];
 		hplace_collect_range(c, mm, m->start, m->end, start,
 				     b->task_policy[m->proc]);
 		b->walks++;
+		/* Exchange takes base pages: note where huge ones wait. */
+		if (which == HPLACE_LIST_HOT && c->refs_only && !b->large_seen &&
+		    c->stats->skipped[HPLACE_SKIP_LARGE] != large) {
+			b->large_seen = true;
+			b->large_at.pos = *pos;
+			b->large_at.addr = start;
+		}
 		if (c->got > got) {
 			c->density_lo = min(c->density_lo, m->density_lo);
 			c->density_hi = max(c->density_hi, m->density_hi);
@@ -504,8 +541,8 @@ static u64 hplace_promote(struct hplace_batch *b, enum hplace_move_why why,
 }
 
 /*
- * Is a hot range worth a fast page of a cold one?  Only when its samples
- * show it denser than the cold one's samples allow (@hot_lo, @cold_hi:
+ * Is a hot range worth a fast page of a colder one?  Only when its samples
+ * show it denser than the other one's samples allow (@hot_lo, @cold_hi:
  * hplace_range_density_bounds()), and denser than tracked memory on
  * average.  Point estimates are not enough: a sparse range with one lucky
  * sample looks dense, and with a full fast tier every such fluke traded
@@ -526,9 +563,11 @@ static bool hplace_worth_swapping(const struct hplace_batch *b,
 }
 
 /*
- * The fast tier is full: exchange hot-slow with cold-fast base pages, up
+ * The fast tier is full: exchange hot-slow with cold-fast base pages (past
+ * the cold ranges, surely less dense hot ones: hplace_walk_range()), up
  * to @max_pairs.  Returns the pairs exchanged; *more tells whether hot
- * pages remain on the slow tier.
+ * pages remain on the slow tier.  Huge pages it passed over are left to
+ * paired migration: the hot cursor goes back to the first of them.
  */
 static u64 hplace_swap(struct hplace_batch *b, u64 max_pairs, bool *more)
 {
@@ -539,6 +578,7 @@ static u64 hplace_swap(struct hplace_batch *b, u64 max_pairs, bool *more)
 	*more = true;
 	if (!IS_ENABLED(CONFIG_PAGE_EXCHANGE))
 		return 0;
+	b->large_seen = false;
 	while (done < max_pairs && b->budget >= 2) {
 		u64 want = min3(max_pairs - done, b->budget / 2,
 				(u64)EXCHANGE_BATCH_MAX);
@@ -557,7 +597,9 @@ static u64 hplace_swap(struct hplace_batch *b, u64 max_pairs, bool *more)
 			cold.refs_only = true;
 			cold.folios = b->xfolios[1];
 			b->cold_below = hot.density_lo;
+			b->hot_tail = true;
 			hplace_collect(b, HPLACE_LIST_COLD, &cold);
+			b->hot_tail = false;
 			b->cold_below = 0;
 		}
 		n = min(hot.nr_folios, cold.nr_folios);
@@ -577,6 +619,10 @@ static u64 hplace_swap(struct hplace_batch *b, u64 max_pairs, bool *more)
 		if (!n || !ok || cold.nr_folios < hot.nr_folios || !*more)
 			break;
 	}
+	if (b->large_seen) {
+		b->cur[HPLACE_LIST_HOT] = b->large_at;
+		*more = true;
+	}
 	return done;
 }
 
@@ -595,6 +641,35 @@ static u64 hplace_pair_worth(const struct hplace_batch *b)
 		return 0;
 	lo = b->plan.hot[hot].density_lo;
 	return lo && lo >= b->plan.mean_density ? lo : 0;
+}
+
+/*
+ * The fast tier is full: exchange, then paired migration (demote cold
+ * pages, promote hot ones into the room made) for what exchange leaves,
+ * huge pages and kernels without CONFIG_PAGE_EXCHANGE.  Returns whether
+ * anything hot is left on the slow tier that a trade may still take.
+ */
+static bool hplace_trade(struct hplace_batch *b)
+{
+	bool more;
+	u64 n;
+
+	hplace_swap(b, U64_MAX, &more);
+	while (more && b->budget >= 2) {
+		b->cold_below = hplace_pair_worth(b);
+		if (!b->cold_below)
+			break;
+		n = hplace_demote(b, min_t(u64, b->budget / 2,
+					   HPLACE_MIGRATE_BATCH),
+				  HPLACE_MOVE_PAIR_DEMOTE);
+		b->cold_below = 0;
+		/* No partner under this plan: wait for the next one. */
+		if (!n)
+			return false;
+		if (!hplace_promote(b, HPLACE_MOVE_PAIR_PROMOTE, n, &more))
+			break;
+	}
+	return more;
 }
 
 /* ---------------------------------------------------------------- pass */
@@ -882,21 +957,8 @@ static bool hplace_migrate_pass(void)
 	}
 
 	/* 3. Full: exchange, then paired migration for what is left. */
-	if (p >= room && b->budget) {
-		hplace_swap(b, U64_MAX, &more);
-		while (more && b->budget >= 2) {
-			b->cold_below = hplace_pair_worth(b);
-			if (!b->cold_below)
-				break;
-			n = hplace_demote(b, min_t(u64, b->budget / 2,
-						   HPLACE_MIGRATE_BATCH),
-					  HPLACE_MOVE_PAIR_DEMOTE);
-			b->cold_below = 0;
-			if (!n || !hplace_promote(b, HPLACE_MOVE_PAIR_PROMOTE,
-						  n, &more))
-				break;
-		}
-	}
+	if (p >= room && b->budget)
+		more = hplace_trade(b);
 	if (!more) {
 		b->settled_gen = b->plan.gen;
 		b->settled_full = p >= room;

@@ -62,7 +62,8 @@ enum hplace_skip {
  * @HPLACE_MOVE_PAIR_DEMOTE: demoted to make way for a hotter page (the
  *	fast tier was full and page exchange did not take the pair)
  * @HPLACE_MOVE_PAIR_PROMOTE: promoted into the frame such a demotion freed
- * @HPLACE_MOVE_EXCHANGE: hot-slow / cold-fast pairs exchanged
+ * @HPLACE_MOVE_EXCHANGE: hot-slow / colder-fast pairs exchanged (the fast
+ *	side a cold range's, or a hot range's surely less dense)
  * @HPLACE_NR_MOVE: number of reasons
  */
 enum hplace_move_why {
@@ -165,7 +166,7 @@ struct hplace_place_stats {
  * @stats: counters, written by the migration thread only
  * @room_gap_pages: free fast memory promotion leaves above what must stay
  *	free, as of the last pass; 0 while placement is idle (written by the
- *	migration thread)
+ *	migration thread, read by the classifier's hplace_place_capacity())
  *
  * Knobs and the plan are protected by hplace.lock.
  */

@@ -262,11 +262,13 @@ void hplace_arm_free_marks(void)
  *
  * The fast tier's free and anonymous pages (what placement can hand to
  * hot ranges, by promotion or by demoting other anonymous pages) minus the
- * pages that must stay free and the room gap promotion leaves above them.
- * Hot ranges past what placement would hold keep their fast pages out of
- * the cold list: an old hot set that fits only into the gap would hold
- * fast memory against a new one until its density decays to nothing.
- * Follows hballoon resizes.  Caller holds hplace.lock.
+ * pages that must stay free and the room gap promotion leaves above them:
+ * a capacity that counted the gap called hot an old hot set that only the
+ * gap could hold, beside a new one.  It still counts anonymous pages
+ * placement cannot move (untracked processes', mlocked, pinned or bound
+ * ones), which is why exchange may take the least dense hot ranges'
+ * fast pages (placement.c).  Follows hballoon resizes.  Caller holds
+ * hplace.lock.
  *
  * Return: pages.
  */

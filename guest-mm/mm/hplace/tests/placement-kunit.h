@@ -562,16 +562,26 @@ static void hplace_test_swap_passes_over_unsure_cold(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, plkt_on_node(test, unsure, 4, 0), 4U);
 }
 
+/* Set a plan range's density and its bounds (lo <= density <= hi). */
+static void plkt_density(struct hplace_move *m, u64 lo, u64 density, u64 hi)
+{
+	m->density_lo = lo;
+	m->density = density;
+	m->density_hi = hi;
+}
+
 /*
  * The classifier may call more hot than the fast tier holds (its capacity
  * counts anonymous pages placement cannot move): with no cold range left,
- * a hot range on the slow tier trades with the fast pages of the least
- * dense hot ranges, those surely less dense than it only.
+ * exchange trades a hot range on the slow tier with the fast pages of the
+ * least surely dense hot ranges, only those surely less dense than it by
+ * the classifier's incumbency margin.  The plan is in hplace_cmp_hot()
+ * order; the headroom step and paired demotion take no hot range.
  */
 static void hplace_test_swap_trades_with_the_least_dense_hot(struct kunit *test)
 {
-	unsigned long dense = plkt_map(test, 8), sparse = plkt_map(test, 8);
-	unsigned long close = plkt_map(test, 4);
+	unsigned long dense = plkt_map(test, 8), mid = plkt_map(test, 8);
+	unsigned long sparse = plkt_map(test, 8), wide = plkt_map(test, 4);
 	struct hplace_batch *b = plkt_batch(test);
 	bool more;
 
@@ -584,23 +594,63 @@ static void hplace_test_swap_trades_with_the_least_dense_hot(struct kunit *test)
 
 	b->plan.nr_cold = 0;
 	plkt_add(b, true, dense, 8);
+	plkt_add(b, true, mid, 8);
 	plkt_add(b, true, sparse, 8);
-	plkt_add(b, true, close, 4);	/* last, but not surely less dense */
-	b->plan.hot[0].density_lo = 100;
-	b->plan.hot[1].density_hi = 10;
-	b->plan.hot[2].density_lo = 60;
-	b->plan.hot[2].density_hi = 100;
+	plkt_add(b, true, wide, 4);
+	plkt_density(&b->plan.hot[0], 100, 200, 300);
+	plkt_density(&b->plan.hot[1], 50, 60, 80);
+	plkt_density(&b->plan.hot[2], 5, 10, 20);
+	/* Least surely dense, met first; below 100, but not by the margin. */
+	plkt_density(&b->plan.hot[3], 4, 50, 95);
 	b->plan.mean_density = 50;
 	plkt_rewind(b);
 	lru_add_drain_all();
 	KUNIT_EXPECT_EQ(test, hplace_swap(b, 8, &more), 8ULL);
 	KUNIT_EXPECT_EQ(test, plkt_on_node(test, dense, 8, 0), 8U);
 	KUNIT_EXPECT_EQ(test, plkt_on_node(test, sparse, 8, 1), 8U);
-	KUNIT_EXPECT_EQ(test, plkt_on_node(test, close, 4, 0), 4U);
-	/* Not for the headroom: it demotes cold ranges only. */
+	KUNIT_EXPECT_EQ(test, plkt_on_node(test, mid, 8, 0), 8U);
+	KUNIT_EXPECT_EQ(test, plkt_on_node(test, wide, 4, 0), 4U);
+	/* Demotion for the headroom or a pair: cold ranges only. */
 	plkt_rewind(b);
 	KUNIT_EXPECT_EQ(test, hplace_demote(b, 4, HPLACE_MOVE_HEADROOM), 0ULL);
-	KUNIT_EXPECT_EQ(test, plkt_on_node(test, close, 4, 0), 4U);
+	b->cold_below = 1000;
+	KUNIT_EXPECT_EQ(test, hplace_demote(b, 4, HPLACE_MOVE_PAIR_DEMOTE),
+			0ULL);
+	b->cold_below = 0;
+	KUNIT_EXPECT_EQ(test, plkt_on_node(test, mid, 8, 0), 8U);
+}
+
+/*
+ * Exchange takes base pages only: a hot huge page on the slow tier of a
+ * full fast one is traded by paired migration (demote cold pages, promote
+ * it whole into the room), which must still run once exchange has walked
+ * past it.
+ */
+static void hplace_test_trade_pairs_huge_pages(struct kunit *test)
+{
+	struct hplace_batch *b;
+	unsigned long thp = plkt_thp(test, 1, &b);
+	unsigned long cold = plkt_map(test, HPAGE_PMD_NR);
+
+	lru_add_drain_all();
+	plkt_add(b, false, thp, HPAGE_PMD_NR);
+	hplace_demote(b, HPAGE_PMD_NR, HPLACE_MOVE_HEADROOM);
+	KUNIT_ASSERT_EQ(test, b->stats->thp_moved, 1ULL);
+	KUNIT_ASSERT_EQ(test, plkt_count(test, thp, HPAGE_PMD_NR, 1),
+			HPAGE_PMD_NR);
+	lru_add_drain_all();
+
+	b->plan.nr_cold = 0;
+	plkt_add(b, true, thp, HPAGE_PMD_NR);
+	plkt_add(b, false, cold, HPAGE_PMD_NR);
+	b->plan.mean_density = 50;
+	plkt_rewind(b);
+	hplace_trade(b);
+	KUNIT_EXPECT_EQ(test, b->stats->thp_moved, 2ULL);
+	KUNIT_EXPECT_EQ(test, plkt_count(test, thp, HPAGE_PMD_NR, 0),
+			HPAGE_PMD_NR);
+	KUNIT_EXPECT_EQ(test, plkt_on_node(test, cold, HPAGE_PMD_NR, 1),
+			HPAGE_PMD_NR);
 }
 
 /* A shrink target lasts while the shrink is pending, not once met or withdrawn. */
@@ -880,6 +930,7 @@ static struct kunit_case hplace_placement_cases[] = {
 	KUNIT_CASE(hplace_test_pair_worth_follows_cursors),
 	KUNIT_CASE(hplace_test_swap_passes_over_unsure_cold),
 	KUNIT_CASE(hplace_test_swap_trades_with_the_least_dense_hot),
+	KUNIT_CASE(hplace_test_trade_pairs_huge_pages),
 	KUNIT_CASE(hplace_test_resize_target_met_or_withdrawn),
 	KUNIT_CASE(hplace_test_demand_share),
 	KUNIT_CASE(hplace_test_room_gap_follows_bursts),
