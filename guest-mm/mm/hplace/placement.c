@@ -114,8 +114,8 @@
 
 /*
  * The ways placement walks the plan: the hot list hottest first, the cold
- * list coldest first (for a trade, then the hot list least dense first:
- * hplace_walk_range()), and the cold list warmest first (old sampled
+ * list coldest first (for an exchange, then the hot list least dense
+ * first: hplace_walk_range()), and the cold list warmest first (old sampled
  * ranges only), to fill free fast memory once nothing hot is left on the
  * slow tier.
  */
