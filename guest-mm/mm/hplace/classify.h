@@ -4,8 +4,9 @@
  *
  * Ranges (from every tracked process) are ranked by access density; the
  * threshold is the lowest density at which all ranges at or above it fit
- * in the fast tier's capacity (hplace_place_capacity()).  Ranges with equal score are
- * taken or left together, so the hot set is exactly "score >= threshold".
+ * in the fast tier's capacity (hplace_place_capacity()).  Ranges with
+ * equal score are taken or left together, so the hot set is exactly
+ * "score >= threshold".
  *
  * Hysteresis is an incumbency bonus: a range that was hot competes with its
  * density raised by hysteresis_permille, and wins ties.  The score is

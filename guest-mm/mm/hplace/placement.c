@@ -58,6 +58,7 @@
 #include <linux/vmstat.h>
 #include <linux/sort.h>
 #include "engine.h"
+#include "classify.h"
 #include "move.h"
 #include "tier.h"
 
@@ -647,7 +648,8 @@ static u64 hplace_pair_worth(const struct hplace_batch *b)
  * The fast tier is full: exchange, then paired migration (demote cold
  * pages, promote hot ones into the room made) for what exchange leaves,
  * huge pages and kernels without CONFIG_PAGE_EXCHANGE.  Returns whether
- * anything hot is left on the slow tier that a trade may still take.
+ * anything hot is left on the slow tier that a trade may still take
+ * (false: the pass may take the plan as settled).
  */
 static bool hplace_trade(struct hplace_batch *b)
 {
@@ -655,19 +657,29 @@ static bool hplace_trade(struct hplace_batch *b)
 	u64 n;
 
 	hplace_swap(b, U64_MAX, &more);
+	/*
+	 * Partners for the huge pages exchange passed over may be behind its
+	 * cold walk: cold huge pages, or ranges it passed over for a batch
+	 * less dense than the range pairing starts from.
+	 */
+	if (b->large_seen)
+		b->cur[HPLACE_LIST_COLD] = (struct hplace_cursor){};
 	while (more && b->budget >= 2) {
+		/* Hot ranges come surest first: none later is worth it. */
 		b->cold_below = hplace_pair_worth(b);
 		if (!b->cold_below)
-			break;
+			return false;
 		n = hplace_demote(b, min_t(u64, b->budget / 2,
 					   HPLACE_MIGRATE_BATCH),
 				  HPLACE_MOVE_PAIR_DEMOTE);
 		b->cold_below = 0;
-		/* No partner under this plan: wait for the next one. */
-		if (!n)
+		/*
+		 * No partner, or the hot side did not move (a huge page finds
+		 * no free huge page on the fast tier: MR_NUMA_MISPLACED does
+		 * not split it): try again under the next plan, not every pass.
+		 */
+		if (!n || !hplace_promote(b, HPLACE_MOVE_PAIR_PROMOTE, n, &more))
 			return false;
-		if (!hplace_promote(b, HPLACE_MOVE_PAIR_PROMOTE, n, &more))
-			break;
 	}
 	return more;
 }
