@@ -136,6 +136,21 @@ static void plkt_rewind(struct hplace_batch *b)
 	memset(b->cur, 0, sizeof(b->cur));
 }
 
+/*
+ * Put [addr, addr + nr pages) on the slow node (demoted as a cold range),
+ * then leave the plan empty for the case to write its own.
+ */
+static void plkt_to_slow(struct kunit *test, struct hplace_batch *b,
+			 unsigned long addr, unsigned int nr)
+{
+	plkt_add(b, false, addr, nr);
+	hplace_demote(b, nr, HPLACE_MOVE_HEADROOM);
+	KUNIT_ASSERT_EQ(test, plkt_on_node(test, addr, nr, 1), nr);
+	lru_add_drain_all();
+	b->plan.nr_cold = 0;
+	plkt_rewind(b);
+}
+
 static int plkt_init(struct kunit *test)
 {
 	if (!node_state(0, N_MEMORY) || !node_state(1, N_MEMORY))
@@ -190,13 +205,8 @@ static void hplace_test_swap_exchanges_hot_slow_with_cold_fast(struct kunit *tes
 	if (!IS_ENABLED(CONFIG_PAGE_EXCHANGE))
 		kunit_skip(test, "CONFIG_PAGE_EXCHANGE is off");
 	/* The hot range goes to the slow node first. */
-	plkt_add(b, false, hot, 8);
-	hplace_demote(b, 8, HPLACE_MOVE_HEADROOM);
-	KUNIT_ASSERT_EQ(test, plkt_on_node(test, hot, 8, 1), 8U);
+	plkt_to_slow(test, b, hot, 8);
 	KUNIT_ASSERT_EQ(test, plkt_on_node(test, cold, 8, 0), 8U);
-	lru_add_drain_all();
-
-	b->plan.nr_cold = 0;
 	plkt_add(b, true, hot, 8);
 	plkt_add(b, false, cold, 8);
 	plkt_rewind(b);
@@ -541,12 +551,7 @@ static void hplace_test_swap_passes_over_unsure_cold(struct kunit *test)
 
 	if (!IS_ENABLED(CONFIG_PAGE_EXCHANGE))
 		kunit_skip(test, "CONFIG_PAGE_EXCHANGE is off");
-	plkt_add(b, false, hot, 8);
-	hplace_demote(b, 8, HPLACE_MOVE_HEADROOM);
-	KUNIT_ASSERT_EQ(test, plkt_on_node(test, hot, 8, 1), 8U);
-	lru_add_drain_all();
-
-	b->plan.nr_cold = 0;
+	plkt_to_slow(test, b, hot, 8);
 	plkt_add(b, true, hot, 8);
 	plkt_add(b, false, unsure, 4);
 	plkt_add(b, false, cold, 8);
@@ -587,12 +592,7 @@ static void hplace_test_swap_trades_with_the_least_dense_hot(struct kunit *test)
 
 	if (!IS_ENABLED(CONFIG_PAGE_EXCHANGE))
 		kunit_skip(test, "CONFIG_PAGE_EXCHANGE is off");
-	plkt_add(b, false, dense, 8);
-	hplace_demote(b, 8, HPLACE_MOVE_HEADROOM);
-	KUNIT_ASSERT_EQ(test, plkt_on_node(test, dense, 8, 1), 8U);
-	lru_add_drain_all();
-
-	b->plan.nr_cold = 0;
+	plkt_to_slow(test, b, dense, 8);
 	plkt_add(b, true, dense, 8);
 	plkt_add(b, true, mid, 8);
 	plkt_add(b, true, sparse, 8);
